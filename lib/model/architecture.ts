@@ -1,0 +1,110 @@
+/**
+ * The seed's convolutional autoencoder, described once as data: every parameter with its PyTorch name, its
+ * PyTorch shape and the fan-in that PyTorch's default initialisation uses. The tfjs model, the fused WebGPU
+ * engine and the safetensors files all follow this list, in this order.
+ *
+ * Encoder: Conv2d(1→8, k3, s2, p1) ReLU → Conv2d(8→16, k3, s2, p1) ReLU → Conv2d(16→32, k3, s2, p0) ReLU →
+ * flatten (288) → Linear(288→64) ReLU Dropout → Linear(64→d).
+ * Decoder: Linear(d→64) ReLU Dropout → Linear(64→288) ReLU → unflatten 32×3×3 →
+ * ConvTranspose2d(32→16, k3, s2, p0) ReLU → ConvTranspose2d(16→8, k3, s2, p1, op1) ReLU →
+ * ConvTranspose2d(8→1, k3, s2, p1, op1) → sigmoid.
+ *
+ * @module
+ */
+
+/** What a parameter belongs to, which decides its layout and fan-in. */
+export type LayerKind = "conv" | "convTranspose" | "linear";
+
+/** One layer of the seed's model, with the PyTorch module name its parameters carry. */
+export interface LayerSpec {
+  /** PyTorch module path, e.g. `encoder_cnn.0`; parameters are `${name}.weight` and `${name}.bias`. */
+  name: string;
+  kind: LayerKind;
+  /** Input channels (conv) or features (linear). */
+  inputs: number;
+  /** Output channels (conv) or features (linear). */
+  outputs: number;
+  /** Padding (convolutions only). */
+  padding?: number;
+  /** Output padding (transposed convolutions only). */
+  outputPadding?: number;
+}
+
+/** Side of the square kernels, and the stride of every convolution. */
+export const KERNEL = 3;
+/** Stride of every convolution. */
+export const STRIDE = 2;
+/** Side of an MNIST image. */
+export const IMAGE_SIDE = 28;
+/** Width of the two hidden linear layers. */
+export const LINEAR_WIDTH = 64;
+/** Channels × height × width of the last encoder convolution (32 × 3 × 3). */
+export const CONV_CODE = { channels: 32, side: 3, size: 288 } as const;
+
+/** The layers of the model with latent size `hidden`, in forward order. */
+export function layerSpecs(hidden: number): LayerSpec[] {
+  return [
+    { name: "encoder_cnn.0", kind: "conv", inputs: 1, outputs: 8, padding: 1 },
+    { name: "encoder_cnn.2", kind: "conv", inputs: 8, outputs: 16, padding: 1 },
+    { name: "encoder_cnn.4", kind: "conv", inputs: 16, outputs: 32, padding: 0 },
+    { name: "encoder_lin.0", kind: "linear", inputs: CONV_CODE.size, outputs: LINEAR_WIDTH },
+    { name: "encoder_lin.3", kind: "linear", inputs: LINEAR_WIDTH, outputs: hidden },
+    { name: "decoder_lin.0", kind: "linear", inputs: hidden, outputs: LINEAR_WIDTH },
+    { name: "decoder_lin.3", kind: "linear", inputs: LINEAR_WIDTH, outputs: CONV_CODE.size },
+    {
+      name: "decoder_conv.0",
+      kind: "convTranspose",
+      inputs: 32,
+      outputs: 16,
+      padding: 0,
+      outputPadding: 0,
+    },
+    {
+      name: "decoder_conv.2",
+      kind: "convTranspose",
+      inputs: 16,
+      outputs: 8,
+      padding: 1,
+      outputPadding: 1,
+    },
+    {
+      name: "decoder_conv.4",
+      kind: "convTranspose",
+      inputs: 8,
+      outputs: 1,
+      padding: 1,
+      outputPadding: 1,
+    },
+  ];
+}
+
+/** One parameter tensor: its PyTorch name and shape, and the fan-in PyTorch initialises it with. */
+export interface ParameterSpec {
+  name: string;
+  /** Shape in PyTorch's layout: Conv2d [out, in, k, k], ConvTranspose2d [in, out, k, k], Linear [out, in]. */
+  shape: number[];
+  /** PyTorch's default init draws weight and bias from U(−1/√fanIn, 1/√fanIn). */
+  fanIn: number;
+}
+
+/** The parameters of the model with latent size `hidden`, weight then bias for each layer. */
+export function parameterSpecs(hidden: number): ParameterSpec[] {
+  return layerSpecs(hidden).flatMap((layer) => {
+    const area = KERNEL * KERNEL;
+    const [shape, fanIn] = layer.kind === "conv"
+      ? [[layer.outputs, layer.inputs, KERNEL, KERNEL], layer.inputs * area]
+      : layer.kind === "convTranspose"
+      // PyTorch computes a transposed convolution's fan-in from weight.size(1), its output channels.
+      ? [[layer.inputs, layer.outputs, KERNEL, KERNEL], layer.outputs * area]
+      : [[layer.outputs, layer.inputs], layer.inputs];
+    return [
+      { name: `${layer.name}.weight`, shape, fanIn },
+      { name: `${layer.name}.bias`, shape: [layer.outputs], fanIn },
+    ];
+  });
+}
+
+/** Number of scalar parameters of the model with latent size `hidden` (49,541 at d = 4). */
+export function parameterCount(hidden: number): number {
+  return parameterSpecs(hidden).reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
+}
