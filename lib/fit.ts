@@ -1,0 +1,84 @@
+/**
+ * The training loop every script shares: epochs of {@link Autoencoder.trainEpoch} with a progress bar that
+ * shows the loss and samples/s, the validation and test loss after each epoch, and a stop when the loss
+ * turns NaN or infinite (a diverged run).
+ *
+ * @module
+ */
+import { ProgressBar } from "./cli.ts";
+import type { TensorBatches } from "./data/batches.ts";
+import type { Autoencoder } from "./model/autoencoder.ts";
+
+/** The losses of one epoch and how fast it trained. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  validationLoss: number | null;
+  testLoss: number | null;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+/** What {@link fit} trains on and reports. */
+export interface FitOptions {
+  epochs: number;
+  train: TensorBatches;
+  validation?: TensorBatches;
+  test?: TensorBatches;
+  /** Prefix of the progress bar, e.g. the trial or model it trains. */
+  label?: string;
+  /** Called after each epoch (to save a preview or a checkpoint). */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+}
+
+/** The epochs trained and whether training stopped because the loss diverged. */
+export interface FitResult {
+  history: EpochRecord[];
+  diverged: boolean;
+}
+
+/**
+ * Trains `model` for `options.epochs` epochs, drawing a progress bar per epoch, and evaluates the
+ * validation and test sets after each. Stops early, with `diverged` set, when a loss turns NaN/infinite.
+ */
+export async function fit(model: Autoencoder, options: FitOptions): Promise<FitResult> {
+  const { epochs, train, validation, test, label = "train" } = options;
+  const history: EpochRecord[] = [];
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const bar = new ProgressBar(`${label} epoch ${epoch}/${epochs}`, train.batchCount);
+    const trainLoss = await model.trainEpoch(train, {
+      onStep: (done) =>
+        bar.update(done, `${rate(Math.min(done * train.batchSize, train.count), bar)} samples/s`),
+    });
+    const seconds = bar.elapsedSeconds;
+    const validationLoss = validation ? await model.testEpoch(validation) : null;
+    const testLoss = test ? await model.testEpoch(test) : null;
+    const record: EpochRecord = {
+      epoch,
+      trainLoss,
+      validationLoss,
+      testLoss,
+      seconds,
+      samplesPerSecond: train.count / seconds,
+    };
+    history.push(record);
+    bar.finish(describeEpoch(record));
+    await options.onEpoch?.(record);
+    const losses = [trainLoss, validationLoss, testLoss].filter((loss) => loss !== null);
+    if (!losses.every(Number.isFinite)) return { history, diverged: true };
+  }
+  return { history, diverged: false };
+}
+
+function rate(samples: number, bar: ProgressBar): string {
+  return Math.round(samples / Math.max(bar.elapsedSeconds, 1e-3)).toLocaleString("en-US");
+}
+
+/** One line of an epoch's losses and speed, as the progress bar ends with. */
+export function describeEpoch(record: EpochRecord): string {
+  const parts = [`loss ${record.trainLoss.toFixed(5)}`];
+  if (record.validationLoss !== null) parts.push(`val ${record.validationLoss.toFixed(5)}`);
+  if (record.testLoss !== null) parts.push(`test ${record.testLoss.toFixed(5)}`);
+  parts.push(`${Math.round(record.samplesPerSecond).toLocaleString("en-US")} samples/s`);
+  return parts.join(" · ");
+}

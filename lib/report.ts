@@ -1,0 +1,106 @@
+/**
+ * The study's report: each experiment leaves its section — figures and tables, each with one sentence on
+ * what it shows — as `report.json` in its result folder, and `results/REPORT.md` is regenerated from all
+ * the sections present, in the study's order.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "./cli.ts";
+
+/** The experiments in the order the report shows them. */
+export const EXPERIMENT_ORDER = [
+  "train",
+  "search",
+  "sweep",
+  "corrupt",
+  "denoise",
+  "morph",
+  "bench",
+];
+
+/** One item of a section: a figure (a file beside `report.json`), a table, or a paragraph. */
+export type ReportItem =
+  | { kind: "figure"; file: string; caption: string }
+  | { kind: "table"; caption: string; headers: string[]; rows: (string | number)[][] }
+  | { kind: "text"; text: string };
+
+/** What one experiment contributes to the report. */
+export interface ReportSection {
+  title: string;
+  items: ReportItem[];
+}
+
+/** The file a section is kept in, inside an experiment's result folder. */
+export const SECTION_FILE = "report.json";
+
+/**
+ * Saves `section` as `report.json` in `outDir` and regenerates `REPORT.md` in the folder above it (the
+ * results root), from every experiment folder there that holds a section.
+ */
+export async function publishSection(outDir: string, section: ReportSection): Promise<string> {
+  await writeJsonAtomic(join(outDir, SECTION_FILE), section);
+  return await writeReport(dirname(outDir));
+}
+
+/** Regenerates `REPORT.md` in `resultsRoot` from the sections found there; returns its path. */
+export async function writeReport(resultsRoot: string): Promise<string> {
+  const folders: string[] = [];
+  for await (const entry of Deno.readDir(resultsRoot)) {
+    if (entry.isDirectory) folders.push(entry.name);
+  }
+  const rank = (name: string) => {
+    const index = EXPERIMENT_ORDER.indexOf(name);
+    return index < 0 ? EXPERIMENT_ORDER.length : index;
+  };
+  folders.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const parts = ["# aelab — results", "", `Generated ${new Date().toISOString()} by aelab.`, ""];
+  for (const folder of folders) {
+    const path = join(resultsRoot, folder, SECTION_FILE);
+    let section: ReportSection;
+    try {
+      section = JSON.parse(await Deno.readTextFile(path));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw new Error(`${path}: unreadable report section (${(error as Error).message})`);
+    }
+    parts.push(renderSection(section, folder));
+  }
+  const report = join(resultsRoot, "REPORT.md");
+  await writeFileAtomic(report, parts.join("\n"));
+  return report;
+}
+
+/** A section as Markdown, its figure paths relative to the report's folder. */
+export function renderSection(section: ReportSection, folder: string): string {
+  const lines = [`## ${section.title}`, ""];
+  for (const item of section.items) {
+    if (item.kind === "text") lines.push(item.text, "");
+    else if (item.kind === "figure") {
+      const path = `${folder}/${item.file}`;
+      lines.push(`![${basename(item.file)}](${path})`, "", item.caption, "");
+    } else {
+      lines.push(item.caption, "", markdownTable(item.headers, item.rows), "");
+    }
+  }
+  return lines.join("\n");
+}
+
+/** A Markdown table. */
+export function markdownTable(headers: string[], rows: (string | number)[][]): string {
+  const cell = (value: string | number) => String(value).replaceAll("|", "\\|");
+  return [
+    `| ${headers.map(cell).join(" | ")} |`,
+    `| ${headers.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+  ].join("\n");
+}
+
+/** A table as CSV (values quoted where they need it). */
+export function csvTable(headers: string[], rows: (string | number)[][]): string {
+  const cell = (value: string | number) => {
+    const text = String(value);
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [headers, ...rows].map((row) => row.map(cell).join(",")).join("\n") + "\n";
+}

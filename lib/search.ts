@@ -1,0 +1,166 @@
+/**
+ * The random hyper-parameter search of the study: the seed's parameter generator, k-fold splits, and a trial
+ * log that saves each finished trial as it ends, so an interrupted search resumes where it stopped.
+ *
+ * @module
+ */
+import { writeJsonAtomic } from "./cli.ts";
+import { createRng, permutation } from "./random.ts";
+
+/** The hyper-parameters one trial trains with. */
+export interface TrialParams {
+  dropout: number;
+  lr: number;
+  l2: number;
+  hidden: number;
+}
+
+/** A finished trial: its parameters and validation loss, or `diverged` when the loss turned NaN/infinite. */
+export interface TrialRecord {
+  index: number;
+  params: TrialParams;
+  /** Mean validation loss over the folds; null when diverged. */
+  validationLoss: number | null;
+  /** Validation loss of each fold (one entry without cross-validation). */
+  foldLosses: (number | null)[];
+  diverged: boolean;
+  seconds: number;
+}
+
+/**
+ * The seed's parameter generator: dropout ~ U[0, 0.5], lr = 10^U(−4, −1), L2 = 10^U(−6, −2), hidden fixed.
+ *
+ * @example
+ * ```ts
+ * import { generateParams } from "./search.ts";
+ * const [first] = generateParams(30, 42, 4);
+ * console.log(first.lr >= 1e-4 && first.lr <= 1e-1); // true
+ * ```
+ */
+export function generateParams(count: number, seed: number, hidden: number): TrialParams[] {
+  const rng = createRng(seed);
+  return Array.from({ length: count }, () => ({
+    dropout: 0.5 * rng(),
+    lr: 10 ** (-4 + 3 * rng()),
+    l2: 10 ** (-6 + 4 * rng()),
+    hidden,
+  }));
+}
+
+/** Indices of `count` samples split into `folds` seeded folds: for each fold, its train and validation. */
+export function kFoldSplits(
+  count: number,
+  folds: number,
+  seed: number,
+): { train: Int32Array; validation: Int32Array }[] {
+  if (!Number.isInteger(folds) || folds < 2 || folds > count) {
+    throw new RangeError(`folds must be an integer in 2…${count}, got ${folds}`);
+  }
+  const order = permutation(count, createRng(seed));
+  return Array.from({ length: folds }, (_, fold) => {
+    const begin = Math.floor((fold * count) / folds);
+    const end = Math.floor(((fold + 1) * count) / folds);
+    return {
+      train: Int32Array.from([...order.subarray(0, begin), ...order.subarray(end)]),
+      validation: order.slice(begin, end),
+    };
+  });
+}
+
+/** The file a search keeps its finished trials in, with the settings they belong to. */
+interface TrialFile {
+  settings: unknown;
+  trials: TrialRecord[];
+}
+
+/**
+ * The finished trials of a search, kept in a JSON file rewritten atomically after each trial. Reopening the
+ * file with the same settings resumes the search; different settings are refused, so a resumed search never
+ * mixes trials of two configurations.
+ */
+export class TrialLog {
+  #path: string;
+  #file: TrialFile;
+
+  private constructor(path: string, file: TrialFile) {
+    this.#path = path;
+    this.#file = file;
+  }
+
+  /**
+   * Opens the log at `path` for a search with `settings` (any JSON value: the parameters, epochs, seed…),
+   * keeping the trials already there when the settings match, and starting afresh when `fresh`.
+   */
+  static async open(path: string, settings: unknown, fresh = false): Promise<TrialLog> {
+    let existing: TrialFile | undefined;
+    if (!fresh) {
+      try {
+        existing = JSON.parse(await Deno.readTextFile(path)) as TrialFile;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) {
+          throw new Error(`${path}: unreadable trial log (${(error as Error).message})`);
+        }
+      }
+    }
+    if (existing && JSON.stringify(existing.settings) !== JSON.stringify(settings)) {
+      throw new Error(
+        `${path} holds trials of a search with other settings; pass --fresh to start again or --out elsewhere`,
+      );
+    }
+    return new TrialLog(path, existing ?? { settings, trials: [] });
+  }
+
+  /** The finished trials, in the order they finished. */
+  get trials(): readonly TrialRecord[] {
+    return this.#file.trials;
+  }
+
+  /** Whether trial `index` has finished. */
+  has(index: number): boolean {
+    return this.#file.trials.some((trial) => trial.index === index);
+  }
+
+  /** Records a finished trial and saves the log at once. */
+  async record(trial: TrialRecord): Promise<void> {
+    this.#file.trials = [...this.#file.trials.filter((t) => t.index !== trial.index), trial];
+    await writeJsonAtomic(this.#path, this.#file);
+  }
+}
+
+/** The trials sorted by validation loss, best first, diverged ones last. */
+export function rankTrials(trials: readonly TrialRecord[]): TrialRecord[] {
+  return [...trials].sort((a, b) =>
+    (a.validationLoss ?? Infinity) - (b.validationLoss ?? Infinity) || a.index - b.index
+  );
+}
+
+/** The training parameters a search recommends: dropout, learning rate and L2 weight decay. */
+export type BestParams = Pick<TrialParams, "dropout" | "lr" | "l2">;
+
+/** The seed's best parameters, used until a search of this toolkit has written its own. */
+export const SEED_BEST_PARAMS: BestParams = { dropout: 0.1508, lr: 3.47e-4, l2: 4.65e-6 };
+
+/** Where `deno task search` writes its best combination, relative to the results root. */
+export const BEST_PARAMS_FILE = "search/best_params.json";
+
+/**
+ * The parameters that `train`, `sweep` and `denoise` use by default: those of the last search under
+ * `resultsRoot` when it wrote `search/best_params.json`, else the seed's. Says which in `source`.
+ */
+export async function loadBestParams(
+  resultsRoot: string,
+): Promise<{ params: BestParams; source: string }> {
+  const path = `${resultsRoot}/${BEST_PARAMS_FILE}`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { params: SEED_BEST_PARAMS, source: "the seed's best parameters" };
+    }
+    throw error;
+  }
+  const { dropout, lr, l2 } = JSON.parse(text) as BestParams;
+  if (![dropout, lr, l2].every(Number.isFinite)) throw new Error(`${path}: not a parameter set`);
+  return { params: { dropout, lr, l2 }, source: path };
+}

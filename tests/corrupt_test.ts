@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import {
+  addGaussianNoise,
+  corrupt,
+  corruptedPairs,
+  digitPixels,
+  IMAGE_PIXELS,
+  occlude,
+} from "../lib/corrupt.ts";
+import { createRng } from "../lib/random.ts";
+import { testDigits } from "./_fixtures.ts";
+
+const digits = await testDigits(200);
+const clean = digitPixels(digits);
+
+Deno.test("noise keeps every value in [0, 1] and changes the image, reproducibly for a seed", () => {
+  for (const std of [0.05, 0.2, 1, 3]) {
+    const noisy = addGaussianNoise(clean, std, createRng(7));
+    assert.ok(noisy.every((value) => value >= 0 && value <= 1), `std ${std} left [0, 1]`);
+    assert.ok(noisy.some((value, i) => value !== clean[i]), `std ${std} changed nothing`);
+    assert.deepEqual(noisy, addGaussianNoise(clean, std, createRng(7)));
+  }
+  assert.notDeepEqual(
+    addGaussianNoise(clean, 0.2, createRng(1)),
+    addGaussianNoise(clean, 0.2, createRng(2)),
+  );
+});
+
+Deno.test("noise of std 0.2 has about that spread where no clipping happens", () => {
+  const half = new Float32Array(IMAGE_PIXELS * 50).fill(0.5);
+  const noisy = addGaussianNoise(half, 0.2, createRng(3));
+  const deviations = noisy.map((value) => value - 0.5);
+  const variance = deviations.reduce((sum, d) => sum + d * d, 0) / deviations.length;
+  assert.ok(Math.abs(Math.sqrt(variance) - 0.2) < 0.01, `spread ${Math.sqrt(variance)}`);
+});
+
+Deno.test("noise std 0 and occlusion side 0 change nothing", () => {
+  assert.deepEqual(addGaussianNoise(clean, 0, createRng(1)), clean);
+  assert.deepEqual(occlude(clean, 0, createRng(1)), clean);
+});
+
+Deno.test("occlusion zeroes exactly one side×side square per image, inside it, the rest unchanged", () => {
+  const ones = new Float32Array(IMAGE_PIXELS * 100).fill(1);
+  for (const side of [1, 10, 27]) {
+    const occluded = occlude(ones, side, createRng(side));
+    for (let image = 0; image < 100; image++) {
+      const pixels = occluded.subarray(image * IMAGE_PIXELS, (image + 1) * IMAGE_PIXELS);
+      const zeros = [...pixels.keys()].filter((i) => pixels[i] === 0);
+      assert.equal(zeros.length, side * side);
+      const rows = zeros.map((i) => Math.floor(i / 28));
+      const cols = zeros.map((i) => i % 28);
+      assert.equal(Math.max(...rows) - Math.min(...rows), side - 1);
+      assert.equal(Math.max(...cols) - Math.min(...cols), side - 1);
+      assert.ok(pixels.every((value) => value === 0 || value === 1));
+    }
+  }
+  assert.ok(occlude(clean, 28, createRng(1)).every((value) => value === 0));
+});
+
+Deno.test("occlusion of real digits leaves pixels outside the square exactly as they were", () => {
+  const occluded = occlude(clean, 10, createRng(5));
+  let changed = 0;
+  for (let i = 0; i < clean.length; i++) {
+    if (occluded[i] !== clean[i]) {
+      assert.equal(occluded[i], 0);
+      changed++;
+    }
+  }
+  assert.ok(changed > 0 && changed <= 100 * digits.count);
+});
+
+Deno.test("bad strengths are refused", () => {
+  assert.throws(() => addGaussianNoise(clean, -0.1, createRng(1)), /std/);
+  assert.throws(() => occlude(clean, 29, createRng(1)), /side/);
+  assert.throws(() => occlude(clean, 2.5, createRng(1)), /side/);
+});
+
+Deno.test("corrupted pairs keep the clean image beside its corrupted copy", () => {
+  const pairs = corruptedPairs(digits, { kind: "occlusion", side: 10 }, 11);
+  assert.equal(pairs.count, digits.count);
+  assert.deepEqual(pairs.clean, clean);
+  assert.deepEqual(pairs.corrupted, corrupt(clean, { kind: "occlusion", side: 10 }, 11));
+});

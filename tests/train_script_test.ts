@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { decodePng } from "../lib/figures/png.ts";
+import { loadSafetensors } from "../lib/model/weights.ts";
+import { runScript, serveDirectory } from "./_scripts.ts";
+
+Deno.test("train writes weights, history, a loss curve and reconstructions", async () => {
+  const out = await Deno.makeTempDir();
+  const run = await runScript("scripts/train.ts", [
+    "--epochs=2",
+    "--limit=600",
+    "--test-limit=200",
+    "--hidden=3",
+    `--out=${out}`,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /samples\/s/);
+  const history = JSON.parse(await Deno.readTextFile(join(out, "history.json")));
+  assert.equal(history.epochs.length, 2);
+  assert.equal(history.config.hidden, 3);
+  assert.equal(history.trainImages, 600);
+  assert.ok(history.epochs.every((e: { testLoss: number }) => e.testLoss > 0 && e.testLoss < 0.4));
+  const { tensors, metadata } = await loadSafetensors(join(out, "model.safetensors"));
+  assert.equal(metadata.hidden, "3");
+  assert.deepEqual(tensors["encoder_lin.3.weight"].shape, [3, 64]);
+  const grid = decodePng(await Deno.readFile(join(out, "reconstructions.png")));
+  assert.ok(grid.width > grid.height && grid.height > 2 * 28);
+  const chart = decodePng(await Deno.readFile(join(out, "loss.png")));
+  assert.ok(chart.width > 400);
+  assert.match(await Deno.readTextFile(join(out, "loss.svg")), /epoch/);
+  const names = [...Deno.readDirSync(out)].map((entry) => entry.name).sort();
+  assert.deepEqual(names, [
+    "history.json",
+    "loss.png",
+    "loss.svg",
+    "model.safetensors",
+    "reconstructions.png",
+    "report.json",
+  ]);
+  await Deno.remove(out, { recursive: true });
+});
+
+for (
+  const [flags, message] of [
+    [["--hidden=0"], /--hidden must be an integer ≥ 1/],
+    [["--lr=-0.1"], /--lr must be > 0/],
+    [["--backend=tpu"], /--backend must be one of/],
+    [["--data-dir=/nonexistent/aelab"], /--data-dir \/nonexistent\/aelab/],
+    [["--epochs=many"], /--epochs must be a number/],
+    [["--colour=blue"], /Unknown option '--colour'/],
+  ] as const
+) {
+  Deno.test(`train refuses ${flags.join(" ")} with one line and exit code 2`, async () => {
+    const out = await Deno.makeTempDir();
+    const run = await runScript("scripts/train.ts", [...flags, `--out=${out}/train`]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, message);
+    assert.equal(run.stderr.trim().split("\n").filter((l) => l.startsWith("error")).length, 1);
+    assert.deepEqual([...Deno.readDirSync(out)], []);
+    await Deno.remove(out, { recursive: true });
+  });
+}
+
+Deno.test("train runs by URL, served over loopback HTTP, where no deno.json applies", async () => {
+  const out = await Deno.makeTempDir();
+  await using server = serveDirectory(".");
+  const run = await runScript(`${server.url}scripts/train.ts`, [
+    "--epochs=1",
+    "--limit=300",
+    "--test-limit=100",
+    `--out=${out}`,
+  ], ["--no-config"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok((await Deno.stat(join(out, "model.safetensors"))).size > 190_000);
+  await Deno.remove(out, { recursive: true });
+});
