@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 
 /** A mistake in what the user asked for: bad flags, missing inputs. Scripts exit with code 2 on it. */
@@ -111,10 +112,11 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
 
 /**
  * Writes `data` to `path` atomically: to a temporary file beside it, then renamed over it, so a reader
- * never sees a half-written file and an interrupted run leaves none behind.
+ * never sees a half-written file and an interrupted run leaves none behind. Creates the folder if missing.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temporary = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  await Deno.mkdir(dirname(path), { recursive: true });
   try {
     if (typeof data === "string") await Deno.writeTextFile(temporary, data);
     else await Deno.writeFile(temporary, data);
@@ -128,12 +130,6 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 /** Writes `value` as indented JSON to `path`, atomically. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
-}
-
-/** Creates the folder `path` (and its parents) if missing, and returns it. */
-export async function ensureDir(path: string): Promise<string> {
-  await Deno.mkdir(path, { recursive: true });
-  return path;
 }
 
 /** A one-line progress bar on standard error, redrawn in place on a terminal. */

@@ -6,10 +6,12 @@
  * @module
  */
 import { join } from "node:path";
-import { check, ensureDir, type FlagSpec, UsageError } from "./cli.ts";
+import { check, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
 import { BACKEND_CHOICES, type BackendChoice, type BackendSetup, setupBackend } from "./gpu.ts";
+import { Autoencoder } from "./model/autoencoder.ts";
+import { type BestParams, loadBestParams } from "./search.ts";
 
 /** The root of all results, `results/` in the working directory unless a script's `--out` says else. */
 export const RESULTS_ROOT = "results";
@@ -91,8 +93,8 @@ export interface Experiment {
 }
 
 /**
- * Checks the common flags, sets up the backend, loads MNIST (split with the seed, cut to the limits) and
- * creates the result folder. Bad values are usage errors (exit code 2).
+ * Checks the common flags, sets up the backend and loads MNIST (split with the seed, cut to the limits).
+ * Bad values are usage errors (exit code 2). The result folder is made by the first file written to it.
  */
 export async function setupExperiment(flags: CommonFlagValues): Promise<Experiment> {
   checkInteger("seed", flags.seed, 0);
@@ -113,8 +115,7 @@ export async function setupExperiment(flags: CommonFlagValues): Promise<Experime
   const split = splitTrainValidation(limitedTrain, { validationSize, seed: flags.seed });
   const train = flags.limit > 0 ? takeDigits(split.train, flags.limit) : split.train;
   const test = flags["test-limit"] > 0 ? takeDigits(mnist.test, flags["test-limit"]) : mnist.test;
-  const out = await ensureDir(flags.out);
-  return { data: { train, validation: split.validation, test }, backend, out };
+  return { data: { train, validation: split.validation, test }, backend, out: flags.out };
 }
 
 async function checkDataDir(dataDir: string): Promise<void> {
@@ -130,4 +131,76 @@ async function checkDataDir(dataDir: string): Promise<void> {
   } catch (error) {
     throw new UsageError(`--data-dir ${dataDir} is not readable: ${(error as Error).message}`);
   }
+}
+
+/** Where `deno task train` leaves the trained model that later experiments reuse. */
+export const TRAINED_MODEL = join(RESULTS_ROOT, "train", "model.safetensors");
+
+/**
+ * Loads the trained model at `path` for an experiment that needs one: a missing file is a usage error that
+ * says to run `deno task train` first; a file that is no model of this kind is a usage error naming it.
+ */
+export async function loadTrainedModel(path: string): Promise<Autoencoder> {
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new UsageError(
+      `no trained model at ${path}: run \`deno task train\` first (or pass --model)`,
+    );
+  }
+  try {
+    return await Autoencoder.load(path);
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}`);
+  }
+}
+
+/** Flags of a script that trains: epochs (default `epochs`), batch size, and lr, L2 and dropout. */
+export function trainingFlags(epochs: number) {
+  return {
+    epochs: { type: "number", default: epochs, help: "passes over the training images" },
+    "batch-size": { type: "number", default: 256, help: "images per step" },
+    lr: { type: "number", help: "Adam's learning rate (default: best parameters)" },
+    l2: { type: "number", help: "L2 weight decay (default: best parameters)" },
+    dropout: { type: "number", help: "dropout probability (default: best parameters)" },
+  } satisfies Record<string, FlagSpec>;
+}
+
+/** What a script trains with: {@link trainingFlags} checked, the parameters not given filled in. */
+export interface TrainingParams extends BestParams {
+  epochs: number;
+  batchSize: number;
+  /** Where the parameters not given as flags came from (none: "flags"). */
+  source: string;
+}
+
+/**
+ * Checks the values of {@link trainingFlags} and fills in lr, L2 and dropout not given from the best
+ * parameters ({@link loadBestParams}). Bad values are usage errors (exit code 2).
+ */
+export async function trainingParams(flags: {
+  epochs: number;
+  "batch-size": number;
+  lr?: number;
+  l2?: number;
+  dropout?: number;
+}): Promise<TrainingParams> {
+  checkInteger("epochs", flags.epochs, 1);
+  checkInteger("batch-size", flags["batch-size"], 1);
+  const best = await loadBestParams(RESULTS_ROOT);
+  const lr = flags.lr ?? best.params.lr;
+  const l2 = flags.l2 ?? best.params.l2;
+  const dropout = flags.dropout ?? best.params.dropout;
+  const given = [flags.lr, flags.l2, flags.dropout].every((value) => value !== undefined);
+  checkPositive("lr", lr);
+  checkRange("l2", l2, 0, Infinity);
+  checkRange("dropout", dropout, 0, 1);
+  return {
+    epochs: flags.epochs,
+    batchSize: flags["batch-size"],
+    lr,
+    l2,
+    dropout,
+    source: given ? "flags" : best.source,
+  };
 }

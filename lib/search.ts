@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { writeJsonAtomic } from "./cli.ts";
+import { UsageError, writeJsonAtomic } from "./cli.ts";
 import { createRng, permutation } from "./random.ts";
 
 /** The hyper-parameters one trial trains with. */
@@ -27,21 +27,34 @@ export interface TrialRecord {
   seconds: number;
 }
 
+/** The seed's range of learning rates, drawn log-uniformly: 10^U(−4, −1). */
+export const LR_RANGE: readonly [number, number] = [1e-4, 1e-1];
+
 /**
  * The seed's parameter generator: dropout ~ U[0, 0.5], lr = 10^U(−4, −1), L2 = 10^U(−6, −2), hidden fixed.
+ * `lrRange` narrows or moves the learning rates (still log-uniform between its ends).
  *
  * @example
  * ```ts
  * import { generateParams } from "./search.ts";
  * const [first] = generateParams(30, 42, 4);
  * console.log(first.lr >= 1e-4 && first.lr <= 1e-1); // true
+ * const [narrow] = generateParams(1, 42, 4, [1e-3, 1e-2]);
+ * console.log(narrow.lr >= 1e-3 && narrow.lr <= 1e-2); // true
  * ```
  */
-export function generateParams(count: number, seed: number, hidden: number): TrialParams[] {
+export function generateParams(
+  count: number,
+  seed: number,
+  hidden: number,
+  lrRange: readonly [number, number] = LR_RANGE,
+): TrialParams[] {
+  const [lrLow, lrHigh] = lrRange.map(Math.log10);
+  if (!(lrLow <= lrHigh)) throw new RangeError(`lr range must be 0 < min ≤ max, got ${lrRange}`);
   const rng = createRng(seed);
   return Array.from({ length: count }, () => ({
     dropout: 0.5 * rng(),
-    lr: 10 ** (-4 + 3 * rng()),
+    lr: 10 ** (lrLow + (lrHigh - lrLow) * rng()),
     l2: 10 ** (-6 + 4 * rng()),
     hidden,
   }));
@@ -67,35 +80,50 @@ export function kFoldSplits(
   });
 }
 
-/** The file a search keeps its finished trials in, with the settings they belong to. */
-interface TrialFile {
+/** The file a {@link TrialLog} keeps its finished records in, with the settings they belong to. */
+interface TrialFile<R> {
   settings: unknown;
-  trials: TrialRecord[];
+  trials: R[];
 }
 
 /**
- * The finished trials of a search, kept in a JSON file rewritten atomically after each trial. Reopening the
- * file with the same settings resumes the search; different settings are refused, so a resumed search never
- * mixes trials of two configurations.
+ * The finished trials of a search (or any run of independent pieces of work, each numbered by `index`, like
+ * the sizes of a sweep), kept in a JSON file rewritten atomically after each one. Reopening the file with
+ * the same settings resumes the run; different settings are refused, so a resumed run never mixes trials of
+ * two configurations.
+ *
+ * @example
+ * ```ts
+ * import { TrialLog } from "./search.ts";
+ * const path = `${await Deno.makeTempDir()}/trials.json`;
+ * const log = await TrialLog.open<{ index: number; loss: number }>(path, { epochs: 10 });
+ * if (!log.has(0)) await log.record({ index: 0, loss: 0.03 });
+ * console.log((await TrialLog.open(path, { epochs: 10 })).trials.length); // 1
+ * ```
  */
-export class TrialLog {
+export class TrialLog<R extends { index: number } = TrialRecord> {
   #path: string;
-  #file: TrialFile;
+  #file: TrialFile<R>;
 
-  private constructor(path: string, file: TrialFile) {
+  private constructor(path: string, file: TrialFile<R>) {
     this.#path = path;
     this.#file = file;
   }
 
   /**
-   * Opens the log at `path` for a search with `settings` (any JSON value: the parameters, epochs, seed…),
-   * keeping the trials already there when the settings match, and starting afresh when `fresh`.
+   * Opens the log at `path` for a run with `settings` (any JSON value: the parameters, epochs, seed…),
+   * keeping the records already there when the settings match, and starting afresh when `fresh`. Other
+   * settings are a {@link UsageError}.
    */
-  static async open(path: string, settings: unknown, fresh = false): Promise<TrialLog> {
-    let existing: TrialFile | undefined;
+  static async open<R extends { index: number } = TrialRecord>(
+    path: string,
+    settings: unknown,
+    fresh = false,
+  ): Promise<TrialLog<R>> {
+    let existing: TrialFile<R> | undefined;
     if (!fresh) {
       try {
-        existing = JSON.parse(await Deno.readTextFile(path)) as TrialFile;
+        existing = JSON.parse(await Deno.readTextFile(path)) as TrialFile<R>;
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) {
           throw new Error(`${path}: unreadable trial log (${(error as Error).message})`);
@@ -103,25 +131,25 @@ export class TrialLog {
       }
     }
     if (existing && JSON.stringify(existing.settings) !== JSON.stringify(settings)) {
-      throw new Error(
-        `${path} holds trials of a search with other settings; pass --fresh to start again or --out elsewhere`,
+      throw new UsageError(
+        `${path} holds results of a run with other settings; pass --fresh to start again or --out elsewhere`,
       );
     }
     return new TrialLog(path, existing ?? { settings, trials: [] });
   }
 
-  /** The finished trials, in the order they finished. */
-  get trials(): readonly TrialRecord[] {
+  /** The finished records, in the order they finished. */
+  get trials(): readonly R[] {
     return this.#file.trials;
   }
 
-  /** Whether trial `index` has finished. */
+  /** Whether record `index` has finished. */
   has(index: number): boolean {
     return this.#file.trials.some((trial) => trial.index === index);
   }
 
   /** Records a finished trial and saves the log at once. */
-  async record(trial: TrialRecord): Promise<void> {
+  async record(trial: R): Promise<void> {
     this.#file.trials = [...this.#file.trials.filter((t) => t.index !== trial.index), trial];
     await writeJsonAtomic(this.#path, this.#file);
   }

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "../lib/cli.ts";
-import { TensorBatches } from "../lib/data/batches.ts";
+import { takeDigits, TensorBatches } from "../lib/data/batches.ts";
 import {
   checkInteger,
   checkPositive,
@@ -24,7 +24,7 @@ import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { publishSection } from "../lib/report.ts";
 import { loadBestParams } from "../lib/search.ts";
-import { tf } from "../lib/deps.ts";
+import { pickImages, reconstructPixels } from "../lib/predict.ts";
 
 /** Test digits shown beside their reconstructions. */
 const PREVIEW_DIGITS = 10;
@@ -104,19 +104,10 @@ await runMain(async () => {
       ],
     }),
   );
-  const originals = data.test.images.subarray(0, PREVIEW_DIGITS * 784);
-  const input = tf.tensor4d(Float32Array.from(originals, (v) => v / 255), [
-    PREVIEW_DIGITS,
-    28,
-    28,
-    1,
-  ]);
-  const output = model.reconstruct(input);
-  const reconstructed = await output.data() as Float32Array;
-  tf.dispose([input, output]);
-  const rows = [originals, reconstructed].map((pixels) =>
-    Array.from({ length: PREVIEW_DIGITS }, (_, i) => pixels.subarray(i * 784, (i + 1) * 784))
-  );
+  const preview = takeDigits(data.test, PREVIEW_DIGITS).images;
+  const reconstructed = await reconstructPixels(model, preview);
+  const indices = [...Array(PREVIEW_DIGITS).keys()];
+  const rows = [pickImages(preview, indices), pickImages(reconstructed, indices)];
   await writeFileAtomic(join(out, "reconstructions.png"), encodeDigitGrid(rows));
   await publishSection(out, {
     title: `Training: d = ${flags.hidden}`,

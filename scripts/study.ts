@@ -1,0 +1,141 @@
+/**
+ * `deno task study`: the whole study in order — search, train, sweep, corrupt, denoise, morph — each step
+ * reusing what the earlier ones produced (the search's best parameters, the trained model), then
+ * `results/REPORT.md` regenerated with every figure and table.
+ *
+ *     deno task study                  # quick profile: every figure, in minutes on a laptop CPU
+ *     deno task study --profile full   # the seed's settings: 30 trials, 150/80/100 epochs (for a GPU)
+ *
+ * A step whose results exist from a run with the same flags (and whose earlier steps were all kept) is
+ * skipped, so an interrupted study resumes; the search and sweep also resume inside their own loops.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { check, parseFlags, runMain, UsageError, writeJsonAtomic } from "../lib/cli.ts";
+import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
+import { BACKEND_CHOICES } from "../lib/gpu.ts";
+import { SECTION_FILE, writeReport } from "../lib/report.ts";
+
+/** One step of the study: the script it runs and the flags it adds for a profile. */
+interface Step {
+  name: string;
+  flags: string[];
+}
+
+/** The steps of each profile, in order. */
+const PROFILES: Record<string, Step[]> = {
+  quick: [
+    { name: "search", flags: ["--trials=8", "--epochs=2", "--limit=5000", "--test-limit=2000"] },
+    { name: "train", flags: ["--epochs=5", "--limit=20000", "--test-limit=2000"] },
+    { name: "sweep", flags: ["--epochs=2", "--limit=5000", "--test-limit=2000"] },
+    { name: "corrupt", flags: ["--test-limit=2000"] },
+    { name: "denoise", flags: ["--epochs=3", "--limit=10000", "--test-limit=2000"] },
+    { name: "morph", flags: ["--test-limit=5000"] },
+  ],
+  full: [
+    { name: "search", flags: ["--trials=30", "--epochs=20"] },
+    { name: "train", flags: ["--epochs=150"] },
+    { name: "sweep", flags: ["--epochs=80"] },
+    { name: "corrupt", flags: [] },
+    { name: "denoise", flags: ["--epochs=100"] },
+    { name: "morph", flags: [] },
+  ],
+};
+
+/** The record of the flags each finished step ran with, in the results root. */
+const STUDY_FILE = "study.json";
+
+await runMain(async () => {
+  const flags = parseFlags(Deno.args, {
+    profile: {
+      type: "string",
+      default: "quick",
+      help: `settings: ${Object.keys(PROFILES).join(", ")}`,
+    },
+    seed: { type: "number", default: 0, help: "seed of every step" },
+    backend: {
+      type: "string",
+      default: "auto",
+      help: `tfjs backend: ${BACKEND_CHOICES.join(", ")}`,
+    },
+    out: {
+      type: "string",
+      default: RESULTS_ROOT,
+      help: "results root (one folder per step inside)",
+    },
+    fresh: { type: "boolean", default: false, help: "rerun every step, even those already done" },
+  }, "study");
+  const steps = PROFILES[flags.profile];
+  check(
+    steps !== undefined,
+    `--profile must be one of ${Object.keys(PROFILES).join(", ")}, got "${flags.profile}"`,
+  );
+  checkInteger("seed", flags.seed, 0);
+  check(
+    (BACKEND_CHOICES as readonly string[]).includes(flags.backend),
+    `--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${flags.backend}"`,
+  );
+
+  const root = flags.out;
+  const done = flags.fresh ? {} : await readStudyRecord(root);
+  const model = join(root, "train", "model.safetensors");
+  const started = performance.now();
+  // Once a step runs, every later one runs too: its inputs (best parameters, trained model) changed.
+  let upstreamRan = false;
+  for (const [index, step] of steps.entries()) {
+    const args = [
+      ...step.flags,
+      `--seed=${flags.seed}`,
+      `--backend=${flags.backend}`,
+      `--out=${join(root, step.name)}`,
+      ...(["corrupt", "denoise", "morph"].includes(step.name) ? [`--model=${model}`] : []),
+      ...(["search", "sweep", "denoise"].includes(step.name) && flags.fresh ? ["--fresh"] : []),
+    ];
+    const label = `study ${index + 1}/${steps.length}: ${step.name}`;
+    if (
+      !upstreamRan && JSON.stringify(done[step.name]) === JSON.stringify(args) &&
+      await exists(join(root, step.name, SECTION_FILE))
+    ) {
+      console.error(`${label} — done earlier with the same flags, kept`);
+      continue;
+    }
+    upstreamRan = true;
+    console.error(`${label} ${args.join(" ")}`);
+    const script = new URL(`./${step.name}.ts`, import.meta.url).href;
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args],
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (code !== 0) {
+      throw new (code === 2 ? UsageError : Error)(`study: ${step.name} failed (exit code ${code})`);
+    }
+    done[step.name] = args;
+    await writeJsonAtomic(join(root, STUDY_FILE), done);
+  }
+  const report = await writeReport(root);
+  const minutes = (performance.now() - started) / 60000;
+  console.error(
+    `study (${flags.profile}) finished in ${minutes.toFixed(1)} min; report: ${report}`,
+  );
+});
+
+async function readStudyRecord(root: string): Promise<Record<string, string[]>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(root, STUDY_FILE)));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw error;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
