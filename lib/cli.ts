@@ -82,7 +82,9 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
 
 function helpText(specs: Record<string, FlagSpec>, command: string): string {
   const lines = Object.entries(specs).map(([name, spec]) => {
-    const fallback = spec.default === undefined ? "" : ` (default ${spec.default})`;
+    const fallback = spec.default === undefined || spec.default === ""
+      ? ""
+      : ` (default ${spec.default})`;
     return `  --${name.padEnd(14)} ${spec.help}${fallback}`;
   });
   return [`usage: deno task ${command} [flags]`, ...lines].join("\n");
@@ -176,5 +178,35 @@ export class ProgressBar {
     return `${this.#label} ${bar} ${done}/${this.#total} ${
       this.elapsedSeconds.toFixed(1)
     }s ${status}`.trimEnd();
+  }
+}
+
+/** Whether a file or folder exists at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * The JSON value in the file at `path`, or `undefined` when there is no such file. A file that cannot be
+ * read or parsed is an error naming it.
+ */
+export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`${path}: unreadable (${(error as Error).message})`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
   }
 }

@@ -24,7 +24,9 @@ export const DEFAULT_CORRUPTIONS: Record<Corruption["kind"], Corruption> = {
 
 /** The pixels of `digits` as floats in [0, 1]. */
 export function digitPixels(digits: Digits): Float32Array {
-  return Float32Array.from(digits.images, (value) => value / 255);
+  const pixels = new Float32Array(digits.count * IMAGE_PIXELS);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = digits.images[i] / 255;
+  return pixels;
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { check, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
@@ -176,7 +176,8 @@ export interface TrainingParams extends BestParams {
 
 /**
  * Checks the values of {@link trainingFlags} and fills in lr, L2 and dropout not given from the best
- * parameters ({@link loadBestParams}). Bad values are usage errors (exit code 2).
+ * parameters ({@link loadBestParams}) of the results root the script writes into (the folder above
+ * `out`). Bad values are usage errors (exit code 2).
  */
 export async function trainingParams(flags: {
   epochs: number;
@@ -184,10 +185,11 @@ export async function trainingParams(flags: {
   lr?: number;
   l2?: number;
   dropout?: number;
+  out: string;
 }): Promise<TrainingParams> {
   checkInteger("epochs", flags.epochs, 1);
   checkInteger("batch-size", flags["batch-size"], 1);
-  const best = await loadBestParams(RESULTS_ROOT);
+  const best = await loadBestParams(dirname(flags.out));
   const lr = flags.lr ?? best.params.lr;
   const l2 = flags.l2 ?? best.params.l2;
   const dropout = flags.dropout ?? best.params.dropout;

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { UsageError, writeJsonAtomic } from "./cli.ts";
+import { readJsonIfExists, UsageError, writeJsonAtomic } from "./cli.ts";
+import { DEFAULT_CONFIG } from "./model/autoencoder.ts";
 import { createRng, permutation } from "./random.ts";
 
 /** The hyper-parameters one trial trains with. */
@@ -50,7 +51,9 @@ export function generateParams(
   lrRange: readonly [number, number] = LR_RANGE,
 ): TrialParams[] {
   const [lrLow, lrHigh] = lrRange.map(Math.log10);
-  if (!(lrLow <= lrHigh)) throw new RangeError(`lr range must be 0 < min ≤ max, got ${lrRange}`);
+  if (!(Number.isFinite(lrLow) && Number.isFinite(lrHigh) && lrLow <= lrHigh)) {
+    throw new RangeError(`lr range must be 0 < min ≤ max, got ${lrRange}`);
+  }
   const rng = createRng(seed);
   return Array.from({ length: count }, () => ({
     dropout: 0.5 * rng(),
@@ -112,30 +115,24 @@ export class TrialLog<R extends { index: number } = TrialRecord> {
 
   /**
    * Opens the log at `path` for a run with `settings` (any JSON value: the parameters, epochs, seed…),
-   * keeping the records already there when the settings match, and starting afresh when `fresh`. Other
-   * settings are a {@link UsageError}.
+   * keeping the records already there when the settings match, and starting afresh when `fresh` (the file
+   * emptied at once, so that a run stopped before its first record does not bring the old ones back).
+   * Other settings are a {@link UsageError}.
    */
   static async open<R extends { index: number } = TrialRecord>(
     path: string,
     settings: unknown,
     fresh = false,
   ): Promise<TrialLog<R>> {
-    let existing: TrialFile<R> | undefined;
-    if (!fresh) {
-      try {
-        existing = JSON.parse(await Deno.readTextFile(path)) as TrialFile<R>;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) {
-          throw new Error(`${path}: unreadable trial log (${(error as Error).message})`);
-        }
-      }
-    }
+    const existing = fresh ? undefined : await readJsonIfExists<TrialFile<R>>(path);
     if (existing && JSON.stringify(existing.settings) !== JSON.stringify(settings)) {
       throw new UsageError(
         `${path} holds results of a run with other settings; pass --fresh to start again or --out elsewhere`,
       );
     }
-    return new TrialLog(path, existing ?? { settings, trials: [] });
+    const log = new TrialLog<R>(path, existing ?? { settings, trials: [] });
+    if (fresh) await writeJsonAtomic(path, log.#file);
+    return log;
   }
 
   /** The finished records, in the order they finished. */
@@ -166,7 +163,11 @@ export function rankTrials(trials: readonly TrialRecord[]): TrialRecord[] {
 export type BestParams = Pick<TrialParams, "dropout" | "lr" | "l2">;
 
 /** The seed's best parameters, used until a search of this toolkit has written its own. */
-export const SEED_BEST_PARAMS: BestParams = { dropout: 0.1508, lr: 3.47e-4, l2: 4.65e-6 };
+export const SEED_BEST_PARAMS: BestParams = {
+  dropout: DEFAULT_CONFIG.dropout,
+  lr: DEFAULT_CONFIG.lr,
+  l2: DEFAULT_CONFIG.l2,
+};
 
 /** Where `deno task search` writes its best combination, relative to the results root. */
 export const BEST_PARAMS_FILE = "search/best_params.json";
@@ -179,16 +180,9 @@ export async function loadBestParams(
   resultsRoot: string,
 ): Promise<{ params: BestParams; source: string }> {
   const path = `${resultsRoot}/${BEST_PARAMS_FILE}`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return { params: SEED_BEST_PARAMS, source: "the seed's best parameters" };
-    }
-    throw error;
-  }
-  const { dropout, lr, l2 } = JSON.parse(text) as BestParams;
+  const saved = await readJsonIfExists<BestParams>(path);
+  if (!saved) return { params: SEED_BEST_PARAMS, source: "the seed's best parameters" };
+  const { dropout, lr, l2 } = saved;
   if (![dropout, lr, l2].every(Number.isFinite)) throw new Error(`${path}: not a parameter set`);
   return { params: { dropout, lr, l2 }, source: path };
 }

@@ -1,4 +1,5 @@
 /** Runs the experiment scripts as a user would, and serves the repository over loopback HTTP. */
+import assert from "node:assert/strict";
 import { extname, join, normalize } from "node:path";
 
 /** What a script run printed and how it ended. */
@@ -48,7 +49,8 @@ export function serveDirectory(root: string): { url: string } & AsyncDisposable 
 
 /**
  * A small trained model for the scripts that need one: `deno task train` run once per test process on 2,000
- * images for 3 epochs into a temporary folder; returns the weights' path.
+ * images for 3 epochs into a temporary folder (small batches, so that it gets past the flat mean digit and
+ * its output depends on its input: test loss about 0.06); returns the weights' path.
  */
 export function tinyTrainedModel(): Promise<string> {
   tinyModel ??= (async () => {
@@ -58,7 +60,8 @@ export function tinyTrainedModel(): Promise<string> {
       "--epochs=3",
       "--limit=2000",
       "--test-limit=200",
-      "--lr=0.005",
+      "--batch-size=32",
+      "--lr=0.003",
       "--dropout=0",
       `--out=${out}`,
     ]);
@@ -69,3 +72,25 @@ export function tinyTrainedModel(): Promise<string> {
 }
 
 let tinyModel: Promise<string> | undefined;
+
+/** The side in pixels of a digit grid of `cells` cells: 28 pixels scaled 3 times, 2 pixels apart and around. */
+export const gridSide = (cells: number): number => 2 + cells * (3 * 28 + 2);
+
+/** The line a failed run ends with: its one error message. */
+export const lastLine = (stderr: string): string => stderr.trim().split("\n").at(-1) ?? "";
+
+/**
+ * Asserts that `script`, given no trained model, says in one line to train one, exits 2 and writes
+ * nothing.
+ */
+export async function assertAsksForTrainedModel(script: string): Promise<void> {
+  const root = await Deno.makeTempDir();
+  const run = await runScript(script, [`--model=${root}/none.safetensors`, `--out=${root}/out`]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(
+    lastLine(run.stderr),
+    `error: no trained model at ${root}/none.safetensors: run \`deno task train\` first (or pass --model)`,
+  );
+  assert.deepEqual([...Deno.readDirSync(root)], []);
+  await Deno.remove(root, { recursive: true });
+}

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeGif } from "../lib/figures/gif.ts";
 import { decodePng } from "../lib/figures/png.ts";
-import { runScript, tinyTrainedModel } from "./_scripts.ts";
+import { assertAsksForTrainedModel, runScript, tinyTrainedModel } from "./_scripts.ts";
+
+Deno.test("morph without a trained model says to train one, in one line, and exits 2", () =>
+  assertAsksForTrainedModel("scripts/morph.ts"));
 
 Deno.test("morph writes a GIF and a strip per pair, and the latent map", async () => {
   const model = await tinyTrainedModel();
@@ -39,7 +42,6 @@ Deno.test("morph writes a GIF and a strip per pair, and the latent map", async (
 
 for (
   const [flags, message] of [
-    [["--model=/nonexistent/model.safetensors"], /no trained model at \/nonexistent/],
     [["--pairs=2-10"], /--pairs must look like/],
     [["--from=2"], /--from and --to go together/],
     [["--steps=1"], /--steps must be an integer ≥ 2/],

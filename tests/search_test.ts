@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   generateParams,
   kFoldSplits,
+  LR_RANGE,
   rankTrials,
   TrialLog,
   type TrialRecord,
@@ -20,6 +21,19 @@ Deno.test("the generator draws each parameter in the seed's ranges, reproducibly
   // log-uniform: about half of the learning rates lie below the geometric middle 10^-2.5
   const below = params.filter((p) => p.lr < 10 ** -2.5).length;
   assert.ok(below > 200 && below < 300, `${below}`);
+});
+
+Deno.test("a learning-rate range moves only the learning rates", () => {
+  const seed = generateParams(200, 42, 4);
+  const narrow = generateParams(200, 42, 4, [1e-3, 1e-2]);
+  narrow.forEach((p, i) => {
+    assert.ok(p.lr >= 1e-3 && p.lr <= 1e-2, `${p.lr}`);
+    assert.equal(p.dropout, seed[i].dropout);
+    assert.equal(p.l2, seed[i].l2);
+  });
+  assert.deepEqual(generateParams(20, 42, 4, LR_RANGE), seed.slice(0, 20));
+  assert.throws(() => generateParams(1, 42, 4, [1e-2, 1e-3]), /lr range/);
+  assert.throws(() => generateParams(1, 42, 4, [0, 1e-3]), /lr range/);
 });
 
 Deno.test("k folds partition the samples, each sample validated exactly once", () => {
@@ -58,6 +72,17 @@ Deno.test("a reopened trial log keeps every finished trial and refuses other set
   await assert.rejects(() => TrialLog.open(path, { seed: 2 }), /other settings/);
   assert.equal((await TrialLog.open(path, { seed: 2 }, true)).trials.length, 0);
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["trials.json"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a fresh log empties its file at once, whatever the settings before", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/sizes.json`;
+  const log = await TrialLog.open<{ index: number; loss: number }>(path, { epochs: 1 });
+  await log.record({ index: 4, loss: 0.03 });
+  await TrialLog.open(path, { epochs: 2 }, true);
+  const reopened = await TrialLog.open<{ index: number; loss: number }>(path, { epochs: 2 });
+  assert.equal(reopened.trials.length, 0);
   await Deno.remove(dir, { recursive: true });
 });
 

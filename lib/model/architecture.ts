@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { Rng } from "../random.ts";
 
 /** What a parameter belongs to, which decides its layout and fan-in. */
 export type LayerKind = "conv" | "convTranspose" | "linear";
@@ -104,7 +105,38 @@ export function parameterSpecs(hidden: number): ParameterSpec[] {
   });
 }
 
+/** Number of values in a tensor of `shape`. */
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
 /** Number of scalar parameters of the model with latent size `hidden` (49,541 at d = 4). */
 export function parameterCount(hidden: number): number {
-  return parameterSpecs(hidden).reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
+  return parameterSpecs(hidden).reduce((sum, p) => sum + elementCount(p.shape), 0);
+}
+
+/** Weights by PyTorch parameter name, each a flat Float32Array in PyTorch's layout. */
+export type Weights = Record<string, Float32Array>;
+
+/**
+ * PyTorch's default initialisation of the model with latent size `hidden`: every weight and bias from
+ * U(−1/√fanIn, 1/√fanIn), drawn from `rng` in the order of {@link parameterSpecs}, in PyTorch's layouts.
+ * Both engines start a model of seed `s` from `initialWeights(hidden, createRng(s))`.
+ *
+ * @example
+ * ```ts
+ * import { initialWeights } from "./architecture.ts";
+ * import { createRng } from "../random.ts";
+ * console.log(initialWeights(4, createRng(1))["encoder_cnn.0.weight"].length); // 72
+ * ```
+ */
+export function initialWeights(hidden: number, rng: Rng): Weights {
+  const weights: Weights = {};
+  for (const spec of parameterSpecs(hidden)) {
+    const bound = 1 / Math.sqrt(spec.fanIn);
+    const values = new Float32Array(elementCount(spec.shape));
+    for (let i = 0; i < values.length; i++) values[i] = (2 * rng() - 1) * bound;
+    weights[spec.name] = values;
+  }
+  return weights;
 }

@@ -1,0 +1,251 @@
+/**
+ * WGSL kernels of the 3 × 3, stride-2 convolutions, both kinds, forward and backward.
+ *
+ * A Conv2d and a ConvTranspose2d both relate a fine map (side F) to a coarse one (side C) through
+ * fine position 2·c − p + k, and both keep their weight as `[coarse channel][fine channel][3][3]` (PyTorch's
+ * `[out, in, k, k]` for Conv2d, `[in, out, k, k]` for ConvTranspose2d). So two gathers cover all data
+ * movement — {@link convGather} `toCoarse` is Conv2d's forward and ConvTranspose2d's input gradient, `toFine`
+ * is ConvTranspose2d's forward and Conv2d's input gradient — and one reduction, {@link convWeightGradient},
+ * gives either kind's weight and bias gradients without atomics: one workgroup per (coarse channel, fine
+ * channel) pair sums the nine taps over the batch and the map, then reduces in workgroup memory.
+ *
+ * @module
+ */
+import {
+  type Dims,
+  flatGrid,
+  flatIndex,
+  type Kernel,
+  KernelBuilder,
+  MAIN_PARAMETERS,
+} from "../kernel.ts";
+import type { LayerGeometry } from "../layout.ts";
+import { BUFFERS, type Epilogue, epilogueFunction, type Source, sourceReader } from "./common.ts";
+
+/** A convolution seen as a relation between a fine map and a coarse map. */
+export interface ConvGeometry {
+  fineChannels: number;
+  fineSide: number;
+  coarseChannels: number;
+  coarseSide: number;
+  padding: number;
+}
+
+/** The fine and coarse sides of a convolution layer: Conv2d reads fine and writes coarse, the transpose the reverse. */
+export function convGeometry(layer: LayerGeometry): ConvGeometry {
+  const { spec } = layer;
+  if (spec.kind === "linear") throw new Error(`${spec.name} is not a convolution`);
+  const conv = spec.kind === "conv";
+  return {
+    fineChannels: conv ? spec.inputs : spec.outputs,
+    fineSide: conv ? layer.inputSide : layer.outputSide,
+    coarseChannels: conv ? spec.outputs : spec.inputs,
+    coarseSide: conv ? layer.outputSide : layer.inputSide,
+    padding: spec.padding ?? 0,
+  };
+}
+
+/** What {@link convGather} computes. */
+export interface ConvGatherSpec {
+  label: string;
+  /** `toCoarse` reads the fine map and writes the coarse one; `toFine` the reverse. */
+  direction: "toCoarse" | "toFine";
+  geometry: ConvGeometry;
+  /** Offset of the weight in a model's parameters. */
+  weightOffset: number;
+  input: Source;
+  /** The buffer written, `[models][batch][channels × side²]`. */
+  output: string;
+  epilogue: Epilogue;
+}
+
+const GATHER_WORKGROUP = 256;
+
+/**
+ * One invocation per output element: the 3 × 3 × channels weighted sum over the input map, then the
+ * epilogue (bias and activation forward, activation derivative backward).
+ *
+ * @example
+ * ```ts ignore
+ * const kernel = convGather(dims, {
+ *   label: "forward encoder_cnn.2", direction: "toCoarse", geometry, weightOffset: 80,
+ *   input: { kind: "buffer", name: "encoder_cnn.0.out", size: 1568 }, output: "encoder_cnn.2.out",
+ *   epilogue: { kind: "forward", activation: "relu", biasOffset: 1232, rowSize: 784, dropoutIndex: -1 },
+ * });
+ * ```
+ */
+export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
+  const g = spec.geometry;
+  const toCoarse = spec.direction === "toCoarse";
+  const [inChannels, inSide, outChannels, outSide] = toCoarse
+    ? [g.fineChannels, g.fineSide, g.coarseChannels, g.coarseSide]
+    : [g.coarseChannels, g.coarseSide, g.fineChannels, g.fineSide];
+  const outArea = outSide * outSide;
+  const outSize = outChannels * outArea;
+  const k = new KernelBuilder();
+  const params = k.use(BUFFERS.params, "f32");
+  sourceReader(k, "input", spec.input);
+  epilogueFunction(k, spec.epilogue);
+  const output = k.use(spec.output, "f32", "read_write");
+  // Weight [coarse][fine][ky][kx]; the loop runs over the input channel `ic`.
+  const weight = toCoarse
+    ? `(oc * ${g.fineChannels}u + ic) * 9u`
+    : `(ic * ${g.fineChannels}u + oc) * 9u`;
+  // Input position for tap (ky, kx): fine = 2·coarse − p + k going to coarse; going to fine, coarse =
+  // (fine + p − k) / 2, so only the taps of the parity of fine + p contribute (one or two of three).
+  const taps = (axis: "y" | "x") => {
+    const k = `k${axis}`;
+    return toCoarse
+      ? `for (var ${k} = 0u; ${k} < 3u; ${k}++) {
+        let i${axis} = i32(2u * o${axis} + ${k}) - ${g.padding};
+        if (i${axis} < 0 || i${axis} >= ${inSide}) { continue; }`
+      : `for (var ${k} = (o${axis} + ${g.padding}u) & 1u; ${k} < 3u; ${k} += 2u) {
+        let t${axis} = i32(o${axis}) + ${g.padding} - i32(${k});
+        if (t${axis} < 0 || t${axis} / 2 >= ${inSide}) { continue; }
+        let i${axis} = t${axis} / 2;`;
+  };
+  const main = `
+@compute @workgroup_size(${GATHER_WORKGROUP})
+fn main(${MAIN_PARAMETERS}) {
+  let m = wg.z;
+  let index = ${flatIndex(GATHER_WORKGROUP)};
+  if (index >= BATCH * ${outSize}u) { return; }
+  let b = index / ${outSize}u;
+  let e = index % ${outSize}u;
+  let oc = e / ${outArea}u;
+  let oy = (e / ${outSide}u) % ${outSide}u;
+  let ox = e % ${outSide}u;
+  let row = input_row(m, b);
+  let base = m * PARAMS + ${spec.weightOffset}u;
+  var acc = 0.0;
+  for (var ic = 0u; ic < ${inChannels}u; ic++) {
+    let w = base + ${weight};
+    let plane = ic * ${inSide * inSide}u;
+    ${taps("y")}
+      ${taps("x")}
+        acc += input_at(row, plane + u32(iy) * ${inSide}u + u32(ix)) * ${params}[w + ky * 3u + kx];
+      }
+    }
+  }
+  ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc, e, acc);
+}`;
+  const [x, y] = flatGrid(dims.batch * outSize, GATHER_WORKGROUP);
+  return k.build(dims, {
+    label: spec.label,
+    grid: [x, y, dims.models],
+    workgroupSize: GATHER_WORKGROUP,
+    main,
+  });
+}
+
+/** What {@link convWeightGradient} computes. */
+export interface ConvGradientSpec {
+  label: string;
+  geometry: ConvGeometry;
+  weightOffset: number;
+  biasOffset: number;
+  /** The fine map (Conv2d: the input; ConvTranspose2d: the output gradient). */
+  fine: Source;
+  /** The coarse map (Conv2d: the output gradient; ConvTranspose2d: the input). */
+  coarse: Source;
+  /** Which map is the output gradient, whose sum per channel is the bias gradient. */
+  biasFrom: "fine" | "coarse";
+}
+
+const REDUCE_WORKGROUP = 256;
+/** Terms each lane of a weight-gradient reduction sums at least (where the workgroup allows). */
+const TERMS_PER_LANE = 64;
+
+/**
+ * Weight and bias gradients of a convolution, written (not accumulated) into {@link BUFFERS.grads}: for
+ * weight [cc][fc][ky][kx] the sum over batch rows and coarse positions of coarse[cc] · fine[fc] at the tap,
+ * for each bias the sum of the output gradient over its channel.
+ *
+ * A job is one (coarse channel, fine channel) pair with its nine taps, or one bias. Each workgroup runs
+ * 256 / S jobs with S lanes each — S a power of two chosen so that a lane sums about
+ * {@link TERMS_PER_LANE} terms or more — and reduces the lanes in workgroup memory.
+ */
+export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
+  const g = spec.geometry;
+  const pairs = g.coarseChannels * g.fineChannels;
+  const coarseArea = g.coarseSide * g.coarseSide;
+  const biasSide = spec.biasFrom === "fine" ? g.fineSide : g.coarseSide;
+  const biasChannels = spec.biasFrom === "fine" ? g.fineChannels : g.coarseChannels;
+  const biasArea = biasSide * biasSide;
+  const terms = dims.batch * Math.max(coarseArea, biasArea);
+  const lanes = Math.min(
+    REDUCE_WORKGROUP,
+    2 ** Math.max(0, Math.ceil(Math.log2(terms / TERMS_PER_LANE))),
+  );
+  const jobsPerGroup = REDUCE_WORKGROUP / lanes;
+  const k = new KernelBuilder();
+  sourceReader(k, "fine", spec.fine);
+  sourceReader(k, "coarse", spec.coarse);
+  const grads = k.use(BUFFERS.grads, "f32", "read_write");
+  const tap = (axis: "y" | "x", k: string) =>
+    `let f${axis} = i32(2u * c${axis} + ${k}) - ${g.padding};
+          if (f${axis} < 0 || f${axis} >= ${g.fineSide}) { continue; }`;
+  const main = `
+var<workgroup> partial: array<f32, ${9 * REDUCE_WORKGROUP}>;
+
+@compute @workgroup_size(${REDUCE_WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m = wg.z;
+  let job = wg.x * ${jobsPerGroup}u + li / ${lanes}u;
+  let lane = li % ${lanes}u;
+  var acc: array<f32, 9>;
+  if (job < ${pairs}u) {
+    let cc = job / ${g.fineChannels}u;
+    let fc = job % ${g.fineChannels}u;
+    for (var n = lane; n < BATCH * ${coarseArea}u; n += ${lanes}u) {
+      let b = n / ${coarseArea}u;
+      let s = n % ${coarseArea}u;
+      let c = coarse_at(coarse_row(m, b), cc * ${coarseArea}u + s);
+      if (c == 0.0) { continue; }
+      let cy = s / ${g.coarseSide}u;
+      let cx = s % ${g.coarseSide}u;
+      let row = fine_row(m, b);
+      let plane = fc * ${g.fineSide * g.fineSide}u;
+      for (var ky = 0u; ky < 3u; ky++) {
+        ${tap("y", "ky")}
+        for (var kx = 0u; kx < 3u; kx++) {
+          ${tap("x", "kx")}
+          acc[ky * 3u + kx] += c * fine_at(row, plane + u32(fy) * ${g.fineSide}u + u32(fx));
+        }
+      }
+    }
+  } else if (job < ${pairs + biasChannels}u) {
+    let channel = job - ${pairs}u;
+    for (var n = lane; n < BATCH * ${biasArea}u; n += ${lanes}u) {
+      let b = n / ${biasArea}u;
+      acc[0] += ${spec.biasFrom}_at(${spec.biasFrom}_row(m, b), channel * ${biasArea}u + n % ${biasArea}u);
+    }
+  }
+  for (var t = 0u; t < 9u; t++) { partial[t * ${REDUCE_WORKGROUP}u + li] = acc[t]; }
+  workgroupBarrier();
+  for (var stride = ${lanes >> 1}u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) {
+      for (var t = 0u; t < 9u; t++) {
+        partial[t * ${REDUCE_WORKGROUP}u + li] += partial[t * ${REDUCE_WORKGROUP}u + li + stride];
+      }
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u) {
+    if (job < ${pairs}u) {
+      for (var t = 0u; t < 9u; t++) {
+        ${grads}[m * PARAMS + ${spec.weightOffset}u + job * 9u + t] = partial[t * ${REDUCE_WORKGROUP}u + li];
+      }
+    } else if (job < ${pairs + biasChannels}u) {
+      ${grads}[m * PARAMS + ${spec.biasOffset}u + job - ${pairs}u] = partial[li];
+    }
+  }
+}`;
+  return k.build(dims, {
+    label: spec.label,
+    grid: [Math.ceil((pairs + biasChannels) / jobsPerGroup), 1, dims.models],
+    workgroupSize: REDUCE_WORKGROUP,
+    workgroupBytes: 9 * REDUCE_WORKGROUP * 4,
+    main,
+  });
+}

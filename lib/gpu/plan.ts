@@ -1,0 +1,168 @@
+/**
+ * The kernels of the engine's passes, in dispatch order, built from the layer list: a training step
+ * (forward, loss, backward, Adam, finish: 32 dispatches for the seed's ten layers), an evaluation step
+ * (forward without dropout, loss, finish), and the encoder and decoder alone for given images or codes.
+ *
+ * Per layer, forward is one kernel; backward is a weight-gradient kernel and, except for the first layer,
+ * an input-gradient kernel that also applies the previous layer's activation derivative.
+ *
+ * @module
+ */
+import type { Dims, Kernel } from "./kernel.ts";
+import type { LayerGeometry } from "./layout.ts";
+import { adamKernel } from "./kernels/adam.ts";
+import { activationBuffer, BUFFERS, gradientBuffer, type Source } from "./kernels/common.ts";
+import { convGather, convGeometry, convWeightGradient } from "./kernels/conv.ts";
+import { linearKernel } from "./kernels/linear.ts";
+import { finishKernel, lossKernel } from "./kernels/loss.ts";
+
+/** The kernels of every pass the engine runs. */
+export interface Plan {
+  /** One training step on the batch the state points at. */
+  train: Kernel[];
+  /** One evaluation step: the loss of the batch the state points at, no dropout, no update. */
+  evaluate: Kernel[];
+  /** The encoder on {@link BUFFERS.pixels}, up to the code layer's output. */
+  encode: Kernel[];
+  /** The decoder on the code layer's output buffer, up to the reconstruction. */
+  decode: Kernel[];
+}
+
+/** The buffer a layer reads: the previous layer's output, or the images for the first layer. */
+function layerInput(layers: readonly LayerGeometry[], index: number, first: Source): Source {
+  if (index === 0) return first;
+  const previous = layers[index - 1];
+  return { kind: "buffer", name: activationBuffer(previous.spec.name), size: previous.outputSize };
+}
+
+/** The forward kernel of `layer`, reading `input`. */
+function forwardKernel(dims: Dims, layer: LayerGeometry, input: Source): Kernel {
+  const label = `forward ${layer.spec.name}`;
+  const output = activationBuffer(layer.spec.name);
+  const epilogue = {
+    kind: "forward" as const,
+    activation: layer.activation,
+    biasOffset: layer.bias.offset,
+    rowSize: layer.outputSize,
+    dropoutIndex: layer.dropoutIndex,
+  };
+  if (layer.spec.kind === "linear") {
+    if (input.kind !== "buffer") {
+      throw new Error(`${layer.spec.name} must read an activation buffer`);
+    }
+    return linearKernel(dims, {
+      label,
+      role: "forward",
+      layer,
+      input: input.name,
+      output,
+      epilogue,
+    });
+  }
+  return convGather(dims, {
+    label,
+    direction: layer.spec.kind === "conv" ? "toCoarse" : "toFine",
+    geometry: convGeometry(layer),
+    weightOffset: layer.weight.offset,
+    input,
+    output,
+    epilogue,
+  });
+}
+
+/** The backward kernels of `layer`: its weight gradient, then (not for the first) its input gradient. */
+function backwardKernels(
+  dims: Dims,
+  layers: readonly LayerGeometry[],
+  layer: LayerGeometry,
+  input: Source,
+): Kernel[] {
+  const name = layer.spec.name;
+  const outputGradient = gradientBuffer(name);
+  const gradientSource: Source = { kind: "buffer", name: outputGradient, size: layer.outputSize };
+  const kernels: Kernel[] = [];
+  if (layer.spec.kind === "linear") {
+    if (input.kind !== "buffer") throw new Error(`${name} must read an activation buffer`);
+    kernels.push(linearKernel(dims, {
+      label: `weight gradient ${name}`,
+      role: "weightGradient",
+      layer,
+      outputGradient,
+      input: input.name,
+    }));
+  } else {
+    const conv = layer.spec.kind === "conv";
+    kernels.push(convWeightGradient(dims, {
+      label: `weight gradient ${name}`,
+      geometry: convGeometry(layer),
+      weightOffset: layer.weight.offset,
+      biasOffset: layer.bias.offset,
+      fine: conv ? input : gradientSource,
+      coarse: conv ? gradientSource : input,
+      biasFrom: conv ? "coarse" : "fine",
+    }));
+  }
+  if (layer.index === 0) return kernels;
+  const previous = layers[layer.index - 1];
+  const label = `input gradient ${name}`;
+  const inputGradient = gradientBuffer(previous.spec.name);
+  const epilogue = {
+    kind: "backward" as const,
+    activation: previous.activation,
+    input: activationBuffer(previous.spec.name),
+    rowSize: previous.outputSize,
+  };
+  kernels.push(
+    layer.spec.kind === "linear"
+      ? linearKernel(dims, {
+        label,
+        role: "inputGradient",
+        layer,
+        outputGradient,
+        inputGradient,
+        epilogue,
+      })
+      : convGather(dims, {
+        label,
+        direction: layer.spec.kind === "conv" ? "toFine" : "toCoarse",
+        geometry: convGeometry(layer),
+        weightOffset: layer.weight.offset,
+        input: gradientSource,
+        output: inputGradient,
+        epilogue,
+      }),
+  );
+  return kernels;
+}
+
+/**
+ * The kernels of all passes for `layers` (from {@link layerGeometry}) at sizes `dims`.
+ *
+ * @example
+ * ```ts
+ * import { buildPlan } from "./plan.ts";
+ * import { layerGeometry, parameterLayout } from "./layout.ts";
+ * const plan = buildPlan({ models: 2, batch: 8, params: parameterLayout(4).size }, layerGeometry(4));
+ * console.log(plan.train.length); // 32
+ * ```
+ */
+export function buildPlan(dims: Dims, layers: readonly LayerGeometry[]): Plan {
+  const images: Source = { kind: "bytes", name: BUFFERS.images };
+  const codeLayer = layers.findIndex((layer) => layer.activation === "code");
+  const last = layers[layers.length - 1];
+  const forward = (first: Source, from = 0, to = layers.length) =>
+    layers.slice(from, to).map((layer) =>
+      forwardKernel(dims, layer, layerInput(layers, layer.index, first))
+    );
+  const loss = lossKernel(dims, activationBuffer(last.spec.name), gradientBuffer(last.spec.name));
+  const backward = layers.toReversed().flatMap((layer) =>
+    backwardKernels(dims, layers, layer, layerInput(layers, layer.index, images))
+  );
+  const pixels: Source = { kind: "pixels" };
+  return {
+    train: [...forward(images), loss, ...backward, adamKernel(dims), finishKernel(dims)],
+    evaluate: [...forward(images), loss, finishKernel(dims)],
+    encode: forward(pixels, 0, codeLayer + 1),
+    decode: forward(pixels, codeLayer + 1),
+  };
+}

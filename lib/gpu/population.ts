@@ -1,0 +1,499 @@
+/**
+ * The fused WebGPU trainer: a population of the seed's autoencoders — each with its own learning rate,
+ * L2, dropout, seed and latent size — trained side by side in the same dispatches, one command buffer per
+ * training step, with all data on the GPU. Images stay there as uint8; each batch is gathered through a
+ * per-model sample order (shuffled per epoch from the model's seed, as `TensorBatches` shuffles); the loss
+ * accumulates there and comes back once per epoch.
+ *
+ * A model with seed s starts from the weights of `Autoencoder.create({ seed: s })` and, fed the same
+ * batches, trains like it (up to float rounding). A model of latent size d below the population's
+ * `hiddenMax` is masked: the same function, initialised and trained the same, as a model built with d.
+ *
+ * Weights interchange with the tfjs model (`Autoencoder.getWeights`/`setWeights`) and safetensors files
+ * as the same {@link Weights}: PyTorch-named Float32Arrays in PyTorch layout.
+ *
+ * @module
+ */
+import { createRng } from "../random.ts";
+import { type BufferSpec, datasetBuffers, deviceNeeds, populationBuffers } from "./buffers.ts";
+import { GpuContext } from "./device.ts";
+import {
+  type Dims,
+  type Dispatch,
+  encodeDispatches,
+  KernelCompiler,
+  MODEL_WORDS,
+} from "./kernel.ts";
+import { layerGeometry, packWeights, parameterLayout, unpackWeights } from "./layout.ts";
+import { initialWeights, type Weights } from "../model/architecture.ts";
+import { epochOrder } from "../data/batches.ts";
+import { activationBuffer, BUFFERS, PIXELS } from "./kernels/common.ts";
+import { buildPlan, type Plan } from "./plan.ts";
+
+/** One model of a population. */
+export interface ModelSettings {
+  /** Latent size d (at most the population's `hiddenMax`). */
+  hidden: number;
+  learningRate: number;
+  /** PyTorch's coupled L2 (`weight_decay`); default 0. */
+  weightDecay?: number;
+  /** Dropout probability in [0, 1); default 0. */
+  dropout?: number;
+  /**
+   * Seeds the initial weights (as `Autoencoder.create`), the epoch shuffles (as `TensorBatches` with this
+   * seed) and the dropout masks (a counter-based hash of seed, step and unit).
+   */
+  seed: number;
+}
+
+/** How to build a {@link Population}. */
+export interface PopulationOptions {
+  models: readonly ModelSettings[];
+  /** Samples per training step. */
+  batchSize: number;
+  /** The latent capacity of the layout; default the largest `hidden` of `models`. */
+  hiddenMax?: number;
+}
+
+/** A dataset uploaded to a population's device: images (uint8), optional targets, sample orders. */
+export interface GpuDataset {
+  /** Number of images. */
+  readonly count: number;
+  /** Whether it has targets of its own (a denoiser's clean images), else the images are the targets. */
+  readonly denoising: boolean;
+  /** Frees its GPU buffers. */
+  destroy(): void;
+}
+
+interface DatasetState {
+  buffers: Map<string, GPUBuffer>;
+  train: Dispatch[];
+  evaluate: Dispatch[];
+}
+
+/** Training steps recorded before one `queue.submit` (each step is one command buffer). */
+const STEPS_PER_SUBMIT = 8;
+
+/**
+ * A population of autoencoders trained together on one WebGPU device.
+ *
+ * @example
+ * ```ts ignore
+ * import { Population } from "./population.ts";
+ * const population = await Population.create({
+ *   batchSize: 256,
+ *   models: [{ hidden: 4, learningRate: 1e-3, seed: 1 }, { hidden: 8, learningRate: 3e-3, seed: 2 }],
+ * });
+ * const train = await population.upload(mnist.train.images);
+ * for (let epoch = 0; epoch < 5; epoch++) console.log(await population.trainEpoch(train));
+ * const weights = await population.getWeights(0); // { "encoder_cnn.0.weight": Float32Array(72), … }
+ * population.destroy();
+ * ```
+ */
+export class Population {
+  /** The models' settings, defaults filled in. */
+  readonly models: readonly Required<ModelSettings>[];
+  readonly batchSize: number;
+  readonly hiddenMax: number;
+  #context: GpuContext;
+  #compiler: KernelCompiler;
+  #plan: Plan;
+  #dims: Dims;
+  #buffers: Map<string, GPUBuffer>;
+  #encode: Dispatch[];
+  #decode: Dispatch[];
+  #codeBuffer: string;
+  #reconstructionBuffer: string;
+  #datasets = new WeakMap<GpuDataset, DatasetState>();
+  #steps = 0;
+  #epochs = 0;
+
+  private constructor(
+    settings: Required<ModelSettings>[],
+    hiddenMax: number,
+    state: {
+      context: GpuContext;
+      compiler: KernelCompiler;
+      plan: Plan;
+      dims: Dims;
+      buffers: Map<string, GPUBuffer>;
+      encode: Dispatch[];
+      decode: Dispatch[];
+    },
+  ) {
+    this.models = settings;
+    this.batchSize = state.dims.batch;
+    this.hiddenMax = hiddenMax;
+    this.#context = state.context;
+    this.#compiler = state.compiler;
+    this.#plan = state.plan;
+    this.#dims = state.dims;
+    this.#buffers = state.buffers;
+    this.#encode = state.encode;
+    this.#decode = state.decode;
+    const layers = layerGeometry(hiddenMax);
+    this.#codeBuffer = activationBuffer(
+      layers.find((layer) => layer.activation === "code")!.spec.name,
+    );
+    this.#reconstructionBuffer = activationBuffer(layers.at(-1)!.spec.name);
+  }
+
+  /**
+   * Builds the population on a WebGPU device: checks the settings and the adapter's limits (a clear error
+   * if the population does not fit), compiles the kernels, creates the buffers and initialises every model
+   * as PyTorch would (U(±1/√fanIn) at its own latent size) from its seed.
+   */
+  static async create(options: PopulationOptions): Promise<Population> {
+    const settings = options.models.map(checkSettings);
+    if (settings.length === 0) throw new RangeError("a population needs at least one model");
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+      throw new RangeError(`batch size must be a positive integer, got ${options.batchSize}`);
+    }
+    const hiddenMax = options.hiddenMax ?? Math.max(...settings.map((model) => model.hidden));
+    settings.forEach((model, i) => {
+      if (model.hidden > hiddenMax) {
+        throw new RangeError(`model ${i} has hidden ${model.hidden} > hiddenMax ${hiddenMax}`);
+      }
+    });
+    const layers = layerGeometry(hiddenMax);
+    const dims = {
+      models: settings.length,
+      batch: options.batchSize,
+      params: parameterLayout(hiddenMax).size,
+    };
+    const plan = buildPlan(dims, layers);
+    const kernels = [...plan.train, ...plan.evaluate, ...plan.encode, ...plan.decode];
+    const specs = populationBuffers(dims, layers);
+    const purpose = `a population of ${dims.models} models at batch ${dims.batch}`;
+    const context = await GpuContext.create(deviceNeeds(specs, kernels), purpose);
+    try {
+      const compiler = new KernelCompiler(context.device);
+      await compiler.compile(kernels);
+      const buffers = await createBuffers(context, specs);
+      const population = new Population(settings, hiddenMax, {
+        context,
+        compiler,
+        plan,
+        dims,
+        buffers,
+        encode: await compiler.bind(plan.encode, buffers),
+        decode: await compiler.bind(plan.decode, buffers),
+      });
+      population.#writeModels();
+      settings.forEach((model, i) => {
+        population.setWeights(i, initialWeights(model.hidden, createRng(model.seed)));
+      });
+      return population;
+    } catch (error) {
+      context.destroy();
+      throw error;
+    }
+  }
+
+  /** The name of the adapter the population runs on. */
+  get adapterName(): string {
+    return this.#context.adapterName;
+  }
+
+  /** Training steps taken so far (Adam's t). */
+  get steps(): number {
+    return this.#steps;
+  }
+
+  /**
+   * Uploads `inputs` (`count × 784` bytes, image after image) and, for a denoiser, `targets` (the clean
+   * images, same shape, same order): training then maps each input to its target.
+   */
+  async upload(inputs: Uint8Array, targets?: Uint8Array): Promise<GpuDataset> {
+    this.#context.check();
+    if (inputs.length === 0 || inputs.length % PIXELS !== 0) {
+      throw new RangeError(
+        `inputs must hold whole images of ${PIXELS} bytes, got ${inputs.length}`,
+      );
+    }
+    if (targets && targets.length !== inputs.length) {
+      throw new RangeError(`targets hold ${targets.length} bytes, inputs ${inputs.length}`);
+    }
+    const count = inputs.length / PIXELS;
+    const specs = datasetBuffers(this.#dims.models, count, targets !== undefined);
+    const limits = this.#context.device.limits;
+    for (const spec of specs) {
+      const allowed = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+      if (spec.bytes > allowed) {
+        throw new Error(
+          `the buffer of ${spec.holds} needs ${spec.bytes} bytes, but the device allows at most ` +
+            `${allowed}; upload fewer images`,
+        );
+      }
+    }
+    const own = await createBuffers(this.#context, specs);
+    const queue = this.#context.device.queue;
+    queue.writeBuffer(own.get(BUFFERS.images)!, 0, bytesOf(inputs));
+    if (targets) queue.writeBuffer(own.get(BUFFERS.targets)!, 0, bytesOf(targets));
+    else own.set(BUFFERS.targets, own.get(BUFFERS.images)!);
+    const buffers = new Map([...this.#buffers, ...own]);
+    const dataset: GpuDataset = {
+      count,
+      denoising: targets !== undefined,
+      destroy: () => {
+        this.#datasets.delete(dataset);
+        new Set(own.values()).forEach((buffer) => buffer.destroy());
+      },
+    };
+    this.#datasets.set(dataset, {
+      buffers,
+      train: await this.#compiler.bind(this.#plan.train, buffers),
+      evaluate: await this.#compiler.bind(this.#plan.evaluate, buffers),
+    });
+    return dataset;
+  }
+
+  /**
+   * One pass over `data`: each model takes its epoch's shuffle of all of `data` (the order `TensorBatches`
+   * with the model's seed gives for the population's epoch number), or `orders[model]` (sample indices, all
+   * orders of one length), then ⌈length / batch⌉ Adam steps (the last batch may be short). Returns each
+   * model's mean of its batch losses (the MSE of each batch before its update), as
+   * `Autoencoder.trainEpoch` does.
+   */
+  async trainEpoch(data: GpuDataset, orders?: readonly ArrayLike<number>[]): Promise<Float32Array> {
+    const dataset = this.#dataset(data);
+    const epoch = this.#epochs++;
+    const chosen = orders ?? this.models.map((model) => epochOrder(data.count, model.seed, epoch));
+    const rows = this.#writeOrders(dataset, chosen, data.count);
+    this.#writeState({ batch: 0, rows, training: 1 });
+    const steps = Math.ceil(rows / this.batchSize);
+    this.#run(dataset.train, steps);
+    this.#steps += steps;
+    return await this.#readLoss(steps);
+  }
+
+  /** Each model's loss (MSE over every pixel, no dropout) on all of `data`, as `Autoencoder.testEpoch`. */
+  async evaluate(data: GpuDataset): Promise<Float32Array> {
+    const dataset = this.#dataset(data);
+    const identity = Array.from({ length: data.count }, (_, i) => i);
+    const rows = this.#writeOrders(dataset, this.models.map(() => identity), data.count);
+    this.#writeState({ batch: 0, rows, training: 0 });
+    this.#run(dataset.evaluate, Math.ceil(rows / this.batchSize));
+    return await this.#readLoss(rows);
+  }
+
+  /** The weights of `model` in PyTorch layout at its own latent size, keyed by PyTorch name. */
+  async getWeights(model: number): Promise<Weights> {
+    const { hidden } = this.#model(model);
+    const bytes = this.#dims.params * 4;
+    const flat = await this.#context.read(this.#buffers.get(BUFFERS.params)!, model * bytes, bytes);
+    return unpackWeights(new Float32Array(flat), hidden, this.hiddenMax);
+  }
+
+  /**
+   * Replaces the weights of `model` (PyTorch layout and names at its own latent size; Adam's moments are
+   * kept, as `load_state_dict` keeps an optimiser's).
+   */
+  setWeights(model: number, weights: Weights): void {
+    const { hidden } = this.#model(model);
+    this.#context.check();
+    const flat = packWeights(weights, hidden, this.hiddenMax);
+    this.#context.device.queue.writeBuffer(
+      this.#buffers.get(BUFFERS.params)!,
+      model * this.#dims.params * 4,
+      flat,
+    );
+  }
+
+  /** The codes (`count × hidden`) of `pixels` (`count × 784`, in [0, 1]) under `model`, no dropout. */
+  async encode(model: number, pixels: Float32Array): Promise<Float32Array> {
+    this.#model(model);
+    return await this.#infer(model, this.#encode, "pixels", "codes", pixels);
+  }
+
+  /** The reconstructions (`count × 784`) of codes (`count × hidden`) under `model`'s decoder. */
+  async decode(model: number, codes: Float32Array): Promise<Float32Array> {
+    this.#model(model);
+    return await this.#infer(model, this.#decode, "codes", "reconstructions", codes);
+  }
+
+  /** The reconstructions (`count × 784`) of `pixels` (`count × 784`) under `model`, no dropout. */
+  async reconstruct(model: number, pixels: Float32Array): Promise<Float32Array> {
+    this.#model(model);
+    const both = [...this.#encode, ...this.#decode];
+    return await this.#infer(model, both, "pixels", "reconstructions", pixels);
+  }
+
+  /** Frees the device and everything on it; later calls throw. */
+  destroy(): void {
+    this.#context.destroy();
+  }
+
+  #model(model: number): Required<ModelSettings> {
+    const settings = this.models[model];
+    if (!Number.isInteger(model) || !settings) {
+      throw new RangeError(`no model ${model} in a population of ${this.models.length}`);
+    }
+    return settings;
+  }
+
+  #dataset(data: GpuDataset): DatasetState {
+    this.#context.check();
+    const dataset = this.#datasets.get(data);
+    if (!dataset) throw new Error("this dataset was destroyed or belongs to another population");
+    return dataset;
+  }
+
+  #writeModels(): void {
+    const words = new ArrayBuffer(this.models.length * MODEL_WORDS * 4);
+    this.models.forEach((model, i) => {
+      const floats = new Float32Array(words, i * MODEL_WORDS * 4, MODEL_WORDS);
+      const ints = new Uint32Array(words, i * MODEL_WORDS * 4, MODEL_WORDS);
+      floats[0] = model.learningRate;
+      floats[1] = model.weightDecay;
+      floats[2] = model.dropout;
+      ints[3] = model.seed >>> 0;
+      ints[4] = model.hidden;
+    });
+    this.#context.device.queue.writeBuffer(this.#buffers.get(BUFFERS.models)!, 0, words);
+  }
+
+  /** Writes the state's batch, rows and training flag (the step count stays the GPU's). */
+  #writeState(state: { batch: number; rows: number; training: number }): void {
+    this.#context.device.queue.writeBuffer(
+      this.#buffers.get(BUFFERS.state)!,
+      4,
+      new Uint32Array([state.batch, state.rows, state.training]),
+    );
+  }
+
+  /** Checks and uploads one sample order per model; returns their common length. */
+  #writeOrders(dataset: DatasetState, orders: readonly ArrayLike<number>[], count: number): number {
+    if (orders.length !== this.models.length) {
+      throw new RangeError(`${orders.length} orders for ${this.models.length} models`);
+    }
+    const rows = orders[0].length;
+    if (rows < 1 || rows > count) throw new RangeError(`an order must hold 1 to ${count} indices`);
+    const flat = new Uint32Array(orders.length * rows);
+    orders.forEach((order, m) => {
+      if (order.length !== rows) throw new RangeError("all orders must have the same length");
+      for (let i = 0; i < rows; i++) {
+        const index = order[i];
+        if (!Number.isInteger(index) || index < 0 || index >= count) {
+          throw new RangeError(`order ${m} holds ${index}, not a sample index below ${count}`);
+        }
+        flat[m * rows + i] = index;
+      }
+    });
+    this.#context.device.queue.writeBuffer(dataset.buffers.get(BUFFERS.order)!, 0, flat);
+    return rows;
+  }
+
+  /** Clears the loss sums and submits `steps` steps of `dispatches`, one command buffer each. */
+  #run(dispatches: readonly Dispatch[], steps: number): void {
+    const { device } = this.#context;
+    let pending: GPUCommandBuffer[] = [];
+    for (let step = 0; step < steps; step++) {
+      const encoder = device.createCommandEncoder();
+      if (step === 0) encoder.clearBuffer(this.#buffers.get(BUFFERS.lossSum)!);
+      encodeDispatches(encoder, dispatches);
+      pending.push(encoder.finish());
+      if (pending.length === STEPS_PER_SUBMIT || step === steps - 1) {
+        device.queue.submit(pending);
+        pending = [];
+      }
+    }
+  }
+
+  /** The loss sums divided by `count` (steps when training, samples when evaluating). */
+  async #readLoss(count: number): Promise<Float32Array> {
+    const bytes = this.models.length * 4;
+    const sums = new Float32Array(
+      await this.#context.read(this.#buffers.get(BUFFERS.lossSum)!, 0, bytes),
+    );
+    return sums.map((sum) => sum / count);
+  }
+
+  /**
+   * Runs `dispatches` on `values` in batches — rows of pixels, or of `model`'s codes (which go into its
+   * slot of the code layer's output) — and returns `model`'s rows of codes or reconstructions.
+   */
+  async #infer(
+    model: number,
+    dispatches: readonly Dispatch[],
+    input: "pixels" | "codes",
+    output: "codes" | "reconstructions",
+    values: Float32Array,
+  ): Promise<Float32Array> {
+    this.#context.check();
+    const { hidden } = this.models[model];
+    const width = input === "pixels" ? PIXELS : hidden;
+    if (values.length % width !== 0) {
+      throw new RangeError(`expected rows of ${width} ${input}, got ${values.length} values`);
+    }
+    const count = values.length / width;
+    const [outputBuffer, rowWidth, keep] = output === "codes"
+      ? [this.#codeBuffer, this.hiddenMax, hidden]
+      : [this.#reconstructionBuffer, PIXELS, PIXELS];
+    const batch = this.batchSize;
+    const result = new Float32Array(count * keep);
+    this.#writeState({ batch: 0, rows: 0, training: 0 });
+    const queue = this.#context.device.queue;
+    for (let start = 0; start < count; start += batch) {
+      const rows = Math.min(batch, count - start);
+      const part = values.subarray(start * width, (start + rows) * width);
+      if (input === "pixels") {
+        queue.writeBuffer(this.#buffers.get(BUFFERS.pixels)!, 0, bytesOf(part));
+      } else {
+        const codes = new Float32Array(rows * this.hiddenMax);
+        for (let r = 0; r < rows; r++) {
+          codes.set(part.subarray(r * width, (r + 1) * width), r * this.hiddenMax);
+        }
+        const offset = model * batch * this.hiddenMax * 4;
+        queue.writeBuffer(this.#buffers.get(this.#codeBuffer)!, offset, codes);
+      }
+      const encoder = this.#context.device.createCommandEncoder();
+      encodeDispatches(encoder, dispatches);
+      queue.submit([encoder.finish()]);
+      const buffer = this.#buffers.get(outputBuffer)!;
+      const offset = model * batch * rowWidth * 4;
+      const out = new Float32Array(await this.#context.read(buffer, offset, rows * rowWidth * 4));
+      for (let r = 0; r < rows; r++) {
+        result.set(out.subarray(r * rowWidth, r * rowWidth + keep), (start + r) * keep);
+      }
+    }
+    return result;
+  }
+}
+
+/** Fills in defaults and rejects settings the engine cannot train. */
+function checkSettings(model: ModelSettings, index: number): Required<ModelSettings> {
+  const settings = { weightDecay: 0, dropout: 0, ...model };
+  const problem = !Number.isInteger(settings.hidden) || settings.hidden < 1
+    ? `hidden ${settings.hidden} is not a positive integer`
+    : !(settings.learningRate > 0) || !Number.isFinite(settings.learningRate)
+    ? `learning rate ${settings.learningRate} is not positive`
+    : !(settings.weightDecay >= 0) || !Number.isFinite(settings.weightDecay)
+    ? `weight decay ${settings.weightDecay} is negative`
+    : !(settings.dropout >= 0 && settings.dropout < 1)
+    ? `dropout ${settings.dropout} is outside [0, 1)`
+    : !Number.isInteger(settings.seed)
+    ? `seed ${settings.seed} is not an integer`
+    : null;
+  if (problem) throw new RangeError(`model ${index}: ${problem}`);
+  return settings;
+}
+
+/** The bytes a typed array views, as `queue.writeBuffer` takes them. */
+function bytesOf(view: ArrayBufferView): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength);
+}
+
+/** Creates the buffers of `specs` by name. */
+async function createBuffers(
+  context: GpuContext,
+  specs: readonly BufferSpec[],
+): Promise<Map<string, GPUBuffer>> {
+  const buffers = new Map<string, GPUBuffer>();
+  for (const spec of specs) {
+    buffers.set(spec.name, await context.createBuffer(spec.name, spec.bytes));
+  }
+  return buffers;
+}
+
+export type { Weights };

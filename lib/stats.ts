@@ -1,0 +1,61 @@
+/**
+ * Small statistics for the study's figures: an exponential curve fitted by least squares on the logarithm,
+ * as the sweep's loss against hidden size is read.
+ *
+ * @module
+ */
+
+/** An exponential curve y = scale · e^(rate · x) and how well it fits. */
+export interface ExponentialFit {
+  /** The slope of ln y per unit of x (negative for a decay). */
+  rate: number;
+  /** y at x = 0. */
+  scale: number;
+  /** The factor y changes by per unit of x: e^rate. */
+  factorPerUnit: number;
+  /** The coefficient of determination of the fit of ln y against x (1: a perfect exponential). */
+  r2: number;
+}
+
+/**
+ * Fits y = scale · e^(rate · x) by least squares on ln y against x. Needs at least two points, all y > 0
+ * and finite, and two distinct x.
+ *
+ * @example
+ * ```ts
+ * import { fitExponential } from "./stats.ts";
+ * const fit = fitExponential([1, 2, 3], [0.08, 0.04, 0.02]);
+ * console.log(fit.factorPerUnit.toFixed(2), fit.scale.toFixed(2)); // 0.50 0.16
+ * ```
+ */
+export function fitExponential(x: ArrayLike<number>, y: ArrayLike<number>): ExponentialFit {
+  if (x.length !== y.length) throw new RangeError(`${x.length} x values but ${y.length} y values`);
+  if (x.length < 2) throw new RangeError(`an exponential fit needs 2 points, got ${x.length}`);
+  const xs = Array.from(x);
+  const logs = Array.from(y, (value) => {
+    if (!(value > 0 && Number.isFinite(value))) {
+      throw new RangeError(`an exponential fit needs finite y > 0, got ${value}`);
+    }
+    return Math.log(value);
+  });
+  const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
+  const meanX = mean(xs);
+  const meanLog = mean(logs);
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  xs.forEach((value, i) => {
+    sxx += (value - meanX) ** 2;
+    sxy += (value - meanX) * (logs[i] - meanLog);
+    syy += (logs[i] - meanLog) ** 2;
+  });
+  if (sxx === 0) throw new RangeError("an exponential fit needs two distinct x values");
+  const rate = sxy / sxx;
+  const intercept = meanLog - rate * meanX;
+  return {
+    rate,
+    scale: Math.exp(intercept),
+    factorPerUnit: Math.exp(rate),
+    r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * `deno task corrupt`: how the trained autoencoder copes with corrupted inputs. Measures its test loss
+ * against the clean images over a range of Gaussian noise levels and occlusion sizes (curves, JSON and
+ * CSV), and shows the best and worst reconstructed test digits under each corruption — the seed's Figures
+ * 2–5 — chosen by their loss.
+ *
+ *     deno task train && deno task corrupt
+ *     deno task corrupt --noise 0.3 --occlusion 14 --noise-levels 0,0.25,0.5,1
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { check, parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "../lib/cli.ts";
+import { corrupt, describeCorruption, digitPixels } from "../lib/corrupt.ts";
+import { checkInteger, commonFlags, loadTrainedModel, setupExperiment } from "../lib/experiment.ts";
+import { encodeDigitGrid } from "../lib/figures/png.ts";
+import { bestAndWorst, perImageLoss, pickImages, reconstructPixels } from "../lib/predict.ts";
+import { publishSection, type ReportItem } from "../lib/report.ts";
+import {
+  CORRUPTION_KINDS,
+  corruptionCurve,
+  curveTable,
+  type NamedModel,
+  parseRobustnessFlags,
+  robustnessFlags,
+  testLosses,
+  writeCurve,
+} from "../lib/robustness.ts";
+
+await runMain(async () => {
+  // Flags: the corruptions of the figures, the levels of the curves, the digits per figure.
+  const flags = parseFlags(Deno.args, {
+    ...robustnessFlags(),
+    digits: { type: "number", default: 10, help: "best and worst test digits shown per figure" },
+    ...commonFlags("corrupt"),
+  }, "corrupt");
+  const settings = parseRobustnessFlags(flags);
+  checkInteger("digits", flags.digits, 1);
+
+  // Data and model: the clean test images, the trained model.
+  const { data, backend, out } = await setupExperiment(flags);
+  check(
+    flags.digits <= data.test.count,
+    `--digits ${flags.digits} exceeds the ${data.test.count} test images`,
+  );
+  const model = await loadTrainedModel(settings.model);
+  const hidden = model.config.hidden;
+  console.error(
+    `corrupting ${data.test.count} test images for the d=${hidden} model ${settings.model}`,
+  );
+  const clean = digitPixels(data.test);
+  const standard: NamedModel[] = [{ name: "standard", model }];
+  const [cleanLoss] = await testLosses(standard, clean, null, flags.seed);
+
+  // Loop: the loss curves, then the best and worst digits of each figure's corruption.
+  const curves = [];
+  for (const kind of CORRUPTION_KINDS) {
+    curves.push(await corruptionCurve(standard, clean, kind, settings.levels[kind], flags.seed));
+  }
+  const examples = [];
+  for (const kind of CORRUPTION_KINDS) {
+    const corruption = settings.corruptions[kind];
+    const corrupted = corrupt(clean, corruption, flags.seed);
+    const losses = await perImageLoss(model, corrupted, clean);
+    const reconstructed = await reconstructPixels(model, corrupted);
+    const picks = bestAndWorst(losses, flags.digits);
+    const figures: Record<string, string> = {};
+    for (const [which, indices] of Object.entries(picks)) {
+      figures[which] = `${kind}-${which}.png`;
+      const rows = [clean, corrupted, reconstructed].map((pixels) => pickImages(pixels, indices));
+      await writeFileAtomic(join(out, figures[which]), encodeDigitGrid(rows));
+    }
+    const describe = (indices: number[]) =>
+      indices.map((index) => ({ index, loss: losses[index] }));
+    examples.push({
+      corruption,
+      meanLoss: losses.reduce((sum, loss) => sum + loss, 0) / losses.length,
+      best: describe(picks.best),
+      worst: describe(picks.worst),
+      figures,
+    });
+  }
+
+  // Files: curves (JSON, CSV, charts), the figures above, the report section.
+  const charts: string[] = [];
+  for (const curve of curves) charts.push(await writeCurve(out, curve));
+  await writeJsonAtomic(join(out, "curves.json"), {
+    model: settings.model,
+    hidden,
+    backend: backend.backend,
+    adapter: backend.adapter,
+    seed: flags.seed,
+    testImages: data.test.count,
+    cleanLoss,
+    curves,
+    examples,
+  });
+  const underEach = examples.map((e) =>
+    `${e.meanLoss.toFixed(5)} under ${describeCorruption(e.corruption)}`
+  );
+  const items: ReportItem[] = [{
+    kind: "text",
+    text:
+      `The trained d = ${hidden} model on ${data.test.count} test images (${backend.backend}): ` +
+      `loss ${cleanLoss.toFixed(5)} on clean images, ${underEach.join(" and ")}, each against ` +
+      `the clean image.`,
+  }];
+  curves.forEach((curve, i) => {
+    items.push({
+      kind: "figure",
+      file: charts[i],
+      caption: `Test loss against the clean image as the ${
+        curve.kind === "noise" ? "noise grows" : "occluding square grows"
+      }.`,
+    });
+    items.push({
+      kind: "table",
+      caption: `The ${curve.kind} curve's values.`,
+      ...curveTable(curve, 5),
+    });
+  });
+  for (const example of examples) {
+    for (const which of ["best", "worst"] as const) {
+      items.push({
+        kind: "figure",
+        file: example.figures[which],
+        caption: `The ${flags.digits} ${which}-reconstructed test digits under ${
+          describeCorruption(example.corruption)
+        }, by loss: original, corrupted, reconstructed (rows).`,
+      });
+    }
+  }
+  await publishSection(out, { title: "Corrupted inputs", items });
+  model.dispose();
+  console.error(`clean test loss ${cleanLoss.toFixed(5)}; wrote ${out}/`);
+});

@@ -1,0 +1,303 @@
+/**
+ * `deno task sweep`: the seed's Figure 1. Trains one autoencoder per latent size d (1…10 by default) with
+ * the same parameters, reports each final test loss, fits an exponential to loss against d, and shows the
+ * same test digits reconstructed by every size. Each size's weights and result are saved as it ends, so an
+ * interrupted sweep resumes where it stopped (and a sweep given more sizes trains only the new ones).
+ *
+ *     deno task sweep --sizes 1-10 --epochs 80
+ *     deno task sweep --sizes 1,2,4,8 --lr 1e-3
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { check, parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "../lib/cli.ts";
+import { takeDigits, TensorBatches } from "../lib/data/batches.ts";
+import {
+  commonFlags,
+  type ExperimentData,
+  setupExperiment,
+  trainingFlags,
+  type TrainingParams,
+  trainingParams,
+} from "../lib/experiment.ts";
+import { type EpochRecord, fit } from "../lib/fit.ts";
+import { scatterChart, writeChart } from "../lib/figures/charts.ts";
+import { encodeDigitGrid } from "../lib/figures/png.ts";
+import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { pickImages, reconstructPixels } from "../lib/predict.ts";
+import { csvTable, markdownTable, publishSection } from "../lib/report.ts";
+import { TrialLog } from "../lib/search.ts";
+import { fitExponential } from "../lib/stats.ts";
+
+/** Test digits shown reconstructed by every size. */
+const PREVIEW_DIGITS = 10;
+
+/** The largest latent size a sweep takes: a code as long as the image it encodes. */
+const MAX_HIDDEN = 28 * 28;
+
+/** The result of one latent size, as the sweep's log keeps it (`index` is the size). */
+interface SizeRecord {
+  index: number;
+  hidden: number;
+  diverged: boolean;
+  finalTrainLoss: number | null;
+  finalValidationLoss: number | null;
+  finalTestLoss: number | null;
+  seconds: number;
+  epochs: EpochRecord[];
+}
+
+await runMain(async () => {
+  // Flags: the search's best parameters (or the seed's) unless given.
+  const flags = parseFlags(Deno.args, {
+    sizes: {
+      type: "string",
+      default: "1-10",
+      help: "latent sizes d: a range 1-10, a list 1,2,4,8",
+    },
+    ...trainingFlags(80),
+    fresh: { type: "boolean", default: false, help: "start over instead of resuming sizes done" },
+    ...commonFlags("sweep"),
+  }, "sweep");
+  const sizes = parseSizes(flags.sizes);
+  const params = await trainingParams(flags);
+  if (params.source !== "flags") console.error(`parameters: ${params.source}`);
+
+  // Data, and the log of the sizes finished by an earlier run with the same settings.
+  const { data, backend, out } = await setupExperiment(flags);
+  const logPath = join(out, "sweep_log.json");
+  const log = await TrialLog.open<SizeRecord>(logPath, {
+    params: { dropout: params.dropout, lr: params.lr, l2: params.l2 },
+    epochs: params.epochs,
+    batchSize: params.batchSize,
+    seed: flags.seed,
+    limit: flags.limit,
+    testLimit: flags["test-limit"],
+    backend: backend.backend,
+  }, flags.fresh);
+  const weightsPath = (hidden: number) => join(out, `model-d${hidden}.safetensors`);
+  const { lr, l2, dropout } = params;
+  console.error(
+    `sweeping d = ${sizes.join(", ")}: ${params.epochs} epochs each on ${data.train.count} ` +
+      `images, lr ${lr}, L2 ${l2}, dropout ${dropout}`,
+  );
+
+  // Loop: one size at a time, its weights and result saved as it ends; sizes already done are kept.
+  for (const [i, hidden] of sizes.entries()) {
+    const label = `d=${hidden} (${i + 1}/${sizes.length})`;
+    if (log.has(hidden) && await exists(weightsPath(hidden))) {
+      console.error(`${label}: kept from ${logPath}`);
+      continue;
+    }
+    const { model, record } = await trainSize(hidden, params, data, { seed: flags.seed, label });
+    await model.save(weightsPath(hidden));
+    model.dispose();
+    await log.record(record);
+  }
+  const records = sizes.map((hidden) => log.trials.find((record) => record.index === hidden)!);
+
+  // The exponential fit of the final test loss against d, over the sizes that converged.
+  const converged = records.filter((record) => record.finalTestLoss !== null);
+  const trend = converged.length >= 2
+    ? fitExponential(converged.map((r) => r.hidden), converged.map((r) => r.finalTestLoss!))
+    : null;
+
+  // Figures: loss against d with the fit; the same test digits reconstructed by each size.
+  const lossFigure = "loss_vs_hidden";
+  if (converged.length > 0) {
+    await writeChart(
+      join(out, lossFigure),
+      await scatterChart({
+        title: trend
+          ? `Final test loss against hidden size (×${trend.factorPerUnit.toFixed(3)} per unit of d)`
+          : "Final test loss against hidden size",
+        x: { title: "hidden size d", values: converged.map((r) => r.hidden) },
+        y: {
+          title: "final test loss (MSE per pixel)",
+          values: converged.map((r) => r.finalTestLoss!),
+          log: true,
+        },
+        trend: trend ? "exponential" : undefined,
+      }),
+    );
+  } else {
+    // no stale figure of an earlier sweep beside these results
+    for (const extension of ["svg", "png"]) {
+      await Deno.remove(join(out, `${lossFigure}.${extension}`)).catch(() => {});
+    }
+  }
+  const previewDigits = takeDigits(data.test, PREVIEW_DIGITS);
+  const preview = previewDigits.images;
+  const columns = [...Array(previewDigits.count).keys()];
+  const rows = [pickImages(preview, columns)];
+  for (const hidden of sizes) {
+    const model = await Autoencoder.load(weightsPath(hidden), { hidden });
+    rows.push(pickImages(await reconstructPixels(model, preview), columns));
+    model.dispose();
+  }
+  await writeFileAtomic(
+    join(out, "reconstructions_by_hidden.png"),
+    encodeDigitGrid(rows, { separateAfter: [0] }),
+  );
+
+  // Files: the table (JSON, CSV, report), with the fitted loss beside each measured one.
+  const fitted = (hidden: number) => trend ? trend.scale * Math.exp(trend.rate * hidden) : null;
+  const headers = [
+    "d",
+    "final train loss",
+    "final validation loss",
+    "final test loss",
+    "fitted test loss",
+    "seconds",
+  ];
+  const tableRows = (show: (value: number | null) => string | number) =>
+    records.map((r) => [
+      r.hidden,
+      ...[r.finalTrainLoss, r.finalValidationLoss, r.finalTestLoss, fitted(r.hidden)].map(show),
+      r.seconds.toFixed(1),
+    ]);
+  await writeJsonAtomic(join(out, "sweep.json"), {
+    params: { dropout, lr, l2, source: params.source },
+    epochs: params.epochs,
+    batchSize: params.batchSize,
+    seed: flags.seed,
+    backend: backend.backend,
+    adapter: backend.adapter,
+    trainImages: data.train.count,
+    testImages: data.test.count,
+    fit: trend,
+    sizes: records,
+  });
+  await writeFileAtomic(
+    join(out, "sweep.csv"),
+    csvTable(headers, tableRows((value) => value ?? "diverged")),
+  );
+  const shownRows = tableRows((value) => value === null ? "diverged" : value.toFixed(5));
+  console.log(markdownTable(headers, shownRows));
+  const diverged = records.filter((r) => r.diverged).map((r) => `d = ${r.hidden}`);
+  const trained = `One model per latent size d = ${sizes.join(", ")}, each trained ` +
+    `${params.epochs} epochs on ${data.train.count} images with dropout ${
+      dropout.toFixed(4)
+    }, lr ` +
+    `${lr.toExponential(2)}, L2 ${l2.toExponential(2)} (${params.source}); losses on ` +
+    `${data.test.count} test images.`;
+  const fitText = trend
+    ? ` The final test loss changes by a factor of ${trend.factorPerUnit.toFixed(3)} per unit of ` +
+      `d: ln(loss) = ${Math.log(trend.scale).toFixed(3)} ${trend.rate < 0 ? "−" : "+"} ` +
+      `${Math.abs(trend.rate).toFixed(4)}·d (least squares, R² = ${trend.r2.toFixed(3)}).`
+    : "";
+  await publishSection(out, {
+    title: "Hidden-layer size",
+    items: [
+      {
+        kind: "text",
+        text: trained + (diverged.length > 0 ? ` Diverged: ${diverged.join(", ")}.` : "") +
+          fitText,
+      },
+      ...(converged.length > 0
+        ? [{
+          kind: "figure" as const,
+          file: `${lossFigure}.png`,
+          caption:
+            "Final test loss of each size on a log scale, with an exponential fitted to it " +
+            "(drawn by Vega-Lite's regression; the table's fit is least squares on ln(loss)): a " +
+            "straight line means each unit of d cuts the loss by the same factor.",
+        }]
+        : []),
+      {
+        kind: "figure",
+        file: "reconstructions_by_hidden.png",
+        caption: `The first ${PREVIEW_DIGITS} test digits (top, set apart by a white line) and ` +
+          `their reconstructions by d = ${sizes.join(", ")}, one row each, top to bottom.`,
+      },
+      {
+        kind: "table",
+        caption: "Final losses per size, and the fitted test loss.",
+        headers,
+        rows: shownRows,
+      },
+    ],
+  });
+  if (converged.length === 0) throw new Error(`every size diverged; wrote ${out}/`);
+  console.error(`wrote ${out}/`);
+});
+
+/**
+ * Trains a model of latent size `hidden` with `params`, evaluating the validation and test sets after
+ * each epoch; returns the model (for its weights to be saved) and its result. The one place a size is
+ * trained: a population engine that trains all sizes at once replaces this.
+ */
+async function trainSize(
+  hidden: number,
+  params: TrainingParams,
+  data: ExperimentData,
+  options: { seed: number; label: string },
+): Promise<{ model: Autoencoder; record: SizeRecord }> {
+  const train = TensorBatches.fromDigits(data.train, {
+    batchSize: params.batchSize,
+    seed: options.seed,
+  });
+  const validation = TensorBatches.fromDigits(data.validation, { batchSize: 1000, shuffle: false });
+  const test = TensorBatches.fromDigits(data.test, { batchSize: 1000, shuffle: false });
+  const model = Autoencoder.create({ ...params, hidden, seed: options.seed });
+  try {
+    const started = performance.now();
+    const { history, diverged } = await fit(model, {
+      epochs: params.epochs,
+      train,
+      validation,
+      test,
+      label: options.label,
+    });
+    const final = history[history.length - 1];
+    const record = {
+      index: hidden,
+      hidden,
+      diverged,
+      finalTrainLoss: finite(final.trainLoss),
+      finalValidationLoss: finite(final.validationLoss),
+      finalTestLoss: finite(final.testLoss),
+      seconds: (performance.now() - started) / 1000,
+      epochs: history,
+    };
+    return { model, record };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    [train, validation, test].forEach((batches) => batches.dispose());
+  }
+}
+
+/** A loss as the table keeps it: null when it is not a finite number (a diverged run). */
+function finite(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Parses `--sizes`: comma-separated sizes and ranges (`1-10`, `1,2,4,8`, `1-4,8`) of integers ≥ 1, into
+ * sorted distinct sizes; anything else is a usage error.
+ */
+function parseSizes(text: string): number[] {
+  const sizes = new Set<number>();
+  for (const part of text.split(",")) {
+    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    const [first, last] = match ? [Number(match[1]), Number(match[2] ?? match[1])] : [0, 0];
+    check(
+      first >= 1 && first <= last && last <= MAX_HIDDEN,
+      `--sizes must list sizes in 1…${MAX_HIDDEN} and ranges low-high, like 1-10 or 1,2,4,8; ` +
+        `got "${text}"`,
+    );
+    for (let hidden = first; hidden <= last; hidden++) sizes.add(hidden);
+  }
+  return [...sizes].sort((a, b) => a - b);
+}

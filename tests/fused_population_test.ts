@@ -1,0 +1,273 @@
+/**
+ * The fused engine as a whole, on Mesa's software adapter and real MNIST digits: it starts from and
+ * trains like the tfjs Autoencoder (same seed, same batches), trains a denoiser, encodes and decodes like
+ * it, keeps masked latent sizes exact, and fails clearly.
+ */
+import assert from "node:assert/strict";
+import { tf } from "../lib/deps.ts";
+import { setupBackend } from "../lib/gpu.ts";
+import { TensorBatches } from "../lib/data/batches.ts";
+import { GpuContext } from "../lib/gpu/device.ts";
+import { Population } from "../lib/gpu/population.ts";
+import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { createRng, normal } from "../lib/random.ts";
+import { testDigits, trainDigits } from "./_fixtures.ts";
+
+// The tfjs reference runs on wasm: 25× faster than the cpu backend here, with the same float32 numbers.
+await setupBackend("wasm", { quiet: true });
+
+const BATCH = 8;
+const train = await trainDigits(200);
+const test = await testDigits(40);
+
+function relativeDifference(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+}
+
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  return a.reduce((worst, value, i) => Math.max(worst, Math.abs(value - b[i])), 0);
+}
+
+Deno.test("a model starts from Autoencoder.create's weights and trains 50 steps like it", async () => {
+  const config = { hidden: 4, seed: 5, lr: 2e-3, l2: 1e-4, dropout: 0 };
+  const model = Autoencoder.create(config);
+  const population = await Population.create({
+    batchSize: BATCH,
+    models: [{ hidden: 4, learningRate: config.lr, weightDecay: config.l2, seed: config.seed }],
+  });
+  const batches = TensorBatches.fromDigits(train, { batchSize: BATCH, seed: config.seed });
+  const testBatches = TensorBatches.fromDigits(test, { batchSize: BATCH, shuffle: false });
+  try {
+    const expected = await model.getWeights();
+    const actual = await population.getWeights(0);
+    assert.deepEqual(Object.keys(actual), Object.keys(expected));
+    for (const name in expected) assert.deepEqual(actual[name], expected[name], name);
+
+    const data = await population.upload(train.images);
+    const testData = await population.upload(test.images);
+    const losses: number[] = [];
+    for (let epoch = 0; epoch < 2; epoch++) { // 2 × 25 steps, each epoch in TensorBatches' order
+      const reference = await model.trainEpoch(batches);
+      const [loss] = await population.trainEpoch(data);
+      assert.ok(
+        relativeDifference(loss, reference) <= 1e-3,
+        `epoch ${epoch}: fused ${loss}, tfjs ${reference}`,
+      );
+      losses.push(loss);
+    }
+    assert.equal(population.steps, 50);
+    assert.ok(losses[1] < losses[0], `the loss did not fall: ${losses}`);
+    const [loss] = await population.evaluate(testData);
+    const reference = await model.testEpoch(testBatches);
+    assert.ok(
+      relativeDifference(loss, reference) <= 1e-3,
+      `test loss: fused ${loss}, tfjs ${reference}`,
+    );
+    const [trained, referenceWeights] = [await population.getWeights(0), await model.getWeights()];
+    for (const name in trained) {
+      const difference = maxAbsDifference(trained[name], referenceWeights[name]);
+      assert.ok(difference <= 1e-4, `${name} differs by ${difference} after 50 steps`);
+    }
+  } finally {
+    population.destroy();
+    model.dispose();
+    batches.dispose();
+    testBatches.dispose();
+  }
+});
+
+Deno.test("a denoiser maps corrupted inputs to clean targets as the tfjs model does", async () => {
+  const rng = createRng(3);
+  const noisy = train.images.map((v) =>
+    Math.min(255, Math.max(0, Math.round(v + 60 * normal(rng))))
+  );
+  const config = { hidden: 4, seed: 9, lr: 1e-3, l2: 0, dropout: 0 };
+  const model = Autoencoder.create(config);
+  const population = await Population.create({
+    batchSize: BATCH,
+    models: [{ hidden: 4, learningRate: config.lr, seed: config.seed }],
+  });
+  const pairs = new TensorBatches(noisy, {
+    batchSize: BATCH,
+    seed: config.seed,
+    targets: train.images,
+  });
+  const fixed = new TensorBatches(noisy, {
+    batchSize: BATCH,
+    shuffle: false,
+    targets: train.images,
+  });
+  try {
+    const data = await population.upload(noisy, train.images);
+    const noisyOnly = await population.upload(noisy);
+    assert.ok(data.denoising && !noisyOnly.denoising);
+    const [reference, [loss]] = [await model.trainEpoch(pairs), await population.trainEpoch(data)];
+    assert.ok(relativeDifference(loss, reference) <= 1e-3, `fused ${loss}, tfjs ${reference}`);
+    const [evaluated] = await population.evaluate(data);
+    const expected = await model.testEpoch(fixed);
+    assert.ok(
+      relativeDifference(evaluated, expected) <= 1e-3,
+      `fused ${evaluated}, tfjs ${expected}`,
+    );
+    const [againstItself] = await population.evaluate(noisyOnly);
+    assert.ok(relativeDifference(againstItself, evaluated) > 0.01, "targets made no difference");
+  } finally {
+    population.destroy();
+    model.dispose();
+    pairs.dispose();
+    fixed.dispose();
+  }
+});
+
+Deno.test("encode, decode and reconstruct agree with the tfjs model, masked latent size included", async () => {
+  const models = [
+    Autoencoder.create({ hidden: 4, seed: 1 }),
+    Autoencoder.create({ hidden: 3, seed: 2 }),
+  ];
+  const population = await Population.create({
+    batchSize: BATCH,
+    models: models.map(({ config }) => ({
+      hidden: config.hidden,
+      learningRate: 1e-3,
+      seed: config.seed,
+    })),
+  });
+  try {
+    const count = 13; // more than a batch: two passes, the second short
+    const pixels = Float32Array.from(test.images.subarray(0, count * 784), (v) => v / 255);
+    for (const [m, model] of models.entries()) {
+      await population.trainEpoch(await population.upload(train.images.subarray(0, 16 * 784)));
+      model.setWeights(await population.getWeights(m));
+      const images = tf.tensor4d(pixels, [count, 28, 28, 1]);
+      const codes = model.encode(images);
+      const decoded = model.decode(codes);
+      const reconstructed = model.reconstruct(images);
+      const expected = {
+        codes: await codes.data() as Float32Array,
+        decoded: await decoded.data() as Float32Array,
+        reconstructed: await reconstructed.data() as Float32Array,
+      };
+      tf.dispose([images, codes, decoded, reconstructed]);
+      const fused = await population.encode(m, pixels);
+      assert.equal(fused.length, count * model.config.hidden);
+      assert.ok(maxAbsDifference(fused, expected.codes) <= 1e-4, `codes of model ${m}`);
+      const images2 = await population.decode(m, expected.codes);
+      assert.ok(maxAbsDifference(images2, expected.decoded) <= 1e-4, `decoded by model ${m}`);
+      const again = await population.reconstruct(m, pixels);
+      assert.ok(
+        maxAbsDifference(again, expected.reconstructed) <= 1e-4,
+        `reconstructed by model ${m}`,
+      );
+    }
+  } finally {
+    population.destroy();
+    models.forEach((model) => model.dispose());
+  }
+});
+
+Deno.test("a latent size masked inside a larger layout trains exactly as a model of that size", async () => {
+  const small = { hidden: 3, learningRate: 2e-3, weightDecay: 1e-4, dropout: 0.2, seed: 11 };
+  const large = { hidden: 6, learningRate: 1e-3, weightDecay: 0, dropout: 0.1, seed: 12 };
+  const mixed = await Population.create({ batchSize: BATCH, models: [small, large] });
+  const alone = [
+    await Population.create({ batchSize: BATCH, models: [small] }),
+    await Population.create({ batchSize: BATCH, models: [large] }),
+  ];
+  try {
+    assert.equal(mixed.hiddenMax, 6);
+    assert.equal(alone[0].hiddenMax, 3);
+    const subset = train.images.subarray(0, 64 * 784);
+    const mixedData = await mixed.upload(subset);
+    const aloneData = await Promise.all(alone.map((population) => population.upload(subset)));
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const losses = await mixed.trainEpoch(mixedData);
+      for (const m of [0, 1]) {
+        const [loss] = await alone[m].trainEpoch(aloneData[m]);
+        assert.ok(
+          relativeDifference(losses[m], loss) <= 1e-6,
+          `model ${m}: ${losses[m]} vs ${loss}`,
+        );
+      }
+    }
+    for (const m of [0, 1]) {
+      const [mixedWeights, aloneWeights] = [
+        await mixed.getWeights(m),
+        await alone[m].getWeights(0),
+      ];
+      for (const name in aloneWeights) {
+        assert.ok(
+          maxAbsDifference(mixedWeights[name], aloneWeights[name]) <= 1e-6,
+          `${name} of ${m}`,
+        );
+      }
+    }
+  } finally {
+    mixed.destroy();
+    alone.forEach((population) => population.destroy());
+  }
+});
+
+Deno.test("a population too large for the adapter is refused with the limit it exceeds", async () => {
+  const adapter = await navigator.gpu.requestAdapter();
+  assert.ok(adapter);
+  // The largest buffer holds the first layer's outputs: models × batch × 8 × 14 × 14 floats.
+  const models = Math.ceil(adapter.limits.maxStorageBufferBindingSize / (256 * 1568 * 4)) + 1;
+  await assert.rejects(
+    Population.create({
+      batchSize: 256,
+      models: Array.from(
+        { length: models },
+        (_, seed) => ({ hidden: 4, learningRate: 1e-3, seed }),
+      ),
+    }),
+    /needs maxStorageBufferBindingSize ≥ \d+ for the buffer of the outputs of encoder_cnn\.0.*fewer models/,
+  );
+});
+
+Deno.test("settings the engine cannot train are refused", async () => {
+  const model = { hidden: 4, learningRate: 1e-3, seed: 1 };
+  for (
+    const [options, message] of [
+      [{ batchSize: 0, models: [model] }, /batch size/],
+      [{ batchSize: 8, models: [] }, /at least one model/],
+      [{ batchSize: 8, models: [{ ...model, dropout: 1 }] }, /dropout 1 is outside/],
+      [{ batchSize: 8, models: [{ ...model, hidden: 0 }] }, /hidden 0/],
+      [{ batchSize: 8, hiddenMax: 2, models: [model] }, /hidden 4 > hiddenMax 2/],
+    ] as const
+  ) {
+    await assert.rejects(Population.create(options), message);
+  }
+});
+
+Deno.test("no adapter, a lost device and a destroyed population each give a clear error", async () => {
+  const gpu = navigator.gpu;
+  const original = gpu.requestAdapter;
+  Object.defineProperty(gpu, "requestAdapter", {
+    value: () => Promise.resolve(null),
+    configurable: true,
+  });
+  try {
+    await assert.rejects(
+      Population.create({ batchSize: 8, models: [{ hidden: 4, learningRate: 1e-3, seed: 1 }] }),
+      /no WebGPU adapter could be had/,
+    );
+  } finally {
+    Object.defineProperty(gpu, "requestAdapter", { value: original, configurable: true });
+  }
+
+  const context = await GpuContext.create([], "a test");
+  const buffer = await context.createBuffer("test", 16);
+  context.device.destroy(); // as a driver reset would
+  await assert.rejects(context.read(buffer, 0, 16), /device of the fused engine was lost/);
+  assert.throws(() => context.check(), /was lost/);
+
+  const population = await Population.create({
+    batchSize: 8,
+    models: [{ hidden: 4, learningRate: 1e-3, seed: 1 }],
+  });
+  const data = await population.upload(train.images.subarray(0, 8 * 784));
+  population.destroy();
+  await assert.rejects(population.trainEpoch(data), /destroyed/);
+  await assert.rejects(population.getWeights(0), /destroyed/);
+});
