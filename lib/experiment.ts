@@ -9,7 +9,16 @@ import { dirname, join } from "node:path";
 import { check, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
-import { BACKEND_CHOICES, type BackendChoice, type BackendSetup, setupBackend } from "./gpu.ts";
+import {
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendSetup,
+  type Engine,
+  ENGINE_CHOICES,
+  type EngineChoice,
+  resolveEngine,
+  setupBackend,
+} from "./gpu.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { type BestParams, loadBestParams } from "./search.ts";
 
@@ -27,6 +36,11 @@ export function commonFlags(experiment: string) {
       type: "string",
       default: "auto",
       help: `tfjs backend: ${BACKEND_CHOICES.join(", ")}`,
+    },
+    engine: {
+      type: "string",
+      default: "auto",
+      help: `what trains: ${ENGINE_CHOICES.join(", ")} (auto: fused on a hardware GPU, else tfjs)`,
     },
     limit: {
       type: "number",
@@ -47,6 +61,7 @@ export function commonFlags(experiment: string) {
 export interface CommonFlagValues {
   seed: number;
   backend: string;
+  engine: string;
   limit: number;
   "test-limit": number;
   "data-dir": string;
@@ -89,6 +104,8 @@ export interface ExperimentData {
 export interface Experiment {
   data: ExperimentData;
   backend: BackendSetup;
+  /** The engine that trains ({@link resolveEngine} of `--engine`). */
+  engine: Engine;
   out: string;
 }
 
@@ -106,7 +123,14 @@ export async function setupExperiment(flags: CommonFlagValues): Promise<Experime
   );
   const dataDir = flags["data-dir"] || undefined;
   if (dataDir) await checkDataDir(dataDir);
+  check(
+    (ENGINE_CHOICES as readonly string[]).includes(flags.engine),
+    `--engine must be one of ${ENGINE_CHOICES.join(", ")}, got "${flags.engine}"`,
+  );
   const backend = await setupBackend(flags.backend as BackendChoice);
+  const engine = await resolveEngine(flags.engine as EngineChoice).catch((error) => {
+    throw new UsageError(error.message);
+  });
   const mnist = await loadMnist({ dataDir });
   const limitedTrain = flags.limit > 0
     ? takeDigits(mnist.train, flags.limit + VALIDATION_SIZE)
@@ -115,7 +139,7 @@ export async function setupExperiment(flags: CommonFlagValues): Promise<Experime
   const split = splitTrainValidation(limitedTrain, { validationSize, seed: flags.seed });
   const train = flags.limit > 0 ? takeDigits(split.train, flags.limit) : split.train;
   const test = flags["test-limit"] > 0 ? takeDigits(mnist.test, flags["test-limit"]) : mnist.test;
-  return { data: { train, validation: split.validation, test }, backend, out: flags.out };
+  return { data: { train, validation: split.validation, test }, backend, engine, out: flags.out };
 }
 
 async function checkDataDir(dataDir: string): Promise<void> {

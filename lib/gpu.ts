@@ -157,3 +157,44 @@ async function activate(name: string): Promise<void> {
   if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to initialise`);
   await tf.ready();
 }
+
+/** What trains the models: tfjs on its backend, or aelab's fused WebGPU engine (`lib/gpu/`). */
+export type Engine = "tfjs" | "fused";
+
+/** An engine to ask {@link resolveEngine} for; `auto` takes the faster one here. */
+export type EngineChoice = "auto" | Engine;
+
+/** The engines scripts accept, for flag validation and help texts. */
+export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", "fused", "tfjs"];
+
+/**
+ * The engine to train with: `auto` takes `fused` on a hardware WebGPU adapter (where the benchmark shows
+ * it far ahead of tfjs) and `tfjs` elsewhere (on a CPU, tfjs's wasm backend beats the fused engine on a
+ * software adapter). `fused` without any adapter is an error. Prints one line unless `quiet`.
+ *
+ * @example
+ * ```ts
+ * import { resolveEngine } from "./gpu.ts";
+ * console.log(await resolveEngine("auto", { quiet: true })); // "tfjs" on a machine without a GPU
+ * ```
+ */
+export async function resolveEngine(
+  choice: EngineChoice,
+  options: { quiet?: boolean } = {},
+): Promise<Engine> {
+  if (!ENGINE_CHOICES.includes(choice)) {
+    throw new Error(`unknown engine "${choice}": choose one of ${ENGINE_CHOICES.join(", ")}`);
+  }
+  if (choice === "tfjs") return "tfjs";
+  const gpu = await requestAdapter();
+  if (choice === "fused") {
+    if (!gpu) throw new Error("engine fused unavailable: this runtime offers no WebGPU adapter");
+    if (!options.quiet) {
+      console.error(`engine: fused WebGPU on ${gpu.name}${gpu.software ? " (software)" : ""}`);
+    }
+    return "fused";
+  }
+  const engine = gpu && !gpu.software ? "fused" : "tfjs";
+  if (!options.quiet && engine === "fused") console.error(`engine: fused WebGPU on ${gpu!.name}`);
+  return engine;
+}

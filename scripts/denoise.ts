@@ -98,7 +98,7 @@ await runMain(async () => {
   if (params.source !== "flags") console.error(`parameters: ${params.source}`);
 
   // Data and the standard model: the denoisers share its latent size.
-  const { data, backend, out } = await setupExperiment(flags);
+  const { data, backend, engine, out } = await setupExperiment(flags);
   check(
     flags.digits <= data.test.count,
     `--digits ${flags.digits} exceeds the ${data.test.count} test images`,
@@ -159,6 +159,7 @@ await runMain(async () => {
       );
       const test = pairBatches(data.test, flags.seed, evaluation);
       model = Autoencoder.create(config);
+      await model.useEngine(engine);
       console.error(
         `training the ${kind} denoiser (${describeCorruption(corruption)}) on ` +
           `${data.train.count} images for ${params.epochs} epochs, lr ${params.lr}, ` +
@@ -178,6 +179,7 @@ await runMain(async () => {
       await model.save(join(out, weights));
       await writeJsonAtomic(record, {
         settings: trainingSettings,
+        engine,
         backend: backend.backend,
         adapter: backend.adapter,
         diverged,
@@ -234,6 +236,7 @@ await runMain(async () => {
   await writeJsonAtomic(join(out, "denoise.json"), {
     standardModel: settings.model,
     hidden,
+    engine,
     backend: backend.backend,
     adapter: backend.adapter,
     seed: flags.seed,

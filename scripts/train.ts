@@ -39,7 +39,7 @@ await runMain(async () => {
   console.error(`parameters: ${source}`);
 
   // Data: training and validation split of the 60k, the test set for final numbers, all in backend memory.
-  const { data, backend, out } = await setupExperiment(flags);
+  const { data, backend, engine, out } = await setupExperiment(flags);
   const train = TensorBatches.fromDigits(data.train, { batchSize, seed: flags.seed });
   const validation = TensorBatches.fromDigits(data.validation, { batchSize: 1000, shuffle: false });
   const test = TensorBatches.fromDigits(data.test, { batchSize: 1000, shuffle: false });
@@ -47,6 +47,7 @@ await runMain(async () => {
   // Model and loop.
   const config = { hidden: flags.hidden, dropout, lr, l2, seed: flags.seed };
   const model = Autoencoder.create(config);
+  await model.useEngine(engine);
   console.error(
     `training d=${flags.hidden} (${model.parameterCount.toLocaleString("en-US")} parameters) on ` +
       `${data.train.count} images for ${epochs} epochs, lr ${lr}, L2 ${l2}, dropout ${dropout}`,
@@ -61,6 +62,7 @@ await runMain(async () => {
   await model.save(weightsPath);
   await writeJsonAtomic(join(out, "history.json"), {
     config,
+    engine,
     backend: backend.backend,
     adapter: backend.adapter,
     trainImages: data.train.count,
@@ -97,7 +99,10 @@ await runMain(async () => {
   const rows = [pickImages(preview, indices), pickImages(reconstructed, indices)];
   await writeFileAtomic(join(out, "reconstructions.png"), encodeDigitGrid(rows));
   const overall = Math.round((data.train.count * history.length) / seconds);
-  const summary = `${history.length} epochs on ${data.train.count} images (${backend.backend}, ` +
+  const summary =
+    `${history.length} epochs on ${data.train.count} images (${
+      engine === "fused" ? "fused WebGPU engine" : backend.backend
+    }, ` +
     `${overall} samples/s overall); final test loss ${final.testLoss?.toFixed(5)}` +
     `${diverged ? ", diverged" : ""} (the seed reports 0.02995 for d = 4 after 150 epochs).`;
   await publishSection(out, {

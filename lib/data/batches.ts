@@ -145,6 +145,8 @@ export class TensorBatches {
   readonly count: number;
   /** Images per batch. */
   readonly batchSize: number;
+  /** The pixels the batches were uploaded from (targets only when given apart). */
+  readonly source: { inputs: Pixels; targets?: Pixels };
   readonly #inputs: tf.Tensor4D;
   readonly #targets: tf.Tensor4D;
   readonly #seed: number;
@@ -167,6 +169,7 @@ export class TensorBatches {
     this.batchSize = batchSize;
     this.#seed = seed;
     this.#shuffle = shuffle;
+    this.source = { inputs, targets };
     this.#inputs = upload(inputs, this.count);
     this.#targets = targets ? upload(targets, this.count) : this.#inputs;
   }
@@ -192,10 +195,15 @@ export class TensorBatches {
    */
   order(epoch: number = this.#epochs): Int32Array {
     if (!this.#shuffle) return Int32Array.from({ length: this.count }, (_, i) => i);
-    return permutation(
-      this.count,
-      createRng(Math.imul(this.#seed ^ 0x5bd1e995, 0x27d4eb2f) + epoch),
-    );
+    return epochOrder(this.count, this.#seed, epoch);
+  }
+
+  /**
+   * The order of the next epoch's images, moving on to that epoch as {@link TensorBatches.epoch} does: for
+   * an engine that batches the {@link TensorBatches.source} pixels itself.
+   */
+  nextEpochOrder(): Int32Array {
+    return this.order(this.#epochs++);
   }
 
   /**
@@ -203,7 +211,7 @@ export class TensorBatches {
    * or the loop ends, so a consumer keeps nothing from one step to the next.
    */
   *epoch(): Generator<Batch> {
-    const order = this.order(this.#epochs++);
+    const order = this.nextEpochOrder();
     for (let start = 0; start < this.count; start += this.batchSize) {
       const indices = order.subarray(start, Math.min(start + this.batchSize, this.count));
       const batch = tf.tidy(() => {

@@ -25,6 +25,8 @@ import {
   type Weights,
 } from "./architecture.ts";
 import { loadSafetensors, saveSafetensors, type TensorData } from "./weights.ts";
+import { FusedTrainer } from "./_fused_trainer.ts";
+import type { Engine } from "../gpu.ts";
 
 /** What an autoencoder is built and trained with. */
 export interface AutoencoderConfig {
@@ -122,6 +124,8 @@ export class Autoencoder {
   >;
   readonly #dropoutRng: Rng;
   #steps = 0;
+  /** Set when the model trains on the fused WebGPU engine ({@link Autoencoder.useEngine}). */
+  #fused?: FusedTrainer;
 
   private constructor(config: AutoencoderConfig, initial: Weights) {
     this.config = Object.freeze({ ...config });
@@ -221,6 +225,7 @@ export class Autoencoder {
    * read back once at the end.
    */
   async trainEpoch(batches: TensorBatches, options: TrainEpochOptions = {}): Promise<number> {
+    if (this.#fused) return await this.#trainEpochFused(batches, options);
     let total: tf.Tensor = tf.scalar(0);
     let done = 0;
     for (const batch of batches.epoch()) {
@@ -246,6 +251,7 @@ export class Autoencoder {
    * the whole set, whatever its batching.
    */
   async testEpoch(batches: TensorBatches): Promise<number> {
+    if (this.#fused) return await this.#fused.testEpoch(batches);
     let total: tf.Tensor = tf.scalar(0);
     for (const batch of batches.epoch()) {
       const sum = tf.tidy(() => total.add(this.#loss(batch, NO_DROPOUT).mul(batch.size)));
@@ -315,15 +321,8 @@ export class Autoencoder {
 
   /** Replaces the weights with `weights` (PyTorch names and layouts; every parameter, of its size). */
   setWeights(weights: Weights): void {
-    for (const { spec, variable, torchIndex } of this.#parameters) {
-      const values = weights[spec.name];
-      if (!values || values.length !== torchIndex.length) {
-        throw new RangeError(
-          `${spec.name}: expected ${torchIndex.length} values, got ${values?.length ?? "none"}`,
-        );
-      }
-      tf.tidy(() => variable.assign(tf.tensor(gather(values, torchIndex), variable.shape)));
-    }
+    this.#assign(weights);
+    this.#fused?.setWeights(weights);
   }
 
   /** Saves the weights as safetensors (PyTorch names and layouts, hidden and dropout in the metadata). */
@@ -340,14 +339,56 @@ export class Autoencoder {
     });
   }
 
+  /** The engine the model trains on: `tfjs` (the current tfjs backend) or `fused` (WebGPU). */
+  get engine(): Engine {
+    return this.#fused ? "fused" : "tfjs";
+  }
+
+  /**
+   * Trains on `engine` from now on. `fused` trains on the fused WebGPU engine (one command buffer per step,
+   * the images on the GPU), from the current weights, and copies the weights back into the model after
+   * each epoch, so that every other method — evaluation, codes, images, saving — works as before.
+   */
+  async useEngine(engine: Engine): Promise<void> {
+    if (engine === this.engine) return;
+    if (engine === "tfjs") {
+      this.#fused!.destroy();
+      this.#fused = undefined;
+      return;
+    }
+    this.#fused = new FusedTrainer(this.config, await this.getWeights());
+  }
+
   /** Frees the model's tensors. */
   dispose(): void {
+    this.#fused?.destroy();
     tf.dispose(this.#parameters.map(({ variable }) => variable));
     tf.dispose([this.#moments.first, this.#moments.second]);
     tf.dispose(Object.values(this.#constants));
   }
 
   /** The mean squared error of the model's output for the batch's inputs against its targets. */
+  /** Writes `weights` (PyTorch names and layouts) into the tfjs variables. */
+  #assign(weights: Weights): void {
+    for (const { spec, variable, torchIndex } of this.#parameters) {
+      const values = weights[spec.name];
+      if (!values || values.length !== torchIndex.length) {
+        throw new RangeError(
+          `${spec.name}: expected ${torchIndex.length} values, got ${values?.length ?? "none"}`,
+        );
+      }
+      tf.tidy(() => variable.assign(tf.tensor(gather(values, torchIndex), variable.shape)));
+    }
+  }
+
+  async #trainEpochFused(batches: TensorBatches, options: TrainEpochOptions): Promise<number> {
+    const { loss, weights } = await this.#fused!.trainEpoch(batches);
+    this.#assign(weights);
+    this.#steps += batches.batchCount;
+    options.onStep?.(batches.batchCount, batches.batchCount);
+    return loss;
+  }
+
   #loss(batch: Batch, masks: DropoutMasks): tf.Scalar {
     const output = this.#run("decoder", this.#run("encoder", batch.inputs, masks), masks);
     return tf.mean(tf.squaredDifference(output, batch.targets));
