@@ -1,13 +1,17 @@
 /**
- * The training loop every script shares: epochs of {@link Autoencoder.trainEpoch} with a progress bar that
+ * The training loops every script shares: epochs of {@link Autoencoder.trainEpoch} with a progress bar that
  * shows the loss and samples/s, the validation and test loss after each epoch, and a stop when the loss
- * turns NaN or infinite (a diverged run).
+ * turns NaN or infinite (a diverged run); and the same for a whole population of models trained at once
+ * on the fused WebGPU engine ({@link fitPopulation}).
  *
  * @module
  */
 import { ProgressBar } from "./cli.ts";
 import type { TensorBatches } from "./data/batches.ts";
-import type { Autoencoder } from "./model/autoencoder.ts";
+import type { Digits } from "./data/mnist.ts";
+import { IMAGE_PIXELS } from "./corrupt.ts";
+import { Population } from "./gpu/population.ts";
+import { Autoencoder, type AutoencoderConfig } from "./model/autoencoder.ts";
 
 /** The losses of one epoch and how fast it trained. */
 export interface EpochRecord {
@@ -81,4 +85,82 @@ export function describeEpoch(record: EpochRecord): string {
   if (record.testLoss !== null) parts.push(`test ${record.testLoss.toFixed(5)}`);
   parts.push(`${Math.round(record.samplesPerSecond).toLocaleString("en-US")} samples/s`);
   return parts.join(" · ");
+}
+
+/** What {@link fitPopulation} trains on: MNIST digits, uploaded once to the GPU. */
+export interface PopulationFitOptions {
+  epochs: number;
+  batchSize: number;
+  train: Digits;
+  validation?: Digits;
+  test?: Digits;
+  /** Prefix of the progress bar. */
+  label?: string;
+}
+
+/**
+ * Trains every model of `configs` at once on the fused WebGPU engine — one population, the same
+ * dispatches — for `options.epochs` epochs, evaluating the validation and test sets after each. Returns
+ * each model as an {@link Autoencoder} holding its final weights, with its history; a model whose loss
+ * turns NaN/infinite is marked diverged and its history stops there, while the others go on.
+ */
+export async function fitPopulation(
+  configs: AutoencoderConfig[],
+  options: PopulationFitOptions,
+): Promise<{ models: Autoencoder[]; results: FitResult[] }> {
+  const { epochs, batchSize, train, validation, test, label = "population" } = options;
+  const population = await Population.create({
+    batchSize,
+    models: configs.map(({ hidden, dropout, lr, l2, seed }) => ({
+      hidden,
+      dropout,
+      learningRate: lr,
+      weightDecay: l2,
+      seed,
+    })),
+  });
+  const upload = (digits?: Digits) =>
+    digits && population.upload(digits.images.subarray(0, digits.count * IMAGE_PIXELS));
+  const [trainData, validationData, testData] = await Promise.all([
+    upload(train),
+    upload(validation),
+    upload(test),
+  ]);
+  try {
+    const results: FitResult[] = configs.map(() => ({ history: [], diverged: false }));
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const bar = new ProgressBar(`${label} epoch ${epoch}/${epochs}`, 1);
+      const trainLosses = await population.trainEpoch(trainData!);
+      const seconds = bar.elapsedSeconds;
+      const validationLosses = validationData && await population.evaluate(validationData);
+      const testLosses = testData && await population.evaluate(testData);
+      results.forEach((result, i) => {
+        if (result.diverged) return;
+        const record: EpochRecord = {
+          epoch,
+          trainLoss: trainLosses[i],
+          validationLoss: validationLosses?.[i] ?? null,
+          testLoss: testLosses?.[i] ?? null,
+          seconds,
+          samplesPerSecond: train.count / seconds,
+        };
+        result.history.push(record);
+        const losses = [record.trainLoss, record.validationLoss, record.testLoss];
+        result.diverged = !losses.filter((loss) => loss !== null).every(Number.isFinite);
+      });
+      const total = Math.round((configs.length * train.count) / seconds).toLocaleString("en-US");
+      const alive = results.filter((result) => !result.diverged).length;
+      bar.finish(`${configs.length} models (${alive} converging) · ${total} samples/s in total`);
+    }
+    const models = [];
+    for (const [i, config] of configs.entries()) {
+      const model = Autoencoder.create(config);
+      model.setWeights(await population.getWeights(i));
+      models.push(model);
+    }
+    return { models, results };
+  } finally {
+    [trainData, validationData, testData].forEach((data) => data?.destroy());
+    population.destroy();
+  }
 }

@@ -16,7 +16,7 @@ import { check, parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "..
 import { type Digits } from "../lib/data/mnist.ts";
 import { pickDigits, TensorBatches } from "../lib/data/batches.ts";
 import { checkInteger, commonFlags, setupExperiment } from "../lib/experiment.ts";
-import { fit } from "../lib/fit.ts";
+import { fit, fitPopulation } from "../lib/fit.ts";
 import { scatterChart, writeChart } from "../lib/figures/charts.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { csvTable, markdownTable, publishSection } from "../lib/report.ts";
@@ -82,7 +82,7 @@ await runMain(async () => {
   const lrRange = parseRange("lr-range", flags["lr-range"]);
 
   // Data: the plain train/validation split, or k folds of the training split.
-  const { data, backend, out } = await setupExperiment(flags);
+  const { data, backend, engine, out } = await setupExperiment(flags);
   check(
     flags.folds <= data.train.count,
     `--folds ${flags.folds} exceeds the ${data.train.count} training images`,
@@ -104,7 +104,7 @@ await runMain(async () => {
     lrRange,
     seed: flags.seed,
     limit: flags.limit,
-    backend: backend.backend,
+    backend: engine === "fused" ? "fused" : backend.backend,
   };
   const log = await TrialLog.open(logPath, settings, flags.fresh);
   const combinations = generateParams(flags.trials, flags.seed, flags.hidden, lrRange);
@@ -120,16 +120,16 @@ await runMain(async () => {
     }`,
   );
 
-  // Loop: one trial at a time, each saved as it ends.
-  for (const [index, params] of combinations.entries()) {
-    if (log.has(index)) continue;
+  // Loop: the trials not finished yet, one at a time on tfjs, each saved as it ends; or all at once as one
+  // population on the fused engine, saved together.
+  const pending = [...combinations.entries()].filter(([index]) => !log.has(index));
+  const options = { epochs: flags.epochs, batchSize: flags["batch-size"], seed: flags.seed };
+  const results = engine === "fused" && pending.length > 0
+    ? await runTrialsTogether(pending.map(([, params]) => params), splits, options)
+    : [];
+  for (const [i, [index, params]] of pending.entries()) {
     const label = `trial ${index + 1}/${flags.trials}`;
-    const result = await runTrial(params, splits, {
-      epochs: flags.epochs,
-      batchSize: flags["batch-size"],
-      seed: flags.seed,
-      label,
-    });
+    const result = results[i] ?? await runTrial(params, splits, { ...options, label });
     const trial = { index, params, ...result };
     await log.record(trial);
     console.error(`${label}: ${describeParams(params)} → ${describeLoss(trial)}`);
@@ -262,7 +262,7 @@ async function runTrial(
   params: TrialParams,
   splits: Split[],
   options: TrialOptions,
-): Promise<Omit<TrialRecord, "index" | "params">> {
+): Promise<TrialResult> {
   const { epochs, batchSize, seed, label } = options;
   const started = performance.now();
   const foldLosses: (number | null)[] = [];
@@ -288,13 +288,52 @@ async function runTrial(
     }
     if (foldLosses[fold] === null) break;
   }
+  return trialResult(foldLosses, (performance.now() - started) / 1000);
+}
+
+/**
+ * Trains every combination of `params` at once on the fused engine, fold by fold, each fold one population;
+ * the results in the order of `params`. A combination whose loss diverges in a fold is scored as diverged.
+ */
+async function runTrialsTogether(
+  params: TrialParams[],
+  splits: Split[],
+  options: Omit<TrialOptions, "label">,
+): Promise<TrialResult[]> {
+  const started = performance.now();
+  const foldLosses: (number | null)[][] = params.map(() => []);
+  for (const [fold, split] of splits.entries()) {
+    const { models, results } = await fitPopulation(
+      params.map((trial) => ({ ...trial, seed: options.seed })),
+      {
+        epochs: options.epochs,
+        batchSize: options.batchSize,
+        train: split.train,
+        validation: split.validation,
+        label: splits.length === 1 ? "trials" : `trials, fold ${fold + 1}/${splits.length}`,
+      },
+    );
+    models.forEach((model) => model.dispose());
+    results.forEach(({ history, diverged }, i) =>
+      foldLosses[i].push(diverged ? null : history[history.length - 1].validationLoss)
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return foldLosses.map((losses) => trialResult(losses, seconds));
+}
+
+/** What a trial's record holds beyond its index and parameters. */
+type TrialResult = Omit<TrialRecord, "index" | "params">;
+
+/** A trial's result from its fold losses (null for a diverged fold) and the seconds it took. */
+function trialResult(foldLosses: (number | null)[], seconds: number): TrialResult {
   const diverged = foldLosses.includes(null);
   const losses = foldLosses as number[];
   return {
     validationLoss: diverged ? null : losses.reduce((sum, loss) => sum + loss, 0) / losses.length,
     foldLosses,
     diverged,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
   };
 }
 

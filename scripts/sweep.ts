@@ -10,7 +10,14 @@
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "../lib/cli.ts";
+import {
+  check,
+  exists,
+  parseFlags,
+  runMain,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../lib/cli.ts";
 import { takeDigits, TensorBatches } from "../lib/data/batches.ts";
 import {
   commonFlags,
@@ -20,7 +27,7 @@ import {
   type TrainingParams,
   trainingParams,
 } from "../lib/experiment.ts";
-import { type EpochRecord, fit } from "../lib/fit.ts";
+import { type EpochRecord, fit, fitPopulation, type FitResult } from "../lib/fit.ts";
 import { scatterChart, writeChart } from "../lib/figures/charts.ts";
 import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
@@ -64,7 +71,7 @@ await runMain(async () => {
   if (params.source !== "flags") console.error(`parameters: ${params.source}`);
 
   // Data, and the log of the sizes finished by an earlier run with the same settings.
-  const { data, backend, out } = await setupExperiment(flags);
+  const { data, backend, engine, out } = await setupExperiment(flags);
   const logPath = join(out, "sweep_log.json");
   const log = await TrialLog.open<SizeRecord>(logPath, {
     params: { dropout: params.dropout, lr: params.lr, l2: params.l2 },
@@ -73,7 +80,7 @@ await runMain(async () => {
     seed: flags.seed,
     limit: flags.limit,
     testLimit: flags["test-limit"],
-    backend: backend.backend,
+    backend: engine === "fused" ? "fused" : backend.backend,
   }, flags.fresh);
   const weightsPath = (hidden: number) => join(out, `model-d${hidden}.safetensors`);
   const { lr, l2, dropout } = params;
@@ -82,17 +89,35 @@ await runMain(async () => {
       `images, lr ${lr}, L2 ${l2}, dropout ${dropout}`,
   );
 
-  // Loop: one size at a time, its weights and result saved as it ends; sizes already done are kept.
-  for (const [i, hidden] of sizes.entries()) {
-    const label = `d=${hidden} (${i + 1}/${sizes.length})`;
+  // Loop: the sizes not done yet, one at a time on tfjs or all at once as one population on the fused
+  // engine; each size's weights and result saved as it ends.
+  const pending: number[] = [];
+  for (const hidden of sizes) {
     if (log.has(hidden) && await exists(weightsPath(hidden))) {
-      console.error(`${label}: kept from ${logPath}`);
-      continue;
-    }
-    const { model, record } = await trainSize(hidden, params, data, { seed: flags.seed, label });
-    await model.save(weightsPath(hidden));
+      console.error(`d=${hidden}: kept from ${logPath}`);
+    } else pending.push(hidden);
+  }
+  const save = async (model: Autoencoder, record: SizeRecord) => {
+    await model.save(weightsPath(record.hidden));
     model.dispose();
     await log.record(record);
+  };
+  if (engine === "fused" && pending.length > 0) {
+    const started = performance.now();
+    const { models, results } = await fitPopulation(
+      pending.map((hidden) => ({ ...params, hidden, seed: flags.seed })),
+      { ...data, epochs: params.epochs, batchSize: params.batchSize, label: "sweep" },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    for (const [i, hidden] of pending.entries()) {
+      await save(models[i], sizeRecord(hidden, results[i], seconds));
+    }
+  } else {
+    for (const [i, hidden] of pending.entries()) {
+      const label = `d=${hidden} (${i + 1}/${pending.length})`;
+      const { model, record } = await trainSize(hidden, params, data, { seed: flags.seed, label });
+      await save(model, record);
+    }
   }
   const records = sizes.map((hidden) => log.trials.find((record) => record.index === hidden)!);
 
@@ -249,17 +274,8 @@ async function trainSize(
       test,
       label: options.label,
     });
-    const final = history[history.length - 1];
-    const record = {
-      index: hidden,
-      hidden,
-      diverged,
-      finalTrainLoss: finite(final.trainLoss),
-      finalValidationLoss: finite(final.validationLoss),
-      finalTestLoss: finite(final.testLoss),
-      seconds: (performance.now() - started) / 1000,
-      epochs: history,
-    };
+    const seconds = (performance.now() - started) / 1000;
+    const record = sizeRecord(hidden, { history, diverged }, seconds);
     return { model, record };
   } catch (error) {
     model.dispose();
@@ -269,18 +285,24 @@ async function trainSize(
   }
 }
 
+/** The result of a size: its final losses (null where diverged) and its history. */
+function sizeRecord(hidden: number, { history, diverged }: FitResult, seconds: number): SizeRecord {
+  const final = history[history.length - 1];
+  return {
+    index: hidden,
+    hidden,
+    diverged,
+    finalTrainLoss: finite(final.trainLoss),
+    finalValidationLoss: finite(final.validationLoss),
+    finalTestLoss: finite(final.testLoss),
+    seconds,
+    epochs: history,
+  };
+}
+
 /** A loss as the table keeps it: null when it is not a finite number (a diverged run). */
 function finite(value: number | null): number | null {
   return value !== null && Number.isFinite(value) ? value : null;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /**

@@ -80,8 +80,8 @@ Deno.test("a sweep given more sizes trains only the new ones and keeps the rest"
   const before = JSON.parse(await Deno.readTextFile(join(out, "sweep_log.json")));
   const run = await runScript("scripts/sweep.ts", [...TINY, "--sizes=1-4", `--out=${out}`]);
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(run.stderr.match(/^d=\d \(\d\/4\): kept/gm)?.length, 3, run.stderr);
-  assert.deepEqual(run.stderr.match(/^d=\d \(\d\/4\) epoch/gm), ["d=3 (3/4) epoch"]);
+  assert.equal(run.stderr.match(/^d=\d: kept/gm)?.length, 3, run.stderr);
+  assert.deepEqual(run.stderr.match(/^d=\d \(\d\/\d\) epoch/gm), ["d=3 (1/1) epoch"]);
   const after = JSON.parse(await Deno.readTextFile(join(out, "sweep_log.json")));
   before.trials.forEach((record: { index: number }, i: number) => {
     assert.equal(JSON.stringify(after.trials[i]), JSON.stringify(record));
@@ -103,3 +103,30 @@ for (const sizes of ["0", "3-1", "two", "", "1,,2", "1-5000"]) {
     await Deno.remove(root, { recursive: true });
   });
 }
+
+Deno.test("on the fused engine the sweep trains its sizes as one population, to tfjs's numbers", async () => {
+  const root = await Deno.makeTempDir();
+  const sizes: SweepSize[][] = [];
+  for (const engine of ["tfjs", "fused"]) {
+    const out = join(root, engine);
+    const run = await runScript("scripts/sweep.ts", [
+      "--epochs=2",
+      "--limit=256",
+      "--batch-size=32",
+      "--test-limit=100",
+      "--sizes=1,3",
+      "--dropout=0",
+      "--lr=0.003",
+      `--engine=${engine}`,
+      `--out=${out}`,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    if (engine === "fused") assert.match(run.stderr, /2 models \(2 converging\)/);
+    sizes.push(JSON.parse(await Deno.readTextFile(join(out, "sweep.json"))).sizes as SweepSize[]);
+  }
+  sizes[1].forEach((size, i) => {
+    const expected = sizes[0][i].finalTestLoss!;
+    assert.ok(Math.abs(size.finalTestLoss! - expected) < 1e-3 * expected, `d=${size.hidden}`);
+  });
+  await Deno.remove(root, { recursive: true });
+});

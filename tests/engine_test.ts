@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { TensorBatches } from "../lib/data/batches.ts";
+import { fit, fitPopulation } from "../lib/fit.ts";
+import { requestAdapter, resolveEngine, setupBackend } from "../lib/gpu.ts";
+import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { trainDigits } from "./_fixtures.ts";
+
+await setupBackend("wasm", { quiet: true });
+const train = await trainDigits(256);
+const validation = { ...train, count: 64, images: train.images.subarray(0, 64 * 784) };
+const config = { hidden: 3, dropout: 0, lr: 3e-3, l2: 1e-4, seed: 5 };
+const batches = () => TensorBatches.fromDigits(train, { batchSize: 32, seed: 5 });
+const validationBatches = () =>
+  TensorBatches.fromDigits(validation, { batchSize: 1000, shuffle: false });
+
+/** Two epochs of `model` on the shared subset: the losses after each. */
+async function twoEpochs(model: Autoencoder) {
+  const [trainBatches, evaluation] = [batches(), validationBatches()];
+  const { history } = await fit(model, {
+    epochs: 2,
+    train: trainBatches,
+    validation: evaluation,
+    label: model.engine,
+  });
+  trainBatches.dispose();
+  evaluation.dispose();
+  return history;
+}
+
+function assertClose(actual: number, expected: number, relative: number, what: string) {
+  assert.ok(
+    Math.abs(actual - expected) <= relative * Math.abs(expected),
+    `${what}: ${actual} vs ${expected}`,
+  );
+}
+
+Deno.test("an Autoencoder on the fused engine trains as on tfjs, and hands its weights back", async () => {
+  const tfjs = Autoencoder.create(config);
+  const fused = Autoencoder.create(config);
+  await fused.useEngine("fused");
+  assert.equal(fused.engine, "fused");
+  const expected = await twoEpochs(tfjs);
+  const actual = await twoEpochs(fused);
+  for (const [i, record] of actual.entries()) {
+    assertClose(record.trainLoss, expected[i].trainLoss, 1e-3, `epoch ${i + 1} train loss`);
+    assertClose(record.validationLoss!, expected[i].validationLoss!, 1e-3, `epoch ${i + 1} val`);
+  }
+  // the weights came back into the tfjs variables: evaluating on tfjs gives the fused engine's loss
+  const evaluation = validationBatches();
+  const fusedLoss = await fused.testEpoch(evaluation);
+  await fused.useEngine("tfjs");
+  assertClose(
+    await fused.testEpoch(evaluation),
+    fusedLoss,
+    1e-5,
+    "tfjs evaluation of fused weights",
+  );
+  evaluation.dispose();
+  assert.equal(fused.steps, 16);
+  tfjs.dispose();
+  fused.dispose();
+});
+
+Deno.test("weights set on a model training on the fused engine reach the engine", async () => {
+  const model = Autoencoder.create(config);
+  await model.useEngine("fused");
+  const other = Autoencoder.create({ ...config, seed: 99 });
+  model.setWeights(await other.getWeights());
+  const evaluation = validationBatches();
+  const expected = await other.testEpoch(evaluation);
+  assertClose(await model.testEpoch(evaluation), expected, 1e-5, "loss after setWeights");
+  evaluation.dispose();
+  model.dispose();
+  other.dispose();
+});
+
+Deno.test("a population trains each of its models as a model trained alone would be", async () => {
+  const configs = [config, { ...config, hidden: 5, lr: 1e-3, seed: 8 }];
+  const { models, results } = await fitPopulation(configs, {
+    epochs: 2,
+    batchSize: 32,
+    train,
+    validation,
+    label: "pair",
+  });
+  for (const [i, single] of configs.entries()) {
+    const alone = Autoencoder.create(single);
+    const [trainBatches, evaluation] = [
+      TensorBatches.fromDigits(train, { batchSize: 32, seed: single.seed }),
+      validationBatches(),
+    ];
+    const { history } = await fit(alone, {
+      epochs: 2,
+      train: trainBatches,
+      validation: evaluation,
+    });
+    history.forEach((record, epoch) => {
+      const together = results[i].history[epoch];
+      assertClose(together.trainLoss, record.trainLoss, 1e-3, `model ${i} epoch ${epoch + 1}`);
+      assertClose(together.validationLoss!, record.validationLoss!, 1e-3, `model ${i} val`);
+    });
+    assertClose(await models[i].testEpoch(evaluation), history[1].validationLoss!, 1e-3, "weights");
+    assert.equal(models[i].config.hidden, single.hidden);
+    [alone, models[i]].forEach((model) => model.dispose());
+    [trainBatches, evaluation].forEach((batches) => batches.dispose());
+  }
+});
+
+Deno.test("auto picks fused on a hardware adapter only; unknown engines are refused", async () => {
+  const gpu = await requestAdapter();
+  assert.equal(
+    await resolveEngine("auto", { quiet: true }),
+    gpu && !gpu.software ? "fused" : "tfjs",
+  );
+  assert.equal(await resolveEngine("tfjs", { quiet: true }), "tfjs");
+  assert.equal(await resolveEngine("fused", { quiet: true }), "fused");
+  await assert.rejects(resolveEngine("turbo" as "auto"), /unknown engine "turbo"/);
+});
