@@ -1,0 +1,58 @@
+/**
+ * `deno task bench` at its smallest: two rows (wasm, and the fused engine on whatever adapter is here) on
+ * 512 images, each in its own process, written as JSON, Markdown and a report section; and its flag
+ * checks. No timings are asserted: speed is what the benchmark prints, not what a test decides.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runScript } from "./_scripts.ts";
+
+const TINY = ["--images=512", "--warmup-steps=1", "--fused-steps=1", "--no-peer"];
+
+Deno.test("bench measures each selected row and writes the table as JSON and Markdown", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const out = join(root, "bench");
+    const run = await runScript("scripts/bench.ts", [
+      ...TINY,
+      "--only=wasm,fused1",
+      `--out=${out}`,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(await Deno.readTextFile(join(out, "bench.json")));
+    assert.equal(result.config.images, 512);
+    assert.equal(result.peer, null);
+    const ran = result.rows.map((row: { engine: string }) => row.engine);
+    const skipped = result.skipped.map((row: { engine: string }) => row.engine);
+    assert.deepEqual([...ran, ...skipped].sort(), ["fused1", "wasm"]);
+    assert.ok(ran.includes("wasm"), "the wasm row runs wherever the npm package is");
+    for (const row of result.rows) {
+      assert.equal(row.batch, 256);
+      assert.ok(row.samplesPerSecond > 0 && row.perModel > 0, JSON.stringify(row));
+      assert.ok(row.steps >= 1 && Number.isFinite(row.loss), JSON.stringify(row));
+      assert.equal(row.ratioToPeer, null);
+    }
+    const fused = result.rows.find((row: { engine: string }) => row.engine === "fused1");
+    if (fused?.adapter.endsWith("(software)")) assert.equal(fused.steps, 1);
+
+    const markdown = await Deno.readTextFile(join(out, "bench.md"));
+    assert.match(markdown, /\| engine \| adapter \| batch \| models \| timed steps \|/);
+    assert.match(markdown, /\| tfjs wasm \| WebAssembly/);
+    assert.match(markdown, /^target .+: not measured \(no PyTorch peer\)$/m);
+    assert.match(run.stdout, /\| tfjs wasm \|/);
+    const report = await Deno.readTextFile(join(root, "REPORT.md"));
+    assert.match(report, /## Benchmark: training throughput/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("bench rejects bad flags with exit code 2", async () => {
+  for (
+    const flags of [["--only=wasm,tpu"], ["--batch-size=0"], ["--images=70000"], ["--bogus"]]
+  ) {
+    const run = await runScript("scripts/bench.ts", flags);
+    assert.equal(run.code, 2, `${flags}: ${run.stderr}`);
+    assert.match(run.stderr, /^error: /m);
+  }
+});
