@@ -88,6 +88,11 @@ export function checkRange(
   check(inside, `--${name} must lie in [${min}, ${max}${closed ? "]" : ")"}, got ${value}`);
 }
 
+/** Throws a usage error unless the flag `--name`'s `value` is one of `choices`. */
+export function checkChoice(name: string, value: string, choices: readonly string[]): void {
+  check(choices.includes(value), `--${name} must be one of ${choices.join(", ")}, got "${value}"`);
+}
+
 /** Throws a usage error unless the flag `--name`'s `value` is a number > 0. */
 export function checkPositive(name: string, value: number): void {
   check(value > 0, `--${name} must be > 0, got ${value}`);
@@ -117,16 +122,10 @@ export async function setupExperiment(flags: CommonFlagValues): Promise<Experime
   checkInteger("seed", flags.seed, 0);
   checkInteger("limit", flags.limit, 0);
   checkInteger("test-limit", flags["test-limit"], 0);
-  check(
-    (BACKEND_CHOICES as readonly string[]).includes(flags.backend),
-    `--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${flags.backend}"`,
-  );
+  checkChoice("backend", flags.backend, BACKEND_CHOICES);
+  checkChoice("engine", flags.engine, ENGINE_CHOICES);
   const dataDir = flags["data-dir"] || undefined;
   if (dataDir) await checkDataDir(dataDir);
-  check(
-    (ENGINE_CHOICES as readonly string[]).includes(flags.engine),
-    `--engine must be one of ${ENGINE_CHOICES.join(", ")}, got "${flags.engine}"`,
-  );
   const backend = await setupBackend(flags.backend as BackendChoice);
   const engine = await resolveEngine(flags.engine as EngineChoice).catch((error) => {
     throw new UsageError(error.message);

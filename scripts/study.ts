@@ -13,7 +13,6 @@
  */
 import { join } from "node:path";
 import {
-  check,
   exists,
   parseFlags,
   readJsonIfExists,
@@ -21,8 +20,8 @@ import {
   UsageError,
   writeJsonAtomic,
 } from "../lib/cli.ts";
-import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
-import { BACKEND_CHOICES } from "../lib/gpu.ts";
+import { checkChoice, checkInteger, commonFlags, RESULTS_ROOT } from "../lib/experiment.ts";
+import { BACKEND_CHOICES, ENGINE_CHOICES } from "../lib/gpu.ts";
 import { SECTION_FILE, writeReport } from "../lib/report.ts";
 
 /** One step of the study: the script it runs and the flags it adds for a profile. */
@@ -48,6 +47,32 @@ const PROFILES: Record<string, Step[]> = {
       flags: ["--epochs=4", "--limit=15000", "--batch-size=64", "--test-limit=5000"],
     },
     { name: "morph", flags: [] },
+  ],
+  // Seconds, not minutes: every step and figure on a few hundred images, numbers without meaning. For
+  // checking the pipeline (the tests run it).
+  tiny: [
+    { name: "search", flags: ["--trials=2", "--epochs=1", "--limit=300", "--batch-size=64"] },
+    { name: "train", flags: ["--epochs=1", "--limit=300", "--test-limit=300", "--batch-size=64"] },
+    {
+      name: "sweep",
+      flags: ["--sizes=1,2", "--epochs=1", "--limit=300", "--test-limit=100", "--batch-size=64"],
+    },
+    {
+      name: "corrupt",
+      flags: ["--test-limit=100", "--noise-levels=0,0.5", "--occlusion-sides=0,10"],
+    },
+    {
+      name: "denoise",
+      flags: [
+        "--epochs=1",
+        "--limit=300",
+        "--batch-size=64",
+        "--test-limit=100",
+        "--noise-levels=0,0.5",
+        "--occlusion-sides=0,10",
+      ],
+    },
+    { name: "morph", flags: ["--test-limit=300", "--steps=4"] },
   ],
   full: [
     { name: "search", flags: ["--trials=30", "--epochs=20"] },
@@ -79,11 +104,8 @@ await runMain(async () => {
       help: `settings: ${Object.keys(PROFILES).join(", ")}`,
     },
     seed: { type: "number", default: 0, help: "seed of every step" },
-    backend: {
-      type: "string",
-      default: "auto",
-      help: `tfjs backend: ${BACKEND_CHOICES.join(", ")}`,
-    },
+    backend: commonFlags("study").backend,
+    engine: commonFlags("study").engine,
     out: {
       type: "string",
       default: RESULTS_ROOT,
@@ -92,15 +114,10 @@ await runMain(async () => {
     fresh: { type: "boolean", default: false, help: "rerun every step, even those already done" },
   }, "study");
   const steps = PROFILES[flags.profile];
-  check(
-    steps !== undefined,
-    `--profile must be one of ${Object.keys(PROFILES).join(", ")}, got "${flags.profile}"`,
-  );
+  checkChoice("profile", flags.profile, Object.keys(PROFILES));
   checkInteger("seed", flags.seed, 0);
-  check(
-    (BACKEND_CHOICES as readonly string[]).includes(flags.backend),
-    `--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${flags.backend}"`,
-  );
+  checkChoice("backend", flags.backend, BACKEND_CHOICES);
+  checkChoice("engine", flags.engine, ENGINE_CHOICES);
 
   const root = flags.out;
   const record: Record<string, StepRecord> = flags.fresh
@@ -115,6 +132,7 @@ await runMain(async () => {
       ...step.flags,
       `--seed=${flags.seed}`,
       `--backend=${flags.backend}`,
+      `--engine=${flags.engine}`,
       `--out=${join(root, step.name)}`,
       ...(NEEDS_MODEL.includes(step.name) ? [`--model=${model}`] : []),
     ];

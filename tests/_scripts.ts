@@ -94,3 +94,22 @@ export async function assertAsksForTrainedModel(script: string): Promise<void> {
   assert.deepEqual([...Deno.readDirSync(root)], []);
   await Deno.remove(root, { recursive: true });
 }
+
+/**
+ * Asserts that `script` run with `args` (and a fresh `--out`) exits 2 with one error line matching
+ * `message`, and writes nothing.
+ */
+export async function assertRefuses(
+  script: string,
+  args: string[],
+  message: RegExp,
+): Promise<void> {
+  const root = await Deno.makeTempDir();
+  const run = await runScript(script, [...args, `--out=${root}/out`]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(run.stderr.split("\n").filter((line) => line.startsWith("error")).length, 1);
+  assert.match(lastLine(run.stderr), /^error: /);
+  assert.match(lastLine(run.stderr), message);
+  assert.deepEqual([...Deno.readDirSync(root)], []);
+  await Deno.remove(root, { recursive: true });
+}

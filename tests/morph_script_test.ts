@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeGif } from "../lib/figures/gif.ts";
 import { decodePng } from "../lib/figures/png.ts";
-import { assertAsksForTrainedModel, runScript, tinyTrainedModel } from "./_scripts.ts";
+import {
+  assertAsksForTrainedModel,
+  assertRefuses,
+  runScript,
+  tinyTrainedModel,
+} from "./_scripts.ts";
 
 Deno.test("morph without a trained model says to train one, in one line, and exits 2", () =>
   assertAsksForTrainedModel("scripts/morph.ts"));
@@ -47,17 +52,6 @@ for (
     [["--steps=1"], /--steps must be an integer ≥ 2/],
   ] as const
 ) {
-  Deno.test(`morph refuses ${flags.join(" ")} with exit code 2`, async () => {
-    const model = await tinyTrainedModel();
-    const out = await Deno.makeTempDir();
-    const run = await runScript("scripts/morph.ts", [
-      `--model=${model}`,
-      ...flags,
-      `--out=${out}/morph`,
-    ]);
-    assert.equal(run.code, 2, run.stderr);
-    assert.match(run.stderr, message);
-    assert.deepEqual([...Deno.readDirSync(out)], []);
-    await Deno.remove(out, { recursive: true });
-  });
+  Deno.test(`morph refuses ${flags.join(" ")} with exit code 2`, async () =>
+    assertRefuses("scripts/morph.ts", [`--model=${await tinyTrainedModel()}`, ...flags], message));
 }

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { decodeGif } from "../lib/figures/gif.ts";
+import { decodePng } from "../lib/figures/png.ts";
+import { assertRefuses, runScript } from "./_scripts.ts";
+
+Deno.test("the study runs every step, its report shows figures that all decode, and a rerun keeps them", async () => {
+  const out = await Deno.makeTempDir();
+  const run = await runScript("scripts/study.ts", ["--profile=tiny", `--out=${out}`]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = await Deno.readTextFile(join(out, "REPORT.md"));
+  const headings = report.match(/^## .*/gm) ?? [];
+  assert.equal(headings.length, 6, headings.join("\n"));
+  const figures = [...report.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((match) => match[1]);
+  for (const folder of ["train", "search", "sweep", "corrupt", "denoise", "morph"]) {
+    assert.ok(figures.some((figure) => figure.startsWith(`${folder}/`)), `no ${folder} figure`);
+  }
+  for (const figure of figures) {
+    const bytes = await Deno.readFile(join(out, figure));
+    if (figure.endsWith(".gif")) {
+      const gif = decodeGif(bytes);
+      assert.equal(gif.frames.length, 4, figure);
+      assert.deepEqual([gif.width, gif.height], [84, 84]);
+    } else {
+      const png = decodePng(bytes);
+      assert.ok(png.width >= 84 && png.height >= 84, `${figure}: ${png.width}×${png.height}`);
+    }
+  }
+  // every step's caption sentence follows its figure
+  assert.doesNotMatch(report, /\]\([^)]+\)\n\n(!|##|$)/);
+
+  const again = await runScript("scripts/study.ts", ["--profile=tiny", `--out=${out}`]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stderr.match(/done earlier with the same flags, kept/g)?.length, 6);
+  await Deno.remove(out, { recursive: true });
+});
+
+for (
+  const [flags, message] of [
+    [["--profile=huge"], /--profile must be one of quick, tiny, full/],
+    [["--engine=turbo"], /--engine must be one of auto, fused, tfjs/],
+    [["--seed=-1"], /--seed must be an integer ≥ 0/],
+  ] as const
+) {
+  Deno.test(`study refuses ${flags.join(" ")} with one line and exit code 2`, () =>
+    assertRefuses("scripts/study.ts", [...flags], message));
+}
