@@ -169,6 +169,11 @@ export const SEED_BEST_PARAMS: BestParams = {
   l2: DEFAULT_CONFIG.l2,
 };
 
+/** Training parameters as one line, e.g. `dropout 0.1508, lr 3.47e-4, L2 4.65e-6`. */
+export function describeParams({ dropout, lr, l2 }: BestParams): string {
+  return `dropout ${dropout.toFixed(4)}, lr ${lr.toExponential(2)}, L2 ${l2.toExponential(2)}`;
+}
+
 /** Where `deno task search` writes its best combination, relative to the results root. */
 export const BEST_PARAMS_FILE = "search/best_params.json";
 

@@ -56,6 +56,7 @@ import {
   testLosses,
   writeCurve,
 } from "../lib/robustness.ts";
+import { describeParams } from "../lib/search.ts";
 
 /** The seed's test loss of its noise denoiser (std 0.2) after 100 epochs, quoted beside ours. */
 const SEED_DENOISER_LOSS = 0.030541;
@@ -162,8 +163,7 @@ await runMain(async () => {
       await model.useEngine(engine);
       console.error(
         `training the ${kind} denoiser (${describeCorruption(corruption)}) on ` +
-          `${data.train.count} images for ${params.epochs} epochs, lr ${params.lr}, ` +
-          `L2 ${params.l2}, dropout ${params.dropout}`,
+          `${data.train.count} images for ${params.epochs} epochs, ${describeParams(params)}`,
       );
       const started = performance.now();
       const result = await fit(model, {
@@ -260,8 +260,8 @@ await runMain(async () => {
   const items: ReportItem[] = [
     {
       kind: "text",
-      text: `Denoisers of d = ${hidden} trained on ${data.train.count} images (lr ${params.lr}, ` +
-        `L2 ${params.l2}, dropout ${params.dropout}; ${params.source}; ${backend.backend}), ` +
+      text: `Denoisers of d = ${hidden} trained on ${data.train.count} images ` +
+        `(${describeParams(params)}; ${params.source}; ${backend.backend}), ` +
         `evaluated on ${data.test.count} test images. ${summaries.join(" ")}`,
     },
     {

@@ -22,6 +22,7 @@ import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { csvTable, markdownTable, publishSection } from "../lib/report.ts";
 import {
   BEST_PARAMS_FILE,
+  describeParams,
   generateParams,
   kFoldSplits,
   LR_RANGE,
@@ -335,12 +336,6 @@ function trialResult(foldLosses: (number | null)[], seconds: number): TrialResul
     diverged,
     seconds,
   };
-}
-
-function describeParams(params: TrialParams): string {
-  return `dropout ${FORMATS.dropout(params.dropout)}, lr ${FORMATS.rate(params.lr)}, L2 ${
-    FORMATS.rate(params.l2)
-  }`;
 }
 
 function describeLoss(trial: TrialRecord): string {

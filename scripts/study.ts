@@ -39,12 +39,13 @@ const PROFILES: Record<string, Step[]> = {
     { name: "train", flags: ["--epochs=6", "--limit=30000", "--batch-size=64"] },
     {
       name: "sweep",
-      flags: ["--epochs=3", "--limit=10000", "--batch-size=64", "--test-limit=2000"],
+      flags: ["--epochs=3", "--limit=15000", "--batch-size=64", "--test-limit=2000"],
     },
     { name: "corrupt", flags: ["--test-limit=5000"] },
     {
       name: "denoise",
-      flags: ["--epochs=4", "--limit=15000", "--batch-size=64", "--test-limit=5000"],
+      // the same training budget as the standard model, so that the comparison is fair
+      flags: ["--epochs=6", "--limit=30000", "--batch-size=64", "--test-limit=5000"],
     },
     { name: "morph", flags: [] },
   ],

@@ -33,7 +33,7 @@ import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../lib/predict.ts";
 import { csvTable, markdownTable, publishSection } from "../lib/report.ts";
-import { TrialLog } from "../lib/search.ts";
+import { describeParams, TrialLog } from "../lib/search.ts";
 import { fitExponential } from "../lib/stats.ts";
 
 /** Test digits shown reconstructed by every size. */
@@ -86,7 +86,7 @@ await runMain(async () => {
   const { lr, l2, dropout } = params;
   console.error(
     `sweeping d = ${sizes.join(", ")}: ${params.epochs} epochs each on ${data.train.count} ` +
-      `images, lr ${lr}, L2 ${l2}, dropout ${dropout}`,
+      `images, ${describeParams(params)}`,
   );
 
   // Loop: the sizes not done yet, one at a time on tfjs or all at once as one population on the fused
@@ -201,10 +201,8 @@ await runMain(async () => {
   console.log(markdownTable(headers, shownRows));
   const diverged = records.filter((r) => r.diverged).map((r) => `d = ${r.hidden}`);
   const trained = `One model per latent size d = ${sizes.join(", ")}, each trained ` +
-    `${params.epochs} epochs on ${data.train.count} images with dropout ${
-      dropout.toFixed(4)
-    }, lr ` +
-    `${lr.toExponential(2)}, L2 ${l2.toExponential(2)} (${params.source}); losses on ` +
+    `${params.epochs} epochs on ${data.train.count} images with ${describeParams(params)} ` +
+    `(${params.source}); losses on ` +
     `${data.test.count} test images.`;
   const fitText = trend
     ? ` The final test loss changes by a factor of ${trend.factorPerUnit.toFixed(3)} per unit of ` +

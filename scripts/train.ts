@@ -22,6 +22,7 @@ import { lineChart, writeChart } from "../lib/figures/charts.ts";
 import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { publishSection, type ReportItem } from "../lib/report.ts";
+import { describeParams } from "../lib/search.ts";
 import { pickImages, reconstructPixels } from "../lib/predict.ts";
 
 /** Test digits shown beside their reconstructions. */
@@ -50,7 +51,7 @@ await runMain(async () => {
   await model.useEngine(engine);
   console.error(
     `training d=${flags.hidden} (${model.parameterCount.toLocaleString("en-US")} parameters) on ` +
-      `${data.train.count} images for ${epochs} epochs, lr ${lr}, L2 ${l2}, dropout ${dropout}`,
+      `${data.train.count} images for ${epochs} epochs, ${describeParams({ dropout, lr, l2 })}`,
   );
   const started = performance.now();
   const { history, diverged } = await fit(model, { epochs, train, validation, test });
