@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { corrupt, digitPixels } from "../lib/corrupt.ts";
 import { TensorBatches } from "../lib/data/batches.ts";
 import { fit, fitPopulation } from "../lib/fit.ts";
 import { requestAdapter, resolveEngine, setupBackend } from "../lib/gpu.ts";
@@ -115,4 +116,24 @@ Deno.test("auto picks fused on a hardware adapter only; unknown engines are refu
   assert.equal(await resolveEngine("tfjs", { quiet: true }), "tfjs");
   assert.equal(await resolveEngine("fused", { quiet: true }), "fused");
   await assert.rejects(resolveEngine("turbo" as "auto"), /unknown engine "turbo"/);
+});
+
+Deno.test("the fused engine trains a denoiser on (corrupted, clean) pairs as tfjs does", async () => {
+  const clean = digitPixels(train);
+  // noisy inputs on the 256 levels a byte holds, as the fused engine stores them
+  const noisy = corrupt(clean, { kind: "noise", std: 0.3 }, 2).map((v) =>
+    Math.round(v * 255) / 255
+  );
+  const losses: number[][] = [];
+  for (const engine of ["tfjs", "fused"] as const) {
+    const model = Autoencoder.create(config);
+    await model.useEngine(engine);
+    const pairs = new TensorBatches(noisy, { batchSize: 32, seed: 3, targets: clean });
+    losses.push([await model.trainEpoch(pairs), await model.trainEpoch(pairs)]);
+    pairs.dispose();
+    model.dispose();
+  }
+  losses[1].forEach((loss, i) => assertClose(loss, losses[0][i], 1e-3, `denoiser epoch ${i + 1}`));
+  // trained towards the clean targets: the second epoch's loss is below the first's
+  assert.ok(losses[1][1] < losses[1][0]);
 });
