@@ -7,11 +7,8 @@
  * @module
  */
 import type { Digits } from "./data/mnist.ts";
-import { IMAGE_SIDE } from "./model/architecture.ts";
+import { IMAGE_PIXELS, IMAGE_SIDE } from "./model/architecture.ts";
 import { createRng, normal, type Rng } from "./random.ts";
-
-/** Pixels of one image. */
-export const IMAGE_PIXELS = IMAGE_SIDE * IMAGE_SIDE;
 
 /** A corruption and its strength: noise `std`, or occlusion square `side` in pixels. */
 export type Corruption = { kind: "noise"; std: number } | { kind: "occlusion"; side: number };

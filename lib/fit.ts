@@ -9,7 +9,7 @@
 import { ProgressBar } from "./cli.ts";
 import type { TensorBatches } from "./data/batches.ts";
 import type { Digits } from "./data/mnist.ts";
-import { IMAGE_PIXELS } from "./corrupt.ts";
+import { IMAGE_PIXELS } from "./model/architecture.ts";
 import { Population } from "./gpu/population.ts";
 import { Autoencoder, type AutoencoderConfig } from "./model/autoencoder.ts";
 

@@ -7,7 +7,7 @@
 import { tf } from "./deps.ts";
 import { type Batch, type Pixels, TensorBatches } from "./data/batches.ts";
 import type { Autoencoder } from "./model/autoencoder.ts";
-import { IMAGE_PIXELS } from "./corrupt.ts";
+import { IMAGE_PIXELS } from "./model/architecture.ts";
 
 /** Images scored at once. */
 const BATCH_SIZE = 1000;

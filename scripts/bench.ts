@@ -30,14 +30,13 @@ import { loadMnist } from "../lib/data/mnist.ts";
 import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
 import { type GpuAdapter, requestAdapter, setupBackend } from "../lib/gpu.ts";
 import { type ModelSettings, Population } from "../lib/gpu/population.ts";
-import { IMAGE_SIDE } from "../lib/model/architecture.ts";
+import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { markdownTable, publishSection } from "../lib/report.ts";
 import { generateParams, SEED_BEST_PARAMS } from "../lib/search.ts";
 
 /** The seed's model: latent size 4, trained with the seed's best parameters. */
 const HIDDEN = 4;
-const PIXELS = IMAGE_SIDE * IMAGE_SIDE;
 /** The hidden first argument that makes this script run one row (in a child process). */
 const ROW_FLAG = "--row";
 /** The PyTorch peer, relative to the project root (the working directory of `deno task`). */
@@ -453,14 +452,14 @@ async function measureTfjs(
   const { batchSize, warmupSteps, steps } = job;
   const model = Autoencoder.create({ hidden: HIDDEN, seed: 0, ...SEED_BEST_PARAMS });
   if (warmupSteps > 0) {
-    const warmup = new TensorBatches(images.subarray(0, warmupSteps * batchSize * PIXELS), {
+    const warmup = new TensorBatches(images.subarray(0, warmupSteps * batchSize * IMAGE_PIXELS), {
       batchSize,
     });
     await model.trainEpoch(warmup);
     warmup.dispose();
   }
   const data = new TensorBatches(
-    steps > 0 ? images.subarray(0, steps * batchSize * PIXELS) : images,
+    steps > 0 ? images.subarray(0, steps * batchSize * IMAGE_PIXELS) : images,
     { batchSize },
   );
   const epochs = steps > 0 ? 1 : job.epochs;

@@ -22,13 +22,8 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from "../lib/cli.ts";
-import {
-  corrupt,
-  corruptedPairs,
-  describeCorruption,
-  digitPixels,
-  IMAGE_PIXELS,
-} from "../lib/corrupt.ts";
+import { corrupt, corruptedPairs, describeCorruption, digitPixels } from "../lib/corrupt.ts";
+import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
 import { TensorBatches, type TensorBatchesOptions } from "../lib/data/batches.ts";
 import type { Digits } from "../lib/data/mnist.ts";
 import {

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  addGaussianNoise,
-  corrupt,
-  corruptedPairs,
-  digitPixels,
-  IMAGE_PIXELS,
-  occlude,
-} from "../lib/corrupt.ts";
+import { addGaussianNoise, corrupt, corruptedPairs, digitPixels, occlude } from "../lib/corrupt.ts";
+import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
 import { createRng } from "../lib/random.ts";
 import { testDigits } from "./_fixtures.ts";
 

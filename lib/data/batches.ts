@@ -6,11 +6,9 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import { IMAGE_SIDE } from "../model/architecture.ts";
+import { IMAGE_PIXELS, IMAGE_SIDE } from "../model/architecture.ts";
 import { createRng, permutation } from "../random.ts";
 import type { Digits } from "./mnist.ts";
-
-const PIXELS = IMAGE_SIDE * IMAGE_SIDE;
 
 /**
  * The digits at `indices` of `digits`, in that order, copied (a fold of a cross-validation, a subset).
@@ -23,14 +21,17 @@ const PIXELS = IMAGE_SIDE * IMAGE_SIDE;
  * ```
  */
 export function pickDigits(digits: Digits, indices: ArrayLike<number>): Digits {
-  const images = new Uint8Array(indices.length * PIXELS);
+  const images = new Uint8Array(indices.length * IMAGE_PIXELS);
   const labels = new Uint8Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const index = indices[i];
     if (!(Number.isInteger(index) && index >= 0 && index < digits.count)) {
       throw new RangeError(`index ${index} is not a digit of 0…${digits.count - 1}`);
     }
-    images.set(digits.images.subarray(index * PIXELS, (index + 1) * PIXELS), i * PIXELS);
+    images.set(
+      digits.images.subarray(index * IMAGE_PIXELS, (index + 1) * IMAGE_PIXELS),
+      i * IMAGE_PIXELS,
+    );
     labels[i] = digits.labels[index];
   }
   return { images, labels, count: indices.length };
@@ -78,7 +79,7 @@ export function takeDigits(digits: Digits, limit: number): Digits {
   if (!(limit >= 0)) throw new RangeError(`limit must be ≥ 0, got ${limit}`);
   const count = Math.min(Math.floor(limit), digits.count);
   return {
-    images: digits.images.subarray(0, count * PIXELS),
+    images: digits.images.subarray(0, count * IMAGE_PIXELS),
     labels: digits.labels.subarray(0, count),
     count,
   };
@@ -156,8 +157,10 @@ export class TensorBatches {
   /** Uploads `inputs` (and `options.targets`) to the current backend. */
   constructor(inputs: Pixels, options: TensorBatchesOptions) {
     const { batchSize, seed = 0, shuffle = true, targets } = options;
-    if (inputs.length % PIXELS !== 0) {
-      throw new RangeError(`images must hold a multiple of ${PIXELS} pixels, got ${inputs.length}`);
+    if (inputs.length % IMAGE_PIXELS !== 0) {
+      throw new RangeError(
+        `images must hold a multiple of ${IMAGE_PIXELS} pixels, got ${inputs.length}`,
+      );
     }
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
@@ -165,7 +168,7 @@ export class TensorBatches {
     if (targets && targets.length !== inputs.length) {
       throw new RangeError(`targets hold ${targets.length} pixels, inputs ${inputs.length}`);
     }
-    this.count = inputs.length / PIXELS;
+    this.count = inputs.length / IMAGE_PIXELS;
     this.batchSize = batchSize;
     this.#seed = seed;
     this.#shuffle = shuffle;
@@ -176,7 +179,7 @@ export class TensorBatches {
 
   /** A dataset of the images of `digits`. */
   static fromDigits(digits: Digits, options: TensorBatchesOptions): TensorBatches {
-    return new TensorBatches(digits.images.subarray(0, digits.count * PIXELS), options);
+    return new TensorBatches(digits.images.subarray(0, digits.count * IMAGE_PIXELS), options);
   }
 
   /** Number of batches in an epoch. */

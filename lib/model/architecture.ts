@@ -37,6 +37,8 @@ export const KERNEL = 3;
 export const STRIDE = 2;
 /** Side of an MNIST image. */
 export const IMAGE_SIDE = 28;
+/** Pixels of an MNIST image. */
+export const IMAGE_PIXELS = IMAGE_SIDE * IMAGE_SIDE;
 /** Width of the two hidden linear layers. */
 export const LINEAR_WIDTH = 64;
 /** Channels × height × width of the last encoder convolution (32 × 3 × 3). */

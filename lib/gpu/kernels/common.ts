@@ -9,12 +9,12 @@
  *
  * @module
  */
-import { IMAGE_SIDE } from "../../model/architecture.ts";
+import { IMAGE_PIXELS } from "../../model/architecture.ts";
 import type { KernelBuilder } from "../kernel.ts";
 import type { Activation } from "../layout.ts";
 
 /** Pixels of one image. */
-export const PIXELS = IMAGE_SIDE * IMAGE_SIDE;
+export const PIXELS = IMAGE_PIXELS;
 
 /** Buffer names the engine's kernels bind besides the activations and gradients of the layers. */
 export const BUFFERS = {
