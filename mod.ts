@@ -15,7 +15,7 @@
  * const testBatches = TensorBatches.fromDigits(test, { batchSize: 1000, shuffle: false });
  * const { history } = await fit(model, { epochs: 3, train: batches, test: testBatches });
  * console.log(history.at(-1)?.testLoss);
- * await model.save("model.safetensors"); // loads into the seed's PyTorch model
+ * await model.save("model.safetensors"); // PyTorch names and layouts
  * ```
  *
  * @module
