@@ -31,8 +31,10 @@ export interface FitOptions {
   test?: TensorBatches;
   /** Prefix of the progress bar, e.g. the trial or model it trains. */
   label?: string;
-  /** Called after each epoch (to save a preview or a checkpoint). */
-  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** The epochs trained before (a run resumed from a checkpoint): training goes on after the last. */
+  history?: EpochRecord[];
+  /** Called after each epoch with the history so far (to save a preview or a checkpoint). */
+  onEpoch?: (history: EpochRecord[]) => void | Promise<void>;
 }
 
 /** The epochs trained and whether training stopped because the loss diverged. */
@@ -47,8 +49,8 @@ export interface FitResult {
  */
 export async function fit(model: Autoencoder, options: FitOptions): Promise<FitResult> {
   const { epochs, train, validation, test, label = "train" } = options;
-  const history: EpochRecord[] = [];
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  const history: EpochRecord[] = [...(options.history ?? [])];
+  for (let epoch = history.length + 1; epoch <= epochs; epoch++) {
     const bar = new ProgressBar(`${label} epoch ${epoch}/${epochs}`, train.batchCount);
     const trainLoss = await model.trainEpoch(train, {
       onStep: (done) =>
@@ -67,7 +69,7 @@ export async function fit(model: Autoencoder, options: FitOptions): Promise<FitR
     };
     history.push(record);
     bar.finish(describeEpoch(record));
-    await options.onEpoch?.(record);
+    await options.onEpoch?.(history);
     const losses = [trainLoss, validationLoss, testLoss].filter((loss) => loss !== null);
     if (!losses.every(Number.isFinite)) return { history, diverged: true };
   }

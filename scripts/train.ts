@@ -21,6 +21,7 @@ import { fit } from "../lib/fit.ts";
 import { lineChart, writeChart } from "../lib/figures/charts.ts";
 import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { resumeCheckpoint, saveCheckpoint } from "../lib/model/checkpoint.ts";
 import { publishSection, type ReportItem } from "../lib/report.ts";
 import { describeParams } from "../lib/search.ts";
 import { pickImages, reconstructPixels } from "../lib/predict.ts";
@@ -33,6 +34,7 @@ await runMain(async () => {
   const flags = parseFlags(Deno.args, {
     hidden: { type: "number", default: 4, help: "latent size d" },
     ...trainingFlags(150),
+    fresh: { type: "boolean", default: false, help: "start over instead of resuming a checkpoint" },
     ...commonFlags("train"),
   }, "train");
   checkInteger("hidden", flags.hidden, 1);
@@ -53,8 +55,28 @@ await runMain(async () => {
     `training d=${flags.hidden} (${model.parameterCount.toLocaleString("en-US")} parameters) on ` +
       `${data.train.count} images for ${epochs} epochs, ${describeParams({ dropout, lr, l2 })}`,
   );
+  // A run interrupted with the same settings resumes from its last epoch's checkpoint (tfjs engine: the
+  // fused engine keeps Adam's moments on the GPU).
+  const checkpoint = join(out, "checkpoint.safetensors");
+  const settings = { config, batchSize, trainImages: data.train.count, backend: backend.backend };
+  const resumed = engine === "tfjs" && !flags.fresh
+    ? await resumeCheckpoint(checkpoint, model, settings)
+    : undefined;
+  if (resumed) {
+    train.seek(resumed.length);
+    console.error(`resuming after epoch ${resumed.length} from ${checkpoint}`);
+  }
   const started = performance.now();
-  const { history, diverged } = await fit(model, { epochs, train, validation, test });
+  const { history, diverged } = await fit(model, {
+    epochs,
+    train,
+    validation,
+    test,
+    history: resumed,
+    onEpoch: async (historySoFar) => {
+      if (engine === "tfjs") await saveCheckpoint(checkpoint, model, settings, historySoFar);
+    },
+  });
   const seconds = (performance.now() - started) / 1000;
   const final = history[history.length - 1];
 
@@ -124,6 +146,7 @@ await runMain(async () => {
       },
     ],
   });
+  await Deno.remove(checkpoint).catch(() => {});
   model.dispose();
   [train, validation, test].forEach((batches) => batches.dispose());
   console.error(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exists } from "../lib/cli.ts";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { assertRefuses, runScript, serveDirectory } from "./_scripts.ts";
@@ -66,4 +67,45 @@ Deno.test("train runs by URL, served over loopback HTTP, where no deno.json appl
   assert.equal(run.code, 0, run.stderr);
   assert.ok((await Deno.stat(join(out, "model.safetensors"))).size > 190_000);
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("a killed training run resumes from its last epoch and ends as an uninterrupted one", async () => {
+  const root = await Deno.makeTempDir();
+  const flags = ["--epochs=4", "--limit=3000", "--test-limit=200", "--batch-size=64"];
+  const whole = await runScript("scripts/train.ts", [...flags, `--out=${root}/whole`]);
+  assert.equal(whole.code, 0, whole.stderr);
+
+  const out = join(root, "killed");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "scripts/train.ts", ...flags, `--out=${out}`],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const checkpoint = join(out, "checkpoint.safetensors");
+  while (!(await exists(checkpoint))) await new Promise((resolve) => setTimeout(resolve, 20));
+  child.kill("SIGKILL");
+  await child.status;
+  assert.equal(await exists(join(out, "history.json")), false, "killed after the run ended");
+  assert.deepEqual([...Deno.readDirSync(out)].map((entry) => entry.name), [
+    "checkpoint.safetensors",
+  ]);
+
+  const resumed = await runScript("scripts/train.ts", [...flags, `--out=${out}`]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming after epoch [1-3] from/);
+  const losses = async (folder: string) =>
+    JSON.parse(await Deno.readTextFile(join(root, folder, "history.json"))).epochs.map(
+      (e: { trainLoss: number; validationLoss: number; testLoss: number }) => [
+        e.trainLoss,
+        e.validationLoss,
+        e.testLoss,
+      ],
+    );
+  assert.deepEqual(await losses("killed"), await losses("whole"));
+  assert.deepEqual(
+    await Deno.readFile(join(out, "model.safetensors")),
+    await Deno.readFile(join(root, "whole", "model.safetensors")),
+  );
+  assert.equal(await exists(checkpoint), false);
+  await Deno.remove(root, { recursive: true });
 });

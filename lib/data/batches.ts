@@ -201,6 +201,12 @@ export class TensorBatches {
     return epochOrder(this.count, this.#seed, epoch);
   }
 
+  /** Makes `epoch` the next epoch (0 the first), as when a checkpointed run resumes after it. */
+  seek(epoch: number): void {
+    if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`no epoch ${epoch}`);
+    this.#epochs = epoch;
+  }
+
   /**
    * The order of the next epoch's images, moving on to that epoch as {@link TensorBatches.epoch} does: for
    * an engine that batches the {@link TensorBatches.source} pixels itself.

@@ -70,6 +70,14 @@ type DropoutMasks = ReadonlyMap<string, tf.Tensor2D>;
 /** No dropout: evaluation, encoding and decoding. */
 const NO_DROPOUT: DropoutMasks = new Map();
 
+/** Adam's moments (flat, in the model's own parameter order) and the steps and epochs taken. */
+export interface TrainingState {
+  steps: number;
+  epochs: number;
+  first: Float32Array;
+  second: Float32Array;
+}
+
 /** One parameter: its spec, its tfjs variable and the map from its tfjs to its PyTorch layout. */
 interface Parameter {
   spec: ParameterSpec;
@@ -122,8 +130,9 @@ export class Autoencoder {
     "beta1" | "oneMinusBeta1" | "beta2" | "oneMinusBeta2" | "l2",
     tf.Scalar
   >;
-  readonly #dropoutRng: Rng;
+  #dropoutRng: Rng;
   #steps = 0;
+  #epochs = 0;
   /** Set when the model trains on the fused WebGPU engine ({@link Autoencoder.useEngine}). */
   #fused?: FusedTrainer;
 
@@ -163,7 +172,7 @@ export class Autoencoder {
       oneMinusBeta2: tf.scalar(1 - BETA2),
       l2: tf.scalar(config.l2),
     };
-    this.#dropoutRng = createRng((config.seed ^ 0x2545f491) >>> 0);
+    this.#dropoutRng = dropoutRng(config.seed, 0);
   }
 
   /** A new model with PyTorch's default initialisation ({@link initialWeights}), seeded by `seed`. */
@@ -226,6 +235,9 @@ export class Autoencoder {
    */
   async trainEpoch(batches: TensorBatches, options: TrainEpochOptions = {}): Promise<number> {
     if (this.#fused) return await this.#trainEpochFused(batches, options);
+    // Each epoch's dropout masks follow from the seed and the epoch alone, so a run resumed from a
+    // checkpoint ({@link Autoencoder.setTrainingState}) draws the masks an uninterrupted one would.
+    this.#dropoutRng = dropoutRng(this.config.seed, this.#epochs++);
     let total: tf.Tensor = tf.scalar(0);
     let done = 0;
     for (const batch of batches.epoch()) {
@@ -339,6 +351,40 @@ export class Autoencoder {
     });
   }
 
+  /**
+   * What training has accumulated besides the weights — Adam's moments, the steps and epochs taken — for a
+   * checkpoint that resumes exactly (with {@link Autoencoder.setTrainingState} and the weights). On the
+   * fused engine these live on the GPU, which does not hand them out: an error.
+   */
+  async getTrainingState(): Promise<TrainingState> {
+    if (this.#fused) {
+      throw new Error("the fused engine keeps Adam's moments on the GPU: no checkpoint");
+    }
+    return {
+      steps: this.#steps,
+      epochs: this.#epochs,
+      first: await this.#moments.first.data() as Float32Array,
+      second: await this.#moments.second.data() as Float32Array,
+    };
+  }
+
+  /** Restores what {@link Autoencoder.getTrainingState} gave, so that training goes on from there. */
+  setTrainingState(state: TrainingState): void {
+    if (this.#fused) {
+      throw new Error("the fused engine keeps Adam's moments on the GPU: no checkpoint");
+    }
+    const { first, second } = this.#moments;
+    if (state.first.length !== first.size || state.second.length !== second.size) {
+      throw new RangeError(`Adam's moments hold ${first.size} values, got ${state.first.length}`);
+    }
+    tf.tidy(() => {
+      first.assign(tf.tensor1d(state.first));
+      second.assign(tf.tensor1d(state.second));
+    });
+    this.#steps = state.steps;
+    this.#epochs = state.epochs;
+  }
+
   /** The engine the model trains on: `tfjs` (the current tfjs backend) or `fused` (WebGPU). */
   get engine(): Engine {
     return this.#fused ? "fused" : "tfjs";
@@ -383,6 +429,7 @@ export class Autoencoder {
 
   async #trainEpochFused(batches: TensorBatches, options: TrainEpochOptions): Promise<number> {
     const { loss, weights } = await this.#fused!.trainEpoch(batches);
+    this.#epochs++;
     this.#assign(weights);
     this.#steps += batches.batchCount;
     options.onStep?.(batches.batchCount, batches.batchCount);
@@ -491,6 +538,11 @@ function apply(layer: Layer, x: tf.Tensor): tf.Tensor {
   return layer.unflattensOutput
     ? y.reshape([batch, CONV_CODE.side, CONV_CODE.side, CONV_CODE.channels])
     : y;
+}
+
+/** The generator of the dropout masks of epoch `epoch` of a model seeded `seed`. */
+function dropoutRng(seed: number, epoch: number): Rng {
+  return createRng(Math.imul((seed ^ 0x2545f491) >>> 0, 0x9e3779b1) + epoch);
 }
 
 function checkConfig(config: AutoencoderConfig): AutoencoderConfig {
