@@ -9,8 +9,8 @@ import {
   TensorBatches,
 } from "../lib/data/batches.ts";
 import { type Digits, loadMnist } from "../lib/data/mnist.ts";
+import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
 
-const PIXELS = 784;
 const mnist = await loadMnist({ quiet: true });
 const digits = takeDigits(mnist.train, 1000);
 
@@ -18,7 +18,7 @@ const digits = takeDigits(mnist.train, 1000);
 function imageKeys(set: Digits): string[] {
   return Array.from(
     { length: set.count },
-    (_, i) => set.images.subarray(i * PIXELS, (i + 1) * PIXELS).join(),
+    (_, i) => set.images.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS).join(),
   );
 }
 
@@ -26,7 +26,7 @@ Deno.test("takeDigits keeps the first digits, all of them past the count", () =>
   const few = takeDigits(mnist.test, 5);
   assert.equal(few.count, 5);
   assert.deepEqual(few.labels, mnist.test.labels.subarray(0, 5));
-  assert.deepEqual(few.images, mnist.test.images.subarray(0, 5 * PIXELS));
+  assert.deepEqual(few.images, mnist.test.images.subarray(0, 5 * IMAGE_PIXELS));
   assert.equal(takeDigits(few, 100).count, 5);
   assert.equal(takeDigits(few, 0).images.length, 0);
   assert.throws(() => takeDigits(few, -1), RangeError);
@@ -40,8 +40,8 @@ Deno.test("pickDigits copies the chosen digits in the order asked", () => {
     Uint8Array.of(digits.labels[9], digits.labels[3], digits.labels[9]),
   );
   assert.deepEqual(
-    picked.images.subarray(PIXELS, 2 * PIXELS),
-    digits.images.subarray(3 * PIXELS, 4 * PIXELS),
+    picked.images.subarray(IMAGE_PIXELS, 2 * IMAGE_PIXELS),
+    digits.images.subarray(3 * IMAGE_PIXELS, 4 * IMAGE_PIXELS),
   );
   assert.notEqual(picked.images.buffer, digits.images.buffer);
   assert.throws(() => pickDigits(digits, [1000]), /index 1000 is not a digit of 0…999/);
@@ -51,7 +51,7 @@ Deno.test("the split partitions the digits, reproducibly for a seed", () => {
   const { train, validation } = splitTrainValidation(digits, { validationSize: 200, seed: 1 });
   assert.equal(train.count, 800);
   assert.equal(validation.count, 200);
-  assert.equal(train.images.length, 800 * PIXELS);
+  assert.equal(train.images.length, 800 * IMAGE_PIXELS);
   // Every digit lands in exactly one part, with its own label.
   const labelOf = new Map(imageKeys(digits).map((key, i) => [key, digits.labels[i]]));
   const parts = [...imageKeys(train), ...imageKeys(validation)];
@@ -84,8 +84,8 @@ Deno.test("batches cover each image once per epoch, in a seeded order per epoch"
       const pixels = await batch.inputs.data();
       for (let i = 0; i < batch.size; i++) {
         const index = order[seen + i];
-        const expected = digits.images.subarray(index * PIXELS, (index + 1) * PIXELS);
-        const got = pixels.subarray(i * PIXELS, (i + 1) * PIXELS);
+        const expected = digits.images.subarray(index * IMAGE_PIXELS, (index + 1) * IMAGE_PIXELS);
+        const got = pixels.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS);
         assert.ok(expected.every((v, j) => Math.abs(v / 255 - got[j]) < 1e-7), `image ${index}`);
       }
       seen += batch.size;
@@ -121,8 +121,8 @@ Deno.test("separate targets travel with their inputs; batches are freed as the l
   for (const batch of batches.epoch()) {
     assert.notEqual(batch.targets, batch.inputs);
     const [inputs, targets] = [await batch.inputs.data(), await batch.targets.data()];
-    for (let i = 0; i < batch.size * PIXELS; i++) {
-      const pixel = order[seen + Math.floor(i / PIXELS)] * PIXELS + (i % PIXELS);
+    for (let i = 0; i < batch.size * IMAGE_PIXELS; i++) {
+      const pixel = order[seen + Math.floor(i / IMAGE_PIXELS)] * IMAGE_PIXELS + (i % IMAGE_PIXELS);
       assert.equal(inputs[i], noisy[pixel]);
       assert.equal(targets[i], clean[pixel]);
     }

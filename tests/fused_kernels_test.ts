@@ -8,7 +8,7 @@ import { tf } from "../lib/deps.ts";
 import { datasetBuffers, populationBuffers } from "../lib/gpu/buffers.ts";
 import { GpuContext } from "../lib/gpu/device.ts";
 import { type Dims, encodeDispatches, KernelCompiler, MODEL_WORDS } from "../lib/gpu/kernel.ts";
-import { activationBuffer, BUFFERS, gradientBuffer, PIXELS } from "../lib/gpu/kernels/common.ts";
+import { activationBuffer, BUFFERS, gradientBuffer } from "../lib/gpu/kernels/common.ts";
 import { ADAM } from "../lib/gpu/kernels/adam.ts";
 import {
   type Activation,
@@ -18,7 +18,7 @@ import {
   parameterLayout,
 } from "../lib/gpu/layout.ts";
 import { buildPlan } from "../lib/gpu/plan.ts";
-import { initialWeights } from "../lib/model/architecture.ts";
+import { IMAGE_PIXELS, initialWeights } from "../lib/model/architecture.ts";
 import { createRng, normal } from "../lib/random.ts";
 
 await tf.setBackend("cpu");
@@ -109,7 +109,10 @@ HIDDENS.forEach((_, m) => {
 gpu.write(BUFFERS.params, params);
 gpu.writeModels(HIDDENS.map((hidden, m) => ({ lr: 1e-3, wd: 0, dropout: 0, seed: 7 + m, hidden })));
 gpu.writeState(STATE);
-const imageBytes = Uint8Array.from({ length: IMAGES * PIXELS }, () => Math.floor(rng() * 256));
+const imageBytes = Uint8Array.from(
+  { length: IMAGES * IMAGE_PIXELS },
+  () => Math.floor(rng() * 256),
+);
 gpu.write(BUFFERS.images, imageBytes);
 gpu.write(BUFFERS.order, Uint32Array.from(ORDERS.flat()));
 
@@ -118,10 +121,12 @@ const VALID = Math.min(dims.batch, STATE.rows - STATE.batch * dims.batch);
 
 /** Model `m`'s input images of the batch as the kernels gather them: zeros past the valid rows. */
 function gatheredImages(m: number): Float32Array {
-  const pixels = new Float32Array(dims.batch * PIXELS);
+  const pixels = new Float32Array(dims.batch * IMAGE_PIXELS);
   for (let b = 0; b < VALID; b++) {
     const sample = ORDERS[m][STATE.batch * dims.batch + b];
-    for (let p = 0; p < PIXELS; p++) pixels[b * PIXELS + p] = imageBytes[sample * PIXELS + p] / 255;
+    for (let p = 0; p < IMAGE_PIXELS; p++) {
+      pixels[b * IMAGE_PIXELS + p] = imageBytes[sample * IMAGE_PIXELS + p] / 255;
+    }
   }
   return pixels;
 }

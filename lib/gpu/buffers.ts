@@ -10,7 +10,8 @@
 import type { DeviceNeed } from "./device.ts";
 import { type Dims, type Kernel, MODEL_WORDS, STATE_WORDS } from "./kernel.ts";
 import type { LayerGeometry } from "./layout.ts";
-import { activationBuffer, BUFFERS, gradientBuffer, PIXELS } from "./kernels/common.ts";
+import { activationBuffer, BUFFERS, gradientBuffer } from "./kernels/common.ts";
+import { IMAGE_PIXELS } from "../model/architecture.ts";
 
 /** A buffer to create: its name and size in bytes. */
 export interface BufferSpec {
@@ -52,7 +53,11 @@ export function populationBuffers(dims: Dims, layers: readonly LayerGeometry[]):
     { name: BUFFERS.state, bytes: STATE_WORDS * 4, holds: "the step state" },
     { name: BUFFERS.rowLoss, bytes: models * batch * 4, holds: `the row losses of ${perSample}` },
     { name: BUFFERS.lossSum, bytes: models * 4, holds: "the loss sums" },
-    { name: BUFFERS.pixels, bytes: batch * PIXELS * 4, holds: `the pixels of ${batch} images` },
+    {
+      name: BUFFERS.pixels,
+      bytes: batch * IMAGE_PIXELS * 4,
+      holds: `the pixels of ${batch} images`,
+    },
     ...layers.flatMap((layer) => {
       const bytes = models * batch * layer.outputSize * 4;
       const name = layer.spec.name;
@@ -73,7 +78,7 @@ export function populationBuffers(dims: Dims, layers: readonly LayerGeometry[]):
  * denoising: else the images serve as targets) and each model's sample order.
  */
 export function datasetBuffers(models: number, count: number, denoising: boolean): BufferSpec[] {
-  const images = { bytes: count * PIXELS, holds: `${count} images` };
+  const images = { bytes: count * IMAGE_PIXELS, holds: `${count} images` };
   return [
     { name: BUFFERS.images, ...images },
     ...(denoising ? [{ name: BUFFERS.targets, ...images, holds: `${count} target images` }] : []),

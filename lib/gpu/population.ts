@@ -27,7 +27,8 @@ import {
 import { layerGeometry, packWeights, parameterLayout, unpackWeights } from "./layout.ts";
 import { initialWeights, type Weights } from "../model/architecture.ts";
 import { epochOrder } from "../data/batches.ts";
-import { activationBuffer, BUFFERS, PIXELS } from "./kernels/common.ts";
+import { activationBuffer, BUFFERS } from "./kernels/common.ts";
+import { IMAGE_PIXELS } from "../model/architecture.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 
 /** One model of a population. */
@@ -206,15 +207,15 @@ export class Population {
    */
   async upload(inputs: Uint8Array, targets?: Uint8Array): Promise<GpuDataset> {
     this.#context.check();
-    if (inputs.length === 0 || inputs.length % PIXELS !== 0) {
+    if (inputs.length === 0 || inputs.length % IMAGE_PIXELS !== 0) {
       throw new RangeError(
-        `inputs must hold whole images of ${PIXELS} bytes, got ${inputs.length}`,
+        `inputs must hold whole images of ${IMAGE_PIXELS} bytes, got ${inputs.length}`,
       );
     }
     if (targets && targets.length !== inputs.length) {
       throw new RangeError(`targets hold ${targets.length} bytes, inputs ${inputs.length}`);
     }
-    const count = inputs.length / PIXELS;
+    const count = inputs.length / IMAGE_PIXELS;
     const specs = datasetBuffers(this.#dims.models, count, targets !== undefined);
     const limits = this.#context.device.limits;
     for (const spec of specs) {
@@ -422,14 +423,14 @@ export class Population {
   ): Promise<Float32Array> {
     this.#context.check();
     const { hidden } = this.models[model];
-    const width = input === "pixels" ? PIXELS : hidden;
+    const width = input === "pixels" ? IMAGE_PIXELS : hidden;
     if (values.length % width !== 0) {
       throw new RangeError(`expected rows of ${width} ${input}, got ${values.length} values`);
     }
     const count = values.length / width;
     const [outputBuffer, rowWidth, keep] = output === "codes"
       ? [this.#codeBuffer, this.hiddenMax, hidden]
-      : [this.#reconstructionBuffer, PIXELS, PIXELS];
+      : [this.#reconstructionBuffer, IMAGE_PIXELS, IMAGE_PIXELS];
     const batch = this.batchSize;
     const result = new Float32Array(count * keep);
     this.#writeState({ batch: 0, rows: 0, training: 0 });

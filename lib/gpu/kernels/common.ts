@@ -13,9 +13,6 @@ import { IMAGE_PIXELS } from "../../model/architecture.ts";
 import type { KernelBuilder } from "../kernel.ts";
 import type { Activation } from "../layout.ts";
 
-/** Pixels of one image. */
-export const PIXELS = IMAGE_PIXELS;
-
 /** Buffer names the engine's kernels bind besides the activations and gradients of the layers. */
 export const BUFFERS = {
   /** The flat parameters of all models, model after model. */
@@ -96,7 +93,7 @@ fn ${prefix}_at(row: u32, i: u32) -> f32 { return ${buffer}[row + i]; }`,
     const pixels = k.use(BUFFERS.pixels, "f32");
     k.helper(
       prefix,
-      `fn ${prefix}_row(m: u32, b: u32) -> u32 { return b * ${PIXELS}u; }
+      `fn ${prefix}_row(m: u32, b: u32) -> u32 { return b * ${IMAGE_PIXELS}u; }
 fn ${prefix}_at(row: u32, i: u32) -> f32 { return ${pixels}[row + i]; }`,
     );
   } else {
@@ -109,7 +106,7 @@ fn ${prefix}_at(row: u32, i: u32) -> f32 { return ${pixels}[row + i]; }`,
       prefix,
       `fn ${prefix}_row(m: u32, b: u32) -> u32 {
   if (b >= valid_rows()) { return NO_ROW; }
-  return ${order}[m * ${state}[0].rows + ${state}[0].batch * BATCH + b] * ${PIXELS}u;
+  return ${order}[m * ${state}[0].rows + ${state}[0].batch * BATCH + b] * ${IMAGE_PIXELS}u;
 }
 fn ${prefix}_at(row: u32, i: u32) -> f32 {
   if (row == NO_ROW) { return 0.0; }

@@ -12,7 +12,8 @@
  * @module
  */
 import { type Dims, type Kernel, KernelBuilder } from "../kernel.ts";
-import { BUFFERS, PIXELS, sourceReader, validRows } from "./common.ts";
+import { BUFFERS, sourceReader, validRows } from "./common.ts";
+import { IMAGE_PIXELS } from "../../model/architecture.ts";
 
 const WORKGROUP = 256;
 
@@ -54,11 +55,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   let m = wg.z;
   let b = wg.x;
   let valid = valid_rows();
-  let base = (m * BATCH + b) * ${PIXELS}u;
+  let base = (m * BATCH + b) * ${IMAGE_PIXELS}u;
   let row = target_row(m, b);
-  let scale = 2.0 / f32(max(valid, 1u) * ${PIXELS}u);
+  let scale = 2.0 / f32(max(valid, 1u) * ${IMAGE_PIXELS}u);
   var sum = 0.0;
-  for (var p = li; p < ${PIXELS}u; p += ${WORKGROUP}u) {
+  for (var p = li; p < ${IMAGE_PIXELS}u; p += ${WORKGROUP}u) {
     var gradient = 0.0;
     if (b < valid) {
       let out = ${y}[base + p];
@@ -70,7 +71,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   }
   let total = reduce(li, sum);
   let share = select(1.0, 1.0 / f32(max(valid, 1u)), ${state}[0].training != 0u);
-  if (li == 0u) { ${rowLoss}[m * BATCH + b] = total / ${PIXELS}.0 * share; }
+  if (li == 0u) { ${rowLoss}[m * BATCH + b] = total / ${IMAGE_PIXELS}.0 * share; }
 }`;
   return k.build(dims, {
     label: "loss",
