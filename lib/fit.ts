@@ -12,6 +12,7 @@ import type { Digits } from "./data/mnist.ts";
 import { IMAGE_PIXELS } from "./model/architecture.ts";
 import { Population } from "./gpu/population.ts";
 import { Autoencoder, type AutoencoderConfig } from "./model/autoencoder.ts";
+import { resumePopulationCheckpoint, savePopulationCheckpoint } from "./model/checkpoint.ts";
 
 /** The losses of one epoch and how fast it trained. */
 export interface EpochRecord {
@@ -98,6 +99,13 @@ export interface PopulationFitOptions {
   test?: Digits;
   /** Prefix of the progress bar. */
   label?: string;
+  /**
+   * Where to keep a checkpoint of the whole population after each epoch, and the settings a resume must
+   * share (besides the models, the batch size, the epochs and the training images, always compared):
+   * a run interrupted with the same resumes after its last finished epoch, unless `fresh`. The caller
+   * removes the file when it has kept the results.
+   */
+  checkpoint?: { path: string; settings: unknown; fresh?: boolean };
 }
 
 /**
@@ -110,7 +118,7 @@ export async function fitPopulation(
   configs: AutoencoderConfig[],
   options: PopulationFitOptions,
 ): Promise<{ models: Autoencoder[]; results: FitResult[] }> {
-  const { epochs, batchSize, train, validation, test, label = "population" } = options;
+  const { epochs, batchSize, train, validation, test, label = "population", checkpoint } = options;
   const population = await Population.create({
     batchSize,
     models: configs.map(({ hidden, dropout, lr, l2, seed }) => ({
@@ -129,8 +137,24 @@ export async function fitPopulation(
     upload(test),
   ]);
   try {
-    const results: FitResult[] = configs.map(() => ({ history: [], diverged: false }));
-    for (let epoch = 1; epoch <= epochs; epoch++) {
+    const settings = {
+      run: checkpoint?.settings,
+      configs,
+      batchSize,
+      epochs,
+      trainImages: train.count,
+    };
+    let resumed: FitResult[] | undefined;
+    if (checkpoint && !checkpoint.fresh) {
+      resumed = await resumePopulationCheckpoint(checkpoint.path, population, settings);
+      if (resumed) {
+        console.error(
+          `${label}: resuming after epoch ${population.epochs} from ${checkpoint.path}`,
+        );
+      }
+    }
+    const results = resumed ?? configs.map(() => ({ history: [], diverged: false }));
+    for (let epoch = population.epochs + 1; epoch <= epochs; epoch++) {
       const bar = new ProgressBar(`${label} epoch ${epoch}/${epochs}`, 1);
       const trainLosses = await population.trainEpoch(trainData!);
       const seconds = bar.elapsedSeconds;
@@ -153,6 +177,9 @@ export async function fitPopulation(
       const total = Math.round((configs.length * train.count) / seconds).toLocaleString("en-US");
       const alive = results.filter((result) => !result.diverged).length;
       bar.finish(`${configs.length} models (${alive} converging) · ${total} samples/s in total`);
+      if (checkpoint) {
+        await savePopulationCheckpoint(checkpoint.path, population, settings, results);
+      }
     }
     const models = [];
     for (const [i, config] of configs.entries()) {

@@ -2,7 +2,8 @@
  * `deno task search`: the seed's random search of training parameters. Draws `--trials` combinations of
  * dropout, learning rate and L2 weight decay, trains each on the training split and scores it on the
  * validation split (never the test set), or by k-fold cross-validation over the training split. Each
- * finished trial is saved as it ends, so an interrupted search resumes where it stopped. Writes the
+ * finished trial is saved as it ends (on the fused engine, where the trials train as one population, the
+ * population is checkpointed after each epoch), so an interrupted search resumes where it stopped. Writes the
  * ranked table, a figure of the validation loss against lr and L2, and the best combination, which
  * `train`, `sweep` and `denoise` then use by default.
  *
@@ -125,8 +126,17 @@ await runMain(async () => {
   // population on the fused engine, saved together.
   const pending = [...combinations.entries()].filter(([index]) => !log.has(index));
   const options = { epochs: flags.epochs, batchSize: flags["batch-size"], seed: flags.seed };
+  // The population's checkpoint of each fold, kept until every trial is in the log.
+  const checkpoints = splits.map((_, fold) =>
+    join(out, `trials-fold${fold + 1}.checkpoint.safetensors`)
+  );
   const results = engine === "fused" && pending.length > 0
-    ? await runTrialsTogether(pending.map(([, params]) => params), splits, options)
+    ? await runTrialsTogether(pending.map(([, params]) => params), splits, {
+      ...options,
+      checkpoints,
+      settings,
+      fresh: flags.fresh,
+    })
     : [];
   for (const [i, [index, params]] of pending.entries()) {
     const label = `trial ${index + 1}/${flags.trials}`;
@@ -135,6 +145,7 @@ await runMain(async () => {
     await log.record(trial);
     console.error(`${label}: ${describeParams(params)} → ${describeLoss(trial)}`);
   }
+  for (const path of checkpoints) await Deno.remove(path).catch(() => {});
   const ranked = rankTrials(log.trials.filter((trial) => trial.index < flags.trials));
   const finished = ranked.filter((trial) => !trial.diverged);
 
@@ -292,14 +303,25 @@ async function runTrial(
   return trialResult(foldLosses, (performance.now() - started) / 1000);
 }
 
+/** How {@link runTrialsTogether} keeps each fold's population checkpoint. */
+interface CheckpointOptions {
+  /** One checkpoint path per split. */
+  checkpoints: string[];
+  /** The search's settings, which a resume must share. */
+  settings: unknown;
+  /** Whether to ignore checkpoints left by an earlier run. */
+  fresh: boolean;
+}
+
 /**
- * Trains every combination of `params` at once on the fused engine, fold by fold, each fold one population;
- * the results in the order of `params`. A combination whose loss diverges in a fold is scored as diverged.
+ * Trains every combination of `params` at once on the fused engine, fold by fold, each fold one population
+ * checkpointed after each epoch (an interrupted search resumes inside its fold); the results in the order
+ * of `params`. A combination whose loss diverges in a fold is scored as diverged.
  */
 async function runTrialsTogether(
   params: TrialParams[],
   splits: Split[],
-  options: Omit<TrialOptions, "label">,
+  options: Omit<TrialOptions, "label"> & CheckpointOptions,
 ): Promise<TrialResult[]> {
   const started = performance.now();
   const foldLosses: (number | null)[][] = params.map(() => []);
@@ -312,6 +334,11 @@ async function runTrialsTogether(
         train: split.train,
         validation: split.validation,
         label: splits.length === 1 ? "trials" : `trials, fold ${fold + 1}/${splits.length}`,
+        checkpoint: {
+          path: options.checkpoints[fold],
+          settings: { search: options.settings, fold },
+          fresh: options.fresh,
+        },
       },
     );
     models.forEach((model) => model.dispose());

@@ -1,8 +1,9 @@
 /**
  * `deno task sweep`: the seed's Figure 1. Trains one autoencoder per latent size d (1…10 by default) with
  * the same parameters, reports each final test loss, fits an exponential to loss against d, and shows the
- * same test digits reconstructed by every size. Each size's weights and result are saved as it ends, so an
- * interrupted sweep resumes where it stopped (and a sweep given more sizes trains only the new ones).
+ * same test digits reconstructed by every size. Each size's weights and result are saved as it ends (on the
+ * fused engine, where the sizes train as one population, the population is checkpointed after each epoch),
+ * so an interrupted sweep resumes where it stopped (and a sweep given more sizes trains only the new ones).
  *
  *     deno task sweep --sizes 1-10 --epochs 80
  *     deno task sweep --sizes 1,2,4,8 --lr 1e-3
@@ -73,7 +74,7 @@ await runMain(async () => {
   // Data, and the log of the sizes finished by an earlier run with the same settings.
   const { data, backend, engine, out } = await setupExperiment(flags);
   const logPath = join(out, "sweep_log.json");
-  const log = await TrialLog.open<SizeRecord>(logPath, {
+  const settings = {
     params: { dropout: params.dropout, lr: params.lr, l2: params.l2 },
     epochs: params.epochs,
     batchSize: params.batchSize,
@@ -81,7 +82,8 @@ await runMain(async () => {
     limit: flags.limit,
     testLimit: flags["test-limit"],
     backend: engine === "fused" ? "fused" : backend.backend,
-  }, flags.fresh);
+  };
+  const log = await TrialLog.open<SizeRecord>(logPath, settings, flags.fresh);
   const weightsPath = (hidden: number) => join(out, `model-d${hidden}.safetensors`);
   const { lr, l2, dropout } = params;
   console.error(
@@ -104,14 +106,23 @@ await runMain(async () => {
   };
   if (engine === "fused" && pending.length > 0) {
     const started = performance.now();
+    // The population's checkpoint after each epoch: an interrupted sweep resumes inside its epochs.
+    const checkpoint = join(out, "sweep.checkpoint.safetensors");
     const { models, results } = await fitPopulation(
       pending.map((hidden) => ({ ...params, hidden, seed: flags.seed })),
-      { ...data, epochs: params.epochs, batchSize: params.batchSize, label: "sweep" },
+      {
+        ...data,
+        epochs: params.epochs,
+        batchSize: params.batchSize,
+        label: "sweep",
+        checkpoint: { path: checkpoint, settings, fresh: flags.fresh },
+      },
     );
     const seconds = (performance.now() - started) / 1000;
     for (const [i, hidden] of pending.entries()) {
       await save(models[i], sizeRecord(hidden, results[i], seconds));
     }
+    await Deno.remove(checkpoint);
   } else {
     for (const [i, hidden] of pending.entries()) {
       const label = `d=${hidden} (${i + 1}/${pending.length})`;

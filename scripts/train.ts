@@ -55,13 +55,16 @@ await runMain(async () => {
     `training d=${flags.hidden} (${model.parameterCount.toLocaleString("en-US")} parameters) on ` +
       `${data.train.count} images for ${epochs} epochs, ${describeParams({ dropout, lr, l2 })}`,
   );
-  // A run interrupted with the same settings resumes from its last epoch's checkpoint (tfjs engine: the
-  // fused engine keeps Adam's moments on the GPU).
+  // A run interrupted with the same settings, on the same engine, resumes from its last epoch's checkpoint.
   const checkpoint = join(out, "checkpoint.safetensors");
-  const settings = { config, batchSize, trainImages: data.train.count, backend: backend.backend };
-  const resumed = engine === "tfjs" && !flags.fresh
-    ? await resumeCheckpoint(checkpoint, model, settings)
-    : undefined;
+  const settings = {
+    config,
+    batchSize,
+    trainImages: data.train.count,
+    engine,
+    backend: backend.backend,
+  };
+  const resumed = flags.fresh ? undefined : await resumeCheckpoint(checkpoint, model, settings);
   if (resumed) {
     train.seek(resumed.length);
     console.error(`resuming after epoch ${resumed.length} from ${checkpoint}`);
@@ -73,9 +76,7 @@ await runMain(async () => {
     validation,
     test,
     history: resumed,
-    onEpoch: async (historySoFar) => {
-      if (engine === "tfjs") await saveCheckpoint(checkpoint, model, settings, historySoFar);
-    },
+    onEpoch: (historySoFar) => saveCheckpoint(checkpoint, model, settings, historySoFar),
   });
   const seconds = (performance.now() - started) / 1000;
   const final = history[history.length - 1];

@@ -113,3 +113,57 @@ export async function assertRefuses(
   assert.deepEqual([...Deno.readDirSync(root)], []);
   await Deno.remove(root, { recursive: true });
 }
+
+/**
+ * Runs `script` with `args` and kills it with SIGKILL as soon as `poll` (called every 20 ms) gives a value,
+ * which it returns; fails when the script ends before that.
+ */
+export async function killWhen<T>(
+  script: string,
+  args: string[],
+  poll: () => Promise<T | undefined>,
+): Promise<T> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  let value: T | undefined;
+  while (!exited && value === undefined) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = await poll();
+    if (value !== undefined) child.kill("SIGKILL");
+  }
+  const output = await child.output();
+  assert.equal(
+    output.signal,
+    "SIGKILL",
+    `${script} ended before it could be killed:\n${new TextDecoder().decode(output.stderr)}`,
+  );
+  return value!;
+}
+
+/**
+ * For a resume test: runs `script` with `flags` to the end into `root/whole`, then again into
+ * `root/killed`, killed as soon as the file `checkpoint` appears there. Returns the two folders.
+ */
+export async function runWholeAndKilled(
+  script: string,
+  flags: string[],
+  root: string,
+  checkpoint: string,
+): Promise<{ whole: string; killed: string }> {
+  const [whole, killed] = [join(root, "whole"), join(root, "killed")];
+  const run = await runScript(script, [...flags, `--out=${whole}`]);
+  assert.equal(run.code, 0, run.stderr);
+  await killWhen(
+    script,
+    [...flags, `--out=${killed}`],
+    () => Deno.stat(join(killed, checkpoint)).then(() => true, () => undefined),
+  );
+  return { whole, killed };
+}

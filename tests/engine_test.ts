@@ -62,6 +62,38 @@ Deno.test("an Autoencoder on the fused engine trains as on tfjs, and hands its w
   fused.dispose();
 });
 
+Deno.test("Adam's state moves with a model between engines, in PyTorch's layout", async () => {
+  const switched = Autoencoder.create(config);
+  const tfjs = Autoencoder.create(config);
+  for (const model of [switched, tfjs]) {
+    const trainBatches = batches();
+    await model.trainEpoch(trainBatches);
+    if (model === switched) await model.useEngine("fused");
+    await model.trainEpoch(trainBatches);
+    trainBatches.dispose();
+  }
+  const [actual, expected] = [await switched.getTrainingState(), await tfjs.getTrainingState()];
+  assert.deepEqual([actual.steps, actual.epochs], [16, 2]);
+  assert.deepEqual([expected.steps, expected.epochs], [16, 2]);
+  for (const key of ["first", "second"] as const) {
+    for (const [name, values] of Object.entries(expected.moments[key])) {
+      const scale = Math.max(...values.map(Math.abs));
+      const error = Math.max(
+        ...actual.moments[key][name].map((value, i) => Math.abs(value - values[i])),
+      );
+      assert.ok(
+        error <= 1e-4 * scale,
+        `${name}: ${key} moments differ by ${error} (largest ${scale})`,
+      );
+    }
+  }
+  // and back: the tfjs engine goes on from the fused engine's moments
+  await switched.useEngine("tfjs");
+  assert.deepEqual(await switched.getTrainingState(), actual);
+  switched.dispose();
+  tfjs.dispose();
+});
+
 Deno.test("weights set on a model training on the fused engine reach the engine", async () => {
   const model = Autoencoder.create(config);
   await model.useEngine("fused");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
 import { generateParams, loadBestParams, type TrialRecord } from "../lib/search.ts";
-import { runScript, type ScriptRun } from "./_scripts.ts";
+import { killWhen, runScript, type ScriptRun } from "./_scripts.ts";
 
 /** A search small enough for a test: 3 trials of 1 epoch on 300 images. */
 const TINY = ["--trials=3", "--epochs=1", "--limit=300"];
@@ -78,35 +78,13 @@ Deno.test("search writes ranked trials, the best parameters and the loss figure"
 
 Deno.test("a killed search resumes, keeping finished trials byte for byte", async () => {
   const out = join(await Deno.makeTempDir(), "search");
-  const args = ["run", "-A", "scripts/search.ts", ...TINY, `--out=${out}`];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let exited = false;
-  child.status.then(() => exited = true);
-  let atKill: TrialFile | undefined;
-  while (!exited) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  const atKill = await killWhen("scripts/search.ts", [...TINY, `--out=${out}`], async () => {
     const log = await readTrials(out).catch((error) => {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error; // a half-written log would fail here
     });
-    if (log && log.trials.length >= 1) {
-      child.kill("SIGKILL");
-      atKill = log;
-      break;
-    }
-  }
-  const killed = await child.output();
-  assert.ok(
-    atKill,
-    `the search ended before a trial was logged:\n${new TextDecoder().decode(killed.stderr)}`,
-  );
-  assert.equal(killed.signal, "SIGKILL");
+    return log && log.trials.length >= 1 ? log : undefined;
+  });
   const kept = atKill.trials.length;
   assert.ok(kept < 3, "the search finished before it could be killed");
 

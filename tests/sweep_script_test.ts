@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
+import { exists } from "../lib/cli.ts";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { fitExponential } from "../lib/stats.ts";
-import { runScript, type ScriptRun } from "./_scripts.ts";
+import { runScript, runWholeAndKilled, type ScriptRun } from "./_scripts.ts";
 
 /** A sweep small enough for a test: 1 epoch on 300 images, losses on 100 test images. */
 const TINY = ["--epochs=1", "--limit=300", "--test-limit=100"];
@@ -128,5 +129,42 @@ Deno.test("on the fused engine the sweep trains its sizes as one population, to 
     const expected = sizes[0][i].finalTestLoss!;
     assert.ok(Math.abs(size.finalTestLoss! - expected) < 1e-3 * expected, `d=${size.hidden}`);
   });
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a killed sweep on the fused engine resumes inside its epochs and ends as an uninterrupted one", async () => {
+  const root = await Deno.makeTempDir();
+  // the best parameters' dropout: a resumed population must also draw the masks an uninterrupted one draws
+  const flags = [
+    "--epochs=3",
+    "--limit=256",
+    "--batch-size=32",
+    "--test-limit=100",
+    "--sizes=1,3",
+    "--engine=fused",
+  ];
+  const checkpoint = "sweep.checkpoint.safetensors";
+  const { killed: out } = await runWholeAndKilled("scripts/sweep.ts", flags, root, checkpoint);
+  assert.equal(await exists(join(out, "sweep.json")), false, "killed after the sweep ended");
+
+  const resumed = await runScript("scripts/sweep.ts", [...flags, `--out=${out}`]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /sweep: resuming after epoch [12] from/);
+  const losses = async (folder: string) =>
+    (JSON.parse(await Deno.readTextFile(join(root, folder, "sweep.json"))).sizes as SweepSize[])
+      .map(({ hidden, finalTestLoss, finalValidationLoss }) => [
+        hidden,
+        finalTestLoss,
+        finalValidationLoss,
+      ]);
+  assert.deepEqual(await losses("killed"), await losses("whole"));
+  for (const hidden of [1, 3]) {
+    const file = `model-d${hidden}.safetensors`;
+    assert.deepEqual(
+      await Deno.readFile(join(out, file)),
+      await Deno.readFile(join(root, "whole", file)),
+    );
+  }
+  assert.equal(await exists(join(out, checkpoint)), false);
   await Deno.remove(root, { recursive: true });
 });

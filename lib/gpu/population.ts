@@ -25,7 +25,7 @@ import {
   MODEL_WORDS,
 } from "./kernel.ts";
 import { layerGeometry, packWeights, parameterLayout, unpackWeights } from "./layout.ts";
-import { initialWeights, type Weights } from "../model/architecture.ts";
+import { type AdamMoments, initialWeights, type Weights } from "../model/architecture.ts";
 import { epochOrder } from "../data/batches.ts";
 import { activationBuffer, BUFFERS } from "./kernels/common.ts";
 import { IMAGE_PIXELS } from "../model/architecture.ts";
@@ -201,6 +201,11 @@ export class Population {
     return this.#steps;
   }
 
+  /** Passes {@link Population.trainEpoch} has made so far. */
+  get epochs(): number {
+    return this.#epochs;
+  }
+
   /**
    * Uploads `inputs` (`count × 784` bytes, image after image) and, for a denoiser, `targets` (the clean
    * images, same shape, same order): training then maps each input to its target.
@@ -280,10 +285,7 @@ export class Population {
 
   /** The weights of `model` in PyTorch layout at its own latent size, keyed by PyTorch name. */
   async getWeights(model: number): Promise<Weights> {
-    const { hidden } = this.#model(model);
-    const bytes = this.#dims.params * 4;
-    const flat = await this.#context.read(this.#buffers.get(BUFFERS.params)!, model * bytes, bytes);
-    return unpackWeights(new Float32Array(flat), hidden, this.hiddenMax);
+    return await this.#readModel(BUFFERS.params, model);
   }
 
   /**
@@ -291,13 +293,40 @@ export class Population {
    * kept, as `load_state_dict` keeps an optimiser's).
    */
   setWeights(model: number, weights: Weights): void {
-    const { hidden } = this.#model(model);
+    this.#writeModel(BUFFERS.params, model, weights);
+  }
+
+  /** Adam's moments of `model`, laid out and named as its weights, for a checkpoint. */
+  async getMoments(model: number): Promise<AdamMoments> {
+    return {
+      first: await this.#readModel(BUFFERS.moment1, model),
+      second: await this.#readModel(BUFFERS.moment2, model),
+    };
+  }
+
+  /** Replaces Adam's moments of `model` with what {@link Population.getMoments} gave. */
+  setMoments(model: number, moments: AdamMoments): void {
+    this.#writeModel(BUFFERS.moment1, model, moments.first);
+    this.#writeModel(BUFFERS.moment2, model, moments.second);
+  }
+
+  /**
+   * Sets the steps taken (Adam's t − 1 and the dropout RNG's step) and the epochs (the next epoch's
+   * shuffle) to a checkpoint's, so that training goes on as the checkpointed run would have.
+   */
+  setProgress(progress: { steps: number; epochs: number }): void {
+    for (const [name, value] of Object.entries(progress)) {
+      if (!Number.isInteger(value) || value < 0) {
+        throw new RangeError(`${name} must be a whole number, got ${value}`);
+      }
+    }
     this.#context.check();
-    const flat = packWeights(weights, hidden, this.hiddenMax);
+    this.#steps = progress.steps;
+    this.#epochs = progress.epochs;
     this.#context.device.queue.writeBuffer(
-      this.#buffers.get(BUFFERS.params)!,
-      model * this.#dims.params * 4,
-      flat,
+      this.#buffers.get(BUFFERS.state)!,
+      0,
+      new Uint32Array([progress.steps]),
     );
   }
 
@@ -338,6 +367,26 @@ export class Population {
     const dataset = this.#datasets.get(data);
     if (!dataset) throw new Error("this dataset was destroyed or belongs to another population");
     return dataset;
+  }
+
+  /** `model`'s slice of a buffer laid out as the parameters, as weights at its own latent size. */
+  async #readModel(buffer: string, model: number): Promise<Weights> {
+    const { hidden } = this.#model(model);
+    const bytes = this.#dims.params * 4;
+    const flat = await this.#context.read(this.#buffers.get(buffer)!, model * bytes, bytes);
+    return unpackWeights(new Float32Array(flat), hidden, this.hiddenMax);
+  }
+
+  /** Writes `values` (laid out as `model`'s weights) into its slice of a buffer laid out as the parameters. */
+  #writeModel(buffer: string, model: number, values: Weights): void {
+    const { hidden } = this.#model(model);
+    this.#context.check();
+    const flat = packWeights(values, hidden, this.hiddenMax);
+    this.#context.device.queue.writeBuffer(
+      this.#buffers.get(buffer)!,
+      model * this.#dims.params * 4,
+      flat,
+    );
   }
 
   #writeModels(): void {
@@ -497,4 +546,4 @@ async function createBuffers(
   return buffers;
 }
 
-export type { Weights };
+export type { AdamMoments, Weights };

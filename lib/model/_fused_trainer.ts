@@ -1,13 +1,14 @@
 /**
  * The bridge from an {@link Autoencoder} to the fused WebGPU engine: a population of one model that trains
  * on the same batches (the pixels a {@link TensorBatches} was made from, uploaded once, in the order it
- * gives) and hands its weights back after each epoch.
+ * gives) and hands its weights back after each epoch, and its training state (Adam's moments, the steps
+ * taken) for a checkpoint.
  *
  * @module
  */
 import type { Pixels, TensorBatches } from "../data/batches.ts";
 import { type GpuDataset, Population } from "../gpu/population.ts";
-import type { Weights } from "./architecture.ts";
+import type { AdamMoments, Weights } from "./architecture.ts";
 
 /** What the engine trains: the model's settings in the tfjs model's terms. */
 export interface FusedSettings {
@@ -18,18 +19,25 @@ export interface FusedSettings {
   seed: number;
 }
 
+/** What the engine has accumulated besides the weights: Adam's moments and the steps taken. */
+export interface FusedTrainingState {
+  steps: number;
+  moments: AdamMoments;
+}
+
 /** One model trained by the fused engine for an `Autoencoder`. */
 export class FusedTrainer {
   readonly #settings: FusedSettings;
   #population?: Population;
-  #pending?: Weights;
+  /** What the engine starts from, kept until it is created at the first epoch's batch size. */
+  #pending?: { weights: Weights; state?: FusedTrainingState };
   readonly #datasets = new WeakMap<TensorBatches, GpuDataset>();
   readonly #uploaded: GpuDataset[] = [];
 
   /** A trainer for a model of `settings`, starting from `weights`. */
   constructor(settings: FusedSettings, weights: Weights) {
     this.#settings = settings;
-    this.#pending = weights;
+    this.#pending = { weights };
   }
 
   /** The adapter the engine runs on (after the first epoch). */
@@ -40,7 +48,25 @@ export class FusedTrainer {
   /** Replaces the weights (Adam's moments are kept, as PyTorch's `load_state_dict` does). */
   setWeights(weights: Weights): void {
     if (this.#population) this.#population.setWeights(0, weights);
-    else this.#pending = weights;
+    else this.#pending = { ...this.#pending, weights };
+  }
+
+  /** Adam's moments (PyTorch layout) and the steps taken, for a checkpoint. */
+  async getTrainingState(): Promise<FusedTrainingState> {
+    if (!this.#population) {
+      return this.#pending!.state ?? { steps: 0, moments: zeroMoments(this.#pending!.weights) };
+    }
+    return { steps: this.#population.steps, moments: await this.#population.getMoments(0) };
+  }
+
+  /** Restores what {@link FusedTrainer.getTrainingState} gave (with the weights, a checkpoint's state). */
+  setTrainingState(state: FusedTrainingState): void {
+    if (!this.#population) {
+      this.#pending = { ...this.#pending!, state };
+      return;
+    }
+    this.#population.setMoments(0, state.moments);
+    this.#population.setProgress({ steps: state.steps, epochs: this.#population.epochs });
   }
 
   /** One epoch over `batches` in their next order; returns the mean batch loss and the new weights. */
@@ -77,8 +103,10 @@ export class FusedTrainer {
         batchSize,
         models: [{ hidden, dropout, learningRate: lr, weightDecay: l2, seed }],
       });
-      this.#population.setWeights(0, this.#pending!);
+      const { weights, state } = this.#pending!;
+      this.#population.setWeights(0, weights);
       this.#pending = undefined;
+      if (state) this.setTrainingState(state);
     }
     return this.#population;
   }
@@ -104,4 +132,13 @@ function asBytes(pixels: Pixels): Uint8Array {
   const bytes = new Uint8Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) bytes[i] = Math.round(pixels[i] * 255);
   return bytes;
+}
+
+/** Adam's moments before the first step: zeros, laid out as `weights`. */
+function zeroMoments(weights: Weights): AdamMoments {
+  const zeros = () =>
+    Object.fromEntries(
+      Object.entries(weights).map(([name, values]) => [name, new Float32Array(values.length)]),
+    );
+  return { first: zeros(), second: zeros() };
 }

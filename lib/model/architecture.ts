@@ -120,6 +120,12 @@ export function parameterCount(hidden: number): number {
 /** Weights by PyTorch parameter name, each a flat Float32Array in PyTorch's layout. */
 export type Weights = Record<string, Float32Array>;
 
+/** Adam's first and second moments of a model, each named and laid out as its {@link Weights}. */
+export interface AdamMoments {
+  first: Weights;
+  second: Weights;
+}
+
 /**
  * PyTorch's default initialisation of the model with latent size `hidden`: every weight and bias from
  * U(−1/√fanIn, 1/√fanIn), drawn from `rng` in the order of {@link parameterSpecs}, in PyTorch's layouts.

@@ -13,6 +13,7 @@ import { type Batch, TensorBatches } from "../data/batches.ts";
 import type { Codes } from "../latent.ts";
 import { createRng, type Rng } from "../random.ts";
 import {
+  type AdamMoments,
   CONV_CODE,
   elementCount,
   initialWeights,
@@ -70,12 +71,11 @@ type DropoutMasks = ReadonlyMap<string, tf.Tensor2D>;
 /** No dropout: evaluation, encoding and decoding. */
 const NO_DROPOUT: DropoutMasks = new Map();
 
-/** Adam's moments (flat, in the model's own parameter order) and the steps and epochs taken. */
+/** What training accumulates besides the weights: Adam's moments and the steps and epochs taken. */
 export interface TrainingState {
   steps: number;
   epochs: number;
-  first: Float32Array;
-  second: Float32Array;
+  moments: AdamMoments;
 }
 
 /** One parameter: its spec, its tfjs variable and the map from its tfjs to its PyTorch layout. */
@@ -323,10 +323,7 @@ export class Autoencoder {
   async getWeights(): Promise<Weights> {
     const weights: Weights = {};
     for (const { spec, variable, torchIndex } of this.#parameters) {
-      const values = await variable.data() as Float32Array;
-      const torch = new Float32Array(values.length);
-      for (let i = 0; i < values.length; i++) torch[torchIndex[i]] = values[i];
-      weights[spec.name] = torch;
+      weights[spec.name] = scatter(await variable.data() as Float32Array, torchIndex);
     }
     return weights;
   }
@@ -354,35 +351,36 @@ export class Autoencoder {
   /**
    * What training has accumulated besides the weights — Adam's moments, the steps and epochs taken — for a
    * checkpoint that resumes exactly (with {@link Autoencoder.setTrainingState} and the weights). On the
-   * fused engine these live on the GPU, which does not hand them out: an error.
+   * fused engine the moments are read from the GPU.
    */
   async getTrainingState(): Promise<TrainingState> {
+    const progress = { steps: this.#steps, epochs: this.#epochs };
     if (this.#fused) {
-      throw new Error("the fused engine keeps Adam's moments on the GPU: no checkpoint");
+      return { ...progress, moments: (await this.#fused.getTrainingState()).moments };
     }
+    const { first, second } = this.#moments;
     return {
-      steps: this.#steps,
-      epochs: this.#epochs,
-      first: await this.#moments.first.data() as Float32Array,
-      second: await this.#moments.second.data() as Float32Array,
+      ...progress,
+      moments: {
+        first: this.#unflatten(await first.data() as Float32Array),
+        second: this.#unflatten(await second.data() as Float32Array),
+      },
     };
   }
 
-  /** Restores what {@link Autoencoder.getTrainingState} gave, so that training goes on from there. */
+  /**
+   * Restores what {@link Autoencoder.getTrainingState} gave, so that training goes on from there, on
+   * whichever engine the model trains.
+   */
   setTrainingState(state: TrainingState): void {
-    if (this.#fused) {
-      throw new Error("the fused engine keeps Adam's moments on the GPU: no checkpoint");
-    }
-    const { first, second } = this.#moments;
-    if (state.first.length !== first.size || state.second.length !== second.size) {
-      throw new RangeError(`Adam's moments hold ${first.size} values, got ${state.first.length}`);
-    }
+    const flat = [this.#flatten(state.moments.first), this.#flatten(state.moments.second)];
     tf.tidy(() => {
-      first.assign(tf.tensor1d(state.first));
-      second.assign(tf.tensor1d(state.second));
+      this.#moments.first.assign(tf.tensor1d(flat[0]));
+      this.#moments.second.assign(tf.tensor1d(flat[1]));
     });
     this.#steps = state.steps;
     this.#epochs = state.epochs;
+    this.#fused?.setTrainingState({ steps: state.steps, moments: state.moments });
   }
 
   /** The engine the model trains on: `tfjs` (the current tfjs backend) or `fused` (WebGPU). */
@@ -397,12 +395,15 @@ export class Autoencoder {
    */
   async useEngine(engine: Engine): Promise<void> {
     if (engine === this.engine) return;
+    // Adam's moments and the step count go along, so that training goes on where it was.
+    const state = await this.getTrainingState();
     if (engine === "tfjs") {
       this.#fused!.destroy();
       this.#fused = undefined;
-      return;
+    } else {
+      this.#fused = new FusedTrainer(this.config, await this.getWeights());
     }
-    this.#fused = new FusedTrainer(this.config, await this.getWeights());
+    this.setTrainingState(state);
   }
 
   /** Frees the model's tensors. */
@@ -418,13 +419,32 @@ export class Autoencoder {
   #assign(weights: Weights): void {
     for (const { spec, variable, torchIndex } of this.#parameters) {
       const values = weights[spec.name];
-      if (!values || values.length !== torchIndex.length) {
-        throw new RangeError(
-          `${spec.name}: expected ${torchIndex.length} values, got ${values?.length ?? "none"}`,
-        );
-      }
+      checkValues(spec.name, values, torchIndex.length);
       tf.tidy(() => variable.assign(tf.tensor(gather(values, torchIndex), variable.shape)));
     }
+  }
+
+  /** Values named and laid out as the weights, flat in the moments' order (parameter after parameter, tfjs layouts). */
+  #flatten(values: Weights): Float32Array {
+    const flat = new Float32Array(this.parameterCount);
+    let offset = 0;
+    for (const { spec, torchIndex } of this.#parameters) {
+      checkValues(spec.name, values[spec.name], torchIndex.length);
+      flat.set(gather(values[spec.name], torchIndex), offset);
+      offset += torchIndex.length;
+    }
+    return flat;
+  }
+
+  /** The inverse of {@link Autoencoder.#flatten}. */
+  #unflatten(flat: Float32Array): Weights {
+    const values: Weights = {};
+    let offset = 0;
+    for (const { spec, torchIndex } of this.#parameters) {
+      values[spec.name] = scatter(flat.subarray(offset, offset + torchIndex.length), torchIndex);
+      offset += torchIndex.length;
+    }
+    return values;
   }
 
   async #trainEpochFused(batches: TensorBatches, options: TrainEpochOptions): Promise<number> {
@@ -559,9 +579,24 @@ function checkConfig(config: AutoencoderConfig): AutoencoderConfig {
   return config;
 }
 
+/** Throws unless `values` (a parameter's, or its moment's) hold `count` numbers. */
+function checkValues(name: string, values: Float32Array | undefined, count: number): void {
+  if (!values || values.length !== count) {
+    throw new RangeError(`${name}: expected ${count} values, got ${values?.length ?? "none"}`);
+  }
+}
+
+/** `out[i] = values[indices[i]]`: PyTorch's layout to tfjs's, by a parameter's `torchIndex`. */
 function gather(values: Float32Array, indices: Int32Array): Float32Array {
   const out = new Float32Array(indices.length);
   for (let i = 0; i < indices.length; i++) out[i] = values[indices[i]];
+  return out;
+}
+
+/** `out[indices[i]] = values[i]`: tfjs's layout to PyTorch's, the inverse of {@link gather}. */
+function scatter(values: Float32Array, indices: Int32Array): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[indices[i]] = values[i];
   return out;
 }
 
