@@ -9,9 +9,12 @@
  * Each row runs in a process of its own (this script again, with a hidden `--row`), so that every engine
  * starts from a fresh state and a backend that cannot load here (wasm in a bundle) only skips its row. A
  * row first takes `--warmup-steps` untimed steps, so that shader compilation and JIT are not counted.
+ * With `--profile`, the fused rows then time each of their kernels on the GPU (timestamp queries) and a
+ * second table shows where a step's time goes: each kernel, their sum (the GPU busy) and the wall time.
  *
  *     deno task bench
  *     deno task bench --only wasm,fused1 --images 2048 --no-peer
+ *     deno task bench --only fused1,pop30 --profile
  *     bash .gpu/run.sh .gpu/bench.js --images 60000 --epochs 2   # bundled, on the GPU machine
  *
  * @module
@@ -29,7 +32,7 @@ import { epochOrder, takeDigits, TensorBatches } from "../lib/data/batches.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
 import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
 import { type GpuAdapter, requestAdapter, setupBackend } from "../lib/gpu.ts";
-import { type ModelSettings, Population } from "../lib/gpu/population.ts";
+import { type KernelTime, type ModelSettings, Population } from "../lib/gpu/population.ts";
 import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { markdownTable, publishSection } from "../lib/report.ts";
@@ -39,6 +42,8 @@ import { generateParams, SEED_BEST_PARAMS } from "../lib/search.ts";
 const HIDDEN = 4;
 /** The hidden first argument that makes this script run one row (in a child process). */
 const ROW_FLAG = "--row";
+/** Steps a fused row times kernel by kernel with `--profile` (1 where its steps are capped). */
+const PROFILE_STEPS = 20;
 /** The PyTorch peer, relative to the project root (the working directory of `deno task`). */
 const PEER_SCRIPT = join("bench", "torch_peer.py");
 /** The peer's exit code when torch cannot be imported: the next Python is tried. */
@@ -68,6 +73,8 @@ interface RowJob {
   warmupSteps: number;
   /** Timed steps of one partial epoch; 0: `epochs` whole epochs. */
   steps: number;
+  /** Steps a fused row then takes with each kernel timed; 0: none. */
+  profileSteps: number;
 }
 
 /** A row's measurement. */
@@ -80,6 +87,8 @@ interface Measurement {
   seconds: number;
   /** Mean batch loss of the timed steps (of the first model): a sign that it trained. */
   loss: number;
+  /** A fused row's kernels with their mean GPU time per step (`--profile`), or why there are none. */
+  profile?: KernelTime[] | { unavailable: string };
 }
 
 /** What a row's child reports: a measurement, or why the engine is not available here. */
@@ -156,6 +165,11 @@ await runMain(async () => {
     },
     only: { type: "string", default: ENGINE_NAMES.join(","), help: "the rows to run" },
     "no-peer": { type: "boolean", default: false, help: "skip the PyTorch peer" },
+    profile: {
+      type: "boolean",
+      default: false,
+      help: "time each kernel of the fused rows on the GPU after their timed steps",
+    },
     python: {
       type: "string",
       default: "/usr/bin/python3",
@@ -203,6 +217,9 @@ await runMain(async () => {
         epochs: flags.epochs,
         warmupSteps: cap > 0 ? Math.min(flags["warmup-steps"], 1) : flags["warmup-steps"],
         steps: cap > 0 ? Math.min(cap, Math.ceil(flags.images / batchSize)) : 0,
+        profileSteps: flags.profile && !("backend" in ENGINES[engine])
+          ? Math.min(cap > 0 ? 1 : PROFILE_STEPS, Math.ceil(flags.images / batchSize))
+          : 0,
       };
       const timed = job.steps > 0 ? `${job.steps} timed steps (capped)` : `${job.epochs} epoch(s)`;
       console.error(`bench: ${engine}: ${job.warmupSteps} warm-up steps, ${timed}…`);
@@ -251,6 +268,11 @@ await runMain(async () => {
       ),
       ...summary.skipped.map(({ engine, reason }) => `${engine}: skipped (${reason}).`),
       ...summary.failed.map(({ engine, reason }) => `${engine}: failed (${reason}).`),
+      ...summary.rows.flatMap(({ engine, profile }) =>
+        profile && "unavailable" in profile
+          ? [`${engine}: not profiled (${profile.unavailable}).`]
+          : []
+      ),
       ...("missing" in peer ? [`${peer.missing}; the ratio columns to PyTorch are empty.`] : []),
       ...(gpu?.software === false ? [] : [
         "The GPU targets (fused single model ≥ 2× and population of 30 ≥ 20× PyTorch) apply on a " +
@@ -265,7 +287,11 @@ await runMain(async () => {
       }`
     );
     const table = markdownTable(summary.headers, summary.tableRows);
-    console.log([table, "", ...notes, "", ...targetLines].join("\n"));
+    const profile = profileTable(summary.rows);
+    const profileText = profile
+      ? ["", "Where a fused step's time goes (µs per step, GPU timestamps):", "", profile.markdown]
+      : [];
+    console.log([table, "", ...notes, "", ...targetLines, ...profileText].join("\n"));
 
     const out = flags.out;
     await writeJsonAtomic(join(out, "bench.json"), {
@@ -287,6 +313,7 @@ await runMain(async () => {
         warmupSteps: flags["warmup-steps"],
         cpuSteps: flags["cpu-steps"],
         fusedSteps: flags["fused-steps"],
+        profile: flags.profile,
       },
       rows: summary.rows,
       skipped: summary.skipped,
@@ -296,7 +323,13 @@ await runMain(async () => {
       targets: summary.targets,
       seconds: (performance.now() - started) / 1000,
     });
-    const markdown = ["# Training throughput", table, ...notes, ...targetLines].join("\n\n");
+    const markdown = [
+      "# Training throughput",
+      table,
+      ...notes,
+      ...targetLines,
+      ...(profile ? ["## Where a fused step's time goes (µs per step)", profile.markdown] : []),
+    ].join("\n\n");
     await writeFileAtomic(join(out, "bench.md"), `${markdown}\n`);
     await publishSection(out, {
       title: "Benchmark: training throughput",
@@ -308,6 +341,14 @@ await runMain(async () => {
           rows: summary.tableRows,
         },
         ...[...notes, ...targetLines].map((text) => ({ kind: "text" as const, text })),
+        ...(profile
+          ? [{
+            kind: "table" as const,
+            caption: "Where a fused step's time goes: µs per step, from GPU timestamps.",
+            headers: profile.headers,
+            rows: profile.rows,
+          }]
+          : []),
       ],
     });
     console.error(`bench: wrote ${out}/ in ${((performance.now() - started) / 1000).toFixed(0)} s`);
@@ -523,6 +564,12 @@ async function measureFused(
       [loss] = await population.trainEpoch(data, orders(epoch, rows));
     }
     const seconds = (performance.now() - startedAt) / 1000;
+    let profile: Measurement["profile"];
+    if (job.profileSteps > 0) {
+      profile = await population.profileTraining(data, job.profileSteps).catch((error) => ({
+        unavailable: (error as Error).message,
+      }));
+    }
     return {
       adapter: population.adapterName,
       models,
@@ -530,6 +577,7 @@ async function measureFused(
       samples: rows * epochs * models,
       seconds,
       loss,
+      profile,
     };
   } finally {
     population.destroy();
@@ -613,6 +661,32 @@ function speedTargets(
     if (measured !== null) return { target, measured, met: measured >= need };
     return { target, measured, met: null, note: peer ? `no ${engine} row` : "no PyTorch peer" };
   });
+}
+
+/**
+ * The fused rows' kernel times side by side: a row per kernel, then their sum (the GPU busy), the wall
+ * time of a timed step and the share of it the GPU was busy; `undefined` when no row was profiled.
+ */
+function profileTable(rows: BenchRow[]) {
+  const profiled = rows.filter((row) => Array.isArray(row.profile));
+  if (profiled.length === 0) return undefined;
+  const kernels = profiled.map((row) => row.profile as KernelTime[]);
+  const micro = (value: number) => value.toFixed(1);
+  const busy = kernels.map((times) =>
+    times.reduce((sum, { microseconds }) => sum + microseconds, 0)
+  );
+  const wall = profiled.map((row) => (row.seconds / row.steps) * 1e6);
+  const headers = ["kernel", ...profiled.map((row) => row.engine)];
+  const table = [
+    ...kernels[0].map((
+      { label },
+      k,
+    ) => [label, ...kernels.map((times) => micro(times[k].microseconds))]),
+    ["GPU busy (sum)", ...busy.map(micro)],
+    ["wall time per timed step", ...wall.map(micro)],
+    ["GPU busy / wall", ...busy.map((value, i) => `${((100 * value) / wall[i]).toFixed(0)}%`)],
+  ];
+  return { headers, rows: table, markdown: markdownTable(headers, table) };
 }
 
 /** Samples per second as the table shows them. */

@@ -1,7 +1,7 @@
 /**
  * `deno task bench` at its smallest: two rows (wasm, and the fused engine on whatever adapter is here) on
- * 512 images, each in its own process, written as JSON, Markdown and a report section; and its flag
- * checks. No timings are asserted: speed is what the benchmark prints, not what a test decides.
+ * 512 images, each in its own process, the fused row profiled kernel by kernel, written as JSON, Markdown
+ * and a report section; and its flag checks. No timings are asserted: speed is what the benchmark prints, not what a test decides.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const run = await runScript("scripts/bench.ts", [
       ...TINY,
       "--only=wasm,fused1",
+      "--profile",
       `--out=${out}`,
     ]);
     assert.equal(run.code, 0, run.stderr);
@@ -34,6 +35,18 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     }
     const fused = result.rows.find((row: { engine: string }) => row.engine === "fused1");
     if (fused?.adapter.endsWith("(software)")) assert.equal(fused.steps, 1);
+    const wasm = result.rows.find((row: { engine: string }) => row.engine === "wasm");
+    assert.equal(wasm.profile, undefined, "only the fused rows are profiled");
+    if (fused) {
+      // every kernel of a training step, timed on the GPU
+      const kernels = fused.profile as { label: string; microseconds: number }[];
+      assert.equal(kernels.length, 32);
+      assert.ok(kernels.every(({ microseconds }) => microseconds > 0), JSON.stringify(kernels));
+      const markdown = await Deno.readTextFile(join(out, "bench.md"));
+      assert.match(markdown, /## Where a fused step's time goes/);
+      assert.match(markdown, /\| forward encoder_cnn\.0 \| [\d.]+ \|/);
+      assert.match(markdown, /\| GPU busy \/ wall \| \d+% \|/);
+    }
 
     const markdown = await Deno.readTextFile(join(out, "bench.md"));
     assert.match(markdown, /\| engine \| adapter \| batch \| models \| timed steps \|/);

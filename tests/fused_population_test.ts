@@ -77,6 +77,43 @@ Deno.test("a model starts from Autoencoder.create's weights and trains 50 steps 
   }
 });
 
+Deno.test("profiling times every training kernel and trains as an epoch does", async () => {
+  const models = [{ hidden: 2, learningRate: 3e-3, dropout: 0.2, seed: 1 }, {
+    hidden: 3,
+    learningRate: 1e-3,
+    seed: 2,
+  }];
+  const [profiled, trained] = await Promise.all(
+    [0, 1].map(() => Population.create({ batchSize: BATCH, models })),
+  );
+  try {
+    const images = train.images.subarray(0, 3 * BATCH * 784);
+    const steps = 3;
+    const times = await profiled.profileTraining(await profiled.upload(images), steps);
+    await trained.trainEpoch(await trained.upload(images));
+    // each kernel once per step, in the order the plan dispatches them, each taking some time
+    assert.equal(times.length, 32);
+    assert.equal(times[0].label, "forward encoder_cnn.0");
+    assert.deepEqual(times.slice(-2).map(({ label }) => label), ["adam", "finish step"]);
+    for (const { label, microseconds } of times) {
+      assert.ok(microseconds > 0 && Number.isFinite(microseconds), `${label}: ${microseconds} µs`);
+    }
+    // the steps taken, in their own passes, are the epoch's steps
+    assert.equal(profiled.steps, steps);
+    for (const model of [0, 1]) {
+      const [actual, expected] = [
+        await profiled.getWeights(model),
+        await trained.getWeights(model),
+      ];
+      for (const name in expected) assert.deepEqual(actual[name], expected[name], name);
+    }
+    await assert.rejects(profiled.profileTraining(await profiled.upload(images), 0), /positive/);
+  } finally {
+    profiled.destroy();
+    trained.destroy();
+  }
+});
+
 Deno.test("a denoiser maps corrupted inputs to clean targets as the tfjs model does", async () => {
   const rng = createRng(3);
   const noisy = train.images.map((v) =>

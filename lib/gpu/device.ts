@@ -32,6 +32,9 @@ const DEFAULT_LIMITS: Record<EngineLimit, number> = {
 /** How long a failed read waits for the device's loss to be reported, in milliseconds. */
 const LOSS_GRACE_MS = 1000;
 
+/** The feature that times kernels on the GPU; requested wherever the adapter has it. */
+export const TIMESTAMPS: GPUFeatureName = "timestamp-query";
+
 /** One thing the engine needs of the device: a limit, the value needed and why. */
 export interface DeviceNeed {
   limit: EngineLimit;
@@ -107,7 +110,13 @@ export class GpuContext {
         requiredLimits[need.limit] = need.value;
       }
     }
-    const device = await gpu.adapter.requestDevice({ label: purpose, requiredLimits });
+    // Timestamp queries where the adapter has them, for timing kernels (`timeDispatches`).
+    const requiredFeatures = [TIMESTAMPS].filter((feature) => gpu.adapter.features.has(feature));
+    const device = await gpu.adapter.requestDevice({
+      label: purpose,
+      requiredLimits,
+      requiredFeatures,
+    });
     return new GpuContext(device, gpu.name);
   }
 

@@ -253,10 +253,13 @@ export function encodeDispatches(
   dispatches: readonly Dispatch[],
 ): void {
   const pass = encoder.beginComputePass();
-  for (const dispatch of dispatches) {
-    pass.setPipeline(dispatch.pipeline);
-    pass.setBindGroup(0, dispatch.bindGroup);
-    pass.dispatchWorkgroups(...dispatch.grid);
-  }
+  for (const dispatch of dispatches) recordDispatch(pass, dispatch);
   pass.end();
+}
+
+/** Records one dispatch into `pass`. */
+export function recordDispatch(pass: GPUComputePassEncoder, dispatch: Dispatch): void {
+  pass.setPipeline(dispatch.pipeline);
+  pass.setBindGroup(0, dispatch.bindGroup);
+  pass.dispatchWorkgroups(...dispatch.grid);
 }

@@ -30,6 +30,7 @@ import { epochOrder } from "../data/batches.ts";
 import { activationBuffer, BUFFERS } from "./kernels/common.ts";
 import { IMAGE_PIXELS } from "../model/architecture.ts";
 import { buildPlan, type Plan } from "./plan.ts";
+import { type KernelTime, timeDispatches } from "./timing.ts";
 
 /** One model of a population. */
 export interface ModelSettings {
@@ -271,6 +272,28 @@ export class Population {
     this.#run(dataset.train, steps);
     this.#steps += steps;
     return await this.#readLoss(steps);
+  }
+
+  /**
+   * Takes `steps` training steps on the start of each model's next shuffle of `data` (not counted as an
+   * epoch), with every kernel timed on the GPU: each kernel's mean time per step, in dispatch order.
+   * Throws where the adapter cannot time kernels.
+   */
+  async profileTraining(data: GpuDataset, steps: number): Promise<KernelTime[]> {
+    const dataset = this.#dataset(data);
+    if (!Number.isInteger(steps) || steps < 1) {
+      throw new RangeError(`steps must be a positive integer, got ${steps}`);
+    }
+    const length = Math.min(steps * this.batchSize, data.count);
+    const orders = this.models.map((model) =>
+      epochOrder(data.count, model.seed, this.#epochs).subarray(0, length)
+    );
+    const rows = this.#writeOrders(dataset, orders, data.count);
+    this.#writeState({ batch: 0, rows, training: 1 });
+    const taken = Math.ceil(rows / this.batchSize);
+    const times = await timeDispatches(this.#context, dataset.train, taken);
+    this.#steps += taken;
+    return times;
   }
 
   /** Each model's loss (MSE over every pixel, no dropout) on all of `data`, as `Autoencoder.testEpoch`. */
@@ -546,4 +569,4 @@ async function createBuffers(
   return buffers;
 }
 
-export type { AdamMoments, Weights };
+export type { AdamMoments, KernelTime, Weights };

@@ -65,6 +65,12 @@ const GATHER_WORKGROUP = 256;
  * One invocation per output element: the 3 × 3 × channels weighted sum over the input map, then the
  * epilogue (bias and activation forward, activation derivative backward).
  *
+ * The taps are unrolled, each with only the bounds checks it can fail. Going to coarse, every position
+ * has all nine (input 2·o − p + k). Going to fine, a position's taps depend on its parity class
+ * (oy mod 2, ox mod 2) alone — input (o + p − k) / 2 where o + p − k is even, so one or two per axis —
+ * and the invocations of a map take its positions one class after another, so that neighbours run the
+ * same taps instead of diverging.
+ *
  * @example
  * ```ts ignore
  * const kernel = convGather(dims, {
@@ -87,55 +93,147 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
   sourceReader(k, "input", spec.input);
   epilogueFunction(k, spec.epilogue);
   const output = k.use(spec.output, "f32", "read_write");
-  // Weight [coarse][fine][ky][kx]; the loop runs over the input channel `ic`.
+  // Weight [coarse][fine][ky][kx]; the sum runs over the input channel `ic`.
   const weight = toCoarse
     ? `(oc * ${g.fineChannels}u + ic) * 9u`
     : `(ic * ${g.fineChannels}u + oc) * 9u`;
-  // Input position for tap (ky, kx): fine = 2·coarse − p + k going to coarse; going to fine, coarse =
-  // (fine + p − k) / 2, so only the taps of the parity of fine + p contribute (one or two of three).
-  const taps = (axis: "y" | "x") => {
-    const k = `k${axis}`;
-    return toCoarse
-      ? `for (var ${k} = 0u; ${k} < 3u; ${k}++) {
-        let i${axis} = i32(2u * o${axis} + ${k}) - ${g.padding};
-        if (i${axis} < 0 || i${axis} >= ${inSide}) { continue; }`
-      : `for (var ${k} = (o${axis} + ${g.padding}u) & 1u; ${k} < 3u; ${k} += 2u) {
-        let t${axis} = i32(o${axis}) + ${g.padding} - i32(${k});
-        if (t${axis} < 0 || t${axis} / 2 >= ${inSide}) { continue; }
-        let i${axis} = t${axis} / 2;`;
-  };
+  const classes = toCoarse
+    ? [{ name: "all", py: 0, px: 0, rows: outSide, columns: outSide, step: 1 }]
+    : parityClasses(outSide);
+  const shape = { toCoarse, padding: g.padding, inChannels, inSide, weight, params };
+  classes.forEach((position) => k.helper(`taps_${position.name}`, tapFunction(position, shape)));
+  // Each class takes whole workgroups of its own, so that a workgroup runs one class's taps; within a
+  // class, the invocations take (row, channel, position), the positions row-major.
+  let start = 0;
+  const dispatch = classes.map(({ name, py, px, columns, rows, step }) => {
+    const size = rows * columns;
+    const count = dims.batch * outChannels * size;
+    const branch = `if (index < ${start + count}u) {
+    let local = index - ${start}u;
+    b = local / ${outChannels * size}u;
+    oc = (local / ${size}u) % ${outChannels}u;
+    let q = local % ${size}u;
+    oy = ${step}u * (q / ${columns}u) + ${py}u;
+    ox = ${step}u * (q % ${columns}u) + ${px}u;
+    acc = taps_${name}(input_row(m, b), base, oc, i32(q / ${columns}u), i32(q % ${columns}u));
+  } else { return; }`;
+    const previous = start;
+    start += Math.ceil(count / GATHER_WORKGROUP) * GATHER_WORKGROUP;
+    return previous === 0 ? branch : `if (index >= ${previous}u) {\n  ${branch}\n  }`;
+  });
   const main = `
 @compute @workgroup_size(${GATHER_WORKGROUP})
 fn main(${MAIN_PARAMETERS}) {
   let m = wg.z;
   let index = ${flatIndex(GATHER_WORKGROUP)};
-  if (index >= BATCH * ${outSize}u) { return; }
-  let b = index / ${outSize}u;
-  let e = index % ${outSize}u;
-  let oc = e / ${outArea}u;
-  let oy = (e / ${outSide}u) % ${outSide}u;
-  let ox = e % ${outSide}u;
-  let row = input_row(m, b);
   let base = m * PARAMS + ${spec.weightOffset}u;
+  var b = 0u;
+  var oc = 0u;
+  var oy = 0u;
+  var ox = 0u;
   var acc = 0.0;
-  for (var ic = 0u; ic < ${inChannels}u; ic++) {
-    let w = base + ${weight};
-    let plane = ic * ${inSide * inSide}u;
-    ${taps("y")}
-      ${taps("x")}
-        acc += input_at(row, plane + u32(iy) * ${inSide}u + u32(ix)) * ${params}[w + ky * 3u + kx];
-      }
-    }
-  }
+  ${dispatch.toReversed().join(" else ")}
+  let e = oc * ${outArea}u + oy * ${outSide}u + ox;
   ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc, e, acc);
 }`;
-  const [x, y] = flatGrid(dims.batch * outSize, GATHER_WORKGROUP);
+  const [x, y] = flatGrid(start, GATHER_WORKGROUP);
   return k.build(dims, {
     label: spec.label,
     grid: [x, y, dims.models],
     workgroupSize: GATHER_WORKGROUP,
     main,
   });
+}
+
+/** A set of output positions that share their taps: `rows × columns` positions `step` apart from (py, px). */
+interface PositionClass {
+  name: string;
+  py: number;
+  px: number;
+  rows: number;
+  columns: number;
+  step: number;
+}
+
+/** What a gather's tap functions need to know. */
+interface GatherShape {
+  toCoarse: boolean;
+  padding: number;
+  inChannels: number;
+  inSide: number;
+  /** WGSL of the offset of the 3 × 3 weights of (`ic`, `oc`) from the layer's weight. */
+  weight: string;
+  /** The WGSL name of the parameters buffer. */
+  params: string;
+}
+
+/**
+ * WGSL `taps_NAME(row, base, oc, qy, qx) -> f32`: the weighted sum for output channel `oc` at the
+ * position (qy, qx) of `position`, over the input channels, its taps unrolled. A tap's input coordinate
+ * on an axis is 2·q + offset going to coarse, q + offset going to fine; it is checked against the map's
+ * edges only where some position of the class can fall outside.
+ */
+function tapFunction(position: PositionClass, shape: GatherShape): string {
+  const { toCoarse, padding, inSide } = shape;
+  const stride = toCoarse ? 2 : 1;
+  const coordinate = (axis: "y" | "x", offset: number, count: number) => ({
+    value: `${stride} * q${axis} + ${offset}`,
+    checks: [
+      ...(offset < 0 ? [`i${axis} >= 0`] : []),
+      ...(stride * (count - 1) + offset >= inSide ? [`i${axis} < ${inSide}`] : []),
+    ],
+  });
+  const taps = axisTaps(toCoarse, padding, position.py).flatMap((y) =>
+    axisTaps(toCoarse, padding, position.px).map((x) => {
+      const [iy, ix] = [
+        coordinate("y", y.offset, position.rows),
+        coordinate("x", x.offset, position.columns),
+      ];
+      const checks = [...iy.checks, ...ix.checks];
+      const term = `acc += input_at(row, plane + u32(iy * ${inSide} + ix)) * ` +
+        `${shape.params}[w + ${y.k * 3 + x.k}u];`;
+      return `{
+      let iy = ${iy.value};
+      let ix = ${ix.value};
+      ${checks.length > 0 ? `if (${checks.join(" && ")}) { ${term} }` : term}
+    }`;
+    })
+  );
+  return `fn taps_${position.name}(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> f32 {
+  var acc = 0.0;
+  for (var ic = 0u; ic < ${shape.inChannels}u; ic++) {
+    let w = base + ${shape.weight};
+    let plane = ic * ${inSide * inSide}u;
+    ${taps.join("\n    ")}
+  }
+  return acc;
+}`;
+}
+
+/** The non-empty parity classes of a fine map of side `side`, in the order its invocations take them. */
+function parityClasses(side: number): PositionClass[] {
+  const counts = [Math.ceil(side / 2), Math.floor(side / 2)]; // positions of parity 0 and 1 on an axis
+  return [[0, 0], [0, 1], [1, 0], [1, 1]]
+    .map(([py, px]) => ({
+      name: `${py}${px}`,
+      py,
+      px,
+      rows: counts[py],
+      columns: counts[px],
+      step: 2,
+    }))
+    .filter(({ rows, columns }) => rows * columns > 0);
+}
+
+/**
+ * The taps on one axis of a position class: each kernel index `k` with the offset of its input coordinate.
+ * Going to coarse, all three, at 2·q + (k − p); going to fine, from position 2·q + parity, the `k` with
+ * parity + p − k even, at q + (parity + p − k) / 2.
+ */
+function axisTaps(toCoarse: boolean, padding: number, parity: number) {
+  return [0, 1, 2]
+    .filter((k) => toCoarse || (parity + padding - k) % 2 === 0)
+    .map((k) => ({ k, offset: toCoarse ? k - padding : (parity + padding - k) / 2 }));
 }
 
 /** What {@link convWeightGradient} computes. */
