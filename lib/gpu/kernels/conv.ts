@@ -68,8 +68,8 @@ const GATHER_WORKGROUP = 256;
  * The taps are unrolled, each with only the bounds checks it can fail. Going to coarse, every position
  * has all nine (input 2·o − p + k). Going to fine, a position's taps depend on its parity class
  * (oy mod 2, ox mod 2) alone — input (o + p − k) / 2 where o + p − k is even, so one or two per axis —
- * and the invocations of a map take its positions one class after another, so that neighbours run the
- * same taps instead of diverging.
+ * and each class has whole workgroups of its own, so that the invocations of a workgroup run the same
+ * taps instead of diverging.
  *
  * @example
  * ```ts ignore
@@ -93,25 +93,38 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
   sourceReader(k, "input", spec.input);
   epilogueFunction(k, spec.epilogue);
   const output = k.use(spec.output, "f32", "read_write");
-  // Weight [coarse][fine][ky][kx]; the sum runs over the input channel `ic`.
+  // Weight [coarse][fine][ky][kx]; the sum runs over the input channel `ic`, for output channels `oc`
+  // and the next ones of its block, whose weights lie `channelStride` apart.
   const weight = toCoarse
     ? `(oc * ${g.fineChannels}u + ic) * 9u`
     : `(ic * ${g.fineChannels}u + oc) * 9u`;
+  const channelStride = toCoarse ? 9 * g.fineChannels : 9;
+  const block = [4, 2, 1].find((size) => outChannels % size === 0)!;
+  const blocks = outChannels / block;
   const classes = toCoarse
     ? [{ name: "all", py: 0, px: 0, rows: outSide, columns: outSide, step: 1 }]
     : parityClasses(outSide);
-  const shape = { toCoarse, padding: g.padding, inChannels, inSide, weight, params };
+  const shape = {
+    toCoarse,
+    padding: g.padding,
+    inChannels,
+    inSide,
+    weight,
+    channelStride,
+    block,
+    params,
+  };
   classes.forEach((position) => k.helper(`taps_${position.name}`, tapFunction(position, shape)));
   // Each class takes whole workgroups of its own, so that a workgroup runs one class's taps; within a
-  // class, the invocations take (row, channel, position), the positions row-major.
+  // class, the invocations take (row, block of channels, position), the positions row-major.
   let start = 0;
   const dispatch = classes.map(({ name, py, px, columns, rows, step }) => {
     const size = rows * columns;
-    const count = dims.batch * outChannels * size;
+    const count = dims.batch * blocks * size;
     const branch = `if (index < ${start + count}u) {
     let local = index - ${start}u;
-    b = local / ${outChannels * size}u;
-    oc = (local / ${size}u) % ${outChannels}u;
+    b = local / ${blocks * size}u;
+    oc = (local / ${size}u) % ${blocks}u * ${block}u;
     let q = local % ${size}u;
     oy = ${step}u * (q / ${columns}u) + ${py}u;
     ox = ${step}u * (q % ${columns}u) + ${px}u;
@@ -131,10 +144,12 @@ fn main(${MAIN_PARAMETERS}) {
   var oc = 0u;
   var oy = 0u;
   var ox = 0u;
-  var acc = 0.0;
+  var acc: array<f32, ${block}>;
   ${dispatch.toReversed().join(" else ")}
-  let e = oc * ${outArea}u + oy * ${outSide}u + ox;
-  ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc, e, acc);
+  for (var j = 0u; j < ${block}u; j++) {
+    let e = (oc + j) * ${outArea}u + oy * ${outSide}u + ox;
+    ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc + j, e, acc[j]);
+  }
 }`;
   const [x, y] = flatGrid(start, GATHER_WORKGROUP);
   return k.build(dims, {
@@ -163,13 +178,18 @@ interface GatherShape {
   inSide: number;
   /** WGSL of the offset of the 3 × 3 weights of (`ic`, `oc`) from the layer's weight. */
   weight: string;
+  /** How far apart the weights of consecutive output channels lie. */
+  channelStride: number;
+  /** Output channels per invocation. */
+  block: number;
   /** The WGSL name of the parameters buffer. */
   params: string;
 }
 
 /**
- * WGSL `taps_NAME(row, base, oc, qy, qx) -> f32`: the weighted sum for output channel `oc` at the
- * position (qy, qx) of `position`, over the input channels, its taps unrolled. A tap's input coordinate
+ * WGSL `taps_NAME(row, base, oc, qy, qx) -> array<f32, BLOCK>`: the weighted sums for output channels
+ * `oc` … `oc + BLOCK − 1` at the position (qy, qx) of `position`, over the input channels, its taps
+ * unrolled, each input value loaded once for the block. A tap's input coordinate
  * on an axis is 2·q + offset going to coarse, q + offset going to fine; it is checked against the map's
  * edges only where some position of the class can fall outside.
  */
@@ -190,8 +210,12 @@ function tapFunction(position: PositionClass, shape: GatherShape): string {
         coordinate("x", x.offset, position.columns),
       ];
       const checks = [...iy.checks, ...ix.checks];
-      const term = `acc += input_at(row, plane + u32(iy * ${inSide} + ix)) * ` +
-        `${shape.params}[w + ${y.k * 3 + x.k}u];`;
+      const tap = y.k * 3 + x.k;
+      const term = `let v = input_at(row, plane + u32(iy * ${inSide} + ix));` +
+        Array.from(
+          { length: shape.block },
+          (_, j) => ` acc[${j}] += v * ${shape.params}[w + ${j * shape.channelStride + tap}u];`,
+        ).join("");
       return `{
       let iy = ${iy.value};
       let ix = ${ix.value};
@@ -199,8 +223,8 @@ function tapFunction(position: PositionClass, shape: GatherShape): string {
     }`;
     })
   );
-  return `fn taps_${position.name}(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> f32 {
-  var acc = 0.0;
+  return `fn taps_${position.name}(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> array<f32, ${shape.block}> {
+  var acc: array<f32, ${shape.block}>;
   for (var ic = 0u; ic < ${shape.inChannels}u; ic++) {
     let w = base + ${shape.weight};
     let plane = ic * ${inSide * inSide}u;
