@@ -1,6 +1,8 @@
 /**
- * WGSL kernels of the linear layers, as batched matrix products (one model per `z` of the grid) with
- * 16 × 16 tiles in workgroup memory. With the weight `W [out][in]` of PyTorch:
+ * WGSL kernels of the linear layers, as batched matrix products (one model per `z` of the grid): each
+ * workgroup of 16 × 16 invocations computes a 32 × 32 tile of the result, each invocation a 2 × 2
+ * block of it, from 32 × 16 slices of the operands staged in workgroup memory (each staged value read
+ * twice from there instead of once per output). With the weight `W [out][in]` of PyTorch:
  * - `forward`: `Y [batch][out] = X · Wᵀ`, then bias and activation;
  * - `inputGradient`: `dX [batch][in] = dY · W`, then the input activation's derivative;
  * - `weightGradient`: `[dW | db] [out][in + 1] = dYᵀ · [X | 1]`, a reduction over the batch written to
@@ -12,7 +14,12 @@ import { type Dims, type Kernel, KernelBuilder } from "../kernel.ts";
 import type { LayerGeometry } from "../layout.ts";
 import { BUFFERS, type Epilogue, epilogueFunction } from "./common.ts";
 
-const TILE = 16;
+/** Invocations per side of a workgroup, and the depth of the slices staged per round. */
+const THREADS = 16;
+/** Results per invocation along each side. */
+const PER_THREAD = 2;
+/** The side of the result tile of a workgroup. */
+const TILE = THREADS * PER_THREAD;
 
 /** What {@link linearKernel} computes, and from which buffers. */
 export type LinearSpec =
@@ -69,41 +76,61 @@ export function linearKernel(dims: Dims, spec: LinearSpec): Kernel {
       : `${params}[${weight} + kk * ${features.in}u + c]`;
     store = `${out}[(m * BATCH + r) * ${cols}u + c] = epilogue(m, r, c, c, acc);`;
   }
+  const range = [...Array(PER_THREAD).keys()];
+  const multiplyAdd = [
+    ...range.map((i) => `let a${i} = tileA[kk * ${TILE}u + lid.y + ${i * THREADS}u];`),
+    ...range.map((j) => `let b${j} = tileB[kk * ${TILE}u + lid.x + ${j * THREADS}u];`),
+    ...range.flatMap((i) => range.map((j) => `sums[${i * PER_THREAD + j}] += a${i} * b${j};`)),
+  ].join("\n      ");
+  // Slices staged per round: A as [k][r] and B as [k][c], so that reading them across invocations
+  // walks consecutive addresses. Invocation (tx, ty) loads A(r, k0 + tx) and B(k0 + ty, c) for its two
+  // rows r = ty + 16·i and columns c = tx + 16·j, and sums the results at those rows and columns.
   const main = `
-var<workgroup> tileA: array<f32, ${TILE * TILE}>;
-var<workgroup> tileB: array<f32, ${TILE * TILE}>;
+var<workgroup> tileA: array<f32, ${THREADS * TILE}>;
+var<workgroup> tileB: array<f32, ${THREADS * TILE}>;
 
 fn load_a(m: u32, r: u32, kk: u32) -> f32 { return ${loadA}; }
 fn load_b(m: u32, kk: u32, c: u32) -> f32 { return ${loadB}; }
 
-@compute @workgroup_size(${TILE}, ${TILE})
+@compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let m = wg.z;
-  let r = wg.y * ${TILE}u + lid.y;
-  let c = wg.x * ${TILE}u + lid.x;
-  var acc = 0.0;
-  for (var k0 = 0u; k0 < ${depth}u; k0 += ${TILE}u) {
-    var a = 0.0;
-    if (r < ${rows}u && k0 + lid.x < ${depth}u) { a = load_a(m, r, k0 + lid.x); }
-    tileA[lid.y * ${TILE}u + lid.x] = a;
-    var b = 0.0;
-    if (k0 + lid.y < ${depth}u && c < ${cols}u) { b = load_b(m, k0 + lid.y, c); }
-    tileB[lid.y * ${TILE}u + lid.x] = b;
+  let r0 = wg.y * ${TILE}u + lid.y;
+  let c0 = wg.x * ${TILE}u + lid.x;
+  var sums: array<f32, ${PER_THREAD * PER_THREAD}>;
+  for (var k0 = 0u; k0 < ${depth}u; k0 += ${THREADS}u) {
+    for (var i = 0u; i < ${PER_THREAD}u; i++) {
+      let r = r0 + i * ${THREADS}u;
+      var a = 0.0;
+      if (r < ${rows}u && k0 + lid.x < ${depth}u) { a = load_a(m, r, k0 + lid.x); }
+      tileA[lid.x * ${TILE}u + lid.y + i * ${THREADS}u] = a;
+      let c = c0 + i * ${THREADS}u;
+      var b = 0.0;
+      if (k0 + lid.y < ${depth}u && c < ${cols}u) { b = load_b(m, k0 + lid.y, c); }
+      tileB[lid.y * ${TILE}u + lid.x + i * ${THREADS}u] = b;
+    }
     workgroupBarrier();
-    for (var kk = 0u; kk < ${TILE}u; kk++) {
-      acc += tileA[lid.y * ${TILE}u + kk] * tileB[kk * ${TILE}u + lid.x];
+    for (var kk = 0u; kk < ${THREADS}u; kk++) {
+      ${multiplyAdd}
     }
     workgroupBarrier();
   }
-  if (r < ${rows}u && c < ${cols}u) {
-    ${store}
+  for (var i = 0u; i < ${PER_THREAD}u; i++) {
+    for (var j = 0u; j < ${PER_THREAD}u; j++) {
+      let r = r0 + i * ${THREADS}u;
+      let c = c0 + j * ${THREADS}u;
+      let acc = sums[i * ${PER_THREAD}u + j];
+      if (r < ${rows}u && c < ${cols}u) {
+        ${store}
+      }
+    }
   }
 }`;
   return k.build(dims, {
     label: spec.label,
     grid: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), dims.models],
-    workgroupSize: TILE * TILE,
-    workgroupBytes: 2 * TILE * TILE * 4,
+    workgroupSize: THREADS * THREADS,
+    workgroupBytes: 2 * THREADS * TILE * 4,
     main,
   });
 }
