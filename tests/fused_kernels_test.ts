@@ -7,8 +7,20 @@ import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
 import { datasetBuffers, populationBuffers } from "../lib/gpu/buffers.ts";
 import { GpuContext } from "../lib/gpu/device.ts";
-import { type Dims, encodeDispatches, KernelCompiler, MODEL_WORDS } from "../lib/gpu/kernel.ts";
-import { activationBuffer, BUFFERS, gradientBuffer } from "../lib/gpu/kernels/common.ts";
+import {
+  type Dims,
+  encodeDispatches,
+  type Kernel,
+  KernelCompiler,
+  MODEL_WORDS,
+} from "../lib/gpu/kernel.ts";
+import {
+  activationBuffer,
+  BUFFERS,
+  gradientBuffer,
+  type Source,
+} from "../lib/gpu/kernels/common.ts";
+import { convGeometry } from "../lib/gpu/kernels/conv.ts";
 import { ADAM } from "../lib/gpu/kernels/adam.ts";
 import {
   type Activation,
@@ -17,7 +29,7 @@ import {
   packWeights,
   parameterLayout,
 } from "../lib/gpu/layout.ts";
-import { buildPlan } from "../lib/gpu/plan.ts";
+import { buildPlan, convWeightGradientKernel, layerInput } from "../lib/gpu/plan.ts";
 import { IMAGE_PIXELS, initialWeights } from "../lib/model/architecture.ts";
 import { createRng, normal } from "../lib/random.ts";
 
@@ -36,10 +48,26 @@ const ORDERS = [[0, 1, 2, 3, 4], [5, 4, 3, 2, 1]];
 
 const context = await GpuContext.create([], "the kernel tests");
 
+/** The blocks of coarse channels each convolution's weight gradient can also be computed in. */
+function gradientBlocks(layer: LayerGeometry): number[] {
+  if (layer.spec.kind === "linear") return [];
+  return [1, 2, 4].filter((block) => convGeometry(layer).coarseChannels % block === 0);
+}
+
+/** Each convolution's weight-gradient kernel once for each block (the plan picks one by size). */
+function blockedWeightGradients(dims: Dims): Kernel[] {
+  const images: Source = { kind: "bytes", name: BUFFERS.images };
+  return LAYERS.flatMap((layer) =>
+    gradientBlocks(layer).map((block) =>
+      convWeightGradientKernel(dims, layer, layerInput(LAYERS, layer.index, images), block)
+    )
+  );
+}
+
 /** Buffers and every kernel of a population's passes, bound once, run one at a time by label. */
 async function harness(dims: Dims) {
   const plan = buildPlan(dims, LAYERS);
-  const kernels = [...plan.train, ...plan.encode];
+  const kernels = [...plan.train, ...plan.encode, ...blockedWeightGradients(dims)];
   const compiler = new KernelCompiler(context.device);
   await compiler.compile(kernels);
   const buffers = new Map<string, GPUBuffer>();
@@ -229,7 +257,12 @@ for (const layer of LAYERS) {
     await gpu.run(`weight gradient ${name}`);
     if (previous) await gpu.run(`input gradient ${name}`);
     const output = await gpu.read(activationBuffer(name));
-    const grads = await gpu.read(BUFFERS.grads);
+    // the plan's weight gradient, then the same with each block of coarse channels
+    const gradients = [await gpu.read(BUFFERS.grads)];
+    for (const block of gradientBlocks(layer)) {
+      await gpu.run(`weight gradient ${name} (block ${block})`);
+      gradients.push(await gpu.read(BUFFERS.grads));
+    }
     const inputGradient = previous ? await gpu.read(gradientBuffer(previous.spec.name)) : null;
 
     for (let m = 0; m < dims.models; m++) {
@@ -259,18 +292,21 @@ for (const layer of LAYERS) {
         const [du, dw, db] = tf.grads((u: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
           preActivation(layer, input(u), w, b).mul(g).sum()
         )([u, w, b]);
-        const at = (slot: LayerGeometry["weight"]) =>
-          grads.subarray(m * PARAMS + slot.offset, m * PARAMS + slot.offset + slot.size);
-        assertClose(
-          at(layer.weight),
-          dw.flatten().arraySync() as number[],
-          `${name} weight gradient, model ${m}`,
-        );
-        assertClose(
-          at(layer.bias),
-          db.flatten().arraySync() as number[],
-          `${name} bias gradient, model ${m}`,
-        );
+        for (const [variant, grads] of gradients.entries()) {
+          const at = (slot: LayerGeometry["weight"]) =>
+            grads.subarray(m * PARAMS + slot.offset, m * PARAMS + slot.offset + slot.size);
+          const what = variant === 0 ? "" : ` (block ${gradientBlocks(layer)[variant - 1]})`;
+          assertClose(
+            at(layer.weight),
+            dw.flatten().arraySync() as number[],
+            `${name} weight gradient${what}, model ${m}`,
+          );
+          assertClose(
+            at(layer.bias),
+            db.flatten().arraySync() as number[],
+            `${name} bias gradient${what}, model ${m}`,
+          );
+        }
         if (inputGradient) {
           assertClose(
             slice(inputGradient, m, layer.inputSize),

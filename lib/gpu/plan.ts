@@ -29,7 +29,7 @@ export interface Plan {
 }
 
 /** The buffer a layer reads: the previous layer's output, or the images for the first layer. */
-function layerInput(layers: readonly LayerGeometry[], index: number, first: Source): Source {
+export function layerInput(layers: readonly LayerGeometry[], index: number, first: Source): Source {
   if (index === 0) return first;
   const previous = layers[index - 1];
   return { kind: "buffer", name: activationBuffer(previous.spec.name), size: previous.outputSize };
@@ -70,6 +70,34 @@ function forwardKernel(dims: Dims, layer: LayerGeometry, input: Source): Kernel 
   });
 }
 
+/**
+ * The weight-gradient kernel of convolution `layer`, reading `input`; `block` forces the coarse channels
+ * per job (and names the kernel after it), else the kernel chooses.
+ */
+export function convWeightGradientKernel(
+  dims: Dims,
+  layer: LayerGeometry,
+  input: Source,
+  block?: number,
+): Kernel {
+  const conv = layer.spec.kind === "conv";
+  const gradient: Source = {
+    kind: "buffer",
+    name: gradientBuffer(layer.spec.name),
+    size: layer.outputSize,
+  };
+  return convWeightGradient(dims, {
+    label: `weight gradient ${layer.spec.name}${block ? ` (block ${block})` : ""}`,
+    geometry: convGeometry(layer),
+    weightOffset: layer.weight.offset,
+    biasOffset: layer.bias.offset,
+    fine: conv ? input : gradient,
+    coarse: conv ? gradient : input,
+    biasFrom: conv ? "coarse" : "fine",
+    block,
+  });
+}
+
 /** The backward kernels of `layer`: its weight gradient, then (not for the first) its input gradient. */
 function backwardKernels(
   dims: Dims,
@@ -91,16 +119,7 @@ function backwardKernels(
       input: input.name,
     }));
   } else {
-    const conv = layer.spec.kind === "conv";
-    kernels.push(convWeightGradient(dims, {
-      label: `weight gradient ${name}`,
-      geometry: convGeometry(layer),
-      weightOffset: layer.weight.offset,
-      biasOffset: layer.bias.offset,
-      fine: conv ? input : gradientSource,
-      coarse: conv ? gradientSource : input,
-      biasFrom: conv ? "coarse" : "fine",
-    }));
+    kernels.push(convWeightGradientKernel(dims, layer, input));
   }
   if (layer.index === 0) return kernels;
   const previous = layers[layer.index - 1];

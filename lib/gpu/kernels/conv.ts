@@ -196,13 +196,8 @@ interface GatherShape {
 function tapFunction(position: PositionClass, shape: GatherShape): string {
   const { toCoarse, padding, inSide } = shape;
   const stride = toCoarse ? 2 : 1;
-  const coordinate = (axis: "y" | "x", offset: number, count: number) => ({
-    value: `${stride} * q${axis} + ${offset}`,
-    checks: [
-      ...(offset < 0 ? [`i${axis} >= 0`] : []),
-      ...(stride * (count - 1) + offset >= inSide ? [`i${axis} < ${inSide}`] : []),
-    ],
-  });
+  const coordinate = (axis: "y" | "x", offset: number, count: number) =>
+    axisCoordinate(`i${axis}`, `q${axis}`, stride, offset, count, inSide);
   const taps = axisTaps(toCoarse, padding, position.py).flatMap((y) =>
     axisTaps(toCoarse, padding, position.px).map((x) => {
       const [iy, ix] = [
@@ -272,78 +267,76 @@ export interface ConvGradientSpec {
   coarse: Source;
   /** Which map is the output gradient, whose sum per channel is the bias gradient. */
   biasFrom: "fine" | "coarse";
+  /** Coarse channels per job (a divisor of their number); by default the kernel chooses. */
+  block?: number;
 }
 
 const REDUCE_WORKGROUP = 256;
 /** Terms each lane of a weight-gradient reduction sums at least (where the workgroup allows). */
 const TERMS_PER_LANE = 64;
+/** Workgroups (all models together) a weight-gradient kernel keeps, where it can, when it blocks channels. */
+const MIN_REDUCTION_GROUPS = 128;
 
 /**
  * Weight and bias gradients of a convolution, written (not accumulated) into {@link BUFFERS.grads}: for
  * weight [cc][fc][ky][kx] the sum over batch rows and coarse positions of coarse[cc] · fine[fc] at the tap,
  * for each bias the sum of the output gradient over its channel.
  *
- * A job is one (coarse channel, fine channel) pair with its nine taps, or one bias. Each workgroup runs
- * 256 / S jobs with S lanes each — S a power of two chosen so that a lane sums about
- * {@link TERMS_PER_LANE} terms or more — and reduces the lanes in workgroup memory.
+ * A job is a block of up to 4 coarse channels with one fine channel — their nine taps each, every fine
+ * value loaded once for the block — or one bias. The block is as large as leaves the kernel
+ * {@link MIN_REDUCTION_GROUPS} workgroups, so that a single model's kernel still spreads over a GPU.
+ * Each workgroup runs 256 / S jobs with S lanes each — S a power of two chosen so that a lane of a
+ * channel job sums about {@link TERMS_PER_LANE} terms or more (a bias job's lanes sum more where its
+ * map is the fine one) — and reduces the lanes in workgroup memory, a coarse channel of the block at a
+ * time.
  */
 export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   const g = spec.geometry;
-  const pairs = g.coarseChannels * g.fineChannels;
   const coarseArea = g.coarseSide * g.coarseSide;
   const biasSide = spec.biasFrom === "fine" ? g.fineSide : g.coarseSide;
   const biasChannels = spec.biasFrom === "fine" ? g.fineChannels : g.coarseChannels;
   const biasArea = biasSide * biasSide;
-  const terms = dims.batch * Math.max(coarseArea, biasArea);
+  const terms = dims.batch * coarseArea;
   const lanes = Math.min(
     REDUCE_WORKGROUP,
     2 ** Math.max(0, Math.ceil(Math.log2(terms / TERMS_PER_LANE))),
   );
   const jobsPerGroup = REDUCE_WORKGROUP / lanes;
+  const groups = (block: number) =>
+    Math.ceil(((g.coarseChannels / block) * g.fineChannels + biasChannels) / jobsPerGroup);
+  const block = spec.block ??
+    [4, 2].find((size) =>
+      g.coarseChannels % size === 0 && groups(size) * dims.models >= MIN_REDUCTION_GROUPS
+    ) ?? 1;
+  if (!Number.isInteger(block) || block < 1 || g.coarseChannels % block !== 0) {
+    throw new RangeError(`${spec.label}: a block of ${block} does not divide ${g.coarseChannels}`);
+  }
+  const pairJobs = (g.coarseChannels / block) * g.fineChannels;
+  const blockRange = [...Array(block).keys()];
   const k = new KernelBuilder();
   sourceReader(k, "fine", spec.fine);
   sourceReader(k, "coarse", spec.coarse);
   const grads = k.use(BUFFERS.grads, "f32", "read_write");
-  const tap = (axis: "y" | "x", k: string) =>
-    `let f${axis} = i32(2u * c${axis} + ${k}) - ${g.padding};
-          if (f${axis} < 0 || f${axis} >= ${g.fineSide}) { continue; }`;
-  const main = `
-var<workgroup> partial: array<f32, ${9 * REDUCE_WORKGROUP}>;
-
-@compute @workgroup_size(${REDUCE_WORKGROUP})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m = wg.z;
-  let job = wg.x * ${jobsPerGroup}u + li / ${lanes}u;
-  let lane = li % ${lanes}u;
-  var acc: array<f32, 9>;
-  if (job < ${pairs}u) {
-    let cc = job / ${g.fineChannels}u;
-    let fc = job % ${g.fineChannels}u;
-    for (var n = lane; n < BATCH * ${coarseArea}u; n += ${lanes}u) {
-      let b = n / ${coarseArea}u;
-      let s = n % ${coarseArea}u;
-      let c = coarse_at(coarse_row(m, b), cc * ${coarseArea}u + s);
-      if (c == 0.0) { continue; }
-      let cy = s / ${g.coarseSide}u;
-      let cx = s % ${g.coarseSide}u;
-      let row = fine_row(m, b);
-      let plane = fc * ${g.fineSide * g.fineSide}u;
-      for (var ky = 0u; ky < 3u; ky++) {
-        ${tap("y", "ky")}
-        for (var kx = 0u; kx < 3u; kx++) {
-          ${tap("x", "kx")}
-          acc[ky * 3u + kx] += c * fine_at(row, plane + u32(fy) * ${g.fineSide}u + u32(fx));
-        }
-      }
-    }
-  } else if (job < ${pairs + biasChannels}u) {
-    let channel = job - ${pairs}u;
-    for (var n = lane; n < BATCH * ${biasArea}u; n += ${lanes}u) {
-      let b = n / ${biasArea}u;
-      acc[0] += ${spec.biasFrom}_at(${spec.biasFrom}_row(m, b), channel * ${biasArea}u + n % ${biasArea}u);
-    }
-  }
-  for (var t = 0u; t < 9u; t++) { partial[t * ${REDUCE_WORKGROUP}u + li] = acc[t]; }
+  // Tap (ky, kx) of coarse position (cy, cx) reads fine position 2·c − p + k.
+  const taps = [0, 1, 2].flatMap((ky) =>
+    [0, 1, 2].map((kx) => {
+      const [fy, fx] = [
+        axisCoordinate("fy", "cy", 2, ky - g.padding, g.coarseSide, g.fineSide),
+        axisCoordinate("fx", "cx", 2, kx - g.padding, g.coarseSide, g.fineSide),
+      ];
+      const checks = [...fy.checks, ...fx.checks];
+      const sum = `let f = fine_at(row, plane + u32(fy * ${g.fineSide} + fx));` +
+        blockRange.map((j) => ` acc[${j * 9 + ky * 3 + kx}] += c${j} * f;`).join("");
+      return `{
+        let fy = ${fy.value};
+        let fx = ${fx.value};
+        ${checks.length > 0 ? `if (${checks.join(" && ")}) { ${sum} }` : sum}
+      }`;
+    })
+  );
+  // One coarse channel of the block at a time: its nine sums through workgroup memory, then to grads.
+  const reductions = blockRange.map((j) => `
+  for (var t = 0u; t < 9u; t++) { partial[t * ${REDUCE_WORKGROUP}u + li] = acc[${j * 9}u + t]; }
   workgroupBarrier();
   for (var stride = ${lanes >> 1}u; stride > 0u; stride >>= 1u) {
     if (lane < stride) {
@@ -354,20 +347,83 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
     workgroupBarrier();
   }
   if (lane == 0u) {
-    if (job < ${pairs}u) {
+    if (job < ${pairJobs}u) {
+      let weight = ((cc + ${j}u) * ${g.fineChannels}u + fc) * 9u;
       for (var t = 0u; t < 9u; t++) {
-        ${grads}[m * PARAMS + ${spec.weightOffset}u + job * 9u + t] = partial[t * ${REDUCE_WORKGROUP}u + li];
+        ${grads}[m * PARAMS + ${spec.weightOffset}u + weight + t] = partial[t * ${REDUCE_WORKGROUP}u + li];
       }
-    } else if (job < ${pairs + biasChannels}u) {
-      ${grads}[m * PARAMS + ${spec.biasOffset}u + job - ${pairs}u] = partial[li];
+    }${
+    j === 0
+      ? ` else if (job < ${pairJobs + biasChannels}u) {
+      ${grads}[m * PARAMS + ${spec.biasOffset}u + job - ${pairJobs}u] = partial[li];
+    }`
+      : ""
+  }
+  }
+  workgroupBarrier();`).join("\n");
+  const main = `
+var<workgroup> partial: array<f32, ${9 * REDUCE_WORKGROUP}>;
+
+@compute @workgroup_size(${REDUCE_WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m = wg.z;
+  let job = wg.x * ${jobsPerGroup}u + li / ${lanes}u;
+  let lane = li % ${lanes}u;
+  let cc = job / ${g.fineChannels}u * ${block}u;
+  let fc = job % ${g.fineChannels}u;
+  var acc: array<f32, ${9 * block}>;
+  if (job < ${pairJobs}u) {
+    let plane = fc * ${g.fineSide * g.fineSide}u;
+    for (var n = lane; n < BATCH * ${coarseArea}u; n += ${lanes}u) {
+      let b = n / ${coarseArea}u;
+      let s = n % ${coarseArea}u;
+      let coarse = coarse_row(m, b);
+      ${
+    blockRange.map((j) => `let c${j} = coarse_at(coarse, (cc + ${j}u) * ${coarseArea}u + s);`).join(
+      "\n      ",
+    )
+  }
+      if (${blockRange.map((j) => `c${j} == 0.0`).join(" && ")}) { continue; }
+      let cy = i32(s / ${g.coarseSide}u);
+      let cx = i32(s % ${g.coarseSide}u);
+      let row = fine_row(m, b);
+      ${taps.join("\n      ")}
+    }
+  } else if (job < ${pairJobs + biasChannels}u) {
+    let channel = job - ${pairJobs}u;
+    for (var n = lane; n < BATCH * ${biasArea}u; n += ${lanes}u) {
+      let b = n / ${biasArea}u;
+      acc[0] += ${spec.biasFrom}_at(${spec.biasFrom}_row(m, b), channel * ${biasArea}u + n % ${biasArea}u);
     }
   }
+  ${reductions}
 }`;
   return k.build(dims, {
     label: spec.label,
-    grid: [Math.ceil((pairs + biasChannels) / jobsPerGroup), 1, dims.models],
+    grid: [groups(block), 1, dims.models],
     workgroupSize: REDUCE_WORKGROUP,
     workgroupBytes: 9 * REDUCE_WORKGROUP * 4,
     main,
   });
+}
+
+/**
+ * A tap's input coordinate `name` on one axis, `stride · q + offset` for position `q` < `count`, with
+ * only the checks it can fail of lying in a map of side `side`.
+ */
+function axisCoordinate(
+  name: string,
+  q: string,
+  stride: number,
+  offset: number,
+  count: number,
+  side: number,
+): { value: string; checks: string[] } {
+  return {
+    value: `${stride} * ${q} + ${offset}`,
+    checks: [
+      ...(offset < 0 ? [`${name} >= 0`] : []),
+      ...(stride * (count - 1) + offset >= side ? [`${name} < ${side}`] : []),
+    ],
+  };
 }
