@@ -62,14 +62,15 @@ export interface ConvGatherSpec {
 const GATHER_WORKGROUP = 256;
 
 /**
- * One invocation per output element: the 3 × 3 × channels weighted sum over the input map, then the
- * epilogue (bias and activation forward, activation derivative backward).
+ * The 3 × 3 × channels weighted sums over the input map, then the epilogue (bias and activation forward,
+ * activation derivative backward). An invocation computes a cell of outputs for a block of up to 4
+ * output channels, loading each input value it needs once for all of them.
  *
- * The taps are unrolled, each with only the bounds checks it can fail. Going to coarse, every position
- * has all nine (input 2·o − p + k). Going to fine, a position's taps depend on its parity class
- * (oy mod 2, ox mod 2) alone — input (o + p − k) / 2 where o + p − k is even, so one or two per axis —
- * and each class has whole workgroups of its own, so that the invocations of a workgroup run the same
- * taps instead of diverging.
+ * Going to coarse, a cell is one position o, whose nine taps read input 2·o − p + k. Going to fine, a
+ * cell is the 2 × 2 positions 2·q + parity of one coarse position q: each parity has its own taps —
+ * those k with parity + p − k even, reading input q + (parity + p − k) / 2 — and together they read
+ * only a 2 × 2 patch of the input. The taps are unrolled, each input with only the bounds checks it
+ * can fail, so that neighbouring invocations run the same code.
  *
  * @example
  * ```ts ignore
@@ -101,57 +102,89 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
   const channelStride = toCoarse ? 9 * g.fineChannels : 9;
   const block = [4, 2, 1].find((size) => outChannels % size === 0)!;
   const blocks = outChannels / block;
-  const classes = toCoarse
-    ? [{ name: "all", py: 0, px: 0, rows: outSide, columns: outSide, step: 1 }]
-    : parityClasses(outSide);
-  const shape = {
-    toCoarse,
-    padding: g.padding,
-    inChannels,
-    inSide,
-    weight,
-    channelStride,
-    block,
-    params,
-  };
-  classes.forEach((position) => k.helper(`taps_${position.name}`, tapFunction(position, shape)));
-  // Each class takes whole workgroups of its own, so that a workgroup runs one class's taps; within a
-  // class, the invocations take (row, block of channels, position), the positions row-major.
-  let start = 0;
-  const dispatch = classes.map(({ name, py, px, columns, rows, step }) => {
-    const size = rows * columns;
-    const count = dims.batch * blocks * size;
-    const branch = `if (index < ${start + count}u) {
-    let local = index - ${start}u;
-    b = local / ${blocks * size}u;
-    oc = (local / ${size}u) % ${blocks}u * ${block}u;
-    let q = local % ${size}u;
-    oy = ${step}u * (q / ${columns}u) + ${py}u;
-    ox = ${step}u * (q % ${columns}u) + ${px}u;
-    acc = taps_${name}(input_row(m, b), base, oc, i32(q / ${columns}u), i32(q % ${columns}u));
-  } else { return; }`;
-    const previous = start;
-    start += Math.ceil(count / GATHER_WORKGROUP) * GATHER_WORKGROUP;
-    return previous === 0 ? branch : `if (index >= ${previous}u) {\n  ${branch}\n  }`;
+  // The outputs of a cell, each with its taps; the input coordinate of a tap is stride · q + offset.
+  const [stride, cellSide] = toCoarse ? [2, outSide] : [1, Math.ceil(outSide / 2)];
+  const parities = toCoarse ? [[0, 0]] : [[0, 0], [0, 1], [1, 0], [1, 1]];
+  const outputs = parities.map(([py, px]) => ({
+    py,
+    px,
+    taps: axisTaps(toCoarse, g.padding, py).flatMap((y) =>
+      axisTaps(toCoarse, g.padding, px).map((x) => ({ y, x }))
+    ),
+  }));
+  const inputs = new Map<string, { y: number; x: number }>();
+  for (const { y, x } of outputs.flatMap((o) => o.taps)) {
+    inputs.set(`${y.offset},${x.offset}`, { y: y.offset, x: x.offset });
+  }
+  const inputLoads = [...inputs.values()].map(({ y, x }, i) => {
+    const [iy, ix] = [
+      axisCoordinate(`iy${i}`, "qy", stride, y, cellSide, inSide),
+      axisCoordinate(`ix${i}`, "qx", stride, x, cellSide, inSide),
+    ];
+    const checks = [...iy.checks, ...ix.checks];
+    const load = `input_at(row, plane + u32(iy${i} * ${inSide} + ix${i}))`;
+    const value = checks.length > 0
+      ? `var v${i} = 0.0;
+    if (${checks.join(" && ")}) { v${i} = ${load}; }`
+      : `let v${i} = ${load};`;
+    return `let iy${i} = ${iy.value};
+    let ix${i} = ${ix.value};
+    ${value}`;
+  });
+  const inputIndex = [...inputs.keys()];
+  const sums = outputs.flatMap(({ taps }, o) =>
+    taps.flatMap(({ y, x }) => {
+      const v = `v${inputIndex.indexOf(`${y.offset},${x.offset}`)}`;
+      const tap = y.k * 3 + x.k;
+      return Array.from(
+        { length: block },
+        (_, j) => `acc[${o * block + j}] += ${v} * ${params}[w + ${j * channelStride + tap}u];`,
+      );
+    })
+  );
+  k.helper(
+    "taps",
+    `fn taps(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> array<f32, ${
+      outputs.length * block
+    }> {
+  var acc: array<f32, ${outputs.length * block}>;
+  for (var ic = 0u; ic < ${inChannels}u; ic++) {
+    let w = base + ${weight};
+    let plane = ic * ${inSide * inSide}u;
+    ${[...inputLoads, ...sums].join("\n    ")}
+  }
+  return acc;
+}`,
+  );
+  // Each output of the cell that lies inside the map, through the epilogue, for each channel of the block.
+  const cellArea = cellSide * cellSide;
+  const stores = outputs.map(({ py, px }, o) => {
+    const [oy, ox] = toCoarse ? ["qy", "qx"] : [`2u * qy + ${py}u`, `2u * qx + ${px}u`];
+    const outside = toCoarse || 2 * (cellSide - 1) + Math.max(py, px) < outSide
+      ? []
+      : [`2u * qy + ${py}u < ${outSide}u`, `2u * qx + ${px}u < ${outSide}u`];
+    const store = `for (var j = 0u; j < ${block}u; j++) {
+    let e = (oc + j) * ${outArea}u + (${oy}) * ${outSide}u + ${ox};
+    ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc + j, e, acc[${
+      o * block
+    }u + j]);
+  }`;
+    return outside.length > 0 ? `if (${outside.join(" && ")}) {\n  ${store}\n  }` : store;
   });
   const main = `
 @compute @workgroup_size(${GATHER_WORKGROUP})
 fn main(${MAIN_PARAMETERS}) {
   let m = wg.z;
   let index = ${flatIndex(GATHER_WORKGROUP)};
-  let base = m * PARAMS + ${spec.weightOffset}u;
-  var b = 0u;
-  var oc = 0u;
-  var oy = 0u;
-  var ox = 0u;
-  var acc: array<f32, ${block}>;
-  ${dispatch.toReversed().join(" else ")}
-  for (var j = 0u; j < ${block}u; j++) {
-    let e = (oc + j) * ${outArea}u + oy * ${outSide}u + ox;
-    ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc + j, e, acc[j]);
-  }
+  if (index >= BATCH * ${blocks * cellArea}u) { return; }
+  let b = index / ${blocks * cellArea}u;
+  let oc = (index / ${cellArea}u) % ${blocks}u * ${block}u;
+  let qy = (index % ${cellArea}u) / ${cellSide}u;
+  let qx = index % ${cellSide}u;
+  let acc = taps(input_row(m, b), m * PARAMS + ${spec.weightOffset}u, oc, i32(qy), i32(qx));
+  ${stores.join("\n  ")}
 }`;
-  const [x, y] = flatGrid(start, GATHER_WORKGROUP);
+  const [x, y] = flatGrid(dims.batch * blocks * cellArea, GATHER_WORKGROUP);
   return k.build(dims, {
     label: spec.label,
     grid: [x, y, dims.models],
@@ -160,92 +193,8 @@ fn main(${MAIN_PARAMETERS}) {
   });
 }
 
-/** A set of output positions that share their taps: `rows × columns` positions `step` apart from (py, px). */
-interface PositionClass {
-  name: string;
-  py: number;
-  px: number;
-  rows: number;
-  columns: number;
-  step: number;
-}
-
-/** What a gather's tap functions need to know. */
-interface GatherShape {
-  toCoarse: boolean;
-  padding: number;
-  inChannels: number;
-  inSide: number;
-  /** WGSL of the offset of the 3 × 3 weights of (`ic`, `oc`) from the layer's weight. */
-  weight: string;
-  /** How far apart the weights of consecutive output channels lie. */
-  channelStride: number;
-  /** Output channels per invocation. */
-  block: number;
-  /** The WGSL name of the parameters buffer. */
-  params: string;
-}
-
 /**
- * WGSL `taps_NAME(row, base, oc, qy, qx) -> array<f32, BLOCK>`: the weighted sums for output channels
- * `oc` … `oc + BLOCK − 1` at the position (qy, qx) of `position`, over the input channels, its taps
- * unrolled, each input value loaded once for the block. A tap's input coordinate
- * on an axis is 2·q + offset going to coarse, q + offset going to fine; it is checked against the map's
- * edges only where some position of the class can fall outside.
- */
-function tapFunction(position: PositionClass, shape: GatherShape): string {
-  const { toCoarse, padding, inSide } = shape;
-  const stride = toCoarse ? 2 : 1;
-  const coordinate = (axis: "y" | "x", offset: number, count: number) =>
-    axisCoordinate(`i${axis}`, `q${axis}`, stride, offset, count, inSide);
-  const taps = axisTaps(toCoarse, padding, position.py).flatMap((y) =>
-    axisTaps(toCoarse, padding, position.px).map((x) => {
-      const [iy, ix] = [
-        coordinate("y", y.offset, position.rows),
-        coordinate("x", x.offset, position.columns),
-      ];
-      const checks = [...iy.checks, ...ix.checks];
-      const tap = y.k * 3 + x.k;
-      const term = `let v = input_at(row, plane + u32(iy * ${inSide} + ix));` +
-        Array.from(
-          { length: shape.block },
-          (_, j) => ` acc[${j}] += v * ${shape.params}[w + ${j * shape.channelStride + tap}u];`,
-        ).join("");
-      return `{
-      let iy = ${iy.value};
-      let ix = ${ix.value};
-      ${checks.length > 0 ? `if (${checks.join(" && ")}) { ${term} }` : term}
-    }`;
-    })
-  );
-  return `fn taps_${position.name}(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> array<f32, ${shape.block}> {
-  var acc: array<f32, ${shape.block}>;
-  for (var ic = 0u; ic < ${shape.inChannels}u; ic++) {
-    let w = base + ${shape.weight};
-    let plane = ic * ${inSide * inSide}u;
-    ${taps.join("\n    ")}
-  }
-  return acc;
-}`;
-}
-
-/** The non-empty parity classes of a fine map of side `side`, in the order its invocations take them. */
-function parityClasses(side: number): PositionClass[] {
-  const counts = [Math.ceil(side / 2), Math.floor(side / 2)]; // positions of parity 0 and 1 on an axis
-  return [[0, 0], [0, 1], [1, 0], [1, 1]]
-    .map(([py, px]) => ({
-      name: `${py}${px}`,
-      py,
-      px,
-      rows: counts[py],
-      columns: counts[px],
-      step: 2,
-    }))
-    .filter(({ rows, columns }) => rows * columns > 0);
-}
-
-/**
- * The taps on one axis of a position class: each kernel index `k` with the offset of its input coordinate.
+ * The taps on one axis of an output: each kernel index `k` with the offset of its input coordinate.
  * Going to coarse, all three, at 2·q + (k − p); going to fine, from position 2·q + parity, the `k` with
  * parity + p − k even, at q + (parity + p − k) / 2.
  */
