@@ -112,64 +112,33 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
       axisTaps(toCoarse, g.padding, px).map((x) => ({ y, x }))
     ),
   }));
-  const inputs = new Map<string, { y: number; x: number }>();
-  for (const { y, x } of outputs.flatMap((o) => o.taps)) {
-    inputs.set(`${y.offset},${x.offset}`, { y: y.offset, x: x.offset });
-  }
-  const inputLoads = [...inputs.values()].map(({ y, x }, i) => {
-    const [iy, ix] = [
-      axisCoordinate(`iy${i}`, "qy", stride, y, cellSide, inSide),
-      axisCoordinate(`ix${i}`, "qx", stride, x, cellSide, inSide),
-    ];
-    const checks = [...iy.checks, ...ix.checks];
-    const load = `input_at(row, plane + u32(iy${i} * ${inSide} + ix${i}))`;
-    const value = checks.length > 0
-      ? `var v${i} = 0.0;
-    if (${checks.join(" && ")}) { v${i} = ${load}; }`
-      : `let v${i} = ${load};`;
-    return `let iy${i} = ${iy.value};
-    let ix${i} = ${ix.value};
-    ${value}`;
-  });
-  const inputIndex = [...inputs.keys()];
-  const sums = outputs.flatMap(({ taps }, o) =>
-    taps.flatMap(({ y, x }) => {
-      const v = `v${inputIndex.indexOf(`${y.offset},${x.offset}`)}`;
-      const tap = y.k * 3 + x.k;
-      return Array.from(
-        { length: block },
-        (_, j) => `acc[${o * block + j}] += ${v} * ${params}[w + ${j * channelStride + tap}u];`,
-      );
-    })
-  );
   k.helper(
     "taps",
-    `fn taps(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> array<f32, ${
-      outputs.length * block
-    }> {
-  var acc: array<f32, ${outputs.length * block}>;
-  for (var ic = 0u; ic < ${inChannels}u; ic++) {
-    let w = base + ${weight};
-    let plane = ic * ${inSide * inSide}u;
-    ${[...inputLoads, ...sums].join("\n    ")}
-  }
-  return acc;
-}`,
+    tapsFunction(outputs, {
+      stride,
+      cellSide,
+      inChannels,
+      inSide,
+      weight,
+      channelStride,
+      block,
+      params,
+    }),
   );
   // Each output of the cell that lies inside the map, through the epilogue, for each channel of the block.
   const cellArea = cellSide * cellSide;
   const stores = outputs.map(({ py, px }, o) => {
     const [oy, ox] = toCoarse ? ["qy", "qx"] : [`2u * qy + ${py}u`, `2u * qx + ${px}u`];
-    const outside = toCoarse || 2 * (cellSide - 1) + Math.max(py, px) < outSide
-      ? []
-      : [`2u * qy + ${py}u < ${outSide}u`, `2u * qx + ${px}u < ${outSide}u`];
+    const inside = ([["qy", py], ["qx", px]] as const)
+      .filter(([, parity]) => !toCoarse && 2 * (cellSide - 1) + parity >= outSide)
+      .map(([q, parity]) => `2u * ${q} + ${parity}u < ${outSide}u`);
     const store = `for (var j = 0u; j < ${block}u; j++) {
     let e = (oc + j) * ${outArea}u + (${oy}) * ${outSide}u + ${ox};
     ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc + j, e, acc[${
       o * block
     }u + j]);
   }`;
-    return outside.length > 0 ? `if (${outside.join(" && ")}) {\n  ${store}\n  }` : store;
+    return inside.length > 0 ? `if (${inside.join(" && ")}) {\n  ${store}\n  }` : store;
   });
   const main = `
 @compute @workgroup_size(${GATHER_WORKGROUP})
@@ -193,12 +162,91 @@ fn main(${MAIN_PARAMETERS}) {
   });
 }
 
+/** One output of a gather's cell: its parity (0 going to coarse) and its taps on each axis. */
+interface CellOutput {
+  py: number;
+  px: number;
+  taps: { y: AxisTap; x: AxisTap }[];
+}
+
+/** A kernel index on one axis, and the offset of the input coordinate it reads. */
+interface AxisTap {
+  k: number;
+  offset: number;
+}
+
+/**
+ * WGSL `taps(row, base, oc, qy, qx) -> array<f32, outputs × block>`: the weighted sums of the outputs of
+ * cell (qy, qx) for output channels `oc` … `oc + block − 1`, over the input channels. Each input value
+ * the cell reads is loaded once per input channel (zero outside the map, checked only where some cell
+ * can fall outside), then every tap of every output adds it, times its weight, for each channel.
+ */
+function tapsFunction(
+  outputs: CellOutput[],
+  shape: {
+    /** Input coordinate per cell step, 2 going to coarse, 1 going to fine. */
+    stride: number;
+    cellSide: number;
+    inChannels: number;
+    inSide: number;
+    /** WGSL of the offset of the 3 × 3 weights of (`ic`, `oc`) from the layer's weight. */
+    weight: string;
+    /** How far apart the weights of consecutive output channels lie. */
+    channelStride: number;
+    block: number;
+    /** The WGSL name of the parameters buffer. */
+    params: string;
+  },
+): string {
+  const { stride, cellSide, inSide, block } = shape;
+  const inputs = [
+    ...new Set(outputs.flatMap(({ taps }) => taps.map(({ y, x }) => `${y.offset},${x.offset}`))),
+  ];
+  const loads = inputs.map((key, i) => {
+    const [y, x] = key.split(",").map(Number);
+    const [iy, ix] = [
+      axisCoordinate(`iy${i}`, "qy", stride, y, cellSide, inSide),
+      axisCoordinate(`ix${i}`, "qx", stride, x, cellSide, inSide),
+    ];
+    const checks = [...iy.checks, ...ix.checks];
+    const load = `input_at(row, plane + u32(iy${i} * ${inSide} + ix${i}))`;
+    const value = checks.length > 0
+      ? `var v${i} = 0.0;
+    if (${checks.join(" && ")}) { v${i} = ${load}; }`
+      : `let v${i} = ${load};`;
+    return `let iy${i} = ${iy.value};
+    let ix${i} = ${ix.value};
+    ${value}`;
+  });
+  const sums = outputs.flatMap(({ taps }, o) =>
+    taps.flatMap(({ y, x }) => {
+      const v = `v${inputs.indexOf(`${y.offset},${x.offset}`)}`;
+      const tap = y.k * 3 + x.k;
+      return Array.from(
+        { length: block },
+        (_, j) =>
+          `acc[${o * block + j}] += ${v} * ${shape.params}[w + ${j * shape.channelStride + tap}u];`,
+      );
+    })
+  );
+  const size = outputs.length * block;
+  return `fn taps(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> array<f32, ${size}> {
+  var acc: array<f32, ${size}>;
+  for (var ic = 0u; ic < ${shape.inChannels}u; ic++) {
+    let w = base + ${shape.weight};
+    let plane = ic * ${inSide * inSide}u;
+    ${[...loads, ...sums].join("\n    ")}
+  }
+  return acc;
+}`;
+}
+
 /**
  * The taps on one axis of an output: each kernel index `k` with the offset of its input coordinate.
  * Going to coarse, all three, at 2·q + (k − p); going to fine, from position 2·q + parity, the `k` with
  * parity + p − k even, at q + (parity + p − k) / 2.
  */
-function axisTaps(toCoarse: boolean, padding: number, parity: number) {
+function axisTaps(toCoarse: boolean, padding: number, parity: number): AxisTap[] {
   return [0, 1, 2]
     .filter((k) => toCoarse || (parity + padding - k) % 2 === 0)
     .map((k) => ({ k, offset: toCoarse ? k - padding : (parity + padding - k) / 2 }));
