@@ -12,7 +12,12 @@ import type { Digits } from "./data/mnist.ts";
 import { IMAGE_PIXELS } from "./model/architecture.ts";
 import { Population } from "./gpu/population.ts";
 import { Autoencoder, type AutoencoderConfig } from "./model/autoencoder.ts";
-import { resumePopulationCheckpoint, savePopulationCheckpoint } from "./model/checkpoint.ts";
+import {
+  resumeCheckpoint,
+  resumePopulationCheckpoint,
+  saveCheckpoint,
+  savePopulationCheckpoint,
+} from "./model/checkpoint.ts";
 
 /** The losses of one epoch and how fast it trained. */
 export interface EpochRecord {
@@ -24,6 +29,17 @@ export interface EpochRecord {
   samplesPerSecond: number;
 }
 
+/**
+ * Where to keep a checkpoint after each epoch, and the settings a resume must share: a run interrupted
+ * with the same resumes after its last finished epoch, unless `fresh`, and ends as an uninterrupted one
+ * would have. The caller removes the file when it has kept the results.
+ */
+export interface CheckpointOptions {
+  path: string;
+  settings: unknown;
+  fresh?: boolean;
+}
+
 /** What {@link fit} trains on and reports. */
 export interface FitOptions {
   epochs: number;
@@ -32,10 +48,8 @@ export interface FitOptions {
   test?: TensorBatches;
   /** Prefix of the progress bar, e.g. the trial or model it trains. */
   label?: string;
-  /** The epochs trained before (a run resumed from a checkpoint): training goes on after the last. */
-  history?: EpochRecord[];
-  /** Called after each epoch with the history so far (to save a preview or a checkpoint). */
-  onEpoch?: (history: EpochRecord[]) => void | Promise<void>;
+  /** A checkpoint of the model (weights, Adam's moments, history) after each epoch. */
+  checkpoint?: CheckpointOptions;
 }
 
 /** The epochs trained and whether training stopped because the loss diverged. */
@@ -49,8 +63,16 @@ export interface FitResult {
  * validation and test sets after each. Stops early, with `diverged` set, when a loss turns NaN/infinite.
  */
 export async function fit(model: Autoencoder, options: FitOptions): Promise<FitResult> {
-  const { epochs, train, validation, test, label = "train" } = options;
-  const history: EpochRecord[] = [...(options.history ?? [])];
+  const { epochs, train, validation, test, label = "train", checkpoint } = options;
+  const history: EpochRecord[] = [];
+  if (checkpoint && !checkpoint.fresh) {
+    const resumed = await resumeCheckpoint(checkpoint.path, model, checkpoint.settings);
+    if (resumed) {
+      history.push(...resumed);
+      train.seek(resumed.length);
+      console.error(`${label}: resuming after epoch ${resumed.length} from ${checkpoint.path}`);
+    }
+  }
   for (let epoch = history.length + 1; epoch <= epochs; epoch++) {
     const bar = new ProgressBar(`${label} epoch ${epoch}/${epochs}`, train.batchCount);
     const trainLoss = await model.trainEpoch(train, {
@@ -70,7 +92,7 @@ export async function fit(model: Autoencoder, options: FitOptions): Promise<FitR
     };
     history.push(record);
     bar.finish(describeEpoch(record));
-    await options.onEpoch?.(history);
+    if (checkpoint) await saveCheckpoint(checkpoint.path, model, checkpoint.settings, history);
     const losses = [trainLoss, validationLoss, testLoss].filter((loss) => loss !== null);
     if (!losses.every(Number.isFinite)) return { history, diverged: true };
   }
@@ -100,12 +122,10 @@ export interface PopulationFitOptions {
   /** Prefix of the progress bar. */
   label?: string;
   /**
-   * Where to keep a checkpoint of the whole population after each epoch, and the settings a resume must
-   * share (besides the models, the batch size, the epochs and the training images, always compared):
-   * a run interrupted with the same resumes after its last finished epoch, unless `fresh`. The caller
-   * removes the file when it has kept the results.
+   * A checkpoint of the whole population after each epoch; besides its settings, a resume must share the
+   * models, the batch size, the epochs and the training images.
    */
-  checkpoint?: { path: string; settings: unknown; fresh?: boolean };
+  checkpoint?: CheckpointOptions;
 }
 
 /**

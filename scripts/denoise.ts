@@ -5,7 +5,7 @@
  * standard model on the same corrupted test images: a table, the loss curves over noise levels and
  * occlusion sizes, and the seed's Figure 6 (a corrupted digit, the standard model's output, the
  * denoiser's) with its occlusion counterpart. A denoiser already trained with the same settings is
- * loaded, not trained again, unless `--fresh`.
+ * loaded, not trained again, unless `--fresh`; one interrupted resumes from its last epoch.
  *
  *     deno task train && deno task denoise
  *     deno task denoise --kinds noise --epochs 20 --noise 0.5
@@ -161,12 +161,19 @@ await runMain(async () => {
           `${data.train.count} images for ${params.epochs} epochs, ${describeParams(params)}`,
       );
       const started = performance.now();
+      // A denoiser interrupted with the same settings resumes from its last epoch's checkpoint.
+      const checkpoint = join(out, `denoiser-${kind}.checkpoint.safetensors`);
       const result = await fit(model, {
         epochs: params.epochs,
         train,
         validation,
         test,
         label: `${kind} denoiser`,
+        checkpoint: {
+          path: checkpoint,
+          settings: { ...trainingSettings, engine, backend: backend.backend },
+          fresh: flags.fresh,
+        },
       });
       [train, validation, test].forEach((batches) => batches.dispose());
       ({ history, diverged } = result);
@@ -181,6 +188,7 @@ await runMain(async () => {
         seconds: (performance.now() - started) / 1000,
         history,
       });
+      await Deno.remove(checkpoint);
     }
     denoisers.push({ kind, corruption, model, weights, trained, diverged, epochs: history.length });
   }

@@ -21,7 +21,6 @@ import { fit } from "../lib/fit.ts";
 import { lineChart, writeChart } from "../lib/figures/charts.ts";
 import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
-import { resumeCheckpoint, saveCheckpoint } from "../lib/model/checkpoint.ts";
 import { publishSection, type ReportItem } from "../lib/report.ts";
 import { describeParams } from "../lib/search.ts";
 import { pickImages, reconstructPixels } from "../lib/predict.ts";
@@ -64,19 +63,13 @@ await runMain(async () => {
     engine,
     backend: backend.backend,
   };
-  const resumed = flags.fresh ? undefined : await resumeCheckpoint(checkpoint, model, settings);
-  if (resumed) {
-    train.seek(resumed.length);
-    console.error(`resuming after epoch ${resumed.length} from ${checkpoint}`);
-  }
   const started = performance.now();
   const { history, diverged } = await fit(model, {
     epochs,
     train,
     validation,
     test,
-    history: resumed,
-    onEpoch: (historySoFar) => saveCheckpoint(checkpoint, model, settings, historySoFar),
+    checkpoint: { path: checkpoint, settings, fresh: flags.fresh },
   });
   const seconds = (performance.now() - started) / 1000;
   const final = history[history.length - 1];

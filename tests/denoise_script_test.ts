@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
+import { exists } from "../lib/cli.ts";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { testDigits } from "./_fixtures.ts";
@@ -8,12 +9,18 @@ import {
   assertRefuses,
   gridSide,
   runScript,
+  runWholeAndKilled,
   tinyTrainedModel,
 } from "./_scripts.ts";
 
 /** Denoisers trained as the tiny standard model was: 3 epochs on 2,000 images in small batches. */
 function tinyRun(model: string, out: string, extra: string[] = []) {
-  return runScript("scripts/denoise.ts", [
+  return runScript("scripts/denoise.ts", [...tinyFlags(model, extra), `--out=${out}`]);
+}
+
+/** The flags of {@link tinyRun} but the output folder. */
+function tinyFlags(model: string, extra: string[] = []): string[] {
+  return [
     `--model=${model}`,
     "--epochs=3",
     "--limit=2000",
@@ -24,9 +31,8 @@ function tinyRun(model: string, out: string, extra: string[] = []) {
     "--digits=4",
     "--noise-levels=0,0.5,1",
     "--occlusion-sides=0,10,28",
-    `--out=${out}`,
     ...extra,
-  ]);
+  ];
 }
 
 Deno.test("denoise trains a denoiser per corruption that beats the standard model on it", async () => {
@@ -141,6 +147,33 @@ Deno.test("denoise trains a denoiser per corruption that beats the standard mode
     "noise denoiser",
   ]);
   assert.deepEqual(noiseOnly.comparison.rows[1], noise);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a killed denoise resumes its denoiser from its last epoch and ends as an uninterrupted one", async () => {
+  const root = await Deno.makeTempDir();
+  const flags = tinyFlags(await tinyTrainedModel(), ["--kinds=noise"]);
+  const checkpoint = "denoiser-noise.checkpoint.safetensors";
+  const { whole, killed } = await runWholeAndKilled("scripts/denoise.ts", flags, root, checkpoint);
+  assert.equal(await exists(join(killed, "denoiser-noise.safetensors")), false, "killed too late");
+
+  const resumed = await runScript("scripts/denoise.ts", [...flags, `--out=${killed}`]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /noise denoiser: resuming after epoch [12] from/);
+  const losses = async (folder: string) =>
+    JSON.parse(await Deno.readTextFile(join(folder, "denoiser-noise.json"))).history.map(
+      (e: { trainLoss: number; validationLoss: number; testLoss: number }) => [
+        e.trainLoss,
+        e.validationLoss,
+        e.testLoss,
+      ],
+    );
+  assert.deepEqual(await losses(killed), await losses(whole));
+  assert.deepEqual(
+    await Deno.readFile(join(killed, "denoiser-noise.safetensors")),
+    await Deno.readFile(join(whole, "denoiser-noise.safetensors")),
+  );
+  assert.equal(await exists(join(killed, checkpoint)), false);
   await Deno.remove(root, { recursive: true });
 });
 
