@@ -132,12 +132,14 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
     const inside = ([["qy", py], ["qx", px]] as const)
       .filter(([, parity]) => !toCoarse && 2 * (cellSide - 1) + parity >= outSide)
       .map(([q, parity]) => `2u * ${q} + ${parity}u < ${outSide}u`);
-    const store = `for (var j = 0u; j < ${block}u; j++) {
-    let e = (oc + j) * ${outArea}u + (${oy}) * ${outSide}u + ${ox};
-    ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc + j, e, acc[${
-      o * block
-    }u + j]);
-  }`;
+    // Unrolled, so that `acc` is indexed by constants only (and stays in registers).
+    const store = Array.from({ length: block }, (_, j) =>
+      `{
+    let e = (oc + ${j}u) * ${outArea}u + (${oy}) * ${outSide}u + ${ox};
+    ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc + ${j}u, e, acc[${
+        o * block + j
+      }]);
+  }`).join("\n  ");
     return inside.length > 0 ? `if (${inside.join(" && ")}) {\n  ${store}\n  }` : store;
   });
   const main = `
@@ -333,7 +335,12 @@ export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   );
   // One coarse channel of the block at a time: its nine sums through workgroup memory, then to grads.
   const reductions = blockRange.map((j) => `
-  for (var t = 0u; t < 9u; t++) { partial[t * ${REDUCE_WORKGROUP}u + li] = acc[${j * 9}u + t]; }
+  ${
+    Array.from(
+      { length: 9 },
+      (_, t) => `partial[${t * REDUCE_WORKGROUP}u + li] = acc[${j * 9 + t}];`,
+    ).join("\n  ")
+  }
   workgroupBarrier();
   for (var stride = ${lanes >> 1}u; stride > 0u; stride >>= 1u) {
     if (lane < stride) {

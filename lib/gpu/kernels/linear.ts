@@ -82,6 +82,19 @@ export function linearKernel(dims: Dims, spec: LinearSpec): Kernel {
     ...range.map((j) => `let b${j} = tileB[kk * ${TILE}u + lid.x + ${j * THREADS}u];`),
     ...range.flatMap((i) => range.map((j) => `sums[${i * PER_THREAD + j}] += a${i} * b${j};`)),
   ].join("\n      ");
+  // Unrolled, so that `sums` is indexed by constants only (and stays in registers).
+  const stores = range.flatMap((i) =>
+    range.map((j) =>
+      `{
+    let r = r0 + ${i * THREADS}u;
+    let c = c0 + ${j * THREADS}u;
+    let acc = sums[${i * PER_THREAD + j}];
+    if (r < ${rows}u && c < ${cols}u) {
+      ${store}
+    }
+  }`
+    )
+  ).join("\n  ");
   // Slices staged per round: A as [k][r] and B as [k][c], so that reading them across invocations
   // walks consecutive addresses. Invocation (tx, ty) loads A(r, k0 + tx) and B(k0 + ty, c) for its two
   // rows r = ty + 16·i and columns c = tx + 16·j, and sums the results at those rows and columns.
@@ -115,16 +128,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < ${PER_THREAD}u; i++) {
-    for (var j = 0u; j < ${PER_THREAD}u; j++) {
-      let r = r0 + i * ${THREADS}u;
-      let c = c0 + j * ${THREADS}u;
-      let acc = sums[i * ${PER_THREAD}u + j];
-      if (r < ${rows}u && c < ${cols}u) {
-        ${store}
-      }
-    }
-  }
+  ${stores}
 }`;
   return k.build(dims, {
     label: spec.label,
