@@ -15,7 +15,7 @@
  *     deno task bench
  *     deno task bench --only wasm,fused1 --images 2048 --no-peer
  *     deno task bench --only fused1,pop30 --profile
- *     bash .gpu/run.sh .gpu/bench.js --images 60000 --epochs 2   # bundled, on the GPU machine
+ *     bash .gpu/run.sh .gpu/bench.js --only webgpu,fused1,pop10,pop30 --images 60000 --profile   # GPU
  *
  * @module
  */
@@ -44,6 +44,8 @@ const HIDDEN = 4;
 const ROW_FLAG = "--row";
 /** Steps a fused row times kernel by kernel with `--profile` (1 where its steps are capped). */
 const PROFILE_STEPS = 20;
+/** The title of the `--profile` table. */
+const PROFILE_TITLE = "Where a fused step's time goes (µs per step, from GPU timestamps)";
 /** The PyTorch peer, relative to the project root (the working directory of `deno task`). */
 const PEER_SCRIPT = join("bench", "torch_peer.py");
 /** The peer's exit code when torch cannot be imported: the next Python is tried. */
@@ -288,9 +290,7 @@ await runMain(async () => {
     );
     const table = markdownTable(summary.headers, summary.tableRows);
     const profile = profileTable(summary.rows);
-    const profileText = profile
-      ? ["", "Where a fused step's time goes (µs per step, GPU timestamps):", "", profile.markdown]
-      : [];
+    const profileText = profile ? ["", `${PROFILE_TITLE}:`, "", profile.markdown] : [];
     console.log([table, "", ...notes, "", ...targetLines, ...profileText].join("\n"));
 
     const out = flags.out;
@@ -328,7 +328,7 @@ await runMain(async () => {
       table,
       ...notes,
       ...targetLines,
-      ...(profile ? ["## Where a fused step's time goes (µs per step)", profile.markdown] : []),
+      ...(profile ? [`## ${PROFILE_TITLE}`, profile.markdown] : []),
     ].join("\n\n");
     await writeFileAtomic(join(out, "bench.md"), `${markdown}\n`);
     await publishSection(out, {
@@ -344,7 +344,7 @@ await runMain(async () => {
         ...(profile
           ? [{
             kind: "table" as const,
-            caption: "Where a fused step's time goes: µs per step, from GPU timestamps.",
+            caption: `${PROFILE_TITLE}.`,
             headers: profile.headers,
             rows: profile.rows,
           }]

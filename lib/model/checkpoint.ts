@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { FitResult } from "../fit.ts";
+import type { EpochRecord, FitResult } from "../fit.ts";
 import type { Population } from "../gpu/population.ts";
 import type { AdamMoments, Weights } from "./architecture.ts";
 import type { Autoencoder } from "./autoencoder.ts";
@@ -68,7 +68,7 @@ export async function saveCheckpoint(
   path: string,
   model: Autoencoder,
   settings: unknown,
-  history: FitResult["history"],
+  history: EpochRecord[],
 ): Promise<void> {
   const { steps, epochs, moments } = await model.getTrainingState();
   await saveSafetensors(path, stateTensors("", { weights: await model.getWeights(), moments }), {
@@ -87,7 +87,7 @@ export async function resumeCheckpoint(
   path: string,
   model: Autoencoder,
   settings: unknown,
-): Promise<FitResult["history"] | undefined> {
+): Promise<EpochRecord[] | undefined> {
   const saved = await loadMatching(path, settings);
   if (!saved) return undefined;
   const { weights, moments } = readState(saved.tensors, "");
