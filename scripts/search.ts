@@ -3,9 +3,9 @@
  * dropout, learning rate and L2 weight decay, trains each on the training split and scores it on the
  * validation split (never the test set), or by k-fold cross-validation over the training split. Each
  * finished trial is saved as it ends (on the fused engine, where the trials train as one population, the
- * population is checkpointed after each epoch), so an interrupted search resumes where it stopped. Writes the
- * ranked table, a figure of the validation loss against lr and L2, and the best combination, which
- * `train`, `sweep` and `denoise` then use by default.
+ * population is checkpointed after each epoch), so an interrupted search resumes where it stopped.
+ * Writes the ranked table, a figure of the validation loss against lr and L2, and the best combination,
+ * which `train`, `sweep` and `denoise` then use by default.
  *
  *     deno task search --trials 30 --epochs 10
  *     deno task search --folds 5 --lr-range 1e-4,1e-2 --fresh
@@ -304,7 +304,7 @@ async function runTrial(
 }
 
 /** How {@link runTrialsTogether} keeps each fold's population checkpoint. */
-interface CheckpointOptions {
+interface FoldCheckpoints {
   /** One checkpoint path per split. */
   checkpoints: string[];
   /** The search's settings, which a resume must share. */
@@ -321,7 +321,7 @@ interface CheckpointOptions {
 async function runTrialsTogether(
   params: TrialParams[],
   splits: Split[],
-  options: Omit<TrialOptions, "label"> & CheckpointOptions,
+  options: Omit<TrialOptions, "label"> & FoldCheckpoints,
 ): Promise<TrialResult[]> {
   const started = performance.now();
   const foldLosses: (number | null)[][] = params.map(() => []);
