@@ -19,6 +19,7 @@ import {
   resolveEngine,
   setupBackend,
 } from "./gpu.ts";
+import { DeviceLimitError } from "./gpu/device.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { type BestParams, loadBestParams } from "./search.ts";
 
@@ -139,6 +140,26 @@ export async function setupExperiment(flags: CommonFlagValues): Promise<Experime
   const train = flags.limit > 0 ? takeDigits(split.train, flags.limit) : split.train;
   const test = flags["test-limit"] > 0 ? takeDigits(mnist.test, flags["test-limit"]) : mnist.test;
   return { data: { train, validation: split.validation, test }, backend, engine, out: flags.out };
+}
+
+/**
+ * Trains a population with `together` on the fused engine. When the adapter cannot hold it and the
+ * engine was `auto`'s choice, says so in one line and returns `undefined`: the caller then trains its
+ * models one at a time on tfjs. Under `--engine fused`, and for any other error, it throws.
+ */
+export async function populationOrFallback<T>(
+  choice: string,
+  together: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await together();
+  } catch (error) {
+    if (choice !== "auto" || !(error instanceof DeviceLimitError)) throw error;
+    console.error(
+      `engine: the population does not fit the GPU (${error.message}); tfjs trains instead`,
+    );
+    return undefined;
+  }
 }
 
 async function checkDataDir(dataDir: string): Promise<void> {

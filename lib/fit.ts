@@ -149,14 +149,14 @@ export async function fitPopulation(
       seed,
     })),
   });
-  const upload = (digits?: Digits) =>
-    digits && population.upload(digits.images.subarray(0, digits.count * IMAGE_PIXELS));
-  const [trainData, validationData, testData] = await Promise.all([
-    upload(train),
-    upload(validation),
-    upload(test),
-  ]);
   try {
+    const upload = (digits?: Digits) =>
+      digits && population.upload(digits.images.subarray(0, digits.count * IMAGE_PIXELS));
+    const [trainData, validationData, testData] = await Promise.all([
+      upload(train),
+      upload(validation),
+      upload(test),
+    ]);
     const settings = {
       run: checkpoint?.settings,
       configs,
@@ -209,7 +209,6 @@ export async function fitPopulation(
     }
     return { models, results };
   } finally {
-    [trainData, validationData, testData].forEach((data) => data?.destroy());
-    population.destroy();
+    population.destroy(); // the device, and every buffer on it
   }
 }

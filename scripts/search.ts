@@ -16,7 +16,12 @@ import { basename, join } from "node:path";
 import { check, parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "../lib/cli.ts";
 import { type Digits } from "../lib/data/mnist.ts";
 import { pickDigits, TensorBatches } from "../lib/data/batches.ts";
-import { checkInteger, commonFlags, setupExperiment } from "../lib/experiment.ts";
+import {
+  checkInteger,
+  commonFlags,
+  populationOrFallback,
+  setupExperiment,
+} from "../lib/experiment.ts";
 import { fit, fitPopulation } from "../lib/fit.ts";
 import { scatterChart, writeChart } from "../lib/figures/charts.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
@@ -123,7 +128,8 @@ await runMain(async () => {
   );
 
   // Loop: the trials not finished yet, one at a time on tfjs, each saved as it ends; or all at once as one
-  // population on the fused engine, saved together.
+  // population on the fused engine, saved together (on tfjs after all where auto's population does not
+  // fit the GPU).
   const pending = [...combinations.entries()].filter(([index]) => !log.has(index));
   const options = { epochs: flags.epochs, batchSize: flags["batch-size"], seed: flags.seed };
   // The population's checkpoint of each fold, kept until every trial is in the log.
@@ -131,12 +137,16 @@ await runMain(async () => {
     join(out, `trials-fold${fold + 1}.checkpoint.safetensors`)
   );
   const results = engine === "fused" && pending.length > 0
-    ? await runTrialsTogether(pending.map(([, params]) => params), splits, {
-      ...options,
-      checkpoints,
-      settings,
-      fresh: flags.fresh,
-    })
+    ? await populationOrFallback(
+      flags.engine,
+      () =>
+        runTrialsTogether(pending.map(([, params]) => params), splits, {
+          ...options,
+          checkpoints,
+          settings,
+          fresh: flags.fresh,
+        }),
+    ) ?? []
     : [];
   for (const [i, [index, params]] of pending.entries()) {
     const label = `trial ${index + 1}/${flags.trials}`;

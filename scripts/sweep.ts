@@ -23,6 +23,7 @@ import { takeDigits, TensorBatches } from "../lib/data/batches.ts";
 import {
   commonFlags,
   type ExperimentData,
+  populationOrFallback,
   setupExperiment,
   trainingFlags,
   type TrainingParams,
@@ -92,7 +93,8 @@ await runMain(async () => {
   );
 
   // Loop: the sizes not done yet, one at a time on tfjs or all at once as one population on the fused
-  // engine; each size's weights and result saved as it ends.
+  // engine (on tfjs after all where auto's population does not fit the GPU); each size's weights and
+  // result saved as it ends.
   const pending: number[] = [];
   for (const hidden of sizes) {
     if (log.has(hidden) && await exists(weightsPath(hidden))) {
@@ -104,23 +106,26 @@ await runMain(async () => {
     model.dispose();
     await log.record(record);
   };
-  if (engine === "fused" && pending.length > 0) {
-    const started = performance.now();
-    // The population's checkpoint after each epoch: an interrupted sweep resumes inside its epochs.
-    const checkpoint = join(out, "sweep.checkpoint.safetensors");
-    const { models, results } = await fitPopulation(
-      pending.map((hidden) => ({ ...params, hidden, seed: flags.seed })),
-      {
-        ...data,
-        epochs: params.epochs,
-        batchSize: params.batchSize,
-        label: "sweep",
-        checkpoint: { path: checkpoint, settings, fresh: flags.fresh },
-      },
-    );
+  // The population's checkpoint after each epoch: an interrupted sweep resumes inside its epochs.
+  const checkpoint = join(out, "sweep.checkpoint.safetensors");
+  const started = performance.now();
+  const together = engine === "fused" && pending.length > 0
+    ? await populationOrFallback(flags.engine, () =>
+      fitPopulation(
+        pending.map((hidden) => ({ ...params, hidden, seed: flags.seed })),
+        {
+          ...data,
+          epochs: params.epochs,
+          batchSize: params.batchSize,
+          label: "sweep",
+          checkpoint: { path: checkpoint, settings, fresh: flags.fresh },
+        },
+      ))
+    : undefined;
+  if (together) {
     const seconds = (performance.now() - started) / 1000;
     for (const [i, hidden] of pending.entries()) {
-      await save(models[i], sizeRecord(hidden, results[i], seconds));
+      await save(together.models[i], sizeRecord(hidden, together.results[i], seconds));
     }
     await Deno.remove(checkpoint);
   } else {

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
 import { setupBackend } from "../lib/gpu.ts";
 import { TensorBatches } from "../lib/data/batches.ts";
-import { GpuContext } from "../lib/gpu/device.ts";
+import { DeviceLimitError, GpuContext } from "../lib/gpu/device.ts";
+import { populationOrFallback } from "../lib/experiment.ts";
 import { Population } from "../lib/gpu/population.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { createRng, normal } from "../lib/random.ts";
@@ -17,6 +18,7 @@ import { testDigits, trainDigits } from "./_fixtures.ts";
 await setupBackend("wasm", { quiet: true });
 
 const BATCH = 8;
+const smallPopulation = { batchSize: BATCH, models: [{ hidden: 2, learningRate: 1e-3, seed: 1 }] };
 const train = await trainDigits(200);
 const test = await testDigits(40);
 
@@ -250,16 +252,28 @@ Deno.test("a population too large for the adapter is refused with the limit it e
   assert.ok(adapter);
   // The largest buffer holds the first layer's outputs: models × batch × 8 × 14 × 14 floats.
   const models = Math.ceil(adapter.limits.maxStorageBufferBindingSize / (256 * 1568 * 4)) + 1;
-  await assert.rejects(
+  const tooLarge = () =>
     Population.create({
       batchSize: 256,
       models: Array.from(
         { length: models },
         (_, seed) => ({ hidden: 4, learningRate: 1e-3, seed }),
       ),
-    }),
+    });
+  await assert.rejects(
+    tooLarge(),
     /needs maxStorageBufferBindingSize ≥ \d+ for the buffer of the outputs of encoder_cnn\.0.*fewer models/,
   );
+  // --engine fused: the error stands; --engine auto: the scripts train on tfjs instead
+  await assert.rejects(populationOrFallback("fused", tooLarge), DeviceLimitError);
+  assert.equal(await populationOrFallback("auto", tooLarge), undefined);
+  await assert.rejects(
+    populationOrFallback("auto", () => Promise.reject(new Error("device lost"))),
+    /device lost/,
+  );
+  const fits = await populationOrFallback("auto", () => Population.create(smallPopulation));
+  assert.equal(fits?.models.length, 1);
+  fits?.destroy();
 });
 
 Deno.test("settings the engine cannot train are refused", async () => {

@@ -35,6 +35,14 @@ const LOSS_GRACE_MS = 1000;
 /** The feature that times kernels on the GPU; requested wherever the adapter has it. */
 export const TIMESTAMPS: GPUFeatureName = "timestamp-query";
 
+/**
+ * What the device cannot hold: a limit the engine's population or data exceeds, or GPU memory running
+ * out. A caller that chose the engine itself can train on tfjs instead.
+ */
+export class DeviceLimitError extends Error {
+  override name = "DeviceLimitError";
+}
+
 /** One thing the engine needs of the device: a limit, the value needed and why. */
 export interface DeviceNeed {
   limit: EngineLimit;
@@ -101,7 +109,7 @@ export class GpuContext {
     for (const need of needs) {
       const allowed = gpu.adapter.limits[need.limit];
       if (need.value > allowed) {
-        throw new Error(
+        throw new DeviceLimitError(
           `${purpose} needs ${need.limit} ≥ ${need.value} for ${need.reason}, but the adapter ` +
             `${gpu.name} allows at most ${allowed}; use fewer models or a smaller batch`,
         );
@@ -136,7 +144,11 @@ export class GpuContext {
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     const error = await this.device.popErrorScope();
-    if (error) throw new Error(`out of GPU memory for ${label} (${size} bytes): ${error.message}`);
+    if (error) {
+      throw new DeviceLimitError(
+        `out of GPU memory for ${label} (${size} bytes): ${error.message}`,
+      );
+    }
     return buffer;
   }
 

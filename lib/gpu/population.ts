@@ -16,7 +16,7 @@
  */
 import { createRng } from "../random.ts";
 import { type BufferSpec, datasetBuffers, deviceNeeds, populationBuffers } from "./buffers.ts";
-import { GpuContext } from "./device.ts";
+import { DeviceLimitError, GpuContext } from "./device.ts";
 import {
   type Dims,
   type Dispatch,
@@ -227,7 +227,7 @@ export class Population {
     for (const spec of specs) {
       const allowed = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
       if (spec.bytes > allowed) {
-        throw new Error(
+        throw new DeviceLimitError(
           `the buffer of ${spec.holds} needs ${spec.bytes} bytes, but the device allows at most ` +
             `${allowed}; upload fewer images`,
         );
