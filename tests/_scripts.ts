@@ -28,6 +28,25 @@ export async function runScript(
   };
 }
 
+/**
+ * A run of `script` with `args` into `folder` of a temporary results root, made at the first call and
+ * shared by the later ones of the test process; the root is removed when the process unloads.
+ */
+export function runOnce(
+  script: string,
+  args: string[],
+  folder: string,
+): () => Promise<{ out: string; run: ScriptRun }> {
+  let result: Promise<{ out: string; run: ScriptRun }> | undefined;
+  return () =>
+    result ??= (async () => {
+      const root = await Deno.makeTempDir();
+      addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+      const out = join(root, folder);
+      return { out, run: await runScript(script, [...args, `--out=${out}`]) };
+    })();
+}
+
 /** A loopback HTTP server of a folder's files; `await using` shuts it down. */
 export function serveDirectory(root: string): { url: string } & AsyncDisposable {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
 import { generateParams, loadBestParams, type TrialRecord } from "../lib/search.ts";
-import { killWhen, runScript, type ScriptRun } from "./_scripts.ts";
+import { killWhen, runOnce, runScript } from "./_scripts.ts";
 
 /** A search small enough for a test: 3 trials of 1 epoch on 300 images. */
 const TINY = ["--trials=3", "--epochs=1", "--limit=300"];
@@ -21,18 +21,8 @@ function numbers(trials: TrialRecord[]) {
   return [...trials].sort((a, b) => a.index - b.index).map(({ seconds: _, ...rest }) => rest);
 }
 
-let uninterrupted: Promise<{ out: string; run: ScriptRun }> | undefined;
-
 /** The tiny search run once, uninterrupted, into a temporary results root. */
-function tinySearch(): Promise<{ out: string; run: ScriptRun }> {
-  uninterrupted ??= (async () => {
-    const root = await Deno.makeTempDir();
-    addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
-    const out = join(root, "search");
-    return { out, run: await runScript("scripts/search.ts", [...TINY, `--out=${out}`]) };
-  })();
-  return uninterrupted;
-}
+const tinySearch = runOnce("scripts/search.ts", TINY, "search");
 
 Deno.test("search writes ranked trials, the best parameters and the loss figure", async () => {
   const { out, run } = await tinySearch();

@@ -4,7 +4,7 @@ import { exists } from "../lib/cli.ts";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { fitExponential } from "../lib/stats.ts";
-import { runScript, runWholeAndKilled, type ScriptRun } from "./_scripts.ts";
+import { runOnce, runScript, runWholeAndKilled } from "./_scripts.ts";
 
 /** A sweep small enough for a test: 1 epoch on 300 images, losses on 100 test images. */
 const TINY = ["--epochs=1", "--limit=300", "--test-limit=100"];
@@ -21,21 +21,8 @@ interface SweepSize {
   diverged: boolean;
 }
 
-let first: Promise<{ out: string; run: ScriptRun }> | undefined;
-
 /** The sweep of d = 1, 2, 4, run once into a temporary results root. */
-function tinySweep(): Promise<{ out: string; run: ScriptRun }> {
-  first ??= (async () => {
-    const root = await Deno.makeTempDir();
-    addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
-    const out = join(root, "sweep");
-    return {
-      out,
-      run: await runScript("scripts/sweep.ts", [...TINY, "--sizes=1,2,4", `--out=${out}`]),
-    };
-  })();
-  return first;
-}
+const tinySweep = runOnce("scripts/sweep.ts", [...TINY, "--sizes=1,2,4"], "sweep");
 
 Deno.test("sweep writes losses per size, their exponential fit, weights and figures", async () => {
   const { out, run } = await tinySweep();
