@@ -1,44 +1,79 @@
 /**
- * aelab: autoencoder experiments on MNIST, in Deno and TypeScript — the seed's convolutional autoencoder
- * on TensorFlow.js (WebGPU, WebAssembly or plain JavaScript) or on aelab's fused WebGPU engine, MNIST
- * cached and checksum-verified, the corruptions, the random search, the latent-space tools and the
- * figures of the study. The scripts under `scripts/` are built from these parts.
+ * aelab: autoencoder experiments on MNIST, in Deno and TypeScript — the study's convolutional autoencoder
+ * on TensorFlow.js (WebGPU, WebAssembly or plain JavaScript), trained through one interface by tfjs in
+ * this thread, a pool of workers (one per core) or aelab's fused WebGPU engine; MNIST cached and
+ * checksum-verified, the corruptions, the searches, the latent-space tools and the figures of the study.
+ * The scripts under `scripts/` are built from these parts.
  *
  * @example
  * ```ts
- * import { Autoencoder, fit, loadMnist, setupBackend, TensorBatches, takeDigits } from "./mod.ts";
+ * import {
+ *   Autoencoder,
+ *   chooseEngine,
+ *   createTrainer,
+ *   datasetOf,
+ *   fit,
+ *   loadMnist,
+ *   setupBackend,
+ *   takeDigits,
+ * } from "./mod.ts";
  *
- * await setupBackend(); // webgpu on a GPU, else wasm
+ * const backend = await setupBackend(); // webgpu on a GPU, else wasm
+ * const engine = await chooseEngine("auto", { backend }); // fused, workers or tfjs
  * const { train, test } = await loadMnist();
- * const model = Autoencoder.create({ hidden: 4, seed: 1 });
- * const batches = TensorBatches.fromDigits(takeDigits(train, 10_000), { batchSize: 256, seed: 1 });
- * const testBatches = TensorBatches.fromDigits(test, { batchSize: 1000, shuffle: false });
- * const { history } = await fit(model, { epochs: 3, train: batches, test: testBatches });
+ * const model = { kind: "autoencoder", hidden: 4, dropout: 0.1 } as const;
+ * const trainer = await createTrainer(engine, [{
+ *   name: "d = 4",
+ *   model,
+ *   lr: 1e-3,
+ *   l2: 0,
+ *   seed: 1,
+ *   train: datasetOf(takeDigits(train, 10_000)),
+ *   test: datasetOf(test),
+ * }], { batchSize: 256 });
+ * const [{ history }] = await fit(trainer, { epochs: 3 });
  * console.log(history.at(-1)?.testLoss);
- * await model.save("model.safetensors"); // PyTorch names and layouts
+ * const trained = Autoencoder.fromWeights(model, (await trainer.getState(0)).weights);
+ * await trainer.dispose();
+ * await trained.save("model.safetensors"); // PyTorch names and layouts
  * ```
  *
  * @module
  */
 
-// Compute: the tfjs backend, the engines.
+// Compute: the tfjs backend, the engines and the one trainer interface.
 export {
   BACKEND_CHOICES,
   type BackendChoice,
   type BackendSetup,
+  setupBackend,
+} from "./lib/tfjs.ts";
+export { type GpuAdapter, requestAdapter } from "./lib/gpu/adapter.ts";
+export {
+  chooseEngine,
+  createTrainer,
   type Engine,
   ENGINE_CHOICES,
   type EngineChoice,
-  requestAdapter,
-  resolveEngine,
-  setupBackend,
-} from "./lib/gpu.ts";
+  type EnginePlan,
+} from "./lib/train/engine.ts";
 export {
-  type GpuDataset,
-  type ModelSettings,
-  Population,
-  type PopulationOptions,
-} from "./lib/gpu/population.ts";
+  type Dataset,
+  datasetOf,
+  type EpochRecord,
+  type FitResult,
+  type ModelState,
+  type Trainer,
+  type TrainingJob,
+} from "./lib/train/trainer.ts";
+export { TfjsTrainer } from "./lib/train/tfjs.ts";
+export { WorkerPool } from "./lib/train/workers.ts";
+export { FusedTrainer } from "./lib/train/fused.ts";
+export { describeEpoch, fit, type FitOptions } from "./lib/train/fit.ts";
+export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";
+export { halvingRungs, type Rung, successiveHalving } from "./lib/train/halving.ts";
+export { runTrainings, type Training, type TrainingRecord } from "./lib/train/trainings.ts";
+export { Population, type PopulationOptions } from "./lib/gpu/population.ts";
 
 // Data.
 export { parseIdxImages, parseIdxLabels } from "./lib/data/idx.ts";
@@ -51,15 +86,14 @@ export {
   mnistDataDir,
 } from "./lib/data/mnist.ts";
 export {
-  type Batch,
   epochOrder,
   pickDigits,
   type Pixels,
   splitTrainValidation,
   takeDigits,
-  TensorBatches,
-  type TensorBatchesOptions,
+  unitPixels,
 } from "./lib/data/batches.ts";
+export { IMAGE_PIXELS, IMAGE_SIDE } from "./lib/data/geometry.ts";
 
 // The model.
 export {
@@ -70,14 +104,21 @@ export {
   type Weights,
 } from "./lib/model/architecture.ts";
 export { Autoencoder, type AutoencoderConfig, DEFAULT_CONFIG } from "./lib/model/autoencoder.ts";
+export { type ModelSpec } from "./lib/model/spec.ts";
+export { Network } from "./lib/model/network.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,
   loadSafetensors,
   saveSafetensors,
 } from "./lib/model/weights.ts";
-export { describeEpoch, type EpochRecord, fit, fitPopulation, type FitResult } from "./lib/fit.ts";
-export { bestAndWorst, perImageLoss, pickImages, reconstructPixels } from "./lib/predict.ts";
+export {
+  bestAndWorst,
+  meanLoss,
+  perImageLoss,
+  pickImages,
+  reconstructPixels,
+} from "./lib/predict.ts";
 
 // The experiments' parts.
 export {
@@ -93,8 +134,7 @@ export {
   kFoldSplits,
   loadBestParams,
   rankTrials,
-  SEED_BEST_PARAMS,
-  TrialLog,
+  STUDY_BEST_PARAMS,
   type TrialParams,
   type TrialRecord,
 } from "./lib/search.ts";
@@ -105,7 +145,7 @@ export {
   principalComponents,
   projectTo2d,
 } from "./lib/latent.ts";
-export { fitExponential } from "./lib/stats.ts";
+export { fitExponential, spearman } from "./lib/stats.ts";
 export { createRng, permutation, type Rng } from "./lib/random.ts";
 
 // Figures.

@@ -1,11 +1,11 @@
 /**
- * What every script shares: flag parsing with clear errors (exit code 2), progress bars, result folders and
- * atomic writes (a temporary name, renamed when complete, so an interrupted run leaves no half-written file).
+ * What every script shares: flag parsing with clear errors (exit code 2), `runMain` (one line and an exit
+ * code for every error) and progress bars.
  *
  * @module
  */
-import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { cleanUpFiles, FolderError } from "./files.ts";
 
 /** A mistake in what the user asked for: bad flags, missing inputs. Scripts exit with code 2 on it. */
 export class UsageError extends Error {
@@ -95,49 +95,68 @@ export function check(condition: boolean, message: string): asserts condition {
   if (!condition) throw new UsageError(message);
 }
 
+/** Exit codes of a run stopped by a signal: 128 + the signal's number, as shells report it. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The signals a run stops on. */
+export type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/** What runs when a signal stops the run, before it exits (a study passes it on to its step). */
+const stopHooks: ((signal: StopSignal) => Promise<void>)[] = [];
+
 /**
- * Runs a script's `main`: a {@link UsageError} prints one line and exits 2, any other error prints its
- * message and exits 1.
+ * Has `hook` run when SIGINT or SIGTERM stops the script (inside {@link runMain}), before its files are
+ * cleaned up and it exits.
+ */
+export function whenStopped(hook: (signal: StopSignal) => Promise<void>): void {
+  stopHooks.push(hook);
+}
+
+/**
+ * Runs a script's `main` so that every way it can end is one line and an exit code: a {@link UsageError}
+ * (or a results folder that cannot be used) prints `error: …` and exits 2; any other error prints its
+ * first line and exits 1 (the stack trace only with `AELAB_DEBUG=1`); SIGINT and SIGTERM stop it with
+ * exit code 130 and 143. On every one of these paths, the run's temporary files are removed and its
+ * results-folder lock released, so nothing half-written stays behind.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
+  const listeners = Object.entries(SIGNAL_EXIT_CODES).map(([signal, code]) => {
+    const listener = async () => {
+      await Promise.all(stopHooks.map((hook) => hook(signal as StopSignal).catch(() => {})));
+      cleanUpFiles();
+      console.error(
+        `stopped by ${signal}; what was saved before stays, and a rerun resumes from it`,
+      );
+      Deno.exit(code);
+    };
+    Deno.addSignalListener(signal as Deno.Signal, listener);
+    return [signal as Deno.Signal, listener] as const;
+  });
+  let code = 0;
   try {
     await main();
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
-      Deno.exit(USAGE_EXIT_CODE);
-    }
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    Deno.exit(1);
+    code = error instanceof UsageError || error instanceof FolderError ? USAGE_EXIT_CODE : 1;
+    console.error(`error: ${describeError(error)}`);
+    if (Deno.env.get("AELAB_DEBUG") === "1" && error instanceof Error) console.error(error.stack);
+  } finally {
+    cleanUpFiles();
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   }
+  if (code !== 0) Deno.exit(code);
 }
 
-/**
- * Writes `data` to `path` atomically: to a temporary file beside it, then renamed over it, so a reader
- * never sees a half-written file and an interrupted run leaves none behind. Creates the folder if missing.
- */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temporary = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.mkdir(dirname(path), { recursive: true });
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(temporary, data);
-    else await Deno.writeFile(temporary, data);
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
-}
-
-/** Writes `value` as indented JSON to `path`, atomically. */
-export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+/** An error as one line: its message's first line, or the value as text. */
+export function describeError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0];
 }
 
 /** A one-line progress bar on standard error, redrawn in place on a terminal. */
 export class ProgressBar {
   #label: string;
-  #total: number;
+  /** Steps in all: the bar is full at this many. */
+  total: number;
   #started = performance.now();
   #interactive = Deno.stderr.isTerminal();
   #lastDrawn = 0;
@@ -145,7 +164,7 @@ export class ProgressBar {
   /** A bar for `total` steps, prefixed with `label`. */
   constructor(label: string, total: number) {
     this.#label = label;
-    this.#total = total;
+    this.total = total;
   }
 
   /** Seconds since the bar was created. */
@@ -156,14 +175,14 @@ export class ProgressBar {
   /** Draws the bar at `done` steps, with `status` after it (throttled to 10 per second on a terminal). */
   update(done: number, status = ""): void {
     const now = performance.now();
-    if (!this.#interactive || (now - this.#lastDrawn < 100 && done < this.#total)) return;
+    if (!this.#interactive || (now - this.#lastDrawn < 100 && done < this.total)) return;
     this.#lastDrawn = now;
     Deno.stderr.writeSync(new TextEncoder().encode(`\r${this.#line(done, status)}\x1b[K`));
   }
 
   /** Ends the bar with a final line that stays, also when standard error is not a terminal. */
   finish(status = ""): void {
-    const line = this.#line(this.#total, status);
+    const line = this.#line(this.total, status);
     Deno.stderr.writeSync(
       new TextEncoder().encode(this.#interactive ? `\r${line}\x1b[K\n` : `${line}\n`),
     );
@@ -171,42 +190,12 @@ export class ProgressBar {
 
   #line(done: number, status: string): string {
     const width = 24;
-    const filled = this.#total > 0
-      ? Math.round((width * Math.min(done, this.#total)) / this.#total)
+    const filled = this.total > 0
+      ? Math.round((width * Math.min(done, this.total)) / this.total)
       : width;
     const bar = "█".repeat(filled) + "░".repeat(width - filled);
-    return `${this.#label} ${bar} ${done}/${this.#total} ${
+    return `${this.#label} ${bar} ${done}/${this.total} ${
       this.elapsedSeconds.toFixed(1)
     }s ${status}`.trimEnd();
-  }
-}
-
-/** Whether a file or folder exists at `path`. */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/**
- * The JSON value in the file at `path`, or `undefined` when there is no such file. A file that cannot be
- * read or parsed is an error naming it.
- */
-export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`${path}: unreadable (${(error as Error).message})`);
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
   }
 }

@@ -7,8 +7,8 @@
  * @module
  */
 import type { Digits } from "./data/mnist.ts";
-import { IMAGE_PIXELS, IMAGE_SIDE } from "./model/architecture.ts";
 import { createRng, normal, type Rng } from "./random.ts";
+import { IMAGE_PIXELS, IMAGE_SIDE } from "./data/geometry.ts";
 
 /** A corruption and its strength: noise `std`, or occlusion square `side` in pixels. */
 export type Corruption = { kind: "noise"; std: number } | { kind: "occlusion"; side: number };

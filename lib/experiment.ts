@@ -6,22 +6,19 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { check, type FlagSpec, UsageError } from "./cli.ts";
+import { check, describeError, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
-import {
-  BACKEND_CHOICES,
-  type BackendChoice,
-  type BackendSetup,
-  type Engine,
-  ENGINE_CHOICES,
-  type EngineChoice,
-  resolveEngine,
-  setupBackend,
-} from "./gpu.ts";
-import { DeviceLimitError } from "./gpu/device.ts";
+import { holdFolder } from "./files.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { type BestParams, loadBestParams } from "./search.ts";
+import { BACKEND_CHOICES, type BackendChoice, type BackendSetup, setupBackend } from "./tfjs.ts";
+import {
+  chooseEngine,
+  ENGINE_CHOICES,
+  type EngineChoice,
+  type EnginePlan,
+} from "./train/engine.ts";
 
 /** The root of all results, `results/` in the working directory unless a script's `--out` says else. */
 export const RESULTS_ROOT = "results";
@@ -38,11 +35,7 @@ export function commonFlags(experiment: string) {
       default: "auto",
       help: `tfjs backend: ${BACKEND_CHOICES.join(", ")}`,
     },
-    engine: {
-      type: "string",
-      default: "auto",
-      help: `what trains: ${ENGINE_CHOICES.join(", ")} (auto: fused on a hardware GPU, else tfjs)`,
-    },
+
     limit: {
       type: "number",
       default: 0,
@@ -58,11 +51,29 @@ export function commonFlags(experiment: string) {
   } satisfies Record<string, FlagSpec>;
 }
 
+/** Flags of every experiment that trains: what trains, and the size of the worker pool. */
+export function engineFlags() {
+  return {
+    engine: {
+      type: "string",
+      default: "auto",
+      help: `what trains: ${
+        ENGINE_CHOICES.join(", ")
+      } (auto: fused on a hardware GPU, else workers on a CPU of several cores, else tfjs)`,
+    },
+    workers: {
+      type: "number",
+      help:
+        "workers of the pool, each training its share of the models on one core (default: one " +
+        "per core)",
+    },
+  } satisfies Record<string, FlagSpec>;
+}
+
 /** The values of {@link commonFlags}. */
 export interface CommonFlagValues {
   seed: number;
   backend: string;
-  engine: string;
   limit: number;
   "test-limit": number;
   "data-dir": string;
@@ -110,27 +121,50 @@ export interface ExperimentData {
 export interface Experiment {
   data: ExperimentData;
   backend: BackendSetup;
-  /** The engine that trains ({@link resolveEngine} of `--engine`). */
-  engine: Engine;
   out: string;
 }
 
+/** What {@link setupTraining} hands a script that trains. */
+export interface TrainingExperiment extends Experiment {
+  /** The engine that trains, chosen from `--engine` and `--workers`. */
+  engine: EnginePlan;
+}
+
 /**
- * Checks the common flags, sets up the backend and loads MNIST (split with the seed, cut to the limits).
- * Bad values are usage errors (exit code 2). The result folder is made by the first file written to it.
+ * {@link setupExperiment} for a script that trains: also checks `--engine` and `--workers` first and
+ * chooses the engine once the backend is set up.
  */
-export async function setupExperiment(flags: CommonFlagValues): Promise<Experiment> {
+export async function setupTraining(
+  flags: CommonFlagValues & { engine: string; workers?: number },
+): Promise<TrainingExperiment> {
+  checkChoice("engine", flags.engine, ENGINE_CHOICES);
+  if (flags.workers !== undefined) checkInteger("workers", flags.workers, 1);
+  return await setupExperiment(flags, async (backend) => ({
+    engine: await chooseEngine(flags.engine as EngineChoice, { backend, workers: flags.workers }),
+  }));
+}
+
+/**
+ * Checks the common flags, makes and locks the results folder, sets up the backend and loads MNIST (split
+ * with the seed, cut to the limits) — all before any work, so that a run that cannot write its results
+ * says so before it computes anything. Bad values are usage errors (exit code 2). `more` adds what a
+ * script needs once the backend is up (the engine), before the data is loaded.
+ */
+export async function setupExperiment<T extends object = Record<never, never>>(
+  flags: CommonFlagValues,
+  more?: (backend: BackendSetup) => Promise<T>,
+): Promise<Experiment & T> {
   checkInteger("seed", flags.seed, 0);
   checkInteger("limit", flags.limit, 0);
   checkInteger("test-limit", flags["test-limit"], 0);
   checkChoice("backend", flags.backend, BACKEND_CHOICES);
-  checkChoice("engine", flags.engine, ENGINE_CHOICES);
   const dataDir = flags["data-dir"] || undefined;
   if (dataDir) await checkDataDir(dataDir);
-  const backend = await setupBackend(flags.backend as BackendChoice);
-  const engine = await resolveEngine(flags.engine as EngineChoice).catch((error) => {
-    throw new UsageError(error.message);
+  await holdFolder(flags.out);
+  const backend = await setupBackend(flags.backend as BackendChoice).catch((error) => {
+    throw new UsageError(describeError(error));
   });
+  const extra = more ? await more(backend) : {} as T;
   const mnist = await loadMnist({ dataDir });
   const limitedTrain = flags.limit > 0
     ? takeDigits(mnist.train, flags.limit + VALIDATION_SIZE)
@@ -139,27 +173,12 @@ export async function setupExperiment(flags: CommonFlagValues): Promise<Experime
   const split = splitTrainValidation(limitedTrain, { validationSize, seed: flags.seed });
   const train = flags.limit > 0 ? takeDigits(split.train, flags.limit) : split.train;
   const test = flags["test-limit"] > 0 ? takeDigits(mnist.test, flags["test-limit"]) : mnist.test;
-  return { data: { train, validation: split.validation, test }, backend, engine, out: flags.out };
-}
-
-/**
- * Trains a population with `together` on the fused engine. When the adapter cannot hold it and the
- * engine was `auto`'s choice, says so in one line and returns `undefined`: the caller then trains its
- * models one at a time on tfjs. Under `--engine fused`, and for any other error, it throws.
- */
-export async function populationOrFallback<T>(
-  choice: string,
-  together: () => Promise<T>,
-): Promise<T | undefined> {
-  try {
-    return await together();
-  } catch (error) {
-    if (choice !== "auto" || !(error instanceof DeviceLimitError)) throw error;
-    console.error(
-      `engine: the population does not fit the GPU (${error.message}); tfjs trains instead`,
-    );
-    return undefined;
-  }
+  return {
+    data: { train, validation: split.validation, test },
+    backend,
+    out: flags.out,
+    ...extra,
+  };
 }
 
 async function checkDataDir(dataDir: string): Promise<void> {
@@ -180,16 +199,22 @@ async function checkDataDir(dataDir: string): Promise<void> {
 /** Where `deno task train` leaves the trained model that later experiments reuse. */
 export const TRAINED_MODEL = join(RESULTS_ROOT, "train", "model.safetensors");
 
+/** How to run the training script, as a user of this copy of aelab types it. */
+const TRAIN_COMMAND = new URL("../scripts/train.ts", import.meta.url).protocol === "file:"
+  ? "deno task train"
+  : `deno run -A ${new URL("../scripts/train.ts", import.meta.url).href}`;
+
 /**
  * Loads the trained model at `path` for an experiment that needs one: a missing file is a usage error that
- * says to run `deno task train` first; a file that is no model of this kind is a usage error naming it.
+ * says how to train one first; a file that is no such model (another kind, other shapes, values that are
+ * not finite) is a usage error naming it and what is wrong.
  */
 export async function loadTrainedModel(path: string): Promise<Autoencoder> {
   try {
     await Deno.stat(path);
   } catch {
     throw new UsageError(
-      `no trained model at ${path}: run \`deno task train\` first (or pass --model)`,
+      `no trained model at ${path}: run \`${TRAIN_COMMAND}\` first (or pass --model)`,
     );
   }
   try {

@@ -5,53 +5,44 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { type Batch, type Pixels, TensorBatches } from "./data/batches.ts";
+import type { Pixels } from "./data/batches.ts";
 import type { Autoencoder } from "./model/autoencoder.ts";
-import { IMAGE_PIXELS } from "./model/architecture.ts";
-
-/** Images scored at once. */
-const BATCH_SIZE = 1000;
+import { imagesTensor, mapImages } from "./model/images.ts";
+import { IMAGE_PIXELS } from "./data/geometry.ts";
 
 /** The reconstructions (`count × 784` floats in [0, 1]) of `inputs` by `model`, in input order. */
 export function reconstructPixels(model: Autoencoder, inputs: Pixels): Promise<Float32Array> {
-  return mapBatches(inputs, undefined, (batch) => model.reconstruct(batch.inputs));
+  return mapImages(inputs, (images) => model.reconstruct(images));
 }
 
 /**
  * The mean squared error of each image: the model's output for `inputs` against `targets` (the clean
  * images, when the inputs are corrupted; the inputs themselves by default).
  */
-export function perImageLoss(
+export async function perImageLoss(
   model: Autoencoder,
   inputs: Pixels,
-  targets?: Pixels,
+  targets: Pixels = inputs,
 ): Promise<Float32Array> {
-  return mapBatches(
-    inputs,
-    targets,
-    (batch) =>
-      tf.tidy(() => model.reconstruct(batch.inputs).sub(batch.targets).square().mean([1, 2, 3])),
+  const reconstructed = await reconstructPixels(model, inputs);
+  const clean = imagesTensor(targets);
+  const losses = tf.tidy(() =>
+    tf.tensor4d(reconstructed, clean.shape).sub(clean).square().mean([1, 2, 3])
   );
+  clean.dispose();
+  const values = await losses.data() as Float32Array;
+  losses.dispose();
+  return values;
 }
 
-/** Applies `step` to each batch of `inputs` in order and reads all its results back at once. */
-async function mapBatches(
+/** The mean squared error over every pixel of `inputs` reconstructed by `model`, against `targets`. */
+export async function meanLoss(
+  model: Autoencoder,
   inputs: Pixels,
-  targets: Pixels | undefined,
-  step: (batch: Batch) => tf.Tensor,
-): Promise<Float32Array> {
-  const batches = new TensorBatches(inputs, { batchSize: BATCH_SIZE, shuffle: false, targets });
-  const parts: tf.Tensor[] = [];
-  try {
-    for (const batch of batches.epoch()) parts.push(step(batch));
-    const all = tf.concat(parts);
-    const values = await all.data() as Float32Array;
-    all.dispose();
-    return values;
-  } finally {
-    tf.dispose(parts);
-    batches.dispose();
-  }
+  targets: Pixels = inputs,
+): Promise<number> {
+  const losses = await perImageLoss(model, inputs, targets);
+  return losses.reduce((sum, loss) => sum + loss, 0) / Math.max(losses.length, 1);
 }
 
 /** The images `indices` of a flat `count × 784` array, each as its own view, for a digit grid row. */

@@ -1,12 +1,12 @@
 /**
- * The random hyper-parameter search of the study: the seed's parameter generator, k-fold splits, and a trial
- * log that saves each finished trial as it ends, so an interrupted search resumes where it stopped.
+ * The study's hyper-parameter search space and its results: the study's parameter generator, k-fold
+ * splits, the trials ranked, and the best parameters that later steps train with.
  *
  * @module
  */
-import { readJsonIfExists, UsageError, writeJsonAtomic } from "./cli.ts";
 import { DEFAULT_CONFIG } from "./model/autoencoder.ts";
 import { createRng, permutation } from "./random.ts";
+import { readJsonIfExists } from "./files.ts";
 
 /** The hyper-parameters one trial trains with. */
 export interface TrialParams {
@@ -16,23 +16,31 @@ export interface TrialParams {
   hidden: number;
 }
 
-/** A finished trial: its parameters and validation loss, or `diverged` when the loss turned NaN/infinite. */
+/**
+ * A trial of a search: its parameters, the last rung it trained in (the only one for a plain random
+ * search) with the epochs it had trained by then, and its validation loss there — or `diverged` when a
+ * loss turned NaN or infinite.
+ */
 export interface TrialRecord {
   index: number;
   params: TrialParams;
-  /** Mean validation loss over the folds; null when diverged. */
+  /** The last rung it trained in (0 for the first) and its epochs. */
+  rung: number;
+  epochs: number;
+  /** Mean validation loss over the folds at its last rung; null when diverged. */
   validationLoss: number | null;
-  /** Validation loss of each fold (one entry without cross-validation). */
+  /** Validation loss of each fold at its last rung (one entry without cross-validation). */
   foldLosses: (number | null)[];
   diverged: boolean;
+  /** Seconds its epochs took (those of the populations it trained in). */
   seconds: number;
 }
 
-/** The seed's range of learning rates, drawn log-uniformly: 10^U(−4, −1). */
+/** The study's range of learning rates, drawn log-uniformly: 10^U(−4, −1). */
 export const LR_RANGE: readonly [number, number] = [1e-4, 1e-1];
 
 /**
- * The seed's parameter generator: dropout ~ U[0, 0.5], lr = 10^U(−4, −1), L2 = 10^U(−6, −2), hidden fixed.
+ * The study's parameter generator: dropout ~ U[0, 0.5], lr = 10^U(−4, −1), L2 = 10^U(−6, −2), hidden fixed.
  * `lrRange` narrows or moves the learning rates (still log-uniform between its ends).
  *
  * @example
@@ -83,78 +91,13 @@ export function kFoldSplits(
   });
 }
 
-/** The file a {@link TrialLog} keeps its finished records in, with the settings they belong to. */
-interface TrialFile<R> {
-  settings: unknown;
-  trials: R[];
-}
-
 /**
- * The finished trials of a search (or any run of independent pieces of work, each numbered by `index`, like
- * the sizes of a sweep), kept in a JSON file rewritten atomically after each one. Reopening the file with
- * the same settings resumes the run; different settings are refused, so a resumed run never mixes trials of
- * two configurations.
- *
- * @example
- * ```ts
- * import { TrialLog } from "./search.ts";
- * const path = `${await Deno.makeTempDir()}/trials.json`;
- * const log = await TrialLog.open<{ index: number; loss: number }>(path, { epochs: 10 });
- * if (!log.has(0)) await log.record({ index: 0, loss: 0.03 });
- * console.log((await TrialLog.open(path, { epochs: 10 })).trials.length); // 1
- * ```
+ * The trials best first: those that reached a later rung before those stopped earlier, within a rung by
+ * validation loss, diverged ones last.
  */
-export class TrialLog<R extends { index: number } = TrialRecord> {
-  #path: string;
-  #file: TrialFile<R>;
-
-  private constructor(path: string, file: TrialFile<R>) {
-    this.#path = path;
-    this.#file = file;
-  }
-
-  /**
-   * Opens the log at `path` for a run with `settings` (any JSON value: the parameters, epochs, seed…),
-   * keeping the records already there when the settings match, and starting afresh when `fresh` (the file
-   * emptied at once, so that a run stopped before its first record does not bring the old ones back).
-   * Other settings are a {@link UsageError}.
-   */
-  static async open<R extends { index: number } = TrialRecord>(
-    path: string,
-    settings: unknown,
-    fresh = false,
-  ): Promise<TrialLog<R>> {
-    const existing = fresh ? undefined : await readJsonIfExists<TrialFile<R>>(path);
-    if (existing && JSON.stringify(existing.settings) !== JSON.stringify(settings)) {
-      throw new UsageError(
-        `${path} holds results of a run with other settings; pass --fresh to start again or --out elsewhere`,
-      );
-    }
-    const log = new TrialLog<R>(path, existing ?? { settings, trials: [] });
-    if (fresh) await writeJsonAtomic(path, log.#file);
-    return log;
-  }
-
-  /** The finished records, in the order they finished. */
-  get trials(): readonly R[] {
-    return this.#file.trials;
-  }
-
-  /** Whether record `index` has finished. */
-  has(index: number): boolean {
-    return this.#file.trials.some((trial) => trial.index === index);
-  }
-
-  /** Records a finished trial and saves the log at once. */
-  async record(trial: R): Promise<void> {
-    this.#file.trials = [...this.#file.trials.filter((t) => t.index !== trial.index), trial];
-    await writeJsonAtomic(this.#path, this.#file);
-  }
-}
-
-/** The trials sorted by validation loss, best first, diverged ones last. */
 export function rankTrials(trials: readonly TrialRecord[]): TrialRecord[] {
   return [...trials].sort((a, b) =>
+    Number(a.diverged) - Number(b.diverged) || b.rung - a.rung ||
     (a.validationLoss ?? Infinity) - (b.validationLoss ?? Infinity) || a.index - b.index
   );
 }
@@ -162,11 +105,11 @@ export function rankTrials(trials: readonly TrialRecord[]): TrialRecord[] {
 /** The training parameters a search recommends: dropout, learning rate and L2 weight decay. */
 export type BestParams = Pick<TrialParams, "dropout" | "lr" | "l2">;
 
-/** The seed's best parameters, used until a search of this toolkit has written its own. */
-export const SEED_BEST_PARAMS: BestParams = {
+/** The study's best parameters, used until a search of this toolkit has written its own. */
+export const STUDY_BEST_PARAMS: BestParams = {
   dropout: DEFAULT_CONFIG.dropout,
-  lr: DEFAULT_CONFIG.lr,
-  l2: DEFAULT_CONFIG.l2,
+  lr: 3.47e-4,
+  l2: 4.65e-6,
 };
 
 /** Training parameters as one line, e.g. `dropout 0.1508, lr 3.47e-4, L2 4.65e-6`. */
@@ -179,14 +122,14 @@ export const BEST_PARAMS_FILE = "search/best_params.json";
 
 /**
  * The parameters that `train`, `sweep` and `denoise` use by default: those of the last search under
- * `resultsRoot` when it wrote `search/best_params.json`, else the seed's. Says which in `source`.
+ * `resultsRoot` when it wrote `search/best_params.json`, else the study's. Says which in `source`.
  */
 export async function loadBestParams(
   resultsRoot: string,
 ): Promise<{ params: BestParams; source: string }> {
   const path = `${resultsRoot}/${BEST_PARAMS_FILE}`;
   const saved = await readJsonIfExists<BestParams>(path);
-  if (!saved) return { params: SEED_BEST_PARAMS, source: "the seed's best parameters" };
+  if (!saved) return { params: STUDY_BEST_PARAMS, source: "the study's best parameters" };
   const { dropout, lr, l2 } = saved;
   if (![dropout, lr, l2].every(Number.isFinite)) throw new Error(`${path}: not a parameter set`);
   return { params: { dropout, lr, l2 }, source: path };

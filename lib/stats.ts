@@ -59,3 +59,45 @@ export function fitExponential(x: ArrayLike<number>, y: ArrayLike<number>): Expo
     r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy),
   };
 }
+
+/**
+ * Spearman's rank correlation of `x` and `y`: Pearson's correlation of their ranks (ties share the mean
+ * rank), from −1 (y falls whenever x grows) to 1. Needs at least two points and neither constant.
+ *
+ * @example
+ * ```ts
+ * import { spearman } from "./stats.ts";
+ * console.log(spearman([1, 2, 3, 4], [0.9, 0.5, 0.6, 0.1])); // -0.8
+ * ```
+ */
+export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  if (x.length !== y.length) throw new RangeError(`${x.length} x values but ${y.length} y values`);
+  if (x.length < 2) throw new RangeError(`a rank correlation needs 2 points, got ${x.length}`);
+  const [rx, ry] = [ranks(x), ranks(y)];
+  const mean = (x.length + 1) / 2;
+  let covariance = 0;
+  let varianceX = 0;
+  let varianceY = 0;
+  for (let i = 0; i < x.length; i++) {
+    covariance += (rx[i] - mean) * (ry[i] - mean);
+    varianceX += (rx[i] - mean) ** 2;
+    varianceY += (ry[i] - mean) ** 2;
+  }
+  if (varianceX === 0 || varianceY === 0) {
+    throw new RangeError("a rank correlation needs values that are not all equal");
+  }
+  return covariance / Math.sqrt(varianceX * varianceY);
+}
+
+/** The rank (1 for the smallest) of each value, ties sharing the mean of their ranks. */
+function ranks(values: ArrayLike<number>): number[] {
+  const order = Array.from(values, (_, i) => i).sort((a, b) => values[a] - values[b]);
+  const rank = new Array<number>(values.length);
+  for (let start = 0; start < order.length;) {
+    let end = start;
+    while (end + 1 < order.length && values[order[end + 1]] === values[order[start]]) end++;
+    for (let k = start; k <= end; k++) rank[order[k]] = (start + end) / 2 + 1;
+    start = end + 1;
+  }
+  return rank;
+}

@@ -20,25 +20,23 @@
  * @module
  */
 import { join } from "node:path";
-import {
-  check,
-  parseFlags,
-  runMain,
-  UsageError,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from "../lib/cli.ts";
-import { epochOrder, takeDigits, TensorBatches } from "../lib/data/batches.ts";
+import { check, parseFlags, runMain, UsageError } from "../lib/cli.ts";
+import { takeDigits } from "../lib/data/batches.ts";
+import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
 import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
-import { type GpuAdapter, requestAdapter, setupBackend } from "../lib/gpu.ts";
-import { type KernelTime, type ModelSettings, Population } from "../lib/gpu/population.ts";
-import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
-import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { type GpuAdapter, requestAdapter } from "../lib/gpu/adapter.ts";
+import type { KernelTime } from "../lib/gpu/population.ts";
 import { markdownTable, publishSection } from "../lib/report.ts";
-import { generateParams, SEED_BEST_PARAMS } from "../lib/search.ts";
+import { type BestParams, generateParams, STUDY_BEST_PARAMS } from "../lib/search.ts";
+import { setupBackend } from "../lib/tfjs.ts";
+import { FusedTrainer } from "../lib/train/fused.ts";
+import { TfjsTrainer } from "../lib/train/tfjs.ts";
+import type { Trainer, TrainingJob } from "../lib/train/trainer.ts";
+import { WorkerPool } from "../lib/train/workers.ts";
 
-/** The seed's model: latent size 4, trained with the seed's best parameters. */
+/** The study's model: latent size 4, trained with the study's best parameters. */
 const HIDDEN = 4;
 /** The hidden first argument that makes this script run one row (in a child process). */
 const ROW_FLAG = "--row";
@@ -51,17 +49,36 @@ const PEER_SCRIPT = join("bench", "torch_peer.py");
 /** The peer's exit code when torch cannot be imported: the next Python is tried. */
 const PEER_NO_TORCH = 3;
 
-/** The engines a row can measure, in the table's order. */
+/** Models of the worker pool's rows: a population as a search or sweep trains. */
+const POOL_MODELS = 10;
+
+/** The cores of this machine, which the `pool` row uses all of. */
+const CORES = navigator.hardwareConcurrency;
+
+/**
+ * The engines a row can measure, in the table's order: tfjs in this thread on each backend, the worker
+ * pool with 1, 2 and all cores (all: only where there are more than 2), the fused engine.
+ */
 const ENGINES = {
-  cpu: { label: "tfjs cpu", backend: "cpu" },
-  wasm: { label: "tfjs wasm", backend: "wasm" },
-  webgpu: { label: "tfjs webgpu", backend: "webgpu" },
-  fused1: { label: "fused, 1 model", models: 1 },
-  pop10: { label: "fused population", models: 10 },
-  pop30: { label: "fused population", models: 30 },
+  cpu: { label: "tfjs cpu", kind: "tfjs", backend: "cpu", models: 1 },
+  wasm: { label: "tfjs wasm", kind: "tfjs", backend: "wasm", models: 1 },
+  webgpu: { label: "tfjs webgpu", kind: "tfjs", backend: "webgpu", models: 1 },
+  pool1: { label: "worker pool, 1 worker", kind: "pool", workers: 1, models: POOL_MODELS },
+  pool2: { label: "worker pool, 2 workers", kind: "pool", workers: 2, models: POOL_MODELS },
+  pool: {
+    label: `worker pool, ${CORES} workers`,
+    kind: "pool",
+    workers: CORES,
+    models: POOL_MODELS,
+  },
+  fused1: { label: "fused, 1 model", kind: "fused", models: 1 },
+  pop10: { label: "fused population", kind: "fused", models: 10 },
+  pop30: { label: "fused population", kind: "fused", models: 30 },
 } as const;
 type Engine = keyof typeof ENGINES;
-const ENGINE_NAMES = Object.keys(ENGINES) as Engine[];
+const ENGINE_NAMES = (Object.keys(ENGINES) as Engine[]).filter((name) =>
+  name !== "pool" || CORES > 2
+);
 
 /** What a row's child process measures. */
 interface RowJob {
@@ -91,6 +108,8 @@ interface Measurement {
   loss: number;
   /** A fused row's kernels with their mean GPU time per step (`--profile`), or why there are none. */
   profile?: KernelTime[] | { unavailable: string };
+  /** The row's process at its largest: resident memory in MB (Linux's VmHWM), null where unknown. */
+  peakMegabytes: number | null;
 }
 
 /** What a row's child reports: a measurement, or why the engine is not available here. */
@@ -129,6 +148,8 @@ interface BenchRow extends Measurement {
   samplesPerSecond: number;
   perModel: number;
   ratioToWebgpu: number | null;
+  /** Total samples/s against the single model of tfjs wasm in this thread (the CPU's peer row). */
+  ratioToWasm: number | null;
   ratioToPeer: number | null;
 }
 
@@ -219,7 +240,7 @@ await runMain(async () => {
         epochs: flags.epochs,
         warmupSteps: cap > 0 ? Math.min(flags["warmup-steps"], 1) : flags["warmup-steps"],
         steps: cap > 0 ? Math.min(cap, Math.ceil(flags.images / batchSize)) : 0,
-        profileSteps: flags.profile && !("backend" in ENGINES[engine])
+        profileSteps: flags.profile && ENGINES[engine].kind === "fused"
           ? Math.min(cap > 0 ? 1 : PROFILE_STEPS, Math.ceil(flags.images / batchSize))
           : 0,
       };
@@ -261,7 +282,7 @@ await runMain(async () => {
       "for the capped rows; shader compilation and JIT not counted), then " +
       `${flags.epochs} epoch(s) over the first ${flags.images} MNIST training images at batch ` +
       `${batchSize}, data already in device memory; d = ${HIDDEN}, dropout ` +
-      `${SEED_BEST_PARAMS.dropout}, lr ${SEED_BEST_PARAMS.lr}, L2 ${SEED_BEST_PARAMS.l2} (the seed's ` +
+      `${STUDY_BEST_PARAMS.dropout}, lr ${STUDY_BEST_PARAMS.lr}, L2 ${STUDY_BEST_PARAMS.l2} (the seed's ` +
       "best); each population member has its own seed and the search's random lr, L2 and dropout.",
       ...summary.rows.filter((row) => row.capped).map((row) =>
         `${row.engine}: only ${row.steps} step(s) timed (${
@@ -306,7 +327,7 @@ await runMain(async () => {
       },
       config: {
         hidden: HIDDEN,
-        ...SEED_BEST_PARAMS,
+        ...STUDY_BEST_PARAMS,
         images: flags.images,
         batchSize,
         epochs: flags.epochs,
@@ -369,8 +390,12 @@ function summarise(
   batchSize: number,
 ) {
   const total = (m: Measurement) => m.samples / m.seconds;
-  const webgpu = runs.find((run) => run.engine === "webgpu" && "samples" in run.outcome);
-  const webgpuRate = webgpu ? total(webgpu.outcome as Measurement) : null;
+  const rateOf = (engine: Engine) => {
+    const run = runs.find((run) => run.engine === engine && "samples" in run.outcome);
+    return run ? total(run.outcome as Measurement) : null;
+  };
+  const webgpuRate = rateOf("webgpu");
+  const wasmRate = rateOf("wasm");
   const rows: BenchRow[] = [];
   const skipped: { engine: Engine; reason: string }[] = [];
   const failed: { engine: Engine; reason: string }[] = [];
@@ -390,6 +415,7 @@ function summarise(
         samplesPerSecond: total(outcome),
         perModel: total(outcome) / outcome.models,
         ratioToWebgpu: webgpuRate ? total(outcome) / webgpuRate : null,
+        ratioToWasm: wasmRate ? total(outcome) / wasmRate : null,
         ratioToPeer: peer ? total(outcome) / peer.samples_per_second : null,
       });
     }
@@ -403,7 +429,9 @@ function summarise(
     "samples/s per model",
     "samples/s total",
     "× tfjs-webgpu",
+    "× tfjs wasm",
     "× PyTorch",
+    "peak memory (MB)",
   ];
   const tableRows = rows.map((row) => [
     row.label,
@@ -414,7 +442,9 @@ function summarise(
     rate(row.perModel),
     rate(row.samplesPerSecond),
     ratio(row.ratioToWebgpu),
+    ratio(row.ratioToWasm),
     ratio(row.ratioToPeer),
+    row.peakMegabytes === null ? "" : row.peakMegabytes.toFixed(0),
   ]);
   if (peer) {
     tableRows.push([
@@ -426,7 +456,9 @@ function summarise(
       rate(peer.per_model),
       rate(peer.samples_per_second),
       ratio(webgpuRate ? peer.samples_per_second / webgpuRate : null),
+      ratio(wasmRate ? peer.samples_per_second / wasmRate : null),
       ratio(1),
+      "",
     ]);
   }
   const targets = speedTargets(rows, peer, gpu, skipped, batchSize);
@@ -435,7 +467,7 @@ function summarise(
 
 /** Whether `engine` runs on the WebGPU adapter. */
 function usesGpu(engine: Engine): boolean {
-  return engine === "webgpu" || !("backend" in ENGINES[engine]);
+  return engine === "webgpu" || ENGINES[engine].kind === "fused";
 }
 
 /** The engines `--only` names, in the table's order. */
@@ -467,120 +499,103 @@ async function runChild(job: RowJob): Promise<RowOutcome | { failed: string }> {
 
 /** In the child: measures the row `job` and writes its outcome to `job.resultFile`. */
 async function runRow(job: RowJob): Promise<void> {
-  const engine = ENGINES[job.engine];
   const images = await Deno.readFile(job.imagesFile);
-  const outcome = "backend" in engine
-    ? await measureTfjs(engine.backend, images, job)
-    : await measureFused(engine.models, images, job);
+  const jobs = benchJobs(ENGINES[job.engine], images);
+  const made = await rowTrainer(ENGINES[job.engine], jobs, job.batchSize);
+  const outcome = "skipped" in made ? made : await measure(made, job);
   await writeJsonAtomic(job.resultFile, outcome);
 }
 
-/** The seed's model on tfjs `backend`, trained as `deno task train` trains it. */
-async function measureTfjs(
-  backend: "cpu" | "wasm" | "webgpu",
-  images: Uint8Array,
-  job: RowJob,
-): Promise<RowOutcome> {
-  let adapter;
+/**
+ * The models a row trains: one with the study's best parameters, or a population — for the worker pool
+ * the same model with seeds 0, 1, …, so that each costs what the single model costs; for the fused engine
+ * drawn as the search draws its trials, each with its own seed.
+ */
+function benchJobs(engine: typeof ENGINES[Engine], images: Uint8Array): TrainingJob[] {
+  const train = { inputs: images, count: images.length / IMAGE_PIXELS };
+  const job = (seed: number, params: BestParams = STUDY_BEST_PARAMS): TrainingJob => ({
+    name: `model ${seed + 1}`,
+    model: { kind: "autoencoder", hidden: HIDDEN, dropout: params.dropout },
+    lr: params.lr,
+    l2: params.l2,
+    seed,
+    train,
+  });
+  if (engine.models === 1) return [job(0)];
+  if (engine.kind === "pool") return Array.from({ length: engine.models }, (_, seed) => job(seed));
+  return generateParams(engine.models, 0, HIDDEN).map((params, seed) => job(seed, params));
+}
+
+/** The trainer of a row's engine, or why it cannot be had here. */
+async function rowTrainer(
+  engine: typeof ENGINES[Engine],
+  jobs: TrainingJob[],
+  batchSize: number,
+): Promise<Trainer | { skipped: string }> {
+  if (engine.kind === "fused") {
+    if (!(await requestAdapter())) return { skipped: "no WebGPU adapter" };
+    return await FusedTrainer.create(jobs, { batchSize });
+  }
+  const backend = engine.kind === "pool" ? "wasm" : engine.backend;
   try {
-    ({ adapter } = await setupBackend(backend, { quiet: true }));
+    await setupBackend(backend, { quiet: true });
   } catch (error) {
     const hint = backend === "wasm" ? "; a bundled script carries no .wasm files" : "";
     return {
       skipped: `the ${backend} backend cannot be set up here: ${(error as Error).message}${hint}`,
     };
   }
-  const { batchSize, warmupSteps, steps } = job;
-  const model = Autoencoder.create({ hidden: HIDDEN, seed: 0, ...SEED_BEST_PARAMS });
-  if (warmupSteps > 0) {
-    const warmup = new TensorBatches(images.subarray(0, warmupSteps * batchSize * IMAGE_PIXELS), {
-      batchSize,
-    });
-    await model.trainEpoch(warmup);
-    warmup.dispose();
-  }
-  const data = new TensorBatches(
-    steps > 0 ? images.subarray(0, steps * batchSize * IMAGE_PIXELS) : images,
-    { batchSize },
-  );
-  const epochs = steps > 0 ? 1 : job.epochs;
-  const startedAt = performance.now();
-  let loss = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) loss = await model.trainEpoch(data);
-  const seconds = (performance.now() - startedAt) / 1000;
-  const measurement = {
-    adapter,
-    models: 1,
-    steps: data.batchCount * epochs,
-    samples: data.count * epochs,
-    seconds,
-    loss,
-  };
-  data.dispose();
-  model.dispose();
-  return measurement;
+  return engine.kind === "pool"
+    ? await WorkerPool.create(jobs, { batchSize, backend: "wasm", workers: engine.workers })
+    : new TfjsTrainer(jobs, { batchSize, backend });
 }
 
 /**
- * `models` autoencoders trained together by the fused engine: one model with the seed's parameters, or a
- * population drawn as the search draws its trials, each model with its own seed.
+ * Times `trainer`: `warmupSteps` untimed steps, then `epochs` epochs (or `steps` steps of one), all models
+ * together; with `profileSteps`, the fused engine's kernels after that.
  */
-async function measureFused(
-  models: number,
-  images: Uint8Array,
-  job: RowJob,
-): Promise<RowOutcome> {
-  if (!(await requestAdapter())) return { skipped: "no WebGPU adapter" };
-  const { batchSize, warmupSteps, steps } = job;
-  const settings: ModelSettings[] = models === 1
-    ? [{
-      hidden: HIDDEN,
-      learningRate: SEED_BEST_PARAMS.lr,
-      weightDecay: SEED_BEST_PARAMS.l2,
-      dropout: SEED_BEST_PARAMS.dropout,
-      seed: 0,
-    }]
-    : generateParams(models, 0, HIDDEN).map((params, seed) => ({
-      hidden: HIDDEN,
-      learningRate: params.lr,
-      weightDecay: params.l2,
-      dropout: params.dropout,
-      seed,
-    }));
-  const population = await Population.create({ models: settings, batchSize });
+async function measure(trainer: Trainer, job: RowJob): Promise<Measurement> {
   try {
-    const data = await population.upload(images);
-    // Each model takes its own shuffle of the images, as `trainEpoch(data)` draws it; capped, its start.
-    const orders = (epoch: number, rows: number) =>
-      settings.map(({ seed }) => epochOrder(data.count, seed, epoch).subarray(0, rows));
-    if (warmupSteps > 0) {
-      await population.trainEpoch(data, orders(0, Math.min(warmupSteps * batchSize, data.count)));
-    }
-    const rows = steps > 0 ? Math.min(steps * batchSize, data.count) : data.count;
-    const epochs = steps > 0 ? 1 : job.epochs;
+    if (job.warmupSteps > 0) await trainer.trainEpoch({ steps: job.warmupSteps });
+    const epochs = job.steps > 0 ? 1 : job.epochs;
+    const limit = job.steps > 0 ? job.steps : undefined;
     const startedAt = performance.now();
     let loss = NaN;
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      [loss] = await population.trainEpoch(data, orders(epoch, rows));
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      [loss] = await trainer.trainEpoch({ steps: limit });
     }
     const seconds = (performance.now() - startedAt) / 1000;
+    const count = trainer.jobs[0].train.count;
+    const rows = Math.min(count, (limit ?? Infinity) * job.batchSize);
     let profile: Measurement["profile"];
-    if (job.profileSteps > 0) {
-      profile = await population.profileTraining(data, job.profileSteps).catch((error) => ({
+    if (job.profileSteps > 0 && trainer instanceof FusedTrainer) {
+      profile = await trainer.profileTraining(job.profileSteps).catch((error) => ({
         unavailable: (error as Error).message,
       }));
     }
     return {
-      adapter: population.adapterName,
-      models,
-      steps: Math.ceil(rows / batchSize) * epochs,
-      samples: rows * epochs * models,
+      adapter: trainer.description,
+      models: trainer.jobs.length,
+      steps: Math.ceil(rows / job.batchSize) * epochs,
+      samples: rows * epochs * trainer.jobs.length,
       seconds,
       loss,
       profile,
+      peakMegabytes: peakResidentMegabytes(),
     };
   } finally {
-    population.destroy();
+    await trainer.dispose();
+  }
+}
+
+/** The largest resident memory of this process so far, in MB (Linux), else null. */
+function peakResidentMegabytes(): number | null {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const kilobytes = Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1]);
+    return Number.isFinite(kilobytes) ? kilobytes / 1024 : null;
+  } catch {
+    return null;
   }
 }
 
@@ -606,9 +621,9 @@ async function runPeer(
     `--epochs=${run.epochs}`,
     `--warmup-steps=${run.warmupSteps}`,
     `--hidden=${HIDDEN}`,
-    `--dropout=${SEED_BEST_PARAMS.dropout}`,
-    `--lr=${SEED_BEST_PARAMS.lr}`,
-    `--l2=${SEED_BEST_PARAMS.l2}`,
+    `--dropout=${STUDY_BEST_PARAMS.dropout}`,
+    `--lr=${STUDY_BEST_PARAMS.lr}`,
+    `--l2=${STUDY_BEST_PARAMS.l2}`,
   ];
   const tried: string[] = [];
   for (const candidate of new Set([python, "python3"])) {
@@ -640,6 +655,8 @@ async function runPeer(
  * The speed targets that apply here, as ratios of this run: on a hardware GPU adapter, the fused single
  * model ≥ 2× PyTorch eager and the population of 30 ≥ 20× PyTorch's single model in total; without one,
  * the default engine (the backend `setupBackend("auto")` takes: wasm, else cpu) ≥ 1× PyTorch on the CPU.
+ * Wherever the pool's rows ran: a pool of 2 workers ≥ 1.8× the single model of tfjs wasm in total, and a
+ * pool of 1 within 5% of it (a worker costs nothing).
  */
 function speedTargets(
   rows: BenchRow[],
@@ -650,17 +667,56 @@ function speedTargets(
 ): Target[] {
   const hardware = gpu !== null && !gpu.software;
   const fallback: Engine = skipped.some(({ engine }) => engine === "wasm") ? "cpu" : "wasm";
-  const wanted: [string, Engine, number][] = hardware
+  const ofPeer = (engine: Engine) => rows.find((row) => row.engine === engine)?.ratioToPeer ?? null;
+  const ofWasm = (engine: Engine) => rows.find((row) => row.engine === engine)?.ratioToWasm ?? null;
+  const target = (
+    name: string,
+    measured: number | null,
+    met: (value: number) => boolean,
+    missing: string,
+  ): Target =>
+    measured === null
+      ? { target: name, measured, met: null, note: missing }
+      : { target: name, measured, met: met(measured) };
+  const noPeer = (engine: Engine) => peer ? `no ${engine} row` : "no PyTorch peer";
+  const speed = hardware
     ? [
-      [`fused single model ≥ 2× PyTorch eager at batch ${batchSize}`, "fused1", 2],
-      ["population of 30 ≥ 20× PyTorch's single-model samples/s, in total", "pop30", 20],
+      target(
+        `fused single model ≥ 2× PyTorch eager at batch ${batchSize}`,
+        ofPeer("fused1"),
+        (r) => r >= 2,
+        noPeer("fused1"),
+      ),
+      target(
+        "population of 30 ≥ 20× PyTorch's single-model samples/s, in total",
+        ofPeer("pop30"),
+        (r) => r >= 20,
+        noPeer("pop30"),
+      ),
     ]
-    : [[`default engine (tfjs ${fallback}) ≥ 1× PyTorch on the CPU`, fallback, 1]];
-  return wanted.map(([target, engine, need]) => {
-    const measured = rows.find((row) => row.engine === engine)?.ratioToPeer ?? null;
-    if (measured !== null) return { target, measured, met: measured >= need };
-    return { target, measured, met: null, note: peer ? `no ${engine} row` : "no PyTorch peer" };
-  });
+    : [
+      target(
+        `default engine (tfjs ${fallback}) ≥ 1× PyTorch on the CPU`,
+        ofPeer(fallback),
+        (r) => r >= 1,
+        noPeer(fallback),
+      ),
+    ];
+  const pool = [
+    target(
+      `worker pool of 2, population of ${POOL_MODELS}, ≥ 1.8× the single-model tfjs wasm row in total`,
+      ofWasm("pool2"),
+      (r) => r >= 1.8,
+      "no pool2 or wasm row",
+    ),
+    target(
+      "worker pool of 1 within 5% of the single-model tfjs wasm row",
+      ofWasm("pool1"),
+      (r) => Math.abs(r - 1) <= 0.05,
+      "no pool1 or wasm row",
+    ),
+  ].filter(({ measured }) => measured !== null);
+  return [...speed, ...pool];
 }
 
 /**

@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "../lib/cli.ts";
+import { check, parseFlags, runMain } from "../lib/cli.ts";
 import { corrupt, describeCorruption, digitPixels } from "../lib/corrupt.ts";
 import { checkInteger, commonFlags, loadTrainedModel, setupExperiment } from "../lib/experiment.ts";
 import { encodeDigitGrid } from "../lib/figures/png.ts";
@@ -25,7 +25,8 @@ import {
   robustnessFlags,
   testLosses,
   writeCurve,
-} from "../lib/robustness.ts";
+} from "../lib/experiments/robustness.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
 
 await runMain(async () => {
   // Flags: the corruptions of the figures, the levels of the curves, the digits per figure.

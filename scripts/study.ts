@@ -4,7 +4,7 @@
  * `results/REPORT.md` regenerated with every figure and table.
  *
  *     deno task study                  # quick profile: every figure, in minutes on a laptop CPU
- *     deno task study --profile full   # the seed's settings: 30 trials, 150/80/100 epochs (for a GPU)
+ *     deno task study --profile full   # the study's settings: 30 trials, 150/80/100 epochs
  *
  * A step whose results exist from a run with the same flags (and whose earlier steps were all kept) is
  * skipped, so an interrupted study resumes; the search and sweep also resume inside their own loops.
@@ -12,17 +12,19 @@
  * @module
  */
 import { join } from "node:path";
+import { parseFlags, runMain, UsageError, whenStopped } from "../lib/cli.ts";
 import {
-  exists,
-  parseFlags,
-  readJsonIfExists,
-  runMain,
-  UsageError,
-  writeJsonAtomic,
-} from "../lib/cli.ts";
-import { checkChoice, checkInteger, commonFlags, RESULTS_ROOT } from "../lib/experiment.ts";
-import { BACKEND_CHOICES, ENGINE_CHOICES } from "../lib/gpu.ts";
+  checkChoice,
+  checkInteger,
+  commonFlags,
+  engineFlags,
+  RESULTS_ROOT,
+} from "../lib/experiment.ts";
+import { exists, holdFolder, readJsonIfExists, writeJsonAtomic } from "../lib/files.ts";
 import { SECTION_FILE, writeReport } from "../lib/report.ts";
+import { checkSameSettings } from "../lib/train/checkpoint.ts";
+import { BACKEND_CHOICES } from "../lib/tfjs.ts";
+import { ENGINE_CHOICES } from "../lib/train/engine.ts";
 
 /** One step of the study: the script it runs and the flags it adds for a profile. */
 interface Step {
@@ -85,17 +87,23 @@ const PROFILES: Record<string, Step[]> = {
   ],
 };
 
-/** The record of the flags each step ran with and whether it finished, in the results root. */
+/** The record of the study's settings and of each step's flags and outcome, in the results root. */
 const STUDY_FILE = "study.json";
 
-/** A step's entry in {@link STUDY_FILE}. */
-type StepRecord = { args: string[]; finished: boolean };
+/** How a step of the study ended, or that it is running. */
+type StepStatus = "running" | "finished" | "interrupted" | "failed";
+
+/** What {@link STUDY_FILE} holds. */
+interface StudyRecord {
+  settings: { profile: string; seed: number };
+  steps: Record<string, { args: string[]; status: StepStatus }>;
+}
 
 /** Steps that use the trained model of the `train` step. */
 const NEEDS_MODEL = ["corrupt", "denoise", "morph"];
 
-/** Steps that keep their own progress and take `--fresh` to start over. */
-const RESUMABLE = ["search", "sweep", "denoise"];
+/** Steps that train, and take the engine flags. */
+const TRAINS = ["search", "train", "sweep", "denoise"];
 
 await runMain(async () => {
   const flags = parseFlags(Deno.args, {
@@ -106,24 +114,42 @@ await runMain(async () => {
     },
     seed: { type: "number", default: 0, help: "seed of every step" },
     backend: commonFlags("study").backend,
-    engine: commonFlags("study").engine,
+    ...engineFlags(),
     out: {
       type: "string",
       default: RESULTS_ROOT,
       help: "results root (one folder per step inside)",
     },
-    fresh: { type: "boolean", default: false, help: "rerun every step, even those already done" },
+    fresh: { type: "boolean", default: false, help: "rerun every step from the start" },
   }, "study");
-  const steps = PROFILES[flags.profile];
   checkChoice("profile", flags.profile, Object.keys(PROFILES));
   checkInteger("seed", flags.seed, 0);
   checkChoice("backend", flags.backend, BACKEND_CHOICES);
   checkChoice("engine", flags.engine, ENGINE_CHOICES);
+  if (flags.workers !== undefined) checkInteger("workers", flags.workers, 1);
+  const steps = PROFILES[flags.profile];
 
+  // The results root: held by this study; an earlier study there must have had the same settings.
   const root = flags.out;
-  const record: Record<string, StepRecord> = flags.fresh
-    ? {}
-    : (await readJsonIfExists(join(root, STUDY_FILE))) ?? {};
+  await holdFolder(root);
+  const settings = { profile: flags.profile, seed: flags.seed };
+  const studyPath = join(root, STUDY_FILE);
+  const saved = flags.fresh ? undefined : await readJsonIfExists<StudyRecord>(studyPath);
+  if (saved) checkSameSettings(saved.settings, settings, `the study in ${root}`);
+  const record: StudyRecord = { settings, steps: saved?.steps ?? {} };
+
+  // A signal stops the running step first: it is passed on, and the step recorded as interrupted.
+  let running: { name: string; child: Deno.ChildProcess } | undefined;
+  whenStopped(async (signal) => {
+    if (!running) return;
+    try {
+      running.child.kill(signal);
+    } catch { /* it has already ended */ }
+    await running.child.status;
+    record.steps[running.name].status = "interrupted";
+    await writeJsonAtomic(studyPath, record);
+  });
+
   const model = join(root, "train", "model.safetensors");
   const started = performance.now();
   // Once a step runs, every later one runs too: its inputs (best parameters, trained model) changed.
@@ -133,35 +159,41 @@ await runMain(async () => {
       ...step.flags,
       `--seed=${flags.seed}`,
       `--backend=${flags.backend}`,
-      `--engine=${flags.engine}`,
+      ...(TRAINS.includes(step.name) ? engineArgs(flags) : []),
       `--out=${join(root, step.name)}`,
       ...(NEEDS_MODEL.includes(step.name) ? [`--model=${model}`] : []),
     ];
     const label = `study ${index + 1}/${steps.length}: ${step.name}`;
-    const previous = record[step.name];
+    const previous = record.steps[step.name];
     const sameRun = !upstreamRan && JSON.stringify(previous?.args) === JSON.stringify(args);
-    if (sameRun && previous.finished && await exists(join(root, step.name, SECTION_FILE))) {
+    if (
+      sameRun && previous.status === "finished" &&
+      await exists(join(root, step.name, SECTION_FILE))
+    ) {
       console.error(`${label} — done earlier with the same flags, kept`);
       continue;
     }
     upstreamRan = true;
-    // A step interrupted with the same flags resumes inside its own loop; any other starts afresh.
-    const fresh = RESUMABLE.includes(step.name) && !sameRun ? ["--fresh"] : [];
+    // A step resumes what it kept, by its own rule, unless the whole study starts over.
+    const fresh = flags.fresh && TRAINS.includes(step.name) ? ["--fresh"] : [];
     console.error(`${label} ${[...args, ...fresh].join(" ")}`);
-    record[step.name] = { args, finished: false };
-    await writeJsonAtomic(join(root, STUDY_FILE), record);
+    record.steps[step.name] = { args, status: "running" };
+    await writeJsonAtomic(studyPath, record);
     const script = new URL(`./${step.name}.ts`, import.meta.url).href;
-    const { code } = await new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", script, ...args, ...fresh],
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
-    }).output();
+    }).spawn();
+    running = { name: step.name, child };
+    const { code } = await child.status;
+    running = undefined;
+    record.steps[step.name].status = code === 0 ? "finished" : "failed";
+    await writeJsonAtomic(studyPath, record);
     if (code !== 0) {
       throw new (code === 2 ? UsageError : Error)(`study: ${step.name} failed (exit code ${code})`);
     }
-    record[step.name] = { args, finished: true };
-    await writeJsonAtomic(join(root, STUDY_FILE), record);
   }
   const report = await writeReport(root);
   const minutes = (performance.now() - started) / 60000;
@@ -169,3 +201,11 @@ await runMain(async () => {
     `study (${flags.profile}) finished in ${minutes.toFixed(1)} min; report: ${report}`,
   );
 });
+
+/** The engine flags passed on to the steps that train. */
+function engineArgs(flags: { engine: string; workers?: number }): string[] {
+  return [
+    `--engine=${flags.engine}`,
+    ...(flags.workers === undefined ? [] : [`--workers=${flags.workers}`]),
+  ];
+}

@@ -8,142 +8,96 @@
  * @module
  */
 import { join } from "node:path";
-import { parseFlags, runMain, writeFileAtomic, writeJsonAtomic } from "../lib/cli.ts";
-import { takeDigits, TensorBatches } from "../lib/data/batches.ts";
+import { parseFlags, runMain } from "../lib/cli.ts";
 import {
   checkInteger,
   commonFlags,
-  setupExperiment,
+  engineFlags,
+  setupTraining,
   trainingFlags,
   trainingParams,
 } from "../lib/experiment.ts";
-import { fit } from "../lib/fit.ts";
-import { lineChart, writeChart } from "../lib/figures/charts.ts";
-import { encodeDigitGrid } from "../lib/figures/png.ts";
+import { writeTrainingResults } from "../lib/experiments/train.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
-import { publishSection, type ReportItem } from "../lib/report.ts";
 import { describeParams } from "../lib/search.ts";
-import { pickImages, reconstructPixels } from "../lib/predict.ts";
-
-/** Test digits shown beside their reconstructions. */
-const PREVIEW_DIGITS = 10;
+import { createTrainer } from "../lib/train/engine.ts";
+import { fit } from "../lib/train/fit.ts";
+import { datasetOf } from "../lib/train/trainer.ts";
 
 await runMain(async () => {
-  // Flags: the seed's best parameters (or the last search's) unless given.
+  // Flags: the study's best parameters (or the last search's) unless given.
   const flags = parseFlags(Deno.args, {
     hidden: { type: "number", default: 4, help: "latent size d" },
     ...trainingFlags(150),
     fresh: { type: "boolean", default: false, help: "start over instead of resuming a checkpoint" },
+    ...engineFlags(),
     ...commonFlags("train"),
   }, "train");
   checkInteger("hidden", flags.hidden, 1);
-  const { epochs, batchSize, lr, l2, dropout, source } = await trainingParams(flags);
-  console.error(`parameters: ${source}`);
+  const params = await trainingParams(flags);
+  console.error(`parameters: ${params.source}`);
 
-  // Data: training and validation split of the 60k, the test set for final numbers, all in backend memory.
-  const { data, backend, engine, out } = await setupExperiment(flags);
-  const train = TensorBatches.fromDigits(data.train, { batchSize, seed: flags.seed });
-  const validation = TensorBatches.fromDigits(data.validation, { batchSize: 1000, shuffle: false });
-  const test = TensorBatches.fromDigits(data.test, { batchSize: 1000, shuffle: false });
+  // Data: training and validation split of the 60k, the test set for final numbers.
+  const { data, engine, out } = await setupTraining(flags);
 
-  // Model and loop.
-  const config = { hidden: flags.hidden, dropout, lr, l2, seed: flags.seed };
-  const model = Autoencoder.create(config);
-  await model.useEngine(engine);
+  // Model and trainer: a population of one.
+  const model = { kind: "autoencoder", hidden: flags.hidden, dropout: params.dropout } as const;
+  const job = {
+    name: `d = ${flags.hidden}`,
+    model,
+    lr: params.lr,
+    l2: params.l2,
+    seed: flags.seed,
+    train: datasetOf(data.train),
+    validation: datasetOf(data.validation),
+    test: datasetOf(data.test),
+  };
+  const trainer = await createTrainer(engine, [job], { batchSize: params.batchSize });
   console.error(
-    `training d=${flags.hidden} (${model.parameterCount.toLocaleString("en-US")} parameters) on ` +
-      `${data.train.count} images for ${epochs} epochs, ${describeParams({ dropout, lr, l2 })}`,
+    `training d = ${flags.hidden} on ${data.train.count} images for ${params.epochs} epochs, ` +
+      `${describeParams(params)}, on ${trainer.description}`,
   );
-  // A run interrupted with the same settings, on the same engine, resumes from its last epoch's checkpoint.
+
+  // Loop: a run interrupted with the same settings resumes after its last epoch's checkpoint.
   const checkpoint = join(out, "checkpoint.safetensors");
   const settings = {
-    config,
-    batchSize,
-    trainImages: data.train.count,
-    engine,
-    backend: backend.backend,
+    model,
+    lr: params.lr,
+    l2: params.l2,
+    seed: flags.seed,
+    batchSize: params.batchSize,
+    images: { train: data.train.count, validation: data.validation.count, test: data.test.count },
   };
-  const started = performance.now();
-  const { history, diverged } = await fit(model, {
-    epochs,
-    train,
-    validation,
-    test,
+  const [result] = await fit(trainer, {
+    epochs: params.epochs,
     checkpoint: { path: checkpoint, settings, fresh: flags.fresh },
   });
-  const seconds = (performance.now() - started) / 1000;
-  const final = history[history.length - 1];
+  const { weights } = await trainer.getState(0);
+  await trainer.dispose();
 
-  // Files: weights, history, loss curve, reconstructions, report section.
+  // Files: weights (never those of a diverged run), history, loss curve, reconstructions, report.
+  const trained = result.diverged ? undefined : Autoencoder.fromWeights(model, weights);
   const weightsPath = join(out, "model.safetensors");
-  await model.save(weightsPath);
-  await writeJsonAtomic(join(out, "history.json"), {
-    config,
-    engine,
-    backend: backend.backend,
-    adapter: backend.adapter,
+  if (trained) await trained.save(weightsPath);
+  else await Deno.remove(weightsPath).catch(() => {});
+  const summary = await writeTrainingResults(out, {
+    hidden: flags.hidden,
+    params,
+    seed: flags.seed,
+    engine: trainer.description,
     trainImages: data.train.count,
-    batchSize,
-    diverged,
-    seconds,
-    samplesPerSecond: (data.train.count * history.length) /
-      history.reduce((sum, record) => sum + record.seconds, 0),
-    finalTestLoss: final.testLoss,
-    epochs: history,
-  });
-  // A run that diverged from its first epoch has no finite loss to draw.
-  const drawable = history.some((record) => Number.isFinite(record.trainLoss));
-  if (drawable) {
-    const epochNumbers = history.map((record) => record.epoch);
-    await writeChart(
-      join(out, "loss"),
-      await lineChart({
-        title: `Loss per epoch, d = ${flags.hidden}`,
-        x: { title: "epoch" },
-        y: { title: "mean squared error per pixel", log: true },
-        legend: "split",
-        series: [
-          { name: "train", x: epochNumbers, y: history.map((r) => r.trainLoss) },
-          { name: "validation", x: epochNumbers, y: history.map((r) => r.validationLoss ?? NaN) },
-          { name: "test", x: epochNumbers, y: history.map((r) => r.testLoss ?? NaN) },
-        ],
-      }),
-    );
-  }
-  const preview = takeDigits(data.test, PREVIEW_DIGITS).images;
-  const reconstructed = await reconstructPixels(model, preview);
-  const indices = [...Array(PREVIEW_DIGITS).keys()];
-  const rows = [pickImages(preview, indices), pickImages(reconstructed, indices)];
-  await writeFileAtomic(join(out, "reconstructions.png"), encodeDigitGrid(rows));
-  const overall = Math.round((data.train.count * history.length) / seconds);
-  const summary =
-    `${history.length} epochs on ${data.train.count} images (${
-      engine === "fused" ? "fused WebGPU engine" : backend.backend
-    }, ` +
-    `${overall} samples/s overall); final test loss ${final.testLoss?.toFixed(5)}` +
-    `${diverged ? ", diverged" : ""} (the seed reports 0.02995 for d = 4 after 150 epochs).`;
-  await publishSection(out, {
-    title: `Training: d = ${flags.hidden}`,
-    items: [
-      { kind: "text", text: summary },
-      ...(drawable
-        ? [{
-          kind: "figure",
-          file: "loss.png",
-          caption: "Train, validation and test loss per epoch.",
-        }]
-        : []) as ReportItem[],
-      {
-        kind: "figure",
-        file: "reconstructions.png",
-        caption: "The first ten test digits (top) and their reconstructions (bottom).",
-      },
-    ],
+    result,
+    model: trained,
+    test: data.test,
   });
   await Deno.remove(checkpoint).catch(() => {});
-  model.dispose();
-  [train, validation, test].forEach((batches) => batches.dispose());
-  console.error(
-    `${diverged ? "diverged; " : ""}final test loss ${final.testLoss?.toFixed(5)}; wrote ${out}/`,
-  );
+  trained?.dispose();
+  if (result.diverged) {
+    const epoch = result.history.at(-1)!.epoch;
+    throw new Error(
+      `training diverged at epoch ${epoch} (a loss turned NaN or infinite), so no model was saved; ` +
+        "try a lower --lr",
+    );
+  }
+  console.error(`${summary}\nwrote ${out}/`);
 });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
-import { setupBackend } from "../lib/gpu.ts";
 import {
   epochOrder,
   pickDigits,
@@ -9,7 +8,8 @@ import {
   TensorBatches,
 } from "../lib/data/batches.ts";
 import { type Digits, loadMnist } from "../lib/data/mnist.ts";
-import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
+import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
+import { setupBackend } from "../lib/tfjs.ts";
 
 const mnist = await loadMnist({ quiet: true });
 const digits = takeDigits(mnist.train, 1000);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { addGaussianNoise, corrupt, corruptedPairs, digitPixels, occlude } from "../lib/corrupt.ts";
-import { IMAGE_PIXELS } from "../lib/model/architecture.ts";
 import { createRng } from "../lib/random.ts";
 import { testDigits } from "./_fixtures.ts";
+import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
 
 const digits = await testDigits(200);
 const clean = digitPixels(digits);

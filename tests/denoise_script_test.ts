@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { exists } from "../lib/cli.ts";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { testDigits } from "./_fixtures.ts";
@@ -12,6 +11,7 @@ import {
   runWholeAndKilled,
   tinyTrainedModel,
 } from "./_scripts.ts";
+import { exists } from "../lib/files.ts";
 
 /** Denoisers trained as the tiny standard model was: 3 epochs on 2,000 images in small batches. */
 function tinyRun(model: string, out: string, extra: string[] = []) {

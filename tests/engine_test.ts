@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { corrupt, digitPixels } from "../lib/corrupt.ts";
 import { TensorBatches } from "../lib/data/batches.ts";
 import { fit, fitPopulation } from "../lib/fit.ts";
-import { requestAdapter, resolveEngine, setupBackend } from "../lib/gpu.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { trainDigits } from "./_fixtures.ts";
+import { setupBackend } from "../lib/tfjs.ts";
+import { requestAdapter } from "../lib/gpu/adapter.ts";
+import { resolveEngine } from "../lib/train/engine.ts";
 
 await setupBackend("wasm", { quiet: true });
 const train = await trainDigits(256);

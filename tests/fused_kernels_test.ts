@@ -30,8 +30,9 @@ import {
   parameterLayout,
 } from "../lib/gpu/layout.ts";
 import { buildPlan, convWeightGradientKernel, layerInput } from "../lib/gpu/plan.ts";
-import { IMAGE_PIXELS, initialWeights } from "../lib/model/architecture.ts";
+import { initialWeights } from "../lib/model/architecture.ts";
 import { createRng, normal } from "../lib/random.ts";
+import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
 
 await tf.setBackend("cpu");
 

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
-import { setupBackend } from "../lib/gpu.ts";
 import { TensorBatches } from "../lib/data/batches.ts";
 import { DeviceLimitError, GpuContext } from "../lib/gpu/device.ts";
 import { populationOrFallback } from "../lib/experiment.ts";
@@ -13,12 +12,13 @@ import { Population } from "../lib/gpu/population.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { createRng, normal } from "../lib/random.ts";
 import { testDigits, trainDigits } from "./_fixtures.ts";
+import { setupBackend } from "../lib/tfjs.ts";
 
 // The tfjs reference runs on wasm: 25× faster than the cpu backend here, with the same float32 numbers.
 await setupBackend("wasm", { quiet: true });
 
 const BATCH = 8;
-const smallPopulation = { batchSize: BATCH, models: [{ hidden: 2, learningRate: 1e-3, seed: 1 }] };
+const smallPopulation = { batchSize: BATCH, models: [{ hidden: 2, lr: 1e-3, seed: 1 }] };
 const train = await trainDigits(200);
 const test = await testDigits(40);
 
@@ -36,7 +36,7 @@ Deno.test("a model starts from Autoencoder.create's weights and trains 50 steps 
   const model = Autoencoder.create(config);
   const population = await Population.create({
     batchSize: BATCH,
-    models: [{ hidden: 4, learningRate: config.lr, weightDecay: config.l2, seed: config.seed }],
+    models: [{ hidden: 4, lr: config.lr, l2: config.l2, seed: config.seed }],
   });
   const batches = TensorBatches.fromDigits(train, { batchSize: BATCH, seed: config.seed });
   const testBatches = TensorBatches.fromDigits(test, { batchSize: BATCH, shuffle: false });
@@ -80,9 +80,9 @@ Deno.test("a model starts from Autoencoder.create's weights and trains 50 steps 
 });
 
 Deno.test("profiling times every training kernel and trains as an epoch does", async () => {
-  const models = [{ hidden: 2, learningRate: 3e-3, dropout: 0.2, seed: 1 }, {
+  const models = [{ hidden: 2, lr: 3e-3, dropout: 0.2, seed: 1 }, {
     hidden: 3,
-    learningRate: 1e-3,
+    lr: 1e-3,
     seed: 2,
   }];
   const [profiled, trained] = await Promise.all(
@@ -125,7 +125,7 @@ Deno.test("a denoiser maps corrupted inputs to clean targets as the tfjs model d
   const model = Autoencoder.create(config);
   const population = await Population.create({
     batchSize: BATCH,
-    models: [{ hidden: 4, learningRate: config.lr, seed: config.seed }],
+    models: [{ hidden: 4, lr: config.lr, seed: config.seed }],
   });
   const pairs = new TensorBatches(noisy, {
     batchSize: BATCH,
@@ -168,7 +168,7 @@ Deno.test("encode, decode and reconstruct agree with the tfjs model, masked late
     batchSize: BATCH,
     models: models.map(({ config }) => ({
       hidden: config.hidden,
-      learningRate: 1e-3,
+      lr: 1e-3,
       seed: config.seed,
     })),
   });
@@ -206,8 +206,8 @@ Deno.test("encode, decode and reconstruct agree with the tfjs model, masked late
 });
 
 Deno.test("a latent size masked inside a larger layout trains exactly as a model of that size", async () => {
-  const small = { hidden: 3, learningRate: 2e-3, weightDecay: 1e-4, dropout: 0.2, seed: 11 };
-  const large = { hidden: 6, learningRate: 1e-3, weightDecay: 0, dropout: 0.1, seed: 12 };
+  const small = { hidden: 3, lr: 2e-3, l2: 1e-4, dropout: 0.2, seed: 11 };
+  const large = { hidden: 6, lr: 1e-3, l2: 0, dropout: 0.1, seed: 12 };
   const mixed = await Population.create({ batchSize: BATCH, models: [small, large] });
   const alone = [
     await Population.create({ batchSize: BATCH, models: [small] }),
@@ -257,7 +257,7 @@ Deno.test("a population too large for the adapter is refused with the limit it e
       batchSize: 256,
       models: Array.from(
         { length: models },
-        (_, seed) => ({ hidden: 4, learningRate: 1e-3, seed }),
+        (_, seed) => ({ hidden: 4, lr: 1e-3, seed }),
       ),
     });
   await assert.rejects(
@@ -277,7 +277,7 @@ Deno.test("a population too large for the adapter is refused with the limit it e
 });
 
 Deno.test("settings the engine cannot train are refused", async () => {
-  const model = { hidden: 4, learningRate: 1e-3, seed: 1 };
+  const model = { hidden: 4, lr: 1e-3, seed: 1 };
   for (
     const [options, message] of [
       [{ batchSize: 0, models: [model] }, /batch size/],
@@ -300,7 +300,7 @@ Deno.test("no adapter, a lost device and a destroyed population each give a clea
   });
   try {
     await assert.rejects(
-      Population.create({ batchSize: 8, models: [{ hidden: 4, learningRate: 1e-3, seed: 1 }] }),
+      Population.create({ batchSize: 8, models: [{ hidden: 4, lr: 1e-3, seed: 1 }] }),
       /no WebGPU adapter could be had/,
     );
   } finally {
@@ -315,7 +315,7 @@ Deno.test("no adapter, a lost device and a destroyed population each give a clea
 
   const population = await Population.create({
     batchSize: 8,
-    models: [{ hidden: 4, learningRate: 1e-3, seed: 1 }],
+    models: [{ hidden: 4, lr: 1e-3, seed: 1 }],
   });
   const data = await population.upload(train.images.subarray(0, 8 * 784));
   population.destroy();

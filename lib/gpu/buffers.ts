@@ -11,7 +11,7 @@ import type { DeviceNeed } from "./device.ts";
 import { type Dims, type Kernel, MODEL_WORDS, STATE_WORDS } from "./kernel.ts";
 import type { LayerGeometry } from "./layout.ts";
 import { activationBuffer, BUFFERS, gradientBuffer } from "./kernels/common.ts";
-import { IMAGE_PIXELS } from "../model/architecture.ts";
+import { IMAGE_PIXELS } from "../data/geometry.ts";
 
 /** A buffer to create: its name and size in bytes. */
 export interface BufferSpec {

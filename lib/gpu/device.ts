@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { requestAdapter } from "../gpu.ts";
+import { requestAdapter } from "./adapter.ts";
 
 /** The device limits the engine raises above WebGPU's defaults when it needs to. */
 export type EngineLimit =

@@ -47,7 +47,7 @@ export interface Kernel {
 
 /** 32-bit words of the `State` struct: step, batch, rows, training. */
 export const STATE_WORDS = 4;
-/** 32-bit words of the `Model` struct: learningRate, weightDecay, dropout, seed, hidden and padding. */
+/** 32-bit words of the `Model` struct: lr, l2, dropout, seed, hidden and padding. */
 export const MODEL_WORDS = 8;
 
 /** The WGSL name of a buffer (buffer names may hold dots, e.g. `encoder_cnn.0.out`). */
@@ -74,7 +74,7 @@ const BATCH = ${dims.batch}u;
 const PARAMS = ${dims.params}u;
 struct State { step: u32, batch: u32, rows: u32, training: u32 }
 struct Model {
-  learningRate: f32, weightDecay: f32, dropout: f32, seed: u32,
+  lr: f32, l2: f32, dropout: f32, seed: u32,
   hidden: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 ${declarations.join("\n")}

@@ -9,16 +9,15 @@
  */
 import {
   elementCount,
-  IMAGE_SIDE,
   KERNEL,
   type LayerSpec,
   layerSpecs,
-  LINEAR_WIDTH,
   type ParameterSpec,
   parameterSpecs,
   STRIDE,
   type Weights,
 } from "../model/architecture.ts";
+import { IMAGE_SIDE } from "../data/geometry.ts";
 
 /** One parameter tensor inside a model's flat parameter array. */
 export interface TensorSlot {
@@ -79,7 +78,7 @@ export function parameterLayout(hiddenMax: number): { tensors: TensorSlot[]; siz
  * The layers of a model laid out at latent size `hiddenMax`, in forward order, with the sides of their
  * maps: a convolution maps side s to ⌊(s + 2p − k)/stride⌋ + 1, a transposed one to
  * (s − 1)·stride − 2p + k + op, and a transposed convolution after a linear layer unflattens its input.
- * Activations follow the seed: ReLU everywhere, dropout after the 64-wide linear layers, none on the code
+ * Activations follow the layers' specs: ReLU, dropout after the 64-wide linear layers, none on the code
  * (the encoder's last layer), sigmoid on the reconstruction (the decoder's last layer).
  *
  * @example
@@ -112,9 +111,9 @@ export function layerGeometry(hiddenMax: number): LayerGeometry[] {
     }
     const activation: Activation = index === codeIndex
       ? "code"
-      : index === specs.length - 1
+      : spec.activation === "sigmoid"
       ? "sigmoid"
-      : spec.kind === "linear" && spec.outputs === LINEAR_WIDTH
+      : spec.dropout
       ? "reluDropout"
       : "relu";
     side = outputSide;

@@ -28,17 +28,18 @@ import { layerGeometry, packWeights, parameterLayout, unpackWeights } from "./la
 import { type AdamMoments, initialWeights, type Weights } from "../model/architecture.ts";
 import { epochOrder } from "../data/batches.ts";
 import { activationBuffer, BUFFERS } from "./kernels/common.ts";
-import { IMAGE_PIXELS } from "../model/architecture.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { type KernelTime, timeDispatches } from "./timing.ts";
+import { IMAGE_PIXELS } from "../data/geometry.ts";
 
 /** One model of a population. */
 export interface ModelSettings {
   /** Latent size d (at most the population's `hiddenMax`). */
   hidden: number;
-  learningRate: number;
+  /** Adam's learning rate. */
+  lr: number;
   /** PyTorch's coupled L2 (`weight_decay`); default 0. */
-  weightDecay?: number;
+  l2?: number;
   /** Dropout probability in [0, 1); default 0. */
   dropout?: number;
   /**
@@ -84,7 +85,7 @@ const STEPS_PER_SUBMIT = 8;
  * import { Population } from "./population.ts";
  * const population = await Population.create({
  *   batchSize: 256,
- *   models: [{ hidden: 4, learningRate: 1e-3, seed: 1 }, { hidden: 8, learningRate: 3e-3, seed: 2 }],
+ *   models: [{ hidden: 4, lr: 1e-3, seed: 1 }, { hidden: 8, lr: 3e-3, seed: 2 }],
  * });
  * const train = await population.upload(mnist.train.images);
  * for (let epoch = 0; epoch < 5; epoch++) console.log(await population.trainEpoch(train));
@@ -417,8 +418,8 @@ export class Population {
     this.models.forEach((model, i) => {
       const floats = new Float32Array(words, i * MODEL_WORDS * 4, MODEL_WORDS);
       const ints = new Uint32Array(words, i * MODEL_WORDS * 4, MODEL_WORDS);
-      floats[0] = model.learningRate;
-      floats[1] = model.weightDecay;
+      floats[0] = model.lr;
+      floats[1] = model.l2;
       floats[2] = model.dropout;
       ints[3] = model.seed >>> 0;
       ints[4] = model.hidden;
@@ -536,13 +537,13 @@ export class Population {
 
 /** Fills in defaults and rejects settings the engine cannot train. */
 function checkSettings(model: ModelSettings, index: number): Required<ModelSettings> {
-  const settings = { weightDecay: 0, dropout: 0, ...model };
+  const settings = { l2: 0, dropout: 0, ...model };
   const problem = !Number.isInteger(settings.hidden) || settings.hidden < 1
     ? `hidden ${settings.hidden} is not a positive integer`
-    : !(settings.learningRate > 0) || !Number.isFinite(settings.learningRate)
-    ? `learning rate ${settings.learningRate} is not positive`
-    : !(settings.weightDecay >= 0) || !Number.isFinite(settings.weightDecay)
-    ? `weight decay ${settings.weightDecay} is negative`
+    : !(settings.lr > 0) || !Number.isFinite(settings.lr)
+    ? `learning rate ${settings.lr} is not positive`
+    : !(settings.l2 >= 0) || !Number.isFinite(settings.l2)
+    ? `L2 weight decay ${settings.l2} is negative`
     : !(settings.dropout >= 0 && settings.dropout < 1)
     ? `dropout ${settings.dropout} is outside [0, 1)`
     : !Number.isInteger(settings.seed)

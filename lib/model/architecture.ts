@@ -1,7 +1,9 @@
 /**
- * The seed's convolutional autoencoder, described once as data: every parameter with its PyTorch name, its
- * PyTorch shape and the fan-in that PyTorch's default initialisation uses. The tfjs model, the fused WebGPU
- * engine and the safetensors files all follow this list, in this order.
+ * The study's convolutional autoencoder, described once as data: every layer with its PyTorch name, its
+ * activation and dropout, every parameter with its PyTorch shape and the fan-in that PyTorch's default
+ * initialisation uses. The tfjs network, the fused WebGPU engine and the safetensors files all follow this
+ * list, in this order; the parts that describe any network of these layers (parameters, initialisation)
+ * serve the digit classifier too.
  *
  * Encoder: Conv2d(1→8, k3, s2, p1) ReLU → Conv2d(8→16, k3, s2, p1) ReLU → Conv2d(16→32, k3, s2, p0) ReLU →
  * flatten (288) → Linear(288→64) ReLU Dropout → Linear(64→d).
@@ -16,7 +18,10 @@ import type { Rng } from "../random.ts";
 /** What a parameter belongs to, which decides its layout and fan-in. */
 export type LayerKind = "conv" | "convTranspose" | "linear";
 
-/** One layer of the seed's model, with the PyTorch module name its parameters carry. */
+/** What a layer's output passes through: ReLU, nothing (a code, logits) or a sigmoid (pixels). */
+export type Activation = "relu" | "linear" | "sigmoid";
+
+/** One layer of a network, with the PyTorch module name its parameters carry. */
 export interface LayerSpec {
   /** PyTorch module path, e.g. `encoder_cnn.0`; parameters are `${name}.weight` and `${name}.bias`. */
   name: string;
@@ -29,31 +34,67 @@ export interface LayerSpec {
   padding?: number;
   /** Output padding (transposed convolutions only). */
   outputPadding?: number;
+  /** What follows the layer. */
+  activation: Activation;
+  /** Whether dropout follows the activation in training (PyTorch's `Dropout` module after it). */
+  dropout?: boolean;
 }
 
 /** Side of the square kernels, and the stride of every convolution. */
 export const KERNEL = 3;
 /** Stride of every convolution. */
 export const STRIDE = 2;
-/** Side of an MNIST image. */
-export const IMAGE_SIDE = 28;
-/** Pixels of an MNIST image. */
-export const IMAGE_PIXELS = IMAGE_SIDE * IMAGE_SIDE;
 /** Width of the two hidden linear layers. */
 export const LINEAR_WIDTH = 64;
 /** Channels × height × width of the last encoder convolution (32 × 3 × 3). */
 export const CONV_CODE = { channels: 32, side: 3, size: 288 } as const;
 
-/** The layers of the model with latent size `hidden`, in forward order. */
+/**
+ * The layers of the study's autoencoder with latent size `hidden`, in forward order: ReLU inside encoder
+ * and decoder, dropout after their 64-wide linear layers, nothing on the code, a sigmoid on the pixels.
+ */
 export function layerSpecs(hidden: number): LayerSpec[] {
   return [
-    { name: "encoder_cnn.0", kind: "conv", inputs: 1, outputs: 8, padding: 1 },
-    { name: "encoder_cnn.2", kind: "conv", inputs: 8, outputs: 16, padding: 1 },
-    { name: "encoder_cnn.4", kind: "conv", inputs: 16, outputs: 32, padding: 0 },
-    { name: "encoder_lin.0", kind: "linear", inputs: CONV_CODE.size, outputs: LINEAR_WIDTH },
-    { name: "encoder_lin.3", kind: "linear", inputs: LINEAR_WIDTH, outputs: hidden },
-    { name: "decoder_lin.0", kind: "linear", inputs: hidden, outputs: LINEAR_WIDTH },
-    { name: "decoder_lin.3", kind: "linear", inputs: LINEAR_WIDTH, outputs: CONV_CODE.size },
+    { name: "encoder_cnn.0", kind: "conv", inputs: 1, outputs: 8, padding: 1, activation: "relu" },
+    { name: "encoder_cnn.2", kind: "conv", inputs: 8, outputs: 16, padding: 1, activation: "relu" },
+    {
+      name: "encoder_cnn.4",
+      kind: "conv",
+      inputs: 16,
+      outputs: 32,
+      padding: 0,
+      activation: "relu",
+    },
+    {
+      name: "encoder_lin.0",
+      kind: "linear",
+      inputs: CONV_CODE.size,
+      outputs: LINEAR_WIDTH,
+      activation: "relu",
+      dropout: true,
+    },
+    {
+      name: "encoder_lin.3",
+      kind: "linear",
+      inputs: LINEAR_WIDTH,
+      outputs: hidden,
+      activation: "linear",
+    },
+    {
+      name: "decoder_lin.0",
+      kind: "linear",
+      inputs: hidden,
+      outputs: LINEAR_WIDTH,
+      activation: "relu",
+      dropout: true,
+    },
+    {
+      name: "decoder_lin.3",
+      kind: "linear",
+      inputs: LINEAR_WIDTH,
+      outputs: CONV_CODE.size,
+      activation: "relu",
+    },
     {
       name: "decoder_conv.0",
       kind: "convTranspose",
@@ -61,6 +102,7 @@ export function layerSpecs(hidden: number): LayerSpec[] {
       outputs: 16,
       padding: 0,
       outputPadding: 0,
+      activation: "relu",
     },
     {
       name: "decoder_conv.2",
@@ -69,6 +111,7 @@ export function layerSpecs(hidden: number): LayerSpec[] {
       outputs: 8,
       padding: 1,
       outputPadding: 1,
+      activation: "relu",
     },
     {
       name: "decoder_conv.4",
@@ -77,9 +120,13 @@ export function layerSpecs(hidden: number): LayerSpec[] {
       outputs: 1,
       padding: 1,
       outputPadding: 1,
+      activation: "sigmoid",
     },
   ];
 }
+
+/** The number of the autoencoder's layers that encode (the rest decode the code). */
+export const ENCODER_LAYERS = 5;
 
 /** One parameter tensor: its PyTorch name and shape, and the fan-in PyTorch initialises it with. */
 export interface ParameterSpec {
@@ -90,9 +137,14 @@ export interface ParameterSpec {
   fanIn: number;
 }
 
-/** The parameters of the model with latent size `hidden`, weight then bias for each layer. */
+/** The parameters of the autoencoder with latent size `hidden`, weight then bias for each layer. */
 export function parameterSpecs(hidden: number): ParameterSpec[] {
-  return layerSpecs(hidden).flatMap((layer) => {
+  return parametersOf(layerSpecs(hidden));
+}
+
+/** The parameters of `layers`, weight then bias for each, in PyTorch's shapes. */
+export function parametersOf(layers: readonly LayerSpec[]): ParameterSpec[] {
+  return layers.flatMap((layer) => {
     const area = KERNEL * KERNEL;
     const [shape, fanIn] = layer.kind === "conv"
       ? [[layer.outputs, layer.inputs, KERNEL, KERNEL], layer.inputs * area]
@@ -112,7 +164,7 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Number of scalar parameters of the model with latent size `hidden` (49,541 at d = 4). */
+/** Number of scalar parameters of the autoencoder with latent size `hidden` (49,541 at d = 4). */
 export function parameterCount(hidden: number): number {
   return parameterSpecs(hidden).reduce((sum, p) => sum + elementCount(p.shape), 0);
 }
@@ -127,9 +179,9 @@ export interface AdamMoments {
 }
 
 /**
- * PyTorch's default initialisation of the model with latent size `hidden`: every weight and bias from
+ * PyTorch's default initialisation of the autoencoder with latent size `hidden`: every weight and bias from
  * U(−1/√fanIn, 1/√fanIn), drawn from `rng` in the order of {@link parameterSpecs}, in PyTorch's layouts.
- * Both engines start a model of seed `s` from `initialWeights(hidden, createRng(s))`.
+ * Every engine starts a model of seed `s` from `initialWeights(hidden, createRng(s))`.
  *
  * @example
  * ```ts
@@ -139,8 +191,13 @@ export interface AdamMoments {
  * ```
  */
 export function initialWeights(hidden: number, rng: Rng): Weights {
+  return initialWeightsOf(layerSpecs(hidden), rng);
+}
+
+/** PyTorch's default initialisation of the parameters of `layers`, as {@link initialWeights}. */
+export function initialWeightsOf(layers: readonly LayerSpec[], rng: Rng): Weights {
   const weights: Weights = {};
-  for (const spec of parameterSpecs(hidden)) {
+  for (const spec of parametersOf(layers)) {
     const bound = 1 / Math.sqrt(spec.fanIn);
     const values = new Float32Array(elementCount(spec.shape));
     for (let i = 0; i < values.length; i++) values[i] = (2 * rng() - 1) * bound;

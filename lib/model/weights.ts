@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../files.ts";
 /**
  * Model weights as safetensors files, the format PyTorch and Hugging Face read: an 8-byte little-endian
  * header length N, N bytes of JSON (`{name: {dtype, shape, data_offsets}, "__metadata__": {…}}`, padded
@@ -6,7 +7,6 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../cli.ts";
 
 /** One tensor: its shape and its values, row-major (the last dimension varies fastest). */
 export interface TensorData {

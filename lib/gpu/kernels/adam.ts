@@ -51,14 +51,14 @@ fn main(${MAIN_PARAMETERS}) {
   let model = ${models}[i / PARAMS];
   let t = f32(${state}[0].step + 1u);
   let p = ${params}[i];
-  let g = ${grads}[i] + model.weightDecay * p;
+  let g = ${grads}[i] + model.l2 * p;
   let m = ${ADAM.beta1} * ${moment1}[i] + ${1 - ADAM.beta1} * g;
   let v = ${ADAM.beta2} * ${moment2}[i] + ${(1 - ADAM.beta2).toPrecision(9)} * g * g;
   ${moment1}[i] = m;
   ${moment2}[i] = v;
   let correction1 = one_minus_power(${Math.log(ADAM.beta1)}, t);
   let correction2 = one_minus_power(${Math.log(ADAM.beta2)}, t);
-  ${params}[i] = p - model.learningRate / correction1 * m / (sqrt(v) / sqrt(correction2) + ${ADAM.epsilon});
+  ${params}[i] = p - model.lr / correction1 * m / (sqrt(v) / sqrt(correction2) + ${ADAM.epsilon});
 }`;
   const [x, y] = flatGrid(dims.models * dims.params, WORKGROUP);
   return k.build(dims, { label: "adam", grid: [x, y, 1], workgroupSize: WORKGROUP, main });

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { IMAGE_PIXELS } from "../../model/architecture.ts";
 import type { KernelBuilder } from "../kernel.ts";
 import type { Activation } from "../layout.ts";
+import { IMAGE_PIXELS } from "../../data/geometry.ts";
 
 /** Buffer names the engine's kernels bind besides the activations and gradients of the layers. */
 export const BUFFERS = {

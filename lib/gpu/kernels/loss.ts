@@ -13,7 +13,7 @@
  */
 import { type Dims, type Kernel, KernelBuilder } from "../kernel.ts";
 import { BUFFERS, sourceReader, validRows } from "./common.ts";
-import { IMAGE_PIXELS } from "../../model/architecture.ts";
+import { IMAGE_PIXELS } from "../../data/geometry.ts";
 
 const WORKGROUP = 256;
 

@@ -6,14 +6,15 @@
  * @module
  */
 import { join } from "node:path";
-import { check, type FlagSpec, ProgressBar, UsageError, writeFileAtomic } from "./cli.ts";
-import { corrupt, type Corruption, DEFAULT_CORRUPTIONS, describeCorruption } from "./corrupt.ts";
-import { TensorBatches } from "./data/batches.ts";
-import { checkRange, TRAINED_MODEL } from "./experiment.ts";
-import { type Chart, lineChart, writeChart } from "./figures/charts.ts";
-import type { Autoencoder } from "./model/autoencoder.ts";
-import { IMAGE_SIDE } from "./model/architecture.ts";
-import { csvTable } from "./report.ts";
+import { check, type FlagSpec, ProgressBar, UsageError } from "../cli.ts";
+import { corrupt, type Corruption, DEFAULT_CORRUPTIONS, describeCorruption } from "../corrupt.ts";
+import { checkRange, TRAINED_MODEL } from "../experiment.ts";
+import { type Chart, lineChart, writeChart } from "../figures/charts.ts";
+import type { Autoencoder } from "../model/autoencoder.ts";
+import { meanLoss } from "../predict.ts";
+import { csvTable } from "../report.ts";
+import { IMAGE_SIDE } from "../data/geometry.ts";
+import { writeFileAtomic } from "../files.ts";
 
 /** The two corruptions of the study. */
 export type CorruptionKind = Corruption["kind"];
@@ -35,9 +36,6 @@ export const LEVEL_TITLES: Readonly<Record<CorruptionKind, string>> = {
 
 /** The title of the loss axis of every curve. */
 const LOSS_TITLE = "test loss against the clean image (MSE per pixel)";
-
-/** Images evaluated at once. */
-const BATCH_SIZE = 1000;
 
 /**
  * The corruption `kind` at strength `level` (noise std, or occlusion side in pixels).
@@ -186,11 +184,11 @@ export interface NamedModel {
  *
  * @example
  * ```ts
- * import { setupBackend } from "./gpu.ts";
- * import { Autoencoder } from "./model/autoencoder.ts";
+ * import { setupBackend } from "../tfjs.ts";
+ * import { Autoencoder } from "../model/autoencoder.ts";
  * import { testLosses } from "./robustness.ts";
  * await setupBackend("auto");
- * const model = Autoencoder.create({ seed: 1 });
+ * const model = Autoencoder.create({}, 1);
  * const clean = new Float32Array(3 * 784).fill(0.5);
  * const [loss] = await testLosses([{ name: "new", model }], clean, { kind: "noise", std: 0.2 }, 7);
  * model.dispose();
@@ -202,20 +200,10 @@ export async function testLosses(
   corruption: Corruption | null,
   seed: number,
 ): Promise<number[]> {
-  const batches = corruption
-    ? new TensorBatches(corrupt(clean, corruption, seed), {
-      batchSize: BATCH_SIZE,
-      shuffle: false,
-      targets: clean,
-    })
-    : new TensorBatches(clean, { batchSize: BATCH_SIZE, shuffle: false });
-  try {
-    const losses: number[] = [];
-    for (const { model } of models) losses.push(await model.testEpoch(batches));
-    return losses;
-  } finally {
-    batches.dispose();
-  }
+  const inputs = corruption ? corrupt(clean, corruption, seed) : clean;
+  const losses: number[] = [];
+  for (const { model } of models) losses.push(await meanLoss(model, inputs, clean));
+  return losses;
 }
 
 /** The loss of models against the clean images at each level of one corruption. */
@@ -232,11 +220,11 @@ export interface CorruptionCurve {
  *
  * @example
  * ```ts
- * import { setupBackend } from "./gpu.ts";
- * import { Autoencoder } from "./model/autoencoder.ts";
+ * import { setupBackend } from "../tfjs.ts";
+ * import { Autoencoder } from "../model/autoencoder.ts";
  * import { corruptionCurve, writeCurve } from "./robustness.ts";
  * await setupBackend("auto");
- * const model = Autoencoder.create({ seed: 1 });
+ * const model = Autoencoder.create({}, 1);
  * const clean = new Float32Array(10 * 784).fill(0.5);
  * const curve = await corruptionCurve([{ name: "standard", model }], clean, "noise", [0, 0.5, 1], 0);
  * await writeCurve(await Deno.makeTempDir(), curve); // noise-curve.csv, .svg, .png

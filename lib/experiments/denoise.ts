@@ -1,0 +1,186 @@
+/**
+ * What `deno task denoise` leaves, put together from its denoisers' trainings: each denoiser's weights
+ * (`denoiser-<kind>.safetensors`), every model — the standard one and each denoiser — on the same clean,
+ * noisy and occluded test images (a table) and over the corruption curves (charts and tables), the
+ * study's Figure 6 with its occlusion counterpart, and the report's section.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { corrupt, type Corruption, describeCorruption } from "../corrupt.ts";
+import { IMAGE_PIXELS } from "../data/geometry.ts";
+import type { TrainingParams } from "../experiment.ts";
+import { encodeDigitGrid } from "../figures/png.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { Autoencoder } from "../model/autoencoder.ts";
+import { pickImages, reconstructPixels } from "../predict.ts";
+import { csvTable, publishSection, type ReportItem } from "../report.ts";
+import { describeParams } from "../search.ts";
+import { readTrainingState, type TrainingRecord } from "../train/trainings.ts";
+import {
+  CORRUPTION_KINDS,
+  type CorruptionCurve,
+  corruptionCurve,
+  type CorruptionKind,
+  curveTable,
+  type NamedModel,
+  type RobustnessSettings,
+  testLosses,
+  writeCurve,
+} from "./robustness.ts";
+
+/** The study's test loss of its noise denoiser (std 0.2) after 100 epochs, quoted beside ours. */
+export const STUDY_DENOISER_LOSS = 0.030541;
+
+/** One trained denoiser: what it undoes and its training's record. */
+export interface Denoiser {
+  kind: CorruptionKind;
+  corruption: Corruption;
+  record: TrainingRecord;
+}
+
+/** The denoisers' trainings, as `denoise` hands them over to be written. */
+export interface DenoiseOutcome {
+  standard: Autoencoder;
+  denoisers: Denoiser[];
+  /** Where the records and states are. */
+  folder: string;
+  settings: RobustnessSettings;
+  params: TrainingParams;
+  seed: number;
+  trainImages: number;
+  /** The clean test images, `count × 784` floats in [0, 1]. */
+  clean: Float32Array;
+  /** Test digits in each denoising figure. */
+  digits: number;
+}
+
+/** Writes the denoisers' weights, the comparison, curves, figures and report section into `out`. */
+export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome): Promise<string[]> {
+  const { standard, settings, clean, seed } = outcome;
+  const hidden = standard.config.hidden;
+  // Each denoiser's weights, as a model file (none where it diverged).
+  const trained: (NamedModel & Denoiser & { file?: string })[] = [];
+  for (const denoiser of outcome.denoisers) {
+    const file = `denoiser-${denoiser.kind}.safetensors`;
+    if (denoiser.record.diverged) {
+      await Deno.remove(join(out, file)).catch(() => {});
+      continue;
+    }
+    const { weights } = await readTrainingState(outcome.folder, denoiser.record.id);
+    const model = Autoencoder.fromWeights({ hidden, dropout: outcome.params.dropout }, weights);
+    await model.save(join(out, file));
+    trained.push({ ...denoiser, name: `${denoiser.kind} denoiser`, model, file });
+  }
+
+  // Comparison: every model on the same clean, noisy and occluded test images, then on the curves.
+  const models: NamedModel[] = [{ name: "standard", model: standard }, ...trained];
+  const columns = [null, ...CORRUPTION_KINDS.map((kind) => settings.corruptions[kind])];
+  const losses: number[][] = [];
+  for (const corruption of columns) losses.push(await testLosses(models, clean, corruption, seed));
+  const lossOf = (model: number, column: number) => losses[column][model];
+  const comparison = {
+    headers: ["model", ...columns.map((c) => c ? describeCorruption(c) : "clean")],
+    rows: models.map(({ name }, m) => [name, ...columns.map((_, c) => lossOf(m, c))]),
+  };
+  const curves: CorruptionCurve[] = [];
+  const charts: string[] = [];
+  for (const kind of CORRUPTION_KINDS) {
+    const curve = await corruptionCurve(models, clean, kind, settings.levels[kind], seed);
+    curves.push(curve);
+    charts.push(await writeCurve(out, curve));
+  }
+
+  // Figures: the first test digits, corrupted as in the comparison, through both models (Figure 6).
+  const indices = [...Array(outcome.digits).keys()];
+  const preview = clean.subarray(0, outcome.digits * IMAGE_PIXELS);
+  const figures: Record<string, string> = {};
+  for (const { kind, corruption, model } of trained) {
+    const corrupted = corrupt(preview, corruption, seed);
+    const outputs = [
+      await reconstructPixels(standard, corrupted),
+      await reconstructPixels(model, corrupted),
+    ];
+    const rows = [preview, corrupted, ...outputs].map((pixels) => pickImages(pixels, indices));
+    figures[kind] = `denoised-${kind}.png`;
+    await writeFileAtomic(join(out, figures[kind]), encodeDigitGrid(rows, { separateAfter: [1] }));
+  }
+
+  // Files: comparison table (JSON, CSV), the report section.
+  await writeFileAtomic(join(out, "comparison.csv"), csvTable(comparison.headers, comparison.rows));
+  await writeJsonAtomic(join(out, "denoise.json"), {
+    standardModel: settings.model,
+    hidden,
+    seed,
+    params: outcome.params,
+    trainImages: outcome.trainImages,
+    testImages: clean.length / IMAGE_PIXELS,
+    denoisers: outcome.denoisers.map(({ kind, corruption, record }) => ({
+      kind,
+      corruption,
+      file: trained.find((t) => t.kind === kind)?.file ?? null,
+      engine: record.engine,
+      diverged: record.diverged,
+      epochs: record.history.length,
+      history: record.history,
+    })),
+    comparison,
+    curves,
+  });
+  const summaries = outcome.denoisers.map(({ kind, corruption, record }) => {
+    const column = 1 + CORRUPTION_KINDS.indexOf(kind);
+    const reference = kind === "noise"
+      ? `the study reports ${STUDY_DENOISER_LOSS} after 100 epochs`
+      : "the study proposed it as future work";
+    const m = trained.findIndex((t) => t.kind === kind);
+    if (m < 0) {
+      return `The ${kind} denoiser diverged at epoch ${record.history.length}, so it was not saved.`;
+    }
+    const [ours, standards] = [lossOf(1 + m, column), lossOf(0, column)].map((l) => l.toFixed(6));
+    return `The ${kind} denoiser (${record.history.length} epochs) reaches ${ours} on test images ` +
+      `under ${
+        describeCorruption(corruption)
+      }, against the clean ones (${reference}); the standard ` +
+      `model reaches ${standards}.`;
+  });
+  const items: ReportItem[] = [
+    {
+      kind: "text",
+      text: `Denoisers of d = ${hidden} trained on ${outcome.trainImages} images ` +
+        `(${describeParams(outcome.params)}; ${outcome.params.source}; ${
+          outcome.denoisers[0]?.record.engine
+        }), evaluated on ${clean.length / IMAGE_PIXELS} test images. ${summaries.join(" ")}`,
+    },
+    {
+      kind: "table",
+      caption: "Test loss against the clean image, per model and input (MSE per pixel).",
+      headers: comparison.headers,
+      rows: comparison.rows.map(([name, ...values]) => [
+        name,
+        ...values.map((v) => (v as number).toFixed(6)),
+      ]),
+    },
+    ...curves.map((curve, i): ReportItem => ({
+      kind: "figure",
+      file: charts[i],
+      caption: `Test loss of the standard model and the denoisers as the ${
+        curve.kind === "noise" ? "noise" : "occluding square"
+      } grows.`,
+    })),
+    ...curves.map((curve): ReportItem => ({
+      kind: "table",
+      caption: `The ${curve.kind} curves' values.`,
+      ...curveTable(curve, 5),
+    })),
+    ...trained.map(({ kind, corruption }): ReportItem => ({
+      kind: "figure",
+      file: figures[kind],
+      caption: `The first ${outcome.digits} test digits under ${
+        describeCorruption(corruption)
+      }: original, corrupted, the standard model's output, the ${kind} denoiser's output (rows).`,
+    })),
+  ];
+  await publishSection(out, { title: "Denoising autoencoders", items });
+  trained.forEach(({ model }) => model.dispose());
+  return summaries;
+}

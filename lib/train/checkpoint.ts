@@ -1,0 +1,185 @@
+/**
+ * Checkpoints and the one resume rule. A checkpoint holds a whole population after an epoch — each model's
+ * weights and Adam's moments (PyTorch names and layouts, prefixed `model.<i>.`, the moments further
+ * `adam.first.` and `adam.second.`), its steps and epochs, every model's history — with the settings of
+ * the run, in one safetensors file written atomically.
+ *
+ * The rule, for every script and every kind of saved progress: the same settings resume where the saved
+ * progress ends and train on to the epochs now asked for; other settings stop with one line that names the
+ * setting that differs and says that `--fresh` starts over; progress already past the epochs asked for
+ * says so in one line. Never a silent restart, never a result that claims other epochs than it trained.
+ *
+ * @module
+ */
+import { UsageError } from "../cli.ts";
+import type { AdamMoments, Weights } from "../model/architecture.ts";
+import { decodeSafetensors, encodeSafetensors, type TensorData } from "../model/weights.ts";
+import { writeFileAtomic } from "../files.ts";
+import type { FitResult, ModelState, Trainer } from "./trainer.ts";
+
+/** Where a run keeps its checkpoint, the settings a resume must share, and whether to start over. */
+export interface CheckpointOptions {
+  path: string;
+  /** Everything that decides the trained weights besides the epochs (a JSON value). */
+  settings: unknown;
+  /** Start over: ignore a checkpoint left by an earlier run. */
+  fresh?: boolean;
+}
+
+/** The prefix of each part's tensor names: the weights keep theirs, Adam's moments are marked. */
+const PART_PREFIX = { weights: "", first: "adam.first.", second: "adam.second." } as const;
+
+/**
+ * The first setting in which `saved` and `now` differ, as `name: saved → now` (a dotted path into nested
+ * settings), or undefined when they are the same.
+ *
+ * @example
+ * ```ts
+ * import { settingsDifference } from "./checkpoint.ts";
+ * console.log(settingsDifference({ lr: 1e-3, batch: 64 }, { lr: 3e-3, batch: 64 })); // "lr: 0.001 → 0.003"
+ * ```
+ */
+export function settingsDifference(saved: unknown, now: unknown, path = ""): string | undefined {
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null;
+  if (isObject(saved) && isObject(now) && Array.isArray(saved) === Array.isArray(now)) {
+    if (Array.isArray(saved) && Array.isArray(now) && saved.length !== now.length) {
+      return `${path || "settings"}: ${saved.length} entries → ${now.length}`;
+    }
+    const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])].sort();
+    for (const key of keys) {
+      const inner = Array.isArray(saved) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      const difference = settingsDifference(saved[key], now[key], inner);
+      if (difference) return difference;
+    }
+    return undefined;
+  }
+  const [a, b] = [saved, now].map((value) => JSON.stringify(value) ?? "none");
+  return a === b ? undefined : `${path || "settings"}: ${a} → ${b}`;
+}
+
+/**
+ * Throws a {@link UsageError} unless `saved` (the settings `what` was made with) equals `now`: one line that
+ * names the first setting that differs and says that `--fresh` starts over.
+ */
+export function checkSameSettings(saved: unknown, now: unknown, what: string): void {
+  const difference = settingsDifference(saved, now);
+  if (difference) {
+    throw new UsageError(
+      `${what} was made with other settings (${difference}); pass --fresh to start over, or --out ` +
+        "elsewhere",
+    );
+  }
+}
+
+/**
+ * A model's weights and Adam's moments as safetensors tensors, their names prefixed with `prefix`: the
+ * weights keep their PyTorch names, the moments are marked `adam.first.` and `adam.second.`.
+ */
+export function stateTensors(
+  state: { weights: Weights; moments: AdamMoments },
+  prefix = "",
+): Record<string, TensorData> {
+  const tensors: Record<string, TensorData> = {};
+  const parts = { weights: state.weights, ...state.moments };
+  for (const part of ["weights", "first", "second"] as const) {
+    for (const [name, data] of Object.entries(parts[part])) {
+      tensors[`${prefix}${PART_PREFIX[part]}${name}`] = { shape: [data.length], data };
+    }
+  }
+  return tensors;
+}
+
+/** The inverse of {@link stateTensors}: one model's weights and moments, from names under `prefix`. */
+export function tensorsState(
+  tensors: Record<string, TensorData>,
+  prefix = "",
+): { weights: Weights; moments: AdamMoments } {
+  const state = { weights: {} as Weights, moments: { first: {}, second: {} } as AdamMoments };
+  for (const [key, { data }] of Object.entries(tensors)) {
+    if (!key.startsWith(prefix)) continue;
+    const name = key.slice(prefix.length);
+    const moment = (["first", "second"] as const).find((part) =>
+      name.startsWith(PART_PREFIX[part])
+    );
+    if (moment) state.moments[moment][name.slice(PART_PREFIX[moment].length)] = data;
+    else state.weights[name] = data;
+  }
+  return state;
+}
+
+/** Saves every model of `trainer` after `epochs` epochs, with `results` so far and `settings`. */
+export async function saveCheckpoint(
+  path: string,
+  trainer: Trainer,
+  saved: { settings: unknown; results: FitResult[]; epochs: number },
+): Promise<void> {
+  const tensors: Record<string, TensorData> = {};
+  const progress = [];
+  for (let i = 0; i < trainer.jobs.length; i++) {
+    const state = await trainer.getState(i);
+    Object.assign(tensors, stateTensors(state, `model.${i}.`));
+    progress.push({ steps: state.steps, epochs: state.epochs });
+  }
+  await writeFileAtomic(
+    path,
+    encodeSafetensors(tensors, {
+      settings: JSON.stringify(saved.settings),
+      results: JSON.stringify(saved.results),
+      epochs: String(saved.epochs),
+      progress: JSON.stringify(progress),
+    }),
+  );
+}
+
+/**
+ * Restores the checkpoint at `options.path` into `trainer` by the resume rule, for a run asking for
+ * `epochs` epochs; returns the results so far and the epochs they cover, or undefined where there is no
+ * checkpoint (or `fresh`). A checkpoint of other settings or past `epochs` is a {@link UsageError}; one
+ * that cannot be read is an error that says `--fresh` starts over.
+ */
+export async function restoreCheckpoint(
+  options: CheckpointOptions,
+  trainer: Trainer,
+  epochs: number,
+): Promise<{ results: FitResult[]; epochs: number } | undefined> {
+  if (options.fresh) return undefined;
+  let bytes;
+  try {
+    bytes = await Deno.readFile(options.path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const saved = readCheckpoint(bytes, options.path);
+  checkSameSettings(saved.settings, options.settings, `the checkpoint ${options.path}`);
+  if (saved.epochs > epochs) {
+    throw new UsageError(
+      `the checkpoint ${options.path} has trained ${saved.epochs} epochs, past the ${epochs} asked ` +
+        "for; ask for more epochs, or pass --fresh to start over",
+    );
+  }
+  for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
+  return { results: saved.results, epochs: saved.epochs };
+}
+
+/** A checkpoint's contents, checked; anything unreadable is an error naming `path` and `--fresh`. */
+function readCheckpoint(bytes: Uint8Array, path: string) {
+  try {
+    const { tensors, metadata } = decodeSafetensors(bytes, path);
+    const progress: { steps: number; epochs: number }[] = JSON.parse(metadata.progress);
+    const states: ModelState[] = progress.map((counts, i) => ({
+      ...tensorsState(tensors, `model.${i}.`),
+      ...counts,
+    }));
+    return {
+      settings: JSON.parse(metadata.settings) as unknown,
+      results: JSON.parse(metadata.results) as FitResult[],
+      epochs: Number(metadata.epochs),
+      states,
+    };
+  } catch (error) {
+    const reason = (error as Error).message.replace(`${path}: `, "");
+    throw new Error(`the checkpoint ${path} is unreadable (${reason}); pass --fresh to start over`);
+  }
+}

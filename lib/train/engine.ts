@@ -1,0 +1,142 @@
+/**
+ * The one place the engine is chosen: `--engine auto` takes the fused WebGPU engine on a hardware GPU
+ * adapter, the worker pool on a CPU with more than one core, tfjs in this thread otherwise, and says which
+ * and why in one line. {@link createTrainer} then builds that engine's trainer for a population; nothing
+ * else asks which engine it is.
+ *
+ * @module
+ */
+import { UsageError } from "../cli.ts";
+import { requestAdapter } from "../gpu/adapter.ts";
+import { DeviceLimitError } from "../gpu/device.ts";
+import type { BackendSetup } from "../tfjs.ts";
+import { FusedTrainer } from "./fused.ts";
+import { TfjsTrainer } from "./tfjs.ts";
+import type { Trainer, TrainingJob } from "./trainer.ts";
+import { WorkerPool } from "./workers.ts";
+
+/** What trains: tfjs in this thread, a pool of tfjs workers, or the fused WebGPU engine. */
+export type Engine = "tfjs" | "workers" | "fused";
+
+/** An engine to ask {@link chooseEngine} for; `auto` takes the fastest one here. */
+export type EngineChoice = "auto" | Engine;
+
+/** The engines scripts accept, for flag validation and help texts. */
+export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", "workers", "fused", "tfjs"];
+
+/** The engine chosen, with what it needs to build trainers. */
+export interface EnginePlan {
+  engine: Engine;
+  /** Workers of the pool (the `workers` engine); at most one per model. */
+  workers: number;
+  /** The tfjs backend of this thread, which the workers run too. */
+  backend: BackendSetup;
+  /** Whether `auto` chose it: then a population the GPU cannot hold trains on the CPU instead. */
+  auto: boolean;
+}
+
+/** The tfjs backends a worker can run. */
+const WORKER_BACKENDS = ["wasm", "cpu"];
+
+/**
+ * Chooses the engine for `choice` on this machine: `auto` takes `fused` on a hardware GPU adapter, else
+ * `workers` (one per core, or `workers` of them) where the tfjs backend runs in workers (wasm, cpu) and
+ * there is more than one core or `workers` was given, else `tfjs`. A choice that cannot be had here, or
+ * `workers` given beside an engine without a pool, is a {@link UsageError}. Prints the choice and its
+ * reason in one line unless `quiet`.
+ *
+ * @example
+ * ```ts
+ * import { chooseEngine } from "./engine.ts";
+ * import { setupBackend } from "../tfjs.ts";
+ * const backend = await setupBackend("wasm", { quiet: true });
+ * const plan = await chooseEngine("workers", { backend, workers: 2, quiet: true });
+ * console.log(plan.engine, plan.workers); // workers 2
+ * ```
+ */
+export async function chooseEngine(
+  choice: EngineChoice,
+  options: { backend: BackendSetup; workers?: number; quiet?: boolean },
+): Promise<EnginePlan> {
+  const { backend, workers } = options;
+  if (!ENGINE_CHOICES.includes(choice)) {
+    throw new UsageError(`unknown engine "${choice}": choose one of ${ENGINE_CHOICES.join(", ")}`);
+  }
+  if (workers !== undefined && choice !== "auto" && choice !== "workers") {
+    throw new UsageError(`--workers sizes the worker pool; it does not go with --engine ${choice}`);
+  }
+  const cores = navigator.hardwareConcurrency;
+  const poolable = WORKER_BACKENDS.includes(backend.backend);
+  const plan = (engine: Engine, reason: string): EnginePlan => {
+    if (!options.quiet) console.error(`engine: ${engine} — ${reason}`);
+    return { engine, workers: workers ?? cores, backend, auto: choice === "auto" };
+  };
+  const pool = (why: string) =>
+    plan(
+      "workers",
+      `a pool of ${
+        workers ?? `up to ${cores}`
+      } tfjs ${backend.backend} workers, one per model at most ` +
+        `(${why})`,
+    );
+  if (choice === "tfjs") return plan("tfjs", `tfjs ${backend.backend} in this thread`);
+  if (choice === "workers") {
+    if (!poolable) {
+      throw new UsageError(
+        `the worker pool runs tfjs on ${WORKER_BACKENDS.join(" or ")}, not ${backend.backend}; ` +
+          `use --backend wasm, or --engine tfjs for ${backend.backend} in this thread`,
+      );
+    }
+    return pool(workers === undefined ? `one per core of ${cores}` : "--workers");
+  }
+  const gpu = await requestAdapter();
+  if (choice === "fused") {
+    if (!gpu) {
+      throw new UsageError("engine fused unavailable: this runtime offers no WebGPU adapter");
+    }
+    return plan("fused", `fused WebGPU on ${gpu.name}${gpu.software ? " (software)" : ""}`);
+  }
+  if (gpu && !gpu.software) return plan("fused", `fused WebGPU on the GPU ${gpu.name}`);
+  const noGpu = gpu ? `only the software adapter ${gpu.name}` : "no GPU";
+  if (poolable && (workers !== undefined || cores > 1)) {
+    return pool(`${workers === undefined ? `${cores} cores` : "--workers"}, ${noGpu}`);
+  }
+  const why = poolable ? `one core, ${noGpu}` : `the ${backend.backend} backend`;
+  return plan("tfjs", `tfjs ${backend.backend} in this thread (${why})`);
+}
+
+/**
+ * A trainer for `jobs` on the engine of `plan`. Where `auto` chose the fused engine but the GPU cannot
+ * hold the population, or the population holds models the fused engine does not train, it says so in one
+ * line and trains on the CPU instead; under `--engine fused` those are errors.
+ */
+export async function createTrainer(
+  plan: EnginePlan,
+  jobs: readonly TrainingJob[],
+  options: { batchSize: number },
+): Promise<Trainer> {
+  if (plan.engine === "fused") {
+    const unfused = jobs.find((job) => job.model.kind !== "autoencoder");
+    if (unfused && !plan.auto) {
+      throw new UsageError(`the fused engine trains autoencoders only, not ${unfused.name}`);
+    }
+    if (!unfused) {
+      try {
+        return await FusedTrainer.create(jobs, options);
+      } catch (error) {
+        if (!plan.auto || !(error instanceof DeviceLimitError)) throw error;
+        console.error(`engine: the population does not fit the GPU (${error.message})`);
+      }
+    }
+    console.error(`engine: tfjs ${plan.backend.backend} in this thread trains instead`);
+    return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
+  }
+  if (plan.engine === "workers") {
+    return await WorkerPool.create(jobs, {
+      ...options,
+      backend: plan.backend.backend as "wasm" | "cpu",
+      workers: plan.workers,
+    });
+  }
+  return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
+}

@@ -1,0 +1,91 @@
+/**
+ * One worker of the pool (`workers.ts`): sets up tfjs on the backend it is told (wasm, single-threaded,
+ * in this worker's own thread), builds a {@link TfjsTrainer} of the models it holds on the datasets it was
+ * handed (shared memory, not copies), and answers the pool's requests — train an epoch, evaluate, get or
+ * set a model's state — one at a time, each with its request number.
+ *
+ * @module
+ */
+import { setupBackend } from "../tfjs.ts";
+import { TfjsTrainer } from "./tfjs.ts";
+import type { PoolReply, PoolRequest } from "./workers.ts";
+
+/** How often the worker reports progress within an epoch, in milliseconds. */
+const PROGRESS_INTERVAL_MS = 200;
+
+const scope = self as unknown as {
+  postMessage(message: PoolReply): void;
+  onmessage: ((event: MessageEvent<PoolRequest>) => void) | null;
+};
+
+let trainer: TfjsTrainer | undefined;
+let queue: Promise<void> = Promise.resolve();
+
+scope.onmessage = ({ data: request }) => {
+  queue = queue.then(() => answer(request));
+};
+
+// An error nothing caught ends the worker with one message to the pool, not a stack trace on the console.
+self.addEventListener("error", (event) => {
+  event.preventDefault();
+  scope.postMessage({ id: -1, type: "failed", message: (event as ErrorEvent).message });
+  self.close();
+});
+self.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  scope.postMessage({
+    id: -1,
+    type: "failed",
+    message: String(event.reason?.message ?? event.reason),
+  });
+  self.close();
+});
+
+async function answer(request: PoolRequest): Promise<void> {
+  const { id } = request;
+  try {
+    if (request.type === "init") {
+      await setupBackend(request.backend, { quiet: true });
+      trainer = new TfjsTrainer(request.jobs, request);
+      scope.postMessage({ id, type: "done" });
+      return;
+    }
+    if (!trainer) throw new Error("the worker was asked to work before it was set up");
+    if (request.type === "train") {
+      let reported = 0;
+      const losses = await trainer.trainEpoch({
+        active: request.active,
+        steps: request.steps,
+        onProgress: (done, total) => {
+          injectFault(request.fault, done);
+          const now = performance.now();
+          if (now - reported < PROGRESS_INTERVAL_MS && done < total) return;
+          reported = now;
+          scope.postMessage({ id, type: "progress", done });
+        },
+      });
+      scope.postMessage({ id, type: "done", value: losses });
+    } else if (request.type === "evaluate") {
+      scope.postMessage({
+        id,
+        type: "done",
+        value: await trainer.evaluate(request.split, request.active),
+      });
+    } else if (request.type === "getState") {
+      scope.postMessage({ id, type: "done", value: await trainer.getState(request.index) });
+    } else {
+      await trainer.setState(request.index, request.state);
+      scope.postMessage({ id, type: "done" });
+    }
+  } catch (error) {
+    scope.postMessage({ id, type: "failed", message: (error as Error).message });
+  }
+}
+
+/**
+ * For the tests of a dying worker: at step `fault` of the epoch, fails as a crashing WebAssembly module
+ * would, mid-epoch (the pool asks for it through `AELAB_FAULT_WORKER`).
+ */
+function injectFault(fault: number | undefined, done: number): void {
+  if (fault === done) throw new Error(`fault injected at step ${done}`);
+}

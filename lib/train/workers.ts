@@ -1,0 +1,303 @@
+/**
+ * The worker-pool engine: a population spread over Deno Workers, one per core, each running tfjs on wasm
+ * (single-threaded) in its own thread with the models it holds (model i goes to worker i mod W). The
+ * training images go to every worker once, as shared memory, never as a copy per worker, model or batch;
+ * each worker trains with the same code as the tfjs engine in this thread (`TfjsTrainer`), so a model
+ * ends byte-identical wherever it trains.
+ *
+ * A worker that fails — its wasm throws, or an error nothing catches ends it — stops the pool: every
+ * request then rejects with one line that names the worker and the models it held.
+ *
+ * @module
+ */
+import type { BackendChoice } from "../tfjs.ts";
+import {
+  type Dataset,
+  type EpochOptions,
+  type ModelState,
+  type Split,
+  stepsPerEpoch,
+  type Trainer,
+  type TrainingJob,
+} from "./trainer.ts";
+import type { Pixels } from "../data/batches.ts";
+
+/** What the pool asks a worker. */
+type PoolCall =
+  | { type: "init"; backend: BackendChoice; batchSize: number; jobs: TrainingJob[] }
+  | { type: "train"; active: boolean[]; steps?: number; fault?: number }
+  | { type: "evaluate"; split: Split; active: boolean[] }
+  | { type: "getState"; index: number }
+  | { type: "setState"; index: number; state: ModelState };
+
+/** A request to a worker: a {@link PoolCall} numbered by `id`. */
+export type PoolRequest = PoolCall & { id: number };
+
+/** A worker's answer to request `id` (−1: a failure outside any request). */
+export type PoolReply =
+  & { id: number }
+  & (
+    | { type: "progress"; done: number }
+    | { type: "done"; value?: unknown }
+    | { type: "failed"; message: string }
+  );
+
+/** A worker of the pool, with the models it holds and the requests it has not answered yet. */
+interface PoolWorker {
+  worker: Worker;
+  /** The population's indices of the models it holds, in its own order. */
+  models: number[];
+  pending: Map<number, Pending>;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  onProgress?: (done: number) => void;
+}
+
+/**
+ * The environment variable through which the tests kill a worker mid-epoch: `W:E:S` fails worker W (1, 2,
+ * …) at step S of its E-th epoch in this process.
+ */
+export const FAULT_VARIABLE = "AELAB_FAULT_WORKER";
+
+/**
+ * A population trained by a pool of workers.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "./workers.ts";
+ * const images = new Uint8Array(new SharedArrayBuffer(64 * 784)).fill(128);
+ * const job = (seed: number) => ({
+ *   name: `model ${seed}`,
+ *   model: { kind: "autoencoder" as const, hidden: 4, dropout: 0 },
+ *   lr: 1e-3,
+ *   l2: 0,
+ *   seed,
+ *   train: { inputs: images, count: 64 },
+ * });
+ * const pool = await WorkerPool.create([job(1), job(2)], { batchSize: 32, backend: "wasm", workers: 2 });
+ * console.log((await pool.trainEpoch()).length); // 2
+ * await pool.dispose();
+ * ```
+ */
+export class WorkerPool implements Trainer {
+  readonly jobs: readonly TrainingJob[];
+  readonly batchSize: number;
+  readonly description: string;
+  readonly numerics: string;
+  readonly #workers: PoolWorker[];
+  #nextId = 0;
+  #epochs = 0;
+  #failure: Error | undefined;
+  readonly #fault: Fault | undefined;
+
+  private constructor(
+    jobs: readonly TrainingJob[],
+    options: { batchSize: number; backend: BackendChoice; workers: PoolWorker[] },
+  ) {
+    this.jobs = jobs;
+    this.batchSize = options.batchSize;
+    const count = options.workers.length;
+    this.description = `${count} worker${count === 1 ? "" : "s"}, tfjs ${options.backend} each`;
+    this.numerics = `tfjs ${options.backend}`;
+    this.#workers = options.workers;
+    this.#fault = parseFault(Deno.env.get(FAULT_VARIABLE));
+  }
+
+  /**
+   * Starts `workers` workers (fewer when there are fewer models), hands each its models and the datasets
+   * as shared memory, and waits until each has set up `backend` and built its models.
+   */
+  static async create(
+    jobs: readonly TrainingJob[],
+    options: { batchSize: number; backend: BackendChoice; workers: number },
+  ): Promise<WorkerPool> {
+    const count = Math.max(1, Math.min(options.workers, jobs.length));
+    const shared = sharedJobs(jobs);
+    const workers: PoolWorker[] = Array.from({ length: count }, () => ({
+      worker: new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" }),
+      models: [],
+      pending: new Map(),
+    }));
+    jobs.forEach((_, i) => workers[i % count].models.push(i));
+    const pool = new WorkerPool(jobs, { ...options, workers });
+    workers.forEach((entry, w) => pool.#listen(entry, w));
+    try {
+      await Promise.all(workers.map((entry) =>
+        pool.#request(entry, {
+          type: "init",
+          backend: options.backend,
+          batchSize: options.batchSize,
+          jobs: entry.models.map((i) => shared[i]),
+        })
+      ));
+    } catch (error) {
+      await pool.dispose();
+      throw error;
+    }
+    return pool;
+  }
+
+  async trainEpoch(options: EpochOptions = {}): Promise<number[]> {
+    const epoch = ++this.#epochs;
+    const active = this.jobs.map((_, i) => options.active?.[i] ?? true);
+    const total = this.jobs.reduce(
+      (sum, job, i) =>
+        sum + (active[i] ? stepsPerEpoch(job.train.count, this.batchSize, options.steps) : 0),
+      0,
+    );
+    const done = this.#workers.map(() => 0);
+    const parts = await Promise.all(this.#workers.map((entry, w) => {
+      const fault = this.#fault?.worker === w + 1 && this.#fault.epoch === epoch
+        ? this.#fault.step
+        : undefined;
+      return this.#request(
+        entry,
+        { type: "train", active: entry.models.map((i) => active[i]), steps: options.steps, fault },
+        (steps) => {
+          done[w] = steps;
+          options.onProgress?.(done.reduce((a, b) => a + b, 0), total);
+        },
+      );
+    }));
+    return this.#gather(parts as number[][]);
+  }
+
+  async evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]> {
+    const parts = await Promise.all(this.#workers.map((entry) =>
+      this.#request(entry, {
+        type: "evaluate",
+        split,
+        active: entry.models.map((i) => active?.[i] ?? true),
+      })
+    ));
+    return this.#gather(parts as (number | null)[][]);
+  }
+
+  async getState(index: number): Promise<ModelState> {
+    const [entry, local] = this.#holder(index);
+    return await this.#request(entry, { type: "getState", index: local }) as ModelState;
+  }
+
+  async setState(index: number, state: ModelState): Promise<void> {
+    const [entry, local] = this.#holder(index);
+    await this.#request(entry, { type: "setState", index: local, state });
+  }
+
+  dispose(): Promise<void> {
+    this.#failure ??= new Error("the worker pool was disposed");
+    for (const entry of this.#workers) {
+      entry.worker.terminate();
+      entry.pending.clear();
+    }
+    return Promise.resolve();
+  }
+
+  /** The worker holding model `index`, and the model's index there. */
+  #holder(index: number): [PoolWorker, number] {
+    if (!Number.isInteger(index) || index < 0 || index >= this.jobs.length) {
+      throw new RangeError(`no model ${index} among ${this.jobs.length}`);
+    }
+    const count = this.#workers.length;
+    return [this.#workers[index % count], Math.floor(index / count)];
+  }
+
+  /** Each worker's answers, one per model it holds, back in the population's order. */
+  #gather<T>(parts: T[][]): T[] {
+    const all: T[] = new Array(this.jobs.length);
+    parts.forEach((values, w) =>
+      values.forEach((value, k) => all[this.#workers[w].models[k]] = value)
+    );
+    return all;
+  }
+
+  #request(
+    entry: PoolWorker,
+    call: PoolCall,
+    onProgress?: (done: number) => void,
+  ): Promise<unknown> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      entry.pending.set(id, { resolve, reject, onProgress });
+      entry.worker.postMessage({ ...call, id } satisfies PoolRequest);
+    });
+  }
+
+  /** Routes worker `w`'s replies to their requests; a failure stops the whole pool. */
+  #listen(entry: PoolWorker, w: number): void {
+    entry.worker.onmessage = ({ data: reply }: MessageEvent<PoolReply>) => {
+      const pending = entry.pending.get(reply.id);
+      if (reply.type === "progress") pending?.onProgress?.(reply.done);
+      else if (reply.type === "done") {
+        entry.pending.delete(reply.id);
+        pending?.resolve(reply.value);
+      } else this.#fail(w, reply.message);
+    };
+    entry.worker.onerror = (event) => {
+      event.preventDefault();
+      this.#fail(w, event.message);
+    };
+    entry.worker.onmessageerror = () => this.#fail(w, "a message could not be read");
+  }
+
+  /** Stops the pool: every request of every worker rejects with one line naming worker `w`'s models. */
+  #fail(w: number, message: string): void {
+    if (this.#failure) return;
+    const names = this.#workers[w].models.map((i) => this.jobs[i].name);
+    this.#failure = new Error(
+      `worker ${w + 1} of ${this.#workers.length} failed (${message}); it held ${names.join(", ")}`,
+    );
+    for (const entry of this.#workers) {
+      for (const pending of entry.pending.values()) pending.reject(this.#failure);
+      entry.pending.clear();
+      entry.worker.terminate();
+    }
+  }
+}
+
+/**
+ * The jobs with every dataset's pixels in shared memory, copied there once per array (arrays already
+ * shared stay as they are), so that posting them to the workers copies nothing.
+ */
+function sharedJobs(jobs: readonly TrainingJob[]): TrainingJob[] {
+  const copies = new Map<Pixels, Pixels>();
+  const share = (pixels: Pixels): Pixels => {
+    if (pixels.buffer instanceof SharedArrayBuffer) return pixels;
+    let copy = copies.get(pixels);
+    if (!copy) {
+      const buffer = new SharedArrayBuffer(pixels.byteLength);
+      copy = pixels instanceof Uint8Array ? new Uint8Array(buffer) : new Float32Array(buffer);
+      copy.set(pixels);
+      copies.set(pixels, copy);
+    }
+    return copy;
+  };
+  const dataset = (data: Dataset | undefined): Dataset | undefined =>
+    data && {
+      inputs: share(data.inputs),
+      targets: data.targets && share(data.targets),
+      count: data.count,
+    };
+  return jobs.map((job) => ({
+    ...job,
+    train: dataset(job.train)!,
+    validation: dataset(job.validation),
+    test: dataset(job.test),
+  }));
+}
+
+/** A worker to fail: worker W (1, 2, …) at step S of its E-th epoch. */
+interface Fault {
+  worker: number;
+  epoch: number;
+  step: number;
+}
+
+/** The fault `W:E:S` of {@link FAULT_VARIABLE}, or undefined. */
+function parseFault(text: string | undefined): Fault | undefined {
+  const match = /^(\d+):(\d+):(\d+)$/.exec(text ?? "");
+  return match ? { worker: +match[1], epoch: +match[2], step: +match[3] } : undefined;
+}
