@@ -145,10 +145,10 @@ export async function setupTraining(
 }
 
 /**
- * Checks the common flags, makes and locks the results folder, sets up the backend and loads MNIST (split
+ * Checks the common flags, sets up the backend, makes and locks the results folder and loads MNIST (split
  * with the seed, cut to the limits) — all before any work, so that a run that cannot write its results
  * says so before it computes anything. Bad values are usage errors (exit code 2). `more` adds what a
- * script needs once the backend is up (the engine), before the data is loaded.
+ * script needs once the backend is up (the engine), before the folder is taken.
  */
 export async function setupExperiment<T extends object = Record<never, never>>(
   flags: CommonFlagValues,
@@ -160,11 +160,11 @@ export async function setupExperiment<T extends object = Record<never, never>>(
   checkChoice("backend", flags.backend, BACKEND_CHOICES);
   const dataDir = flags["data-dir"] || undefined;
   if (dataDir) await checkDataDir(dataDir);
-  await holdFolder(flags.out);
   const backend = await setupBackend(flags.backend as BackendChoice).catch((error) => {
     throw new UsageError(describeError(error));
   });
   const extra = more ? await more(backend) : {} as T;
+  await holdFolder(flags.out);
   const mnist = await loadMnist({ dataDir });
   const limitedTrain = flags.limit > 0
     ? takeDigits(mnist.train, flags.limit + VALIDATION_SIZE)

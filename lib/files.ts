@@ -22,6 +22,9 @@ const temporaries = new Set<string>();
 /** Lock files this process holds, released when it exits. */
 const locks = new Set<string>();
 
+/** Folders this process made for its results, removed when it exits leaving them empty. */
+const madeFolders = new Set<string>();
+
 /** A temporary file of a write: `<file>.<pid>.<random>.tmp`. */
 const TEMPORARY = /\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
@@ -116,6 +119,7 @@ export class FolderError extends Error {
 export async function holdFolder(folder: string): Promise<void> {
   if (folder.trim() === "") throw new FolderError("the results folder must be named, not empty");
   try {
+    if (!(await exists(folder))) madeFolders.add(folder);
     await Deno.mkdir(folder, { recursive: true });
   } catch (error) {
     const reason = error instanceof Deno.errors.AlreadyExists
@@ -138,7 +142,10 @@ export async function holdFolder(folder: string): Promise<void> {
   await removeStaleTemporaries(folder);
 }
 
-/** Releases the locks this process holds and removes its unfinished temporary files (synchronously). */
+/**
+ * Releases the locks this process holds, removes its unfinished temporary files, and the results folders it
+ * made that hold nothing (a run that failed before writing a result), synchronously.
+ */
 export function cleanUpFiles(): void {
   for (const temporary of temporaries) {
     try {
@@ -152,6 +159,12 @@ export function cleanUpFiles(): void {
     } catch { /* already gone */ }
   }
   locks.clear();
+  for (const folder of madeFolders) {
+    try {
+      Deno.removeSync(folder); // only where empty
+    } catch { /* it holds results */ }
+  }
+  madeFolders.clear();
 }
 
 /** Creates `lock` with this process as its holder, unless it exists; whether it did. */

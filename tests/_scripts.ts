@@ -9,15 +9,19 @@ export interface ScriptRun {
   stderr: string;
 }
 
-/** Runs `script` (a path in the repository or a URL) with `deno run -A`, with MNIST from the test cache. */
+/**
+ * Runs `script` (a path in the repository or a URL) with `deno run -A` and the Deno flags `denoFlags`,
+ * with MNIST from the test cache and the environment variables `env` added.
+ */
 export async function runScript(
   script: string,
   args: string[],
   denoFlags: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<ScriptRun> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...denoFlags, script, ...args],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();

@@ -18,7 +18,8 @@ Deno.test("train writes weights, history, a loss curve and reconstructions", asy
   assert.match(run.stderr, /samples\/s/);
   const history = JSON.parse(await Deno.readTextFile(join(out, "history.json")));
   assert.equal(history.epochs.length, 2);
-  assert.equal(history.config.hidden, 3);
+  assert.equal(history.hidden, 3);
+  assert.equal(history.epochsTrained, 2);
   assert.equal(history.trainImages, 600);
   assert.ok(history.epochs.every((e: { testLoss: number }) => e.testLoss > 0 && e.testLoss < 0.4));
   const { tensors, metadata } = await loadSafetensors(join(out, "model.safetensors"));
@@ -71,7 +72,7 @@ Deno.test("train runs by URL, served over loopback HTTP, where no deno.json appl
 
 // The fused engine runs on the software adapter here, slowly: it trains fewer images. Both train with the
 // best parameters' dropout, so a resumed run must also draw the masks an uninterrupted one draws.
-const engines = [["tfjs", 3000], ["fused", 640]] as const;
+const engines = [["tfjs", 3000], ["workers", 3000], ["fused", 640]] as const;
 for (const [engine, limit] of engines) {
   Deno.test(`a killed training run on ${engine} resumes from its last epoch and ends as an uninterrupted one`, async () => {
     const root = await Deno.makeTempDir();
@@ -90,7 +91,9 @@ for (const [engine, limit] of engines) {
     );
     const checkpoint = join(out, "checkpoint.safetensors");
     assert.equal(await exists(join(out, "history.json")), false, "killed after the run ended");
-    assert.deepEqual([...Deno.readDirSync(out)].map((entry) => entry.name), [
+    // The killed run's lock stays behind, and the rerun takes it over: its holder is gone.
+    assert.deepEqual([...Deno.readDirSync(out)].map((entry) => entry.name).sort(), [
+      ".aelab.lock",
       "checkpoint.safetensors",
     ]);
 
@@ -111,6 +114,7 @@ for (const [engine, limit] of engines) {
       await Deno.readFile(join(root, "whole", "model.safetensors")),
     );
     assert.equal(await exists(checkpoint), false);
+    assert.equal(await exists(join(out, ".aelab.lock")), false);
     await Deno.remove(root, { recursive: true });
   });
 }

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { setupBackend } from "../lib/tfjs.ts";
+import { TfjsTrainer } from "../lib/train/tfjs.ts";
+import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
+import { FAULT_VARIABLE, WorkerPool } from "../lib/train/workers.ts";
+import { testDigits, trainDigits } from "./_fixtures.ts";
+import { assertRefuses, lastLine, runScript } from "./_scripts.ts";
+
+const { backend } = await setupBackend("wasm", { quiet: true });
+
+/** Three models of different sizes, dropout and seeds, on 512 training and 200 test digits. */
+async function population(): Promise<TrainingJob[]> {
+  const train = datasetOf(await trainDigits(512));
+  const test = datasetOf(await testDigits(200));
+  return [[2, 0.2, 3], [4, 0, 4], [3, 0.1, 5]].map(([hidden, dropout, seed]) => ({
+    name: `d = ${hidden}`,
+    model: { kind: "autoencoder", hidden, dropout },
+    lr: 3e-3,
+    l2: 1e-4,
+    seed,
+    train,
+    test,
+  }));
+}
+
+Deno.test("models trained in workers end byte-identical to the same models trained in this thread", async () => {
+  const jobs = await population();
+  const pool = await WorkerPool.create(jobs, { batchSize: 64, backend: "wasm", workers: 2 });
+  const local = new TfjsTrainer(jobs, { batchSize: 64, backend });
+  try {
+    assert.equal(pool.description, "2 workers, tfjs wasm each");
+    assert.equal(pool.numerics, local.numerics);
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const progress: number[] = [];
+      const losses = await pool.trainEpoch({ onProgress: (done) => progress.push(done) });
+      assert.deepEqual(losses, await local.trainEpoch());
+      // Progress adds up the workers' steps to the whole epoch of all three models.
+      assert.equal(progress.at(-1), 3 * 8);
+    }
+    assert.deepEqual(await pool.evaluate("test"), await local.evaluate("test"));
+    for (let i = 0; i < jobs.length; i++) {
+      assert.deepEqual(await pool.getState(i), await local.getState(i), `model ${i}`);
+    }
+  } finally {
+    await Promise.all([pool.dispose(), local.dispose()]);
+  }
+});
+
+Deno.test("a state set in a worker is taken up there, and models left out stay as they were", async () => {
+  const jobs = await population();
+  const pool = await WorkerPool.create(jobs, { batchSize: 64, backend: "wasm", workers: 3 });
+  const local = new TfjsTrainer(jobs, { batchSize: 64, backend });
+  try {
+    await local.trainEpoch();
+    for (let i = 0; i < jobs.length; i++) await pool.setState(i, await local.getState(i));
+    const active = [true, false, true];
+    const [ours, theirs] = [await pool.trainEpoch({ active }), await local.trainEpoch({ active })];
+    assert.deepEqual(ours, theirs);
+    assert.ok(Number.isNaN(ours[1]));
+    assert.deepEqual(await pool.getState(1), await local.getState(1));
+    assert.equal((await pool.getState(1)).epochs, 1);
+  } finally {
+    await Promise.all([pool.dispose(), local.dispose()]);
+  }
+});
+
+Deno.test("more workers than models start only as many as there are models", async () => {
+  const [job] = await population();
+  const pool = await WorkerPool.create([job], { batchSize: 64, backend: "wasm", workers: 8 });
+  assert.equal(pool.description, "1 worker, tfjs wasm each");
+  await pool.dispose();
+  await assert.rejects(pool.trainEpoch(), /disposed/);
+});
+
+/** A sweep of 4 sizes on 2 workers: worker 2 holds d = 2 and d = 4. */
+const sweep = [
+  "--sizes=1-4",
+  "--epochs=3",
+  "--limit=600",
+  "--test-limit=100",
+  "--batch-size=64",
+  "--engine=workers",
+  "--workers=2",
+];
+
+Deno.test("a worker that fails mid-epoch stops the run with one line naming its models; the rerun resumes", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const whole = await runScript("scripts/sweep.ts", [...sweep, `--out=${join(root, "whole")}`]);
+    assert.equal(whole.code, 0, whole.stderr);
+    const out = join(root, "failed");
+    const failed = await runScript("scripts/sweep.ts", [...sweep, `--out=${out}`], [], {
+      [FAULT_VARIABLE]: "2:2:3",
+    });
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.equal(
+      lastLine(failed.stderr),
+      "error: worker 2 of 2 failed (fault injected at step 3); it held d = 2, d = 4",
+    );
+    assert.doesNotMatch(failed.stderr, /\n\s+at /, "no stack trace");
+    // The checkpoint of the first epoch is there, and nothing else of the sweep's results.
+    const left = [...Deno.readDirSync(join(out, "trainings"))].map((entry) => entry.name);
+    assert.equal(left.length, 1);
+    assert.match(left[0], /^checkpoint-[0-9a-f]+\.safetensors$/);
+    const rerun = await runScript("scripts/sweep.ts", [...sweep, `--out=${out}`]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, /resuming after epoch 1 from/);
+    for (const hidden of [1, 2, 3, 4]) {
+      const file = `model-d${hidden}.safetensors`;
+      assert.deepEqual(
+        await Deno.readFile(join(out, file)),
+        await Deno.readFile(join(root, "whole", file)),
+        file,
+      );
+    }
+    const losses = async (folder: string) =>
+      JSON.parse(await Deno.readTextFile(join(folder, "sweep.json"))).sizes.map(
+        (size: { epochs: { trainLoss: number; testLoss: number }[] }) =>
+          size.epochs.map(({ trainLoss, testLoss }) => [trainLoss, testLoss]),
+      );
+    assert.deepEqual(await losses(out), await losses(join(root, "whole")));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+for (
+  const [flags, message] of [
+    [["--workers=0"], /--workers must be an integer ≥ 1, got 0/],
+    [["--workers=-2"], /--workers must be an integer ≥ 1, got -2/],
+    [["--workers=1.5"], /--workers must be an integer ≥ 1, got 1.5/],
+    [["--workers=2", "--engine=tfjs"], /--workers sizes the worker pool; it does not go with --engine tfjs/],
+  ] as const
+) {
+  Deno.test(`train refuses ${flags.join(" ")} with one line and exit code 2`, () =>
+    assertRefuses("scripts/train.ts", [...flags], message));
+}
