@@ -502,7 +502,7 @@ async function runRow(job: RowJob): Promise<void> {
   const images = await Deno.readFile(job.imagesFile);
   const jobs = benchJobs(ENGINES[job.engine], images);
   const made = await rowTrainer(ENGINES[job.engine], jobs, job.batchSize);
-  const outcome = "skipped" in made ? made : await measure(made, job);
+  const outcome = "skipped" in made ? made : await measure(made.trainer, made.adapter, job);
   await writeJsonAtomic(job.resultFile, outcome);
 }
 
@@ -526,35 +526,37 @@ function benchJobs(engine: typeof ENGINES[Engine], images: Uint8Array): Training
   return generateParams(engine.models, 0, HIDDEN).map((params, seed) => job(seed, params));
 }
 
-/** The trainer of a row's engine, or why it cannot be had here. */
+/** The trainer of a row's engine and what it runs on, or why it cannot be had here. */
 async function rowTrainer(
   engine: typeof ENGINES[Engine],
   jobs: TrainingJob[],
   batchSize: number,
-): Promise<Trainer | { skipped: string }> {
+): Promise<{ trainer: Trainer; adapter: string } | { skipped: string }> {
   if (engine.kind === "fused") {
-    if (!(await requestAdapter())) return { skipped: "no WebGPU adapter" };
-    return await FusedTrainer.create(jobs, { batchSize });
+    const gpu = await requestAdapter();
+    if (!gpu) return { skipped: "no WebGPU adapter" };
+    return { trainer: await FusedTrainer.create(jobs, { batchSize }), adapter: gpu.name };
   }
   const backend = engine.kind === "pool" ? "wasm" : engine.backend;
+  let adapter;
   try {
-    await setupBackend(backend, { quiet: true });
+    ({ adapter } = await setupBackend(backend, { quiet: true }));
   } catch (error) {
     const hint = backend === "wasm" ? "; a bundled script carries no .wasm files" : "";
     return {
       skipped: `the ${backend} backend cannot be set up here: ${(error as Error).message}${hint}`,
     };
   }
-  return engine.kind === "pool"
-    ? await WorkerPool.create(jobs, { batchSize, backend: "wasm", workers: engine.workers })
-    : new TfjsTrainer(jobs, { batchSize, backend });
+  if (engine.kind === "tfjs") return { trainer: new TfjsTrainer(jobs, { batchSize, backend }), adapter };
+  const pool = await WorkerPool.create(jobs, { batchSize, backend: "wasm", workers: engine.workers });
+  return { trainer: pool, adapter: `${adapter}, in each of ${engine.workers} worker(s)` };
 }
 
 /**
  * Times `trainer`: `warmupSteps` untimed steps, then `epochs` epochs (or `steps` steps of one), all models
  * together; with `profileSteps`, the fused engine's kernels after that.
  */
-async function measure(trainer: Trainer, job: RowJob): Promise<Measurement> {
+async function measure(trainer: Trainer, adapter: string, job: RowJob): Promise<Measurement> {
   try {
     if (job.warmupSteps > 0) await trainer.trainEpoch({ steps: job.warmupSteps });
     const epochs = job.steps > 0 ? 1 : job.epochs;
@@ -574,7 +576,7 @@ async function measure(trainer: Trainer, job: RowJob): Promise<Measurement> {
       }));
     }
     return {
-      adapter: trainer.description,
+      adapter,
       models: trainer.jobs.length,
       steps: Math.ceil(rows / job.batchSize) * epochs,
       samples: rows * epochs * trainer.jobs.length,

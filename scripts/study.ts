@@ -37,7 +37,7 @@ const PROFILES: Record<string, Step[]> = {
   // Batches of 64 give 4× the steps of 256 per image: enough for the models to leave the plateau of the
   // mean digit (test loss ≈ 0.065) within the few epochs a laptop CPU runs in minutes.
   quick: [
-    { name: "search", flags: ["--trials=10", "--epochs=2", "--limit=8000", "--batch-size=64"] },
+    { name: "search", flags: ["--trials=9", "--epochs=9", "--limit=8000", "--batch-size=64"] },
     { name: "train", flags: ["--epochs=6", "--limit=30000", "--batch-size=64"] },
     {
       name: "sweep",
@@ -54,7 +54,7 @@ const PROFILES: Record<string, Step[]> = {
   // Seconds, not minutes: every step and figure on a few hundred images, numbers without meaning. For
   // checking the pipeline (the tests run it).
   tiny: [
-    { name: "search", flags: ["--trials=2", "--epochs=1", "--limit=300", "--batch-size=64"] },
+    { name: "search", flags: ["--trials=2", "--epochs=2", "--limit=300", "--batch-size=64"] },
     { name: "train", flags: ["--epochs=1", "--limit=300", "--test-limit=300", "--batch-size=64"] },
     {
       name: "sweep",
@@ -78,7 +78,7 @@ const PROFILES: Record<string, Step[]> = {
     { name: "morph", flags: ["--test-limit=300", "--steps=4"] },
   ],
   full: [
-    { name: "search", flags: ["--trials=30", "--epochs=20"] },
+    { name: "search", flags: ["--trials=30", "--epochs=27"] },
     { name: "train", flags: ["--epochs=150"] },
     { name: "sweep", flags: ["--epochs=80"] },
     { name: "corrupt", flags: [] },

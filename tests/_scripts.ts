@@ -172,13 +172,14 @@ export async function killWhen<T>(
 
 /**
  * For a resume test: runs `script` with `flags` to the end into `root/whole`, then again into
- * `root/killed`, killed as soon as the file `checkpoint` appears there. Returns the two folders.
+ * `root/killed`, killed as soon as a file whose path in it matches `checkpoint` appears there (a
+ * checkpoint). Returns the two folders.
  */
 export async function runWholeAndKilled(
   script: string,
   flags: string[],
   root: string,
-  checkpoint: string,
+  checkpoint: RegExp,
 ): Promise<{ whole: string; killed: string }> {
   const [whole, killed] = [join(root, "whole"), join(root, "killed")];
   const run = await runScript(script, [...flags, `--out=${whole}`]);
@@ -186,7 +187,22 @@ export async function runWholeAndKilled(
   await killWhen(
     script,
     [...flags, `--out=${killed}`],
-    () => Deno.stat(join(killed, checkpoint)).then(() => true, () => undefined),
+    async () => (await filesIn(killed)).some((path) => checkpoint.test(path)) || undefined,
   );
   return { whole, killed };
+}
+
+/** The paths of the files in `folder` and its subfolders, relative to it; none where it is missing. */
+export async function filesIn(folder: string): Promise<string[]> {
+  const paths: string[] = [];
+  const visit = async (dir: string, prefix: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) await visit(join(dir, entry.name), `${prefix}${entry.name}/`);
+      else paths.push(`${prefix}${entry.name}`);
+    }
+  };
+  await visit(folder, "").catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  return paths.sort();
 }

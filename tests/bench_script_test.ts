@@ -1,5 +1,5 @@
 /**
- * `deno task bench` at its smallest: two rows (wasm, and the fused engine on whatever adapter is here) on
+ * `deno task bench` at its smallest: three rows (wasm, the pool of one worker, and the fused engine on whatever adapter is here) on
  * 512 images, each in its own process, the fused row profiled kernel by kernel, written as JSON, Markdown
  * and a report section; and its flag checks. No timings are asserted: speed is what the benchmark prints, not what a test decides.
  */
@@ -15,7 +15,7 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const out = join(root, "bench");
     const run = await runScript("scripts/bench.ts", [
       ...TINY,
-      "--only=wasm,fused1",
+      "--only=wasm,pool1,fused1",
       "--profile",
       `--out=${out}`,
     ]);
@@ -25,8 +25,12 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     assert.equal(result.peer, null);
     const ran = result.rows.map((row: { engine: string }) => row.engine);
     const skipped = result.skipped.map((row: { engine: string }) => row.engine);
-    assert.deepEqual([...ran, ...skipped].sort(), ["fused1", "wasm"]);
+    assert.deepEqual([...ran, ...skipped].sort(), ["fused1", "pool1", "wasm"]);
     assert.ok(ran.includes("wasm"), "the wasm row runs wherever the npm package is");
+    // The pool's row trains a population of 10 in one worker, beside the single model in this thread.
+    const pool = result.rows.find((row: { engine: string }) => row.engine === "pool1");
+    assert.equal(pool.models, 10);
+    assert.ok(pool.ratioToWasm > 0 && pool.peakMegabytes > 0, JSON.stringify(pool));
     for (const row of result.rows) {
       assert.equal(row.batch, 256);
       assert.ok(row.samplesPerSecond > 0 && row.perModel > 0, JSON.stringify(row));
@@ -51,6 +55,8 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const markdown = await Deno.readTextFile(join(out, "bench.md"));
     assert.match(markdown, /\| engine \| adapter \| batch \| models \| timed steps \|/);
     assert.match(markdown, /\| tfjs wasm \| WebAssembly/);
+    assert.match(markdown, /\| worker pool, 1 worker \| WebAssembly.*, in each of 1 worker\(s\) \|/);
+    assert.match(markdown, /^target worker pool of 1 within 5% of the single-model tfjs wasm row: /m);
     assert.match(markdown, /^target .+: not measured \(no PyTorch peer\)$/m);
     assert.match(run.stdout, /\| tfjs wasm \|/);
     const report = await Deno.readTextFile(join(root, "REPORT.md"));

@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
 import { generateParams, loadBestParams, type TrialRecord } from "../lib/search.ts";
-import { killWhen, runOnce, runScript } from "./_scripts.ts";
+import { exists } from "../lib/files.ts";
+import { filesIn, killWhen, lastLine, runOnce, runScript } from "./_scripts.ts";
 
-/** A search small enough for a test: 3 trials of 1 epoch on 300 images. */
-const TINY = ["--trials=3", "--epochs=1", "--limit=300"];
+/** A halving search small enough for a test: 4 trials, then 2, then 1 at 4 epochs, on 300 images. */
+const TINY = ["--trials=4", "--epochs=4", "--eta=2", "--limit=300"];
 
 interface TrialFile {
-  settings: unknown;
+  scheduler: string;
+  rungs: { candidates: number; epochs: number }[];
   trials: TrialRecord[];
 }
 
@@ -24,78 +26,116 @@ function numbers(trials: TrialRecord[]) {
 /** The tiny search run once, uninterrupted, into a temporary results root. */
 const tinySearch = runOnce("scripts/search.ts", TINY, "search");
 
-Deno.test("search writes ranked trials, the best parameters and the loss figure", async () => {
+Deno.test("search halves its trials rung by rung and writes the ranked trials, the best and the figure", async () => {
   const { out, run } = await tinySearch();
   assert.equal(run.code, 0, run.stderr);
-  const { trials } = await readTrials(out);
-  assert.deepEqual(trials.map((t) => t.index).sort(), [0, 1, 2]);
-  const drawn = generateParams(3, 0, 4);
+  const { scheduler, rungs, trials } = await readTrials(out);
+  assert.equal(scheduler, "halving");
+  assert.deepEqual(rungs, [
+    { candidates: 4, epochs: 1 },
+    { candidates: 2, epochs: 2 },
+    { candidates: 1, epochs: 4 },
+  ]);
+  const drawn = generateParams(4, 0, 4);
   for (const trial of trials) {
     assert.deepEqual(trial.params, drawn[trial.index]);
     assert.ok(!trial.diverged && trial.validationLoss! > 0 && trial.validationLoss! < 0.4);
+    assert.equal(trial.epochs, rungs[trial.rung].epochs);
   }
-  // the table, sorted by validation loss, in the CSV and on stdout
+  // Each rung goes on with the best of the one before, by its validation loss at that rung.
+  const byRung = (rung: number) => trials.filter((t) => t.rung >= rung);
+  assert.deepEqual(byRung(0).length, 4);
+  assert.deepEqual(byRung(1).length, 2);
+  assert.deepEqual(byRung(2).length, 1);
+  const firstRung = trials.filter((t) => t.rung === 0).map((t) => t.validationLoss!);
+  const record = async (trial: TrialRecord) =>
+    JSON.parse(
+      await Deno.readTextFile(
+        join(out, "trainings", `trial-${String(trial.index + 1).padStart(3, "0")}.json`),
+      ),
+    );
+  for (const survivor of byRung(1)) {
+    const atRungOne = (await record(survivor)).history[0].validationLoss;
+    assert.ok(firstRung.every((loss) => atRungOne <= loss), "a survivor beat every dropped trial");
+  }
+  // The table, best first (the last rung's trial), in the CSV and on stdout.
   const csv = (await Deno.readTextFile(join(out, "trials.csv"))).trim().split("\n");
-  assert.equal(csv[0], "rank,trial,dropout,lr,L2,validation loss,seconds");
-  const losses = csv.slice(1).map((line) => Number(line.split(",")[5]));
-  assert.deepEqual(losses, trials.map((t) => t.validationLoss!).sort((a, b) => a - b));
-  assert.match(run.stdout, /\| rank \| trial \| dropout \| lr \| L2 \| validation loss \|/);
-  // the best combination, as train, sweep and denoise read it
-  const best = trials.reduce((a, b) => a.validationLoss! <= b.validationLoss! ? a : b);
+  assert.equal(csv[0], "rank,trial,dropout,lr,L2,last rung,epochs,validation loss,seconds");
+  assert.equal(Number(csv[1].split(",")[1]), byRung(2)[0].index + 1);
+  assert.match(run.stdout, /\| rank \| trial \| dropout \| lr \| L2 \| last rung \| epochs \|/);
+  // The best combination, as train, sweep and denoise read it.
+  const [best] = byRung(2);
   const saved = JSON.parse(await Deno.readTextFile(join(out, "best_params.json")));
-  assert.equal(saved.validationLoss, best.validationLoss);
-  assert.equal(saved.trial, best.index + 1);
+  assert.deepEqual([saved.trial, saved.epochs, saved.validationLoss], [
+    best.index + 1,
+    4,
+    best.validationLoss,
+  ]);
   const loaded = await loadBestParams(dirname(out));
   assert.deepEqual(loaded.params, {
     dropout: best.params.dropout,
     lr: best.params.lr,
     l2: best.params.l2,
   });
-  // two panels: loss against lr and against L2, on log axes, coloured by dropout
+  // Two panels, loss against lr and L2 on log axes, coloured by the epochs each trial reached.
   const figure = decodePng(await Deno.readFile(join(out, "loss_vs_params.png")));
   assert.ok(figure.width > 2 * figure.height, `${figure.width}×${figure.height}`);
   const svg = await Deno.readTextFile(join(out, "loss_vs_params.svg"));
-  for (const text of ["learning rate", "L2 weight decay", "dropout", "3 of 3 trials"]) {
+  for (const text of ["learning rate", "L2 weight decay", "epochs trained", "4 of 4 trials"]) {
     assert.ok(svg.includes(text), text);
   }
-  const section = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
-  assert.equal(
-    section.items.find((item: { kind: string }) => item.kind === "table").rows.length,
-    3,
-  );
-  assert.match(await Deno.readTextFile(join(dirname(out), "REPORT.md")), /## Random search: d = 4/);
+  const report = await Deno.readTextFile(join(dirname(out), "REPORT.md"));
+  assert.match(report, /## Hyper-parameter search: d = 4/);
+  assert.match(report, /successive halving \(η = 2\): 4 trained to 1 epochs, then 2 trained to 2/);
 });
 
-Deno.test("a killed search resumes, keeping finished trials byte for byte", async () => {
+Deno.test("the random scheduler trains every trial the full epochs, as the study did", async () => {
   const out = join(await Deno.makeTempDir(), "search");
-  const atKill = await killWhen("scripts/search.ts", [...TINY, `--out=${out}`], async () => {
-    const log = await readTrials(out).catch((error) => {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error; // a half-written log would fail here
-    });
-    return log && log.trials.length >= 1 ? log : undefined;
-  });
-  const kept = atKill.trials.length;
-  assert.ok(kept < 3, "the search finished before it could be killed");
+  const run = await runScript("scripts/search.ts", [
+    "--scheduler=random",
+    "--trials=3",
+    "--epochs=1",
+    "--limit=300",
+    `--out=${out}`,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const { trials } = await readTrials(out);
+  assert.ok(trials.every((trial) => trial.rung === 0 && trial.epochs === 1));
+  const csv = (await Deno.readTextFile(join(out, "trials.csv"))).trim().split("\n");
+  const losses = csv.slice(1).map((line) => Number(line.split(",")[7]));
+  assert.deepEqual(losses, trials.map((t) => t.validationLoss!).sort((a, b) => a - b));
+  assert.ok((await Deno.readTextFile(join(out, "loss_vs_params.svg"))).includes("dropout"));
+  await Deno.remove(dirname(out), { recursive: true });
+});
+
+Deno.test("a killed search resumes where it was and ends as an uninterrupted one", async () => {
+  const out = join(await Deno.makeTempDir(), "search");
+  // Killed once a checkpoint of a rung's population is there: inside a rung, after the first.
+  const checkpoint = /^trainings\/checkpoint-[0-9a-f]+\.safetensors$/;
+  await killWhen("scripts/search.ts", [...TINY, `--out=${out}`], async () =>
+    (await filesIn(out)).some((path) => checkpoint.test(path)) || undefined);
+  assert.equal(await exists(join(out, "trials.json")), false, "the search finished first");
 
   const restarted = await runScript("scripts/search.ts", [...TINY, `--out=${out}`]);
   assert.equal(restarted.code, 0, restarted.stderr);
-  assert.match(restarted.stderr, new RegExp(`resuming: ${kept} of 3 trials already finished`));
-  // only the trials not yet finished were trained again
-  const trained = restarted.stderr.match(/^trial \d\/3: /gm) ?? [];
-  assert.equal(trained.length, 3 - kept, restarted.stderr);
-  const { trials } = await readTrials(out);
-  assert.equal(trials.length, 3);
-  atKill.trials.forEach((trial, i) => {
-    assert.equal(JSON.stringify(trials[i]), JSON.stringify(trial));
-  });
-  // and the search gives the numbers an uninterrupted one gives, for the same seed and backend
+  assert.match(restarted.stderr, /resuming after epoch \d from/);
   const reference = await tinySearch();
+  const { trials } = await readTrials(out);
   assert.deepEqual(numbers(trials), numbers((await readTrials(reference.out)).trials));
-
-  const changed = await runScript("scripts/search.ts", [...TINY, "--epochs=2", `--out=${out}`]);
+  for (const path of (await filesIn(out)).filter((path) => path.endsWith(".state.safetensors"))) {
+    assert.deepEqual(
+      await Deno.readFile(join(out, path)),
+      await Deno.readFile(join(reference.out, path)),
+      path,
+    );
+  }
+  // Run again, it trains nothing; with other settings, it names the one that differs.
+  const again = await runScript("scripts/search.ts", [...TINY, `--out=${out}`]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /epoch \d\/\d/);
+  const changed = await runScript("scripts/search.ts", [...TINY, "--batch-size=64", `--out=${out}`]);
   assert.equal(changed.code, 2, changed.stderr);
-  assert.match(changed.stderr, /other settings; pass --fresh/);
+  assert.match(lastLine(changed.stderr), /other settings \(batchSize: 256 → 64\); pass --fresh/);
   await Deno.remove(dirname(out), { recursive: true });
 });
 
@@ -103,6 +143,7 @@ Deno.test("a diverged trial is recorded as such, ranked last and left out of the
   const out = join(await Deno.makeTempDir(), "search");
   // seed 3 draws lr 4.6e-2 and 6.4e29: the second blows the weights up to NaN
   const run = await runScript("scripts/search.ts", [
+    "--scheduler=random",
     "--trials=2",
     "--seed=3",
     "--lr-range=1e-3,1e40",
@@ -118,6 +159,7 @@ Deno.test("a diverged trial is recorded as such, ranked last and left out of the
   assert.equal(diverged.validationLoss, null);
   const csv = (await Deno.readTextFile(join(out, "trials.csv"))).trim().split("\n");
   assert.match(csv[2], /^2,2,.*,diverged,/);
+  assert.equal(await exists(join(out, "trainings", "trial-002.state.safetensors")), false);
   const best = JSON.parse(await Deno.readTextFile(join(out, "best_params.json")));
   assert.equal(best.lr, trials.find((t) => t.index === 0)!.params.lr);
   assert.ok((await Deno.readTextFile(join(out, "loss_vs_params.svg"))).includes("1 of 2 trials"));
@@ -134,6 +176,12 @@ for (
     [["--lr-range=fast"], /--lr-range must be min,max/],
     [["--hidden=0"], /--hidden must be an integer ≥ 1/],
     [["--limit=300", "--folds=301"], /--folds 301 exceeds the 300 training images/],
+    [["--scheduler=grid"], /--scheduler must be one of halving, random, got "grid"/],
+    [["--eta=1.5"], /--eta must be at least 2, got 1.5/],
+    [
+      ["--trials=30", "--epochs=10"],
+      /--epochs 10: 30 candidates at η = 3 need 4 rungs of growing epochs.*give at least 27 epochs/,
+    ],
   ] as const
 ) {
   Deno.test(`search refuses ${flags.join(" ")} with one line and exit code 2`, async () => {

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { fitExponential } from "../lib/stats.ts";
-import { runOnce, runScript, runWholeAndKilled } from "./_scripts.ts";
+import { filesIn, lastLine, runOnce, runScript, runWholeAndKilled } from "./_scripts.ts";
 import { exists } from "../lib/files.ts";
 
 /** A sweep small enough for a test: 1 epoch on 300 images, losses on 100 test images. */
@@ -57,27 +57,47 @@ Deno.test("sweep writes losses per size, their exponential fit, weights and figu
   assert.match(await Deno.readTextFile(join(dirname(out), "REPORT.md")), /## Hidden-layer size/);
 });
 
-Deno.test("a sweep given more sizes trains only the new ones and keeps the rest", async () => {
+Deno.test("a sweep given more sizes trains only the new ones, and given more epochs trains on", async () => {
   const { out: firstOut, run: firstRun } = await tinySweep();
   assert.equal(firstRun.code, 0, firstRun.stderr);
   const out = join(await Deno.makeTempDir(), "sweep");
-  await Deno.mkdir(out);
-  for (const entry of Deno.readDirSync(firstOut)) {
-    await Deno.copyFile(join(firstOut, entry.name), join(out, entry.name));
-  }
-  const before = JSON.parse(await Deno.readTextFile(join(out, "sweep_log.json")));
+  await Deno.mkdir(join(out, "trainings"), { recursive: true });
+  for (const path of await filesIn(firstOut)) await Deno.copyFile(join(firstOut, path), join(out, path));
+  const record = (hidden: number) =>
+    Deno.readTextFile(join(out, "trainings", `d-${String(hidden).padStart(3, "0")}.json`));
+  const before = await Promise.all([1, 2, 4].map(record));
   const run = await runScript("scripts/sweep.ts", [...TINY, "--sizes=1-4", `--out=${out}`]);
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(run.stderr.match(/^d=\d: kept/gm)?.length, 3, run.stderr);
-  assert.deepEqual(run.stderr.match(/^d=\d \(\d\/\d\) epoch/gm), ["d=3 (1/1) epoch"]);
-  const after = JSON.parse(await Deno.readTextFile(join(out, "sweep_log.json")));
-  before.trials.forEach((record: { index: number }, i: number) => {
-    assert.equal(JSON.stringify(after.trials[i]), JSON.stringify(record));
-  });
+  // Only d = 3 trained, alone: the others' records are as they were.
+  assert.deepEqual(run.stderr.match(/^sweep .*epoch/gm), ["sweep d = 3 epoch"]);
+  assert.deepEqual(await Promise.all([1, 2, 4].map(record)), before);
   const sweep = JSON.parse(await Deno.readTextFile(join(out, "sweep.json")));
   assert.deepEqual(sweep.sizes.map((s: SweepSize) => s.hidden), [1, 2, 3, 4]);
   const grid = decodePng(await Deno.readFile(join(out, "reconstructions_by_hidden.png")));
   assert.equal(grid.height, gridHeight(1 + 4));
+
+  // Asked for 2 epochs, every size trains one more from where it was, as one population.
+  const more = ["--epochs=2", ...TINY.slice(1)];
+  const longer = await runScript("scripts/sweep.ts", [...more, "--sizes=1-4", `--out=${out}`]);
+  assert.equal(longer.code, 0, longer.stderr);
+  assert.match(longer.stderr, /sweep epoch 2\/2 .* 4 models/);
+  const trained = JSON.parse(await Deno.readTextFile(join(out, "sweep.json")));
+  assert.ok(trained.sizes.every((s: { epochs: unknown[] }) => s.epochs.length === 2));
+  assert.deepEqual(trained.sizes[0].epochs[0], sweep.sizes[0].epochs[0]);
+
+  // Asked for fewer epochs than it trained, or other settings, it says so and keeps its results.
+  for (
+    const [args, message] of [
+      [[...TINY, "--sizes=1-4"], /d-001\.json has trained 2 epochs, past the 1 asked for/],
+      [[...more, "--sizes=1-4", "--lr=0.01"], /d-001\.json was made with other settings \(lr: /],
+    ] as const
+  ) {
+    const refused = await runScript("scripts/sweep.ts", [...args, `--out=${out}`]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(lastLine(refused.stderr), message);
+    assert.match(lastLine(refused.stderr), /--fresh/);
+  }
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(join(out, "sweep.json"))), trained);
   await Deno.remove(dirname(out), { recursive: true });
 });
 
@@ -130,7 +150,7 @@ Deno.test("a killed sweep on the fused engine resumes inside its epochs and ends
     "--sizes=1,3",
     "--engine=fused",
   ];
-  const checkpoint = "sweep.checkpoint.safetensors";
+  const checkpoint = /^trainings\/checkpoint-[0-9a-f]+\.safetensors$/;
   const { killed: out } = await runWholeAndKilled("scripts/sweep.ts", flags, root, checkpoint);
   assert.equal(await exists(join(out, "sweep.json")), false, "killed after the sweep ended");
 
@@ -152,6 +172,6 @@ Deno.test("a killed sweep on the fused engine resumes inside its epochs and ends
       await Deno.readFile(join(root, "whole", file)),
     );
   }
-  assert.equal(await exists(join(out, checkpoint)), false);
+  assert.deepEqual((await filesIn(out)).filter((path) => checkpoint.test(path)), []);
   await Deno.remove(root, { recursive: true });
 });

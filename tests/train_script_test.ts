@@ -87,7 +87,7 @@ for (const [engine, limit] of engines) {
       "scripts/train.ts",
       flags,
       root,
-      "checkpoint.safetensors",
+      /^checkpoint\.safetensors$/,
     );
     const checkpoint = join(out, "checkpoint.safetensors");
     assert.equal(await exists(join(out, "history.json")), false, "killed after the run ended");
