@@ -11,6 +11,7 @@ import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
 import { holdFolder } from "./files.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
+import { Classifier } from "./model/classifier_model.ts";
 import { type BestParams, loadBestParams } from "./search.ts";
 import { BACKEND_CHOICES, type BackendChoice, type BackendSetup, setupBackend } from "./tfjs.ts";
 import {
@@ -199,26 +200,54 @@ async function checkDataDir(dataDir: string): Promise<void> {
 /** Where `deno task train` leaves the trained model that later experiments reuse. */
 export const TRAINED_MODEL = join(RESULTS_ROOT, "train", "model.safetensors");
 
-/** How to run the training script, as a user of this copy of aelab types it. */
-const TRAIN_COMMAND = new URL("../scripts/train.ts", import.meta.url).protocol === "file:"
-  ? "deno task train"
-  : `deno run -A ${new URL("../scripts/train.ts", import.meta.url).href}`;
+/** Where `deno task classify` leaves the digit classifier that scores the digits' identity. */
+export const TRAINED_CLASSIFIER = join(RESULTS_ROOT, "classify", "classifier.safetensors");
+
+/** How to run the task `task`, as a user of this copy of aelab types it. */
+function taskCommand(task: string): string {
+  const script = new URL(`../scripts/${task}.ts`, import.meta.url);
+  return script.protocol === "file:" ? `deno task ${task}` : `deno run -A ${script.href}`;
+}
 
 /**
  * Loads the trained model at `path` for an experiment that needs one: a missing file is a usage error that
  * says how to train one first; a file that is no such model (another kind, other shapes, values that are
  * not finite) is a usage error naming it and what is wrong.
  */
-export async function loadTrainedModel(path: string): Promise<Autoencoder> {
+export function loadTrainedModel(path: string): Promise<Autoencoder> {
+  return loadModel(
+    path,
+    { what: "trained model", task: "train", flag: "--model" },
+    Autoencoder.load,
+  );
+}
+
+/**
+ * Loads the digit classifier at `path` for an experiment that scores identity, as
+ * {@link loadTrainedModel} loads an autoencoder (an autoencoder's file is refused, saying so).
+ */
+export function loadClassifier(path: string): Promise<Classifier> {
+  return loadModel(
+    path,
+    { what: "trained classifier", task: "classify", flag: "--classifier" },
+    Classifier.load,
+  );
+}
+
+async function loadModel<T>(
+  path: string,
+  made: { what: string; task: string; flag: string },
+  load: (path: string) => Promise<T>,
+): Promise<T> {
   try {
     await Deno.stat(path);
   } catch {
     throw new UsageError(
-      `no trained model at ${path}: run \`${TRAIN_COMMAND}\` first (or pass --model)`,
+      `no ${made.what} at ${path}: run \`${taskCommand(made.task)}\` first (or pass ${made.flag})`,
     );
   }
   try {
-    return await Autoencoder.load(path);
+    return await load(path);
   } catch (error) {
     throw new UsageError(`${(error as Error).message}`);
   }

@@ -13,6 +13,7 @@ export const EXPERIMENT_ORDER = [
   "train",
   "search",
   "sweep",
+  "classify",
   "corrupt",
   "denoise",
   "morph",

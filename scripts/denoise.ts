@@ -5,10 +5,11 @@
  * population on whichever engine is in use. Compares each denoiser with the trained standard model on the
  * same corrupted test images: a table, the loss curves over noise levels and occlusion sizes, and the
  * study's Figure 6 (a corrupted digit, the standard model's output, the denoiser's) with its occlusion
- * counterpart. A denoiser already trained with the same settings is kept, one interrupted resumes from
+ * counterpart, and the share of digits each model keeps as the digit they were, as the digit classifier
+ * reads them. A denoiser already trained with the same settings is kept, one interrupted resumes from
  * its last epoch, and one asked for more epochs trains on.
  *
- *     deno task train && deno task denoise
+ *     deno task train && deno task classify && deno task denoise
  *     deno task denoise --kinds noise --epochs 20 --noise 0.5
  *
  * @module
@@ -21,6 +22,7 @@ import {
   checkInteger,
   commonFlags,
   engineFlags,
+  loadClassifier,
   loadTrainedModel,
   setupTraining,
   trainingFlags,
@@ -68,13 +70,14 @@ await runMain(async () => {
   checkInteger("digits", flags.digits, 1);
   if (params.source !== "flags") console.error(`parameters: ${params.source}`);
 
-  // Data and the standard model: the denoisers share its latent size.
+  // Data, the standard model (the denoisers share its latent size) and the classifier.
   const { data, engine, out } = await setupTraining(flags);
   check(
     flags.digits <= data.test.count,
     `--digits ${flags.digits} exceeds the ${data.test.count} test images`,
   );
   const standard = await loadTrainedModel(settings.model);
+  const classifier = await loadClassifier(settings.classifier);
   const hidden = standard.config.hidden;
 
   // Models: one denoiser per corruption, each on its (corrupted, clean) pairs of every split.
@@ -142,9 +145,12 @@ await runMain(async () => {
     seed: flags.seed,
     trainImages: data.train.count,
     clean: digitPixels(data.test),
+    labels: data.test.labels.subarray(0, data.test.count),
+    classifier,
     digits: flags.digits,
   });
   standard.dispose();
+  classifier.dispose();
   console.error(summaries.join("\n"));
   console.error(`wrote ${out}/`);
 });

@@ -1,11 +1,16 @@
 /**
- * `deno task morph`: the latent space used generatively. Encodes the test set with the trained model, takes
- * the centroid of each digit class, and walks the straight line from one digit's centroid to another's,
- * decoding each step: an animated GIF and a PNG strip per pair. Also a 2-D map of the codes (the first two
+ * `deno task morph`: the latent space used generatively, scored by the digit classifier. Encodes the test
+ * set with the trained model, takes the centroid of each digit class (and says how many of their
+ * decodings the classifier reads as their own class), and walks the straight line from one digit's
+ * centroid to another's, decoding each step: an animated GIF and a PNG strip per pair, the classifier's
+ * reading of every frame written under the strip. Then the study's first animation, its claim measured:
+ * straight lines between the codes of random test digits (`--random N` pairs), how smooth each is — its
+ * largest step between neighbouring frames against the distance between its ends, and how often its
+ * reading changes — over all of them, with the roughest drawn. Also a 2-D map of the codes (the first two
  * principal components when d > 2), coloured by digit.
  *
- *     deno task morph                       # 2→0, 3→9, 1→4
- *     deno task morph --from 7 --to 1 --steps 30
+ *     deno task morph                       # 2→0, 3→9, 1→4, and 20 random paths
+ *     deno task morph --from 7 --to 1 --steps 30 --random 100
  *
  * @module
  */
@@ -14,12 +19,23 @@ import { check, parseFlags, runMain } from "../lib/cli.ts";
 import {
   checkInteger,
   commonFlags,
+  loadClassifier,
   loadTrainedModel,
   setupExperiment,
+  TRAINED_CLASSIFIER,
   TRAINED_MODEL,
 } from "../lib/experiment.ts";
+import { percent } from "../lib/experiments/identity.ts";
+import {
+  decodeCodes,
+  describeRuns,
+  pathRows,
+  pathSmoothness,
+  randomPairs,
+  writePathFigures,
+  writeRandomPaths,
+} from "../lib/experiments/morph.ts";
 import { scatterChart, writeChart } from "../lib/figures/charts.ts";
-import { encodeDigitGif } from "../lib/figures/gif.ts";
 import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { classCentroids, interpolate, projectTo2d } from "../lib/latent.ts";
 import { createRng, permutation } from "../lib/random.ts";
@@ -30,57 +46,100 @@ import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
 const DEFAULT_PAIRS = "2-0,3-9,1-4";
 /** Codes drawn on the latent map at most (a random subset beyond that, to keep the chart legible). */
 const MAP_POINTS = 5000;
+/** Added to `--seed` to draw the random pairs, apart from the map's subset. */
+const RANDOM_SEED_OFFSET = 7919;
 
 await runMain(async () => {
   // Flags.
   const flags = parseFlags(Deno.args, {
     model: { type: "string", default: TRAINED_MODEL, help: "trained model to morph with" },
+    classifier: {
+      type: "string",
+      default: TRAINED_CLASSIFIER,
+      help: "digit classifier that reads every frame",
+    },
     pairs: { type: "string", default: DEFAULT_PAIRS, help: "digit pairs FROM-TO, comma-separated" },
     from: { type: "number", help: "morph from this digit (with --to, instead of --pairs)" },
     to: { type: "number", help: "morph to this digit (with --from)" },
     steps: { type: "number", default: 20, help: "frames per morph, both ends included" },
     delay: { type: "number", default: 120, help: "milliseconds per GIF frame" },
+    random: {
+      type: "number",
+      default: 20,
+      help: "paths between the codes of this many random pairs of test digits (0: none)",
+    },
     ...commonFlags("morph"),
   }, "morph");
   checkInteger("steps", flags.steps, 2);
   checkInteger("delay", flags.delay, 10);
+  checkInteger("random", flags.random, 0);
   const pairs = parsePairs(flags);
 
-  // Data and model: the test set, encoded by the trained model.
+  // Data and models: the test set, encoded by the trained model; the classifier that reads frames.
   const { data, out } = await setupExperiment(flags);
+  check(
+    2 * flags.random <= data.test.count,
+    `--random ${flags.random} needs ${2 * flags.random} test images, there are ${data.test.count}`,
+  );
   const model = await loadTrainedModel(flags.model);
+  const classifier = await loadClassifier(flags.classifier);
   const encoded = await model.getEncRepresentation(data.test);
   const centroids = classCentroids(encoded);
 
-  // Morphs: decode each step of each straight line between centroids.
-  const items: ReportItem[] = [];
+  // Centroids: each class's mean code decoded, and read.
+  const decoded = await decodeCodes(model, classifier, centroids);
+  const ownClass = decoded.readings.filter((reading, digit) => reading === digit).length;
+  await writeFileAtomic(join(out, "centroids.png"), encodeDigitGrid(pathRows(decoded)));
+  const items: ReportItem[] = [{
+    kind: "figure",
+    file: "centroids.png",
+    caption: `The decoded centroid of each digit 0–9, with the classifier's reading under it: ` +
+      `${ownClass} of 10 (${percent(ownClass / 10)}) are read as their own class.`,
+  }];
+
+  // Morphs: decode and read each step of each straight line between centroids.
   const morphs = [];
   for (const [from, to] of pairs) {
-    const frames = [];
-    for (const code of interpolate(centroids[from], centroids[to], flags.steps)) {
-      frames.push(await model.generateFromEncodedSample(code));
-    }
-    const name = `morph_${from}_to_${to}`;
-    await writeFileAtomic(
-      join(out, `${name}.gif`),
-      encodeDigitGif(frames, { delayMs: flags.delay }),
+    const path = await decodeCodes(
+      model,
+      classifier,
+      interpolate(centroids[from], centroids[to], flags.steps),
     );
-    await writeFileAtomic(join(out, `${name}.png`), encodeDigitGrid([frames]));
-    morphs.push({ from, to, gif: `${name}.gif`, strip: `${name}.png` });
+    const files = await writePathFigures(out, `morph_${from}_to_${to}`, [path], flags.delay);
+    const smoothness = pathSmoothness(path);
+    morphs.push({ from, to, ...files, readings: Array.from(path.readings), ...smoothness });
     items.push(
       {
         kind: "figure",
-        file: `${name}.gif`,
+        file: files.gif,
         caption:
           `Morphing ${from} into ${to}: the decoded straight line between the two class centroids.`,
       },
       {
         kind: "figure",
-        file: `${name}.png`,
-        caption: `The ${flags.steps} frames of the ${from}→${to} morph, left to right.`,
+        file: files.strip,
+        caption: `The ${flags.steps} frames of the ${from}→${to} morph, left to right, with the ` +
+          `classifier's reading of each under it: ${describeRuns(path.readings)}.`,
       },
     );
   }
+
+  // Random paths: straight lines between the codes of random test digits, and how smooth they are.
+  const chosen = randomPairs(data.test.count, flags.random, flags.seed + RANDOM_SEED_OFFSET);
+  const code = (i: number) => encoded.codes.subarray(i * encoded.hidden, (i + 1) * encoded.hidden);
+  const paths = [];
+  for (const [a, b] of chosen) {
+    paths.push(await decodeCodes(model, classifier, interpolate(code(a), code(b), flags.steps)));
+  }
+  const random = paths.length > 0
+    ? await writeRandomPaths(out, {
+      pairs: chosen,
+      labels: encoded.labels,
+      paths,
+      delayMs: flags.delay,
+    })
+    : undefined;
+  if (random) items.push(...random.items);
 
   // Latent map: every code (or a random subset) in two dimensions, coloured by digit.
   const { x, y } = projectTo2d(encoded);
@@ -115,14 +174,21 @@ await runMain(async () => {
   });
   await writeJsonAtomic(join(out, "morph.json"), {
     model: flags.model,
+    classifier: flags.classifier,
     hidden: encoded.hidden,
     steps: flags.steps,
     centroids: centroids.map((centroid) => Array.from(centroid)),
+    centroidReadings: Array.from(decoded.readings),
+    centroidsReadAsOwnClass: ownClass / 10,
     morphs,
+    random: random?.record ?? null,
   });
   await publishSection(out, { title: "Morphing through the latent space", items });
   model.dispose();
-  console.error(`wrote ${pairs.length} morphs and the latent map to ${out}/`);
+  classifier.dispose();
+  console.error(
+    `wrote ${pairs.length} morphs, ${paths.length} random paths and the latent map to ${out}/`,
+  );
 });
 
 /** The digit pairs to morph, from `--from/--to` or `--pairs`. */

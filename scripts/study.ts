@@ -1,7 +1,7 @@
 /**
- * `deno task study`: the whole study in order — search, train, sweep, corrupt, denoise, morph — each step
- * reusing what the earlier ones produced (the search's best parameters, the trained model), then
- * `results/REPORT.md` regenerated with every figure and table.
+ * `deno task study`: the whole study in order — search, train, sweep, classify, corrupt, denoise, morph —
+ * each step reusing what the earlier ones produced (the search's best parameters, the trained model, the
+ * digit classifier), then `results/REPORT.md` regenerated with every figure and table.
  *
  *     deno task study                  # quick profile: every figure, in minutes on a laptop CPU
  *     deno task study --profile full   # the study's settings: 30 trials, 150/80/100 epochs
@@ -43,6 +43,7 @@ const PROFILES: Record<string, Step[]> = {
       name: "sweep",
       flags: ["--epochs=3", "--limit=15000", "--batch-size=64", "--test-limit=2000"],
     },
+    { name: "classify", flags: [] },
     { name: "corrupt", flags: ["--test-limit=5000"] },
     {
       name: "denoise",
@@ -60,6 +61,7 @@ const PROFILES: Record<string, Step[]> = {
       name: "sweep",
       flags: ["--sizes=1,2", "--epochs=1", "--limit=300", "--test-limit=100", "--batch-size=64"],
     },
+    { name: "classify", flags: ["--epochs=1", "--limit=300", "--test-limit=300"] },
     {
       name: "corrupt",
       flags: ["--test-limit=100", "--noise-levels=0,0.5", "--occlusion-sides=0,10"],
@@ -81,6 +83,7 @@ const PROFILES: Record<string, Step[]> = {
     { name: "search", flags: ["--trials=30", "--epochs=27"] },
     { name: "train", flags: ["--epochs=150"] },
     { name: "sweep", flags: ["--epochs=80"] },
+    { name: "classify", flags: [] },
     { name: "corrupt", flags: [] },
     { name: "denoise", flags: ["--epochs=100"] },
     { name: "morph", flags: [] },
@@ -99,11 +102,11 @@ interface StudyRecord {
   steps: Record<string, { args: string[]; status: StepStatus }>;
 }
 
-/** Steps that use the trained model of the `train` step. */
+/** Steps that use the trained model of the `train` step and the digit classifier of `classify`. */
 const NEEDS_MODEL = ["corrupt", "denoise", "morph"];
 
 /** Steps that train, and take the engine flags. */
-const TRAINS = ["search", "train", "sweep", "denoise"];
+const TRAINS = ["search", "train", "sweep", "classify", "denoise"];
 
 await runMain(async () => {
   const flags = parseFlags(Deno.args, {
@@ -151,6 +154,7 @@ await runMain(async () => {
   });
 
   const model = join(root, "train", "model.safetensors");
+  const classifier = join(root, "classify", "classifier.safetensors");
   const started = performance.now();
   // Once a step runs, every later one runs too: its inputs (best parameters, trained model) changed.
   let upstreamRan = false;
@@ -161,7 +165,9 @@ await runMain(async () => {
       `--backend=${flags.backend}`,
       ...(TRAINS.includes(step.name) ? engineArgs(flags) : []),
       `--out=${join(root, step.name)}`,
-      ...(NEEDS_MODEL.includes(step.name) ? [`--model=${model}`] : []),
+      ...(NEEDS_MODEL.includes(step.name)
+        ? [`--model=${model}`, `--classifier=${classifier}`]
+        : []),
     ];
     const label = `study ${index + 1}/${steps.length}: ${step.name}`;
     const previous = record.steps[step.name];

@@ -9,15 +9,17 @@ import {
   gridSide,
   lastLine,
   runScript,
+  tinyClassifier,
   tinyTrainedModel,
 } from "./_scripts.ts";
 
 const NOISE_LEVELS = [0, 0.1, 0.2, 0.4, 0.7, 1];
 const OCCLUSION_SIDES = [0, 4, 10, 20, 28];
 
-function tinyRun(model: string, out: string, extra: string[] = []) {
-  return runScript("scripts/corrupt.ts", [
+async function tinyRun(model: string, out: string, extra: string[] = []) {
+  return await runScript("scripts/corrupt.ts", [
     `--model=${model}`,
+    `--classifier=${await tinyClassifier()}`,
     "--test-limit=200",
     "--digits=6",
     `--noise-levels=${NOISE_LEVELS.join(",")}`,
@@ -27,27 +29,29 @@ function tinyRun(model: string, out: string, extra: string[] = []) {
   ]);
 }
 
-Deno.test("corrupt writes loss curves, their tables and the best and worst digits by loss", async () => {
+Deno.test("corrupt writes loss and identity curves, their tables, confusion heat maps and the best and worst digits by loss", async () => {
   const model = await tinyTrainedModel();
   const root = await Deno.makeTempDir();
   const out = join(root, "corrupt");
   const run = await tinyRun(model, out);
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /noise curve .* 6\/6/);
-  assert.deepEqual([...Deno.readDirSync(out)].map((entry) => entry.name).sort(), [
-    "curves.json",
-    "noise-best.png",
-    "noise-curve.csv",
-    "noise-curve.png",
-    "noise-curve.svg",
-    "noise-worst.png",
-    "occlusion-best.png",
-    "occlusion-curve.csv",
-    "occlusion-curve.png",
-    "occlusion-curve.svg",
-    "occlusion-worst.png",
-    "report.json",
-  ]);
+  assert.match(run.stderr, /noise identity .* 6\/6/);
+  assert.deepEqual(
+    [...Deno.readDirSync(out)].map((entry) => entry.name).sort(),
+    [
+      "curves.json",
+      "identity.csv",
+      ...["noise", "occlusion"].flatMap((kind) => [
+        `${kind}-best.png`,
+        ...["confusion", "curve", "identity"].flatMap((what) =>
+          ["csv", "png", "svg"].map((ext) => `${kind}-${what}.${ext}`)
+        ),
+        `${kind}-worst.png`,
+      ]),
+      "report.json",
+    ].sort(),
+  );
   const result = JSON.parse(await Deno.readTextFile(join(out, "curves.json")));
   const [noise, occlusion] = result.curves;
   assert.deepEqual(noise.levels, NOISE_LEVELS);
@@ -67,6 +71,24 @@ Deno.test("corrupt writes loss curves, their tables and the best and worst digit
   assert.ok(Math.max(...rest) > weak + 0.01, `${noise.losses.standard}`);
   assert.ok(occlusion.losses.standard.at(-1) > clean, `${occlusion.losses.standard}`);
 
+  // identity: every level of both curves, zero corruption at the ceiling, the classifier's own accuracy
+  const { identity } = result;
+  assert.equal(identity.testImages, 200);
+  assert.ok(
+    identity.classifierAccuracy > 0.6,
+    `classifier accuracy ${identity.classifierAccuracy}`,
+  );
+  for (const [i, curve] of identity.curves.entries()) {
+    assert.deepEqual(curve.levels, result.curves[i].levels);
+    assert.equal(curve.identity.standard[0], identity.ceiling.standard);
+    assert.equal(curve.baseline[0], identity.classifierAccuracy);
+    assert.ok([...curve.identity.standard, ...curve.baseline].every((s) => s >= 0 && s <= 1));
+  }
+  assert.deepEqual(identity.at.map((at: { corruption: unknown }) => at.corruption), [
+    { kind: "noise", std: 0.2 },
+    { kind: "occlusion", side: 10 },
+  ]);
+
   // the figures: 3 rows (original, corrupted, reconstructed) of the requested 6 digits, chosen by loss
   const test = await testDigits(200);
   for (const example of result.examples) {
@@ -76,6 +98,16 @@ Deno.test("corrupt writes loss curves, their tables and the best and worst digit
     assert.deepEqual(best, [...best].sort((a, b) => a - b));
     assert.deepEqual(worst, [...worst].sort((a, b) => b - a));
     assert.ok(best.at(-1) <= example.meanLoss && example.meanLoss <= worst.at(-1));
+    // each digit shown is captioned with its label and the classifier's reading of its reconstruction
+    for (const pick of [...example.best, ...example.worst]) {
+      assert.equal(pick.label, test.labels[pick.index]);
+      assert.ok(Number.isInteger(pick.reading) && pick.reading >= 0 && pick.reading <= 9);
+    }
+    assert.equal(
+      example.readings.worst,
+      example.worst.map((p: { label: number; reading: number }) => `${p.label} → ${p.reading}`)
+        .join(", "),
+    );
     for (const which of ["best", "worst"]) {
       const png = decodePng(await Deno.readFile(join(out, example.figures[which])));
       assert.deepEqual([png.width, png.height], [gridSide(6), gridSide(3)]);
@@ -98,7 +130,13 @@ Deno.test("corrupt writes loss curves, their tables and the best and worst digit
   );
   const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
   const files = report.items.filter((item: { kind: string }) => item.kind === "figure");
-  assert.equal(files.length, 6);
+  assert.equal(files.length, 10);
+  const captions = files.map((item: { caption: string }) => item.caption).join("\n");
+  assert.ok(
+    captions.includes(`reconstructions (true → read) ${result.examples[0].readings.worst}`),
+  );
+  const texts = report.items.filter((item: { kind: string }) => item.kind === "text");
+  assert.match(texts[1].text, /^Under noise std 0\.2, the classifier reads/);
   assert.match(await Deno.readTextFile(join(root, "REPORT.md")), /## Corrupted inputs/);
 
   // the same seed gives the same numbers; another seed other corruptions, but the same clean loss
@@ -106,6 +144,7 @@ Deno.test("corrupt writes loss curves, their tables and the best and worst digit
   assert.equal(again.code, 0, again.stderr);
   const repeated = JSON.parse(await Deno.readTextFile(join(root, "again", "curves.json")));
   assert.deepEqual(repeated.curves, result.curves);
+  assert.deepEqual(repeated.identity, result.identity);
   const reseeded = await tinyRun(model, join(root, "reseeded"), ["--seed=1"]);
   assert.equal(reseeded.code, 0, reseeded.stderr);
   const other = JSON.parse(await Deno.readTextFile(join(root, "reseeded", "curves.json")));

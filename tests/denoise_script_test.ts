@@ -10,19 +10,21 @@ import {
   gridSide,
   runScript,
   runWholeAndKilled,
+  tinyClassifier,
   tinyTrainedModel,
 } from "./_scripts.ts";
 import { exists } from "../lib/files.ts";
 
 /** Denoisers trained as the tiny standard model was: 3 epochs on 2,000 images in small batches. */
-function tinyRun(model: string, out: string, extra: string[] = []) {
-  return runScript("scripts/denoise.ts", [...tinyFlags(model, extra), `--out=${out}`]);
+async function tinyRun(model: string, out: string, extra: string[] = []) {
+  return await runScript("scripts/denoise.ts", [...await tinyFlags(model, extra), `--out=${out}`]);
 }
 
 /** The flags of {@link tinyRun} but the output folder. */
-function tinyFlags(model: string, extra: string[] = []): string[] {
+async function tinyFlags(model: string, extra: string[] = []): Promise<string[]> {
   return [
     `--model=${model}`,
+    `--classifier=${await tinyClassifier()}`,
     "--epochs=3",
     "--limit=2000",
     "--batch-size=32",
@@ -51,19 +53,21 @@ Deno.test("denoise trains a denoiser per corruption that beats the standard mode
     "denoised-occlusion.png",
     "denoiser-noise.safetensors",
     "denoiser-occlusion.safetensors",
-    "noise-curve.csv",
-    "noise-curve.png",
-    "noise-curve.svg",
-    "occlusion-curve.csv",
-    "occlusion-curve.png",
-    "occlusion-curve.svg",
+    "identity.csv",
+    ...["noise", "occlusion"].flatMap((kind) =>
+      ["confusion", "curve", "identity"].flatMap((what) =>
+        ["csv", "png", "svg"].map((ext) => `${kind}-${what}.${ext}`)
+      )
+    ),
     "report.json",
     "trainings/noise.json",
     "trainings/noise.state.safetensors",
     "trainings/occlusion.json",
     "trainings/occlusion.state.safetensors",
   ]);
-  const { comparison, curves } = JSON.parse(await Deno.readTextFile(join(out, "denoise.json")));
+  const { comparison, curves, identity } = JSON.parse(
+    await Deno.readTextFile(join(out, "denoise.json")),
+  );
   assert.deepEqual(comparison.headers, ["model", "clean", "noise std 0.2", "occlusion side 10"]);
   const [standard, noise, occlusion] = comparison.rows;
   assert.deepEqual(
@@ -103,6 +107,30 @@ Deno.test("denoise trains a denoiser per corruption that beats the standard mode
     }
   }
   assert.equal(curves[0].losses["noise denoiser"][0], noise[1]);
+  // identity: every model on every level, each at its ceiling without corruption
+  for (const curve of identity.curves) {
+    assert.deepEqual(Object.keys(curve.identity), Object.keys(curves[0].losses));
+    for (const [name, shares] of Object.entries(curve.identity) as [string, number[]][]) {
+      assert.equal(shares.length, 3);
+      assert.equal(shares[0], identity.ceiling[name]);
+    }
+  }
+  for (const at of identity.at) {
+    assert.deepEqual(Object.keys(at.confusion), [
+      "the input itself",
+      "standard",
+      "noise denoiser",
+      "occlusion denoiser",
+    ]);
+  }
+  const identityCsv = (await Deno.readTextFile(join(out, "identity.csv"))).trim().split("\n");
+  assert.deepEqual(identityCsv.map((line) => line.split(",")[0]), [
+    "digits read from",
+    "the input itself",
+    "standard",
+    "noise denoiser",
+    "occlusion denoiser",
+  ]);
 
   // Figure 6 and its occlusion twin: original, corrupted, standard output, denoiser output
   const test = await testDigits(4);
@@ -133,10 +161,9 @@ Deno.test("denoise trains a denoiser per corruption that beats the standard mode
   const again = await tinyRun(model, out);
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /epoch \d\/3/);
-  assert.deepEqual(
-    JSON.parse(await Deno.readTextFile(join(out, "denoise.json"))).comparison,
-    comparison,
-  );
+  const kept = JSON.parse(await Deno.readTextFile(join(out, "denoise.json")));
+  assert.deepEqual(kept.comparison, comparison);
+  assert.deepEqual(kept.identity, identity);
   // --fresh trains again, and the same seed gives the same weights
   const fresh = await tinyRun(model, out, ["--kinds=noise", "--fresh"]);
   assert.equal(fresh.code, 0, fresh.stderr);
@@ -153,7 +180,7 @@ Deno.test("denoise trains a denoiser per corruption that beats the standard mode
 
 Deno.test("a killed denoise resumes its denoiser from its last epoch and ends as an uninterrupted one", async () => {
   const root = await Deno.makeTempDir();
-  const flags = tinyFlags(await tinyTrainedModel(), ["--kinds=noise"]);
+  const flags = await tinyFlags(await tinyTrainedModel(), ["--kinds=noise"]);
   const checkpoint = /^trainings\/checkpoint-[0-9a-f]+\.safetensors$/;
   const { whole, killed } = await runWholeAndKilled("scripts/denoise.ts", flags, root, checkpoint);
   assert.equal(await exists(join(killed, "denoiser-noise.safetensors")), false, "killed too late");

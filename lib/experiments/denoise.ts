@@ -2,7 +2,8 @@
  * What `deno task denoise` leaves, put together from its denoisers' trainings: each denoiser's weights
  * (`denoiser-<kind>.safetensors`), every model — the standard one and each denoiser — on the same clean,
  * noisy and occluded test images (a table) and over the corruption curves (charts and tables), the
- * study's Figure 6 with its occlusion counterpart, and the report's section.
+ * identity each keeps of the digits (`identity.ts`), the study's Figure 6 with its occlusion counterpart,
+ * and the report's section.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { TrainingParams } from "../experiment.ts";
 import { encodeDigitGrid } from "../figures/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
+import type { Classifier } from "../model/classifier_model.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { csvTable, publishSection, type ReportItem } from "../report.ts";
 import { describeParams } from "../search.ts";
@@ -28,6 +30,7 @@ import {
   testLosses,
   writeCurve,
 } from "./robustness.ts";
+import { describeReadings, measureIdentity, writeIdentityResults } from "./identity.ts";
 
 /** The study's test loss of its noise denoiser (std 0.2) after 100 epochs, quoted beside ours. */
 export const STUDY_DENOISER_LOSS = 0.030541;
@@ -49,15 +52,18 @@ export interface DenoiseOutcome {
   params: TrainingParams;
   seed: number;
   trainImages: number;
-  /** The clean test images, `count × 784` floats in [0, 1]. */
+  /** The clean test images, `count × 784` floats in [0, 1], and their labels. */
   clean: Float32Array;
+  labels: Uint8Array;
+  /** The digit classifier that scores whether a digit keeps its identity. */
+  classifier: Classifier;
   /** Test digits in each denoising figure. */
   digits: number;
 }
 
 /** Writes the denoisers' weights, the comparison, curves, figures and report section into `out`. */
 export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome): Promise<string[]> {
-  const { standard, settings, clean, seed } = outcome;
+  const { standard, settings, clean, labels, classifier, seed } = outcome;
   const hidden = standard.config.hidden;
   // Each denoiser's weights, as a model file (none where it diverged).
   const trained: (NamedModel & Denoiser & { file?: string })[] = [];
@@ -90,11 +96,20 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
     curves.push(curve);
     charts.push(await writeCurve(out, curve));
   }
+  const identity = await measureIdentity(
+    models,
+    classifier,
+    { pixels: clean, labels },
+    settings,
+    seed,
+  );
+  const identityItems = await writeIdentityResults(out, identity);
 
   // Figures: the first test digits, corrupted as in the comparison, through both models (Figure 6).
   const indices = [...Array(outcome.digits).keys()];
   const preview = clean.subarray(0, outcome.digits * IMAGE_PIXELS);
   const figures: Record<string, string> = {};
+  const readings: Record<string, string[]> = {};
   for (const { kind, corruption, model } of trained) {
     const corrupted = corrupt(preview, corruption, seed);
     const outputs = [
@@ -104,6 +119,10 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
     const rows = [preview, corrupted, ...outputs].map((pixels) => pickImages(pixels, indices));
     figures[kind] = `denoised-${kind}.png`;
     await writeFileAtomic(join(out, figures[kind]), encodeDigitGrid(rows, { separateAfter: [1] }));
+    readings[kind] = [];
+    for (const output of outputs) {
+      readings[kind].push(describeReadings(labels, await classifier.predict(output), indices));
+    }
   }
 
   // Files: comparison table (JSON, CSV), the report section.
@@ -115,6 +134,7 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
     params: outcome.params,
     trainImages: outcome.trainImages,
     testImages: clean.length / IMAGE_PIXELS,
+    classifier: settings.classifier,
     denoisers: outcome.denoisers.map(({ kind, corruption, record }) => ({
       kind,
       corruption,
@@ -126,6 +146,7 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
     })),
     comparison,
     curves,
+    identity,
   });
   const summaries = outcome.denoisers.map(({ kind, corruption, record }) => {
     const column = 1 + CORRUPTION_KINDS.indexOf(kind);
@@ -172,12 +193,17 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
       caption: `The ${curve.kind} curves' values.`,
       ...curveTable(curve, 5),
     })),
+    ...identityItems,
     ...trained.map(({ kind, corruption }): ReportItem => ({
       kind: "figure",
       file: figures[kind],
-      caption: `The first ${outcome.digits} test digits under ${
-        describeCorruption(corruption)
-      }: original, corrupted, the standard model's output, the ${kind} denoiser's output (rows).`,
+      caption:
+        `The first ${outcome.digits} test digits under ${
+          describeCorruption(corruption)
+        }: original, corrupted, the standard model's output, the ${kind} denoiser's output (rows). ` +
+        `The classifier reads (true → read) the standard model's outputs ${
+          readings[kind][0]
+        } and the ${kind} denoiser's ${readings[kind][1]}.`,
     })),
   ];
   await publishSection(out, { title: "Denoising autoencoders", items });

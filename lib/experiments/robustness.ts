@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { check, type FlagSpec, ProgressBar, UsageError } from "../cli.ts";
 import { corrupt, type Corruption, DEFAULT_CORRUPTIONS, describeCorruption } from "../corrupt.ts";
-import { checkRange, TRAINED_MODEL } from "../experiment.ts";
+import { checkRange, TRAINED_CLASSIFIER, TRAINED_MODEL } from "../experiment.ts";
 import { type Chart, lineChart, writeChart } from "../figures/charts.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import { meanLoss } from "../predict.ts";
@@ -55,10 +55,18 @@ export function corruptionLevel(corruption: Corruption): number {
   return corruption.kind === "noise" ? corruption.std : corruption.side;
 }
 
-/** Flags that both corruption experiments take: the standard model, the strengths and the levels. */
+/**
+ * Flags that both corruption experiments take: the standard model, the classifier that reads the digits,
+ * the strengths and the levels.
+ */
 export function robustnessFlags() {
   return {
     model: { type: "string", default: TRAINED_MODEL, help: "the trained (standard) model" },
+    classifier: {
+      type: "string",
+      default: TRAINED_CLASSIFIER,
+      help: "the digit classifier that scores whether a digit keeps its identity",
+    },
     noise: {
       type: "number",
       default: corruptionLevel(DEFAULT_CORRUPTIONS.noise),
@@ -86,6 +94,8 @@ export function robustnessFlags() {
 export interface RobustnessSettings {
   /** Path of the standard model's weights. */
   model: string;
+  /** Path of the digit classifier's weights. */
+  classifier: string;
   /** The corruption of each kind that figures and comparisons use. */
   corruptions: Record<CorruptionKind, Corruption>;
   /** The levels of each kind's curve, ascending, without repeats. */
@@ -95,16 +105,19 @@ export interface RobustnessSettings {
 /** Checks the values of {@link robustnessFlags}; a bad one is a usage error (exit code 2). */
 export function parseRobustnessFlags(flags: {
   model: string;
+  classifier: string;
   noise: number;
   occlusion: number;
   "noise-levels": string;
   "occlusion-sides": string;
 }): RobustnessSettings {
   check(flags.model !== "", "--model must name a weights file");
+  check(flags.classifier !== "", "--classifier must name a weights file");
   checkLevel("noise", "noise", flags.noise);
   checkLevel("occlusion", "occlusion", flags.occlusion);
   return {
     model: flags.model,
+    classifier: flags.classifier,
     corruptions: {
       noise: corruptionAt("noise", flags.noise),
       occlusion: corruptionAt("occlusion", flags.occlusion),

@@ -190,6 +190,117 @@ export async function scatterChart(options: ScatterChartOptions): Promise<Chart>
   });
 }
 
+/** One square panel of a {@link heatmapChart}: `values[row][column]`. */
+export interface HeatmapPanel {
+  name: string;
+  values: number[][];
+}
+
+/** What {@link heatmapChart} draws. */
+export interface HeatmapOptions {
+  title: string;
+  /** Titles of the columns' axis (x), the rows' axis (y) and the colour legend. */
+  x: string;
+  y: string;
+  color: string;
+  /** The names of the rows and of the columns, in order (the same for both: a square matrix). */
+  categories: string[];
+  /** One panel per matrix, side by side, sharing the colour scale. */
+  panels: HeatmapPanel[];
+  /** How a cell's value is written in it; an empty string writes nothing (default: nothing written). */
+  label?: (value: number) => string;
+  /** Side of a cell in SVG pixels (default 22). */
+  cell?: number;
+}
+
+/**
+ * Square matrices as heat maps side by side, one panel each, their cells coloured by value on one shared
+ * scale from white and optionally labelled: confusion matrices ("true digit → digit it came back as") of
+ * several models. (The chart font has no arrows: titles say "to".)
+ *
+ * @example
+ * ```ts
+ * import { heatmapChart } from "./charts.ts";
+ * const chart = await heatmapChart({
+ *   title: "True class to class read",
+ *   x: "read as",
+ *   y: "true class",
+ *   color: "share of the true class",
+ *   categories: ["a", "b"],
+ *   panels: [{ name: "model", values: [[0.9, 0.1], [0.2, 0.8]] }],
+ *   label: (value) => value.toFixed(1),
+ * });
+ * console.log(chart.svg.includes("read as")); // true
+ * ```
+ */
+export async function heatmapChart(options: HeatmapOptions): Promise<Chart> {
+  const { categories, panels, label = () => "", cell = 22 } = options;
+  const rows = panels.flatMap((panel) => {
+    checkLength(panel.name, panel.values, categories.length);
+    return panel.values.flatMap((row, r) => {
+      checkLength(`${panel.name}, row ${categories[r]}`, row, categories.length);
+      return row.map((value, c) => ({
+        panel: panel.name,
+        row: categories[r],
+        column: categories[c],
+        value: Number.isFinite(value) ? value : null,
+        text: Number.isFinite(value) ? label(value) : "",
+      }));
+    });
+  });
+  const axis = (field: string, title: string) => ({
+    field,
+    type: "ordinal",
+    sort: categories,
+    title,
+    axis: { labelAngle: 0 },
+  });
+  const encoding = { x: axis("column", options.x), y: axis("row", options.y) };
+  return await renderVegaLite({
+    title: options.title,
+    data: { values: rows },
+    facet: {
+      column: {
+        field: "panel",
+        type: "nominal",
+        sort: panels.map(({ name }) => name),
+        title: null,
+      },
+    },
+    spec: {
+      width: cell * categories.length,
+      height: cell * categories.length,
+      encoding,
+      layer: [
+        {
+          mark: "rect",
+          encoding: {
+            color: {
+              field: "value",
+              type: "quantitative",
+              title: options.color,
+              scale: {
+                type: "sqrt",
+                range: ["white", "#08519c"],
+                interpolate: "rgb",
+                domainMin: 0,
+              },
+            },
+          },
+        },
+        {
+          mark: { type: "text", fontSize: 8 },
+          encoding: {
+            text: { field: "text" },
+            color: { condition: { test: "datum.value > 0.5", value: "white" }, value: "black" },
+          },
+        },
+      ],
+    },
+    resolve: { scale: { color: "shared" } },
+  });
+}
+
 let fontsLoaded: Promise<Uint8Array[]> | undefined;
 
 /** Initialises resvg's WebAssembly and reads the font files, once per process. */
@@ -308,7 +419,7 @@ function number(value: number, axis: Axis): number | null {
   return value;
 }
 
-function checkLength(name: string, values: ArrayLike<number>, expected: number): void {
+function checkLength(name: string, values: ArrayLike<unknown>, expected: number): void {
   if (values.length !== expected) {
     throw new RangeError(`${name}: ${values.length} values, expected ${expected}`);
   }

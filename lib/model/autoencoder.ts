@@ -12,24 +12,10 @@ import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Codes } from "../latent.ts";
 import { writeFileAtomic } from "../files.ts";
 import { createRng } from "../random.ts";
-import {
-  ENCODER_LAYERS,
-  initialWeights,
-  layerSpecs,
-  parameterSpecs,
-  type Weights,
-} from "./architecture.ts";
+import { ENCODER_LAYERS, initialWeights, layerSpecs, type Weights } from "./architecture.ts";
 import { mapImages } from "./images.ts";
 import { Network } from "./network.ts";
-import {
-  type AutoencoderSpec,
-  checkFinite,
-  checkSpec,
-  specMetadata,
-  specOfFile,
-  weightsOfFile,
-} from "./spec.ts";
-import { decodeSafetensors, encodeSafetensors, type TensorData } from "./weights.ts";
+import { type AutoencoderSpec, checkSpec, modelFile, readModelFile } from "./spec.ts";
 
 /** What an autoencoder is built with: its latent size and the dropout it trains with. */
 export interface AutoencoderConfig {
@@ -99,8 +85,7 @@ export class Autoencoder {
     source: string,
     expected: Partial<AutoencoderConfig> = {},
   ): Autoencoder {
-    const file = decodeSafetensors(bytes, source);
-    const spec = specOfFile(file, source);
+    const { spec, weights } = readModelFile(bytes, source, "autoencoder");
     for (const key of ["hidden", "dropout"] as const) {
       if (expected[key] !== undefined && expected[key] !== spec[key]) {
         throw new Error(
@@ -109,7 +94,7 @@ export class Autoencoder {
       }
     }
     const { hidden, dropout } = spec;
-    return new Autoencoder({ hidden, dropout }, weightsOfFile(file, spec, source));
+    return new Autoencoder({ hidden, dropout }, weights);
   }
 
   /** What the model is, as trainers and files describe it. */
@@ -171,13 +156,7 @@ export class Autoencoder {
    * Weights that are not all finite — a diverged training — are refused, naming the tensor.
    */
   async toSafetensors(): Promise<Uint8Array> {
-    const weights = await this.getWeights();
-    checkFinite(weights, `the ${describe(this.config)}`);
-    const tensors: Record<string, TensorData> = {};
-    for (const { name, shape } of parameterSpecs(this.config.hidden)) {
-      tensors[name] = { shape, data: weights[name] };
-    }
-    return encodeSafetensors(tensors, specMetadata(this.spec));
+    return modelFile(this.spec, await this.getWeights());
   }
 
   /** Saves the weights as a safetensors file at `path`, atomically (see {@link Autoencoder.toSafetensors}). */
@@ -189,9 +168,4 @@ export class Autoencoder {
   dispose(): void {
     this.#network.dispose();
   }
-}
-
-/** A model's config in words, e.g. `autoencoder with d = 4`. */
-function describe(config: AutoencoderConfig): string {
-  return `autoencoder with d = ${config.hidden}`;
 }

@@ -60,19 +60,20 @@ export class FusedTrainer implements Trainer {
     jobs: readonly TrainingJob[],
     options: { batchSize: number },
   ): Promise<FusedTrainer> {
-    for (const job of jobs) {
-      if (job.model.kind !== "autoencoder") {
-        throw new Error(`the fused engine trains autoencoders only, not ${job.name}`);
+    const specs = jobs.map(({ model, name }) => {
+      if (model.kind !== "autoencoder") {
+        throw new Error(`the fused engine trains autoencoders only, not ${name}`);
       }
-    }
+      return model;
+    });
     const groups: Group[] = [];
     try {
       for (const models of groupByData(jobs)) {
         const population = await Population.create({
           batchSize: options.batchSize,
           models: models.map((i) => {
-            const { model, lr, l2, seed } = jobs[i];
-            return { hidden: model.hidden, dropout: model.dropout, lr, l2, seed };
+            const { lr, l2, seed } = jobs[i];
+            return { hidden: specs[i].hidden, dropout: specs[i].dropout, lr, l2, seed };
           }),
         });
         const group: Group = { population, models, data: {} as Group["data"] };

@@ -1,8 +1,10 @@
 /**
  * The tfjs engine: a population trained in this thread, model after model, on whichever tfjs backend is
- * set up (webgpu, wasm, cpu). Each step gathers its batch from the dataset's pixels, takes the mean squared
- * error against the targets under the epoch's dropout masks, and applies `torch.optim.Adam` with coupled
- * L2 weight decay as one fused update over all parameters; the loss is read back once per epoch.
+ * set up (webgpu, wasm, cpu). Each step gathers its batch from the dataset's pixels, takes the loss of the
+ * model's kind under the epoch's dropout masks — an autoencoder's mean squared error against the target
+ * images, a classifier's cross-entropy against the labels ({@link OBJECTIVES}, the one place a loss is
+ * chosen) — and applies `torch.optim.Adam` with coupled L2 weight decay as one fused update over all
+ * parameters; the loss is read back once per epoch.
  *
  * The worker pool (`workers.ts`) runs this same trainer inside each worker, so a model trains to the same
  * bytes in this thread and in a worker.
@@ -10,11 +12,12 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import { epochOrder, type Pixels } from "../data/batches.ts";
+import { epochOrder } from "../data/batches.ts";
 import { initialWeightsOf, type LayerSpec } from "../model/architecture.ts";
 import { imagesTensor } from "../model/images.ts";
 import { type DropoutMasks, Network } from "../model/network.ts";
-import { modelLayers } from "../model/spec.ts";
+import { DIGIT_CLASSES } from "../model/classifier.ts";
+import { type ModelKind, modelLayers } from "../model/spec.ts";
 import { createRng, type Rng } from "../random.ts";
 import {
   type Dataset,
@@ -33,6 +36,41 @@ const EPSILON = 1e-8;
 
 /** Images evaluated at once. */
 const EVALUATION_BATCH = 1000;
+
+/** What a model learns: the targets of a batch, and its loss against them. */
+interface Objective {
+  /** The targets of the images `indices` of `dataset`, whose `inputs` are already in a tensor. */
+  targets(dataset: Dataset, indices: ArrayLike<number>, inputs: tf.Tensor4D): tf.Tensor;
+  /** The loss of a batch, as training minimises it. */
+  batchLoss(output: tf.Tensor, targets: tf.Tensor): tf.Scalar;
+  /** The loss of each image of a batch `[n]`, as evaluation sums it. */
+  imageLosses(output: tf.Tensor, targets: tf.Tensor): tf.Tensor1D;
+}
+
+/**
+ * Each kind's objective: an autoencoder matches its target images (a denoiser's clean ones, else its
+ * inputs) in mean squared error over every pixel, as PyTorch's `MSELoss`; a classifier names each image's
+ * label, in softmax cross-entropy on its logits, as PyTorch's `CrossEntropyLoss`.
+ */
+const OBJECTIVES: Record<ModelKind, Objective> = {
+  autoencoder: {
+    targets: (dataset, indices, inputs) =>
+      dataset.targets ? imagesTensor(dataset.targets, indices) : inputs,
+    batchLoss: (output, targets) => tf.mean(tf.squaredDifference(output, targets)),
+    imageLosses: (output, targets) => tf.squaredDifference(output, targets).mean([1, 2, 3]),
+  },
+  classifier: {
+    targets: (dataset, indices) => {
+      if (!dataset.labels) {
+        throw new Error("a classifier trains on labelled images; these have none");
+      }
+      const labels = Int32Array.from(indices, (i) => dataset.labels![i]);
+      return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), DIGIT_CLASSES));
+    },
+    batchLoss: (output, targets) => tf.mean(crossEntropy(output, targets)),
+    imageLosses: crossEntropy,
+  },
+};
 
 /**
  * Trains its models one after another in this thread on the current tfjs backend.
@@ -131,6 +169,7 @@ class TfjsModel {
   readonly job: TrainingJob;
   readonly #network: Network;
   readonly #layers: readonly LayerSpec[];
+  readonly #objective: Objective;
   /** Adam's first and second moments of all parameters, flat, in the order of the variables. */
   readonly #moments: { first: tf.Variable; second: tf.Variable };
   #steps = 0;
@@ -139,6 +178,7 @@ class TfjsModel {
   constructor(job: TrainingJob) {
     this.job = job;
     this.#layers = modelLayers(job.model);
+    this.#objective = OBJECTIVES[job.model.kind];
     this.#network = new Network(this.#layers, initialWeightsOf(this.#layers, createRng(job.seed)));
     const count = this.#network.parameterCount;
     this.#moments = {
@@ -162,12 +202,12 @@ class TfjsModel {
     let steps = 0;
     for (let start = 0; start < order.length; start += batchSize) {
       const indices = order.subarray(start, Math.min(start + batchSize, order.length));
-      const { inputs, targets } = batch(train, indices);
+      const { inputs, targets } = this.#batch(train, indices);
       const masks = this.#dropoutMasks(indices.length, rng);
       const sum = tf.tidy(() => {
         const variables = this.#network.variables;
         const { value, grads } = tf.variableGrads(
-          () => meanSquaredError(this.#network.forward(inputs, undefined, masks), targets),
+          () => this.#objective.batchLoss(this.#network.forward(inputs, undefined, masks), targets),
           variables,
         );
         this.#adamStep(variables.map((variable) => grads[variable.name]));
@@ -184,19 +224,18 @@ class TfjsModel {
   }
 
   /**
-   * The mean squared error over every pixel of `dataset` (no dropout), read back once: each image's mean
-   * first, then their sum, which float32 adds up far more exactly than one mean over every pixel.
+   * The mean loss of the images of `dataset` (no dropout), read back once: each image's loss first (an
+   * autoencoder's mean over its pixels), then their sum, which float32 adds up far more exactly than one
+   * mean over every pixel.
    */
   async evaluate(dataset: Dataset): Promise<number> {
     let total: tf.Tensor = tf.scalar(0);
     for (let start = 0; start < dataset.count; start += EVALUATION_BATCH) {
       const end = Math.min(start + EVALUATION_BATCH, dataset.count);
       const indices = Int32Array.from({ length: end - start }, (_, i) => start + i);
-      const { inputs, targets } = batch(dataset, indices);
+      const { inputs, targets } = this.#batch(dataset, indices);
       const sum = tf.tidy(() =>
-        total.add(
-          tf.squaredDifference(this.#network.forward(inputs), targets).mean([1, 2, 3]).sum(),
-        )
+        total.add(this.#objective.imageLosses(this.#network.forward(inputs), targets).sum())
       );
       tf.dispose([total, inputs, targets]);
       total = sum;
@@ -233,6 +272,15 @@ class TfjsModel {
   dispose(): void {
     this.#network.dispose();
     tf.dispose([this.#moments.first, this.#moments.second]);
+  }
+
+  /** The batch `indices` of `dataset`: its inputs, and the targets of the model's objective. */
+  #batch(
+    dataset: Dataset,
+    indices: ArrayLike<number>,
+  ): { inputs: tf.Tensor4D; targets: tf.Tensor } {
+    const inputs = imagesTensor(dataset.inputs, indices);
+    return { inputs, targets: this.#objective.targets(dataset, indices, inputs) };
   }
 
   /** The dropout masks of one step (0 or 1/(1−p), PyTorch's scaling), none when p = 0. */
@@ -274,19 +322,9 @@ class TfjsModel {
   }
 }
 
-/** The batch `indices` of `dataset`: its inputs, and its targets (the same tensor unless given apart). */
-function batch(dataset: Dataset, indices: ArrayLike<number>): {
-  inputs: tf.Tensor4D;
-  targets: tf.Tensor4D;
-} {
-  const inputs = imagesTensor(dataset.inputs, indices);
-  const targets = dataset.targets ? imagesTensor(dataset.targets as Pixels, indices) : inputs;
-  return { inputs, targets };
-}
-
-/** The mean squared error between `output` and `targets`. */
-function meanSquaredError(output: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.squaredDifference(output, targets));
+/** The softmax cross-entropy of each row of `logits` `[n, classes]` against one-hot `targets`. */
+function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor1D {
+  return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits as tf.Tensor2D)), 1));
 }
 
 /** The generator of the dropout masks of epoch `epoch` of a model seeded `seed`. */

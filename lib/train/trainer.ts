@@ -23,6 +23,8 @@ export interface Dataset {
   inputs: Pixels;
   /** The images the output should match, in the same order (a denoiser's clean images); default inputs. */
   targets?: Pixels;
+  /** The digit each image shows, in the same order: what a classifier learns to name. */
+  labels?: Uint8Array;
   /** Number of images. */
   count: number;
 }
@@ -91,8 +93,8 @@ export interface Trainer {
    */
   trainEpoch(options?: EpochOptions): Promise<number[]>;
   /**
-   * Each model's loss on its `split` (mean squared error over every pixel, no dropout); null where it has
-   * none or is left out by `active`.
+   * Each model's loss on its `split`, no dropout (its kind's loss: an autoencoder's mean squared error over
+   * every pixel, a classifier's mean cross-entropy); null where it has none or is left out by `active`.
    */
   evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]>;
   /** Model `index`'s state. */
@@ -130,7 +132,7 @@ export interface FitResult {
 }
 
 /**
- * The images of `digits` as a dataset (sharing their memory).
+ * The images of `digits` and their labels as a dataset (sharing their memory).
  *
  * @example
  * ```ts
@@ -140,5 +142,9 @@ export interface FitResult {
  * ```
  */
 export function datasetOf(digits: Digits): Dataset {
-  return { inputs: digits.images.subarray(0, digits.count * IMAGE_PIXELS), count: digits.count };
+  return {
+    inputs: digits.images.subarray(0, digits.count * IMAGE_PIXELS),
+    labels: digits.labels.subarray(0, digits.count),
+    count: digits.count,
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * The worker-pool engine: a population spread over Deno Workers, one per core, each running tfjs on wasm
  * (single-threaded) in its own thread with the models it holds (model i goes to worker i mod W). The
- * training images go to every worker once, as shared memory, never as a copy per worker, model or batch;
+ * training images and their labels go to every worker once, as shared memory, never as a copy per worker, model or batch;
  * each worker trains with the same code as the tfjs engine in this thread (`TfjsTrainer`), so a model
  * ends byte-identical wherever it trains.
  *
@@ -259,8 +259,8 @@ export class WorkerPool implements Trainer {
 }
 
 /**
- * The jobs with every dataset's pixels in shared memory, copied there once per array (arrays already
- * shared stay as they are), so that posting them to the workers copies nothing.
+ * The jobs with every dataset's pixels and labels in shared memory, copied there once per array (arrays
+ * already shared stay as they are), so that posting them to the workers copies nothing.
  */
 function sharedJobs(jobs: readonly TrainingJob[]): TrainingJob[] {
   const copies = new Map<Pixels, Pixels>();
@@ -279,6 +279,7 @@ function sharedJobs(jobs: readonly TrainingJob[]): TrainingJob[] {
     data && {
       inputs: share(data.inputs),
       targets: data.targets && share(data.targets),
+      labels: data.labels && share(data.labels) as Uint8Array,
       count: data.count,
     };
   return jobs.map((job) => ({
