@@ -104,7 +104,13 @@ export {
   type Weights,
 } from "./lib/model/architecture.ts";
 export { Autoencoder, type AutoencoderConfig, DEFAULT_CONFIG } from "./lib/model/autoencoder.ts";
-export { type ModelSpec } from "./lib/model/spec.ts";
+export {
+  classifierLayers,
+  classifierParameterCount,
+  DIGIT_CLASSES,
+} from "./lib/model/classifier.ts";
+export { Classifier } from "./lib/model/classifier_model.ts";
+export { type ClassifierSpec, type ModelSpec } from "./lib/model/spec.ts";
 export { Network } from "./lib/model/network.ts";
 export {
   decodeSafetensors,
@@ -145,10 +151,24 @@ export {
   principalComponents,
   projectTo2d,
 } from "./lib/latent.ts";
+export {
+  confusionMatrix,
+  type IdentityResults,
+  identityShare,
+  measureIdentity,
+} from "./lib/experiments/identity.ts";
+export { type PathSmoothness, pathSmoothness } from "./lib/experiments/morph.ts";
 export { fitExponential, spearman } from "./lib/stats.ts";
 export { createRng, permutation, type Rng } from "./lib/random.ts";
 
 // Figures.
 export { decodePng, digitGrid, encodeDigitGrid, encodeGrayPng } from "./lib/figures/png.ts";
 export { decodeGif, encodeDigitGif, encodeGrayGif } from "./lib/figures/gif.ts";
-export { lineChart, renderVegaLite, scatterChart, writeChart } from "./lib/figures/charts.ts";
+export {
+  heatmapChart,
+  lineChart,
+  renderVegaLite,
+  scatterChart,
+  writeChart,
+} from "./lib/figures/charts.ts";
+export { digitGlyph } from "./lib/figures/glyphs.ts";

@@ -30,7 +30,12 @@ await runMain(async () => {
   const flags = parseFlags(Deno.args, {
     epochs: { type: "number", default: defaults.epochs, help: "passes over the training images" },
     "batch-size": { type: "number", default: defaults.batchSize, help: "images per step" },
-    lr: { type: "number", default: defaults.lr, help: "Adam's learning rate" },
+    lr: { type: "number", default: defaults.lr, help: "Adam's learning rate of the first epoch" },
+    "lr-decay": {
+      type: "number",
+      default: defaults.lrDecay,
+      help: "each epoch's learning rate is the last one's times this",
+    },
     l2: { type: "number", default: defaults.l2, help: "L2 weight decay" },
     dropout: {
       type: "number",
@@ -44,12 +49,15 @@ await runMain(async () => {
   checkInteger("epochs", flags.epochs, 1);
   checkInteger("batch-size", flags["batch-size"], 1);
   checkPositive("lr", flags.lr);
+  checkRange("lr-decay", flags["lr-decay"], 0, 1, true);
+  checkPositive("lr-decay", flags["lr-decay"]);
   checkRange("l2", flags.l2, 0, Infinity);
   checkRange("dropout", flags.dropout, 0, 1);
   const training = {
     epochs: flags.epochs,
     batchSize: flags["batch-size"],
     lr: flags.lr,
+    lrDecay: flags["lr-decay"],
     l2: flags.l2,
     dropout: flags.dropout,
   };
@@ -60,11 +68,18 @@ await runMain(async () => {
 
   // Model: one classifier, kept as a training of its own.
   const model = { kind: "classifier", dropout: training.dropout } as const;
-  const job = { model, lr: training.lr, l2: training.l2, seed: flags.seed };
+  const job = {
+    model,
+    lr: training.lr,
+    lrDecay: training.lrDecay,
+    l2: training.l2,
+    seed: flags.seed,
+  };
   const images = { train: train.count, validation: validation.count, test: test.count };
   console.error(
     `training the digit classifier on ${train.count} images for ${training.epochs} epochs ` +
-      `(batch ${training.batchSize}, lr ${training.lr}, L2 ${training.l2}, dropout ${training.dropout})`,
+      `(batch ${training.batchSize}, lr ${training.lr} times ${training.lrDecay} each epoch, L2 ` +
+      `${training.l2}, dropout ${training.dropout})`,
   );
 
   // Loop: trains it, or reuses (and trains on) the one saved with the same settings.
@@ -78,7 +93,7 @@ await runMain(async () => {
     epochs: training.epochs,
     engine,
     batchSize: training.batchSize,
-    label: "classify",
+    label: "train",
     fresh: flags.fresh,
   });
   if (record!.diverged) {

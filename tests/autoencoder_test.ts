@@ -92,7 +92,7 @@ Deno.test("save and load round-trip exactly; a mismatching file is rejected", as
     await saveSafetensors(path, tensors, {});
     await assert.rejects(Autoencoder.load(path), /not a model's weights file/);
     await saveSafetensors(path, tensors, { ...metadata, kind: "classifier" });
-    await assert.rejects(Autoencoder.load(path), /a classifier file, not an autoencoder's weights/);
+    await assert.rejects(Autoencoder.load(path), /holds a digit classifier, not an autoencoder/);
     const poisoned = { ...tensors };
     const bias = new Float32Array(tensors["decoder_conv.4.bias"].data);
     bias[0] = NaN;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type Chart,
+  heatmapChart,
   lineChart,
   PNG_ZOOM,
   renderVegaLite,
@@ -166,5 +167,33 @@ Deno.test("what cannot be drawn is refused with the name of the variable", async
   await assert.rejects(
     renderVegaLite({ title: "t", data: { values: [] }, mark: "point", encoding: { x: 1 } }),
     /did not render cleanly/,
+  );
+});
+
+Deno.test("a heat map draws a panel per matrix, each cell labelled, and refuses a matrix that is not square", async () => {
+  const identity = [[0.9, 0.1], [0, 1]];
+  const chart = await heatmapChart({
+    title: "True class to class read",
+    x: "read as",
+    y: "true class",
+    color: "share of row",
+    categories: ["a", "b"],
+    panels: [{ name: "first", values: identity }, { name: "second", values: [[1, 0], [0.5, 0.5]] }],
+    label: (value) => value > 0 ? value.toFixed(1) : "",
+  });
+  for (const text of ["first", "second", "read as", "true class", "share of row", "0.9", "0.5"]) {
+    assert.ok(chart.svg.includes(text), text);
+  }
+  assert.ok(hasColour(checkedPng(chart).rgba));
+  await assert.rejects(
+    heatmapChart({
+      title: "t",
+      x: "x",
+      y: "y",
+      color: "c",
+      categories: ["a", "b"],
+      panels: [{ name: "narrow", values: [[1], [0]] }],
+    }),
+    /narrow, row a: 1 values, expected 2/,
   );
 });

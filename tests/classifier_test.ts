@@ -52,7 +52,8 @@ Deno.test("the classifier's weights round-trip through a file of kind classifier
     await classifier.save(path);
     const { metadata, tensors } = await loadSafetensors(path);
     assert.deepEqual(metadata, { format: "pt", kind: "classifier", dropout: "0.25" });
-    assert.deepEqual(tensors["features.0.weight"].shape, [32, 1, 3, 3]);
+    assert.deepEqual(tensors["features.0.weight"].shape, [16, 1, 3, 3]);
+    assert.deepEqual(tensors["head.0.weight"].shape, [128, 512]);
     const loaded = await Classifier.load(path);
     assert.deepEqual(loaded.spec, { kind: "classifier", dropout: 0.25 });
     assert.deepEqual(await loaded.getWeights(), await classifier.getWeights());
@@ -97,10 +98,10 @@ Deno.test("a classifier's file is refused as an autoencoder, and an autoencoder'
   }
 });
 
-Deno.test("the forward pass and three Adam steps of cross-entropy equal PyTorch's", async () => {
+Deno.test("the forward pass and three epochs of Adam on cross-entropy, the learning rate decaying, equal PyTorch's", async () => {
   const digits = await testDigits(16);
   const trainer = new TfjsTrainer(
-    [job({ lr: 2e-3, l2: 1e-2, seed: 11, train: datasetOf(digits) })],
+    [job({ lr: 2e-3, lrDecay: 0.5, l2: 1e-2, seed: 11, train: datasetOf(digits) })],
     { batchSize: 16, backend },
   );
   const dir = await Deno.makeTempDir({ prefix: "aelab_classifier_test_" });
@@ -115,7 +116,7 @@ Deno.test("the forward pass and three Adam steps of cross-entropy equal PyTorch'
     });
     await Deno.writeTextFile(
       join(dir, "config.json"),
-      JSON.stringify({ lr: 2e-3, l2: 1e-2, steps: 3 }),
+      JSON.stringify({ lr: 2e-3, lr_decay: 0.5, l2: 1e-2, steps: 3 }),
     );
     const peer = await new Deno.Command(PYTHON, { args: [PEER, "check", dir] }).output();
     assert.equal(peer.code, 0, new TextDecoder().decode(peer.stderr));
@@ -142,16 +143,22 @@ Deno.test("the forward pass and three Adam steps of cross-entropy equal PyTorch'
       `loss ${loss} vs ${torch.loss.data[0]}`,
     );
 
-    // One batch of the 16 digits: three epochs are three Adam steps on it.
+    // One batch of the 16 digits: three epochs are three Adam steps on it, at lr 2e-3, 1e-3, 5e-4.
     for (let step = 0; step < 3; step++) await trainer.trainEpoch();
     const { weights } = await trainer.getState(0);
-    let [worst, moved] = [0, 0];
+    let [worst, moved, total, count] = [0, 0, 0, 0];
     for (const [name, values] of Object.entries(weights)) {
       worst = Math.max(worst, maxAbsDifference(values, torch[name].data));
       moved = Math.max(moved, maxAbsDifference(values, initial[name]));
+      values.forEach((value, i) => total += Math.abs(value - torch[name].data[i]));
+      count += values.length;
     }
-    assert.ok(moved > 4e-3, `weights moved by at most ${moved}`);
-    assert.ok(worst <= 1e-4, `max abs weight difference ${worst}`);
+    // Three steps move weights by up to 3.5e-3 (7e-3 without the decay). Both sides agree far closer,
+    // but for the odd unit whose ReLU input sits so near 0 that float rounding switches it on one side
+    // and off on the other: its weights take another step, so the largest difference is a part of one.
+    assert.ok(moved > 3e-3, `weights moved by at most ${moved}`);
+    assert.ok(worst <= 1e-3, `max abs weight difference ${worst}`);
+    assert.ok(total / count <= 1e-6, `mean abs weight difference ${total / count}`);
   } finally {
     await trainer.dispose();
     await Deno.remove(dir, { recursive: true });
@@ -183,7 +190,7 @@ Deno.test("a short training reads held-out digits far above chance; a pool of wo
   }
 });
 
-Deno.test("the fused engine refuses a classifier; chosen by auto, the classifier trains on tfjs", async () => {
+Deno.test("the fused engine refuses a classifier and a decaying learning rate; chosen by auto, the classifier trains on tfjs", async () => {
   const train = datasetOf(await trainDigits(64));
   const plan = {
     engine: "fused" as const,
@@ -196,6 +203,13 @@ Deno.test("the fused engine refuses a classifier; chosen by auto, the classifier
     (error) =>
       error instanceof UsageError &&
       /trains autoencoders only, not the classifier/.test(error.message),
+  );
+  const autoencoder = { kind: "autoencoder", hidden: 4, dropout: 0 } as const;
+  await assert.rejects(
+    createTrainer(plan, [job({ name: "d = 4", model: autoencoder, lrDecay: 0.5, train })], {
+      batchSize: 32,
+    }),
+    /the fused engine trains at a constant learning rate, not d = 4/,
   );
   const trainer = await createTrainer({ ...plan, auto: true }, [job({ train })], { batchSize: 32 });
   assert.equal(trainer.description, "tfjs wasm in this thread");

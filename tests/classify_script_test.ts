@@ -13,7 +13,7 @@ Deno.test("classify trains the classifier, reports its test accuracy, and reuses
   const out = join(await Deno.makeTempDir(), "classify");
   const run = await runScript("scripts/classify.ts", [...FLAGS, "--epochs=1", `--out=${out}`]);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stderr, /classify classifier epoch 1\/1/);
+  assert.match(run.stderr, /train classifier epoch 1\/1/);
   assert.deepEqual(await filesIn(out), [
     "classifier.safetensors",
     "classify.json",
@@ -56,7 +56,7 @@ Deno.test("classify trains the classifier, reports its test accuracy, and reuses
   );
   const more = await runScript("scripts/classify.ts", [...FLAGS, "--epochs=2", `--out=${out}`]);
   assert.equal(more.code, 0, more.stderr);
-  assert.match(more.stderr, /classify classifier epoch 2\/2/);
+  assert.match(more.stderr, /train classifier epoch 2\/2/);
   assert.doesNotMatch(more.stderr, /epoch 1\/2/);
   // Other settings are refused, naming the setting and how to start over.
   const other = await runScript("scripts/classify.ts", [

@@ -10,9 +10,9 @@ Deno.test("the study runs every step, its report shows figures that all decode, 
   assert.equal(run.code, 0, run.stderr);
   const report = await Deno.readTextFile(join(out, "REPORT.md"));
   const headings = report.match(/^## .*/gm) ?? [];
-  assert.equal(headings.length, 6, headings.join("\n"));
+  assert.equal(headings.length, 7, headings.join("\n"));
   const figures = [...report.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((match) => match[1]);
-  for (const folder of ["train", "search", "sweep", "corrupt", "denoise", "morph"]) {
+  for (const folder of ["train", "search", "sweep", "classify", "corrupt", "denoise", "morph"]) {
     assert.ok(figures.some((figure) => figure.startsWith(`${folder}/`)), `no ${folder} figure`);
   }
   for (const figure of figures) {
@@ -20,18 +20,35 @@ Deno.test("the study runs every step, its report shows figures that all decode, 
     if (figure.endsWith(".gif")) {
       const gif = decodeGif(bytes);
       assert.equal(gif.frames.length, 4, figure);
-      assert.deepEqual([gif.width, gif.height], [84, 84]);
+      // a morph's frames, or several random paths' side by side
+      assert.ok(gif.width % 84 === 0 && gif.height === 84, `${figure}: ${gif.width}×${gif.height}`);
     } else {
       const png = decodePng(bytes);
       assert.ok(png.width >= 84 && png.height >= 84, `${figure}: ${png.width}×${png.height}`);
     }
   }
+  // identity: its curves and heat maps beside the losses, the figures captioned with the readings
+  for (const folder of ["corrupt", "denoise"]) {
+    for (
+      const file of [
+        "noise-identity",
+        "occlusion-identity",
+        "noise-confusion",
+        "occlusion-confusion",
+      ]
+    ) {
+      assert.ok(figures.includes(`${folder}/${file}.png`), `${folder}/${file}.png`);
+    }
+  }
+  assert.match(report, /The classifier reads the reconstructions \(true → read\) \d → \d/);
+  assert.match(report, /of 10 \(\d+\.\d%\) are read as their own class/);
+  assert.match(report, /Is the encoded space regular\?/);
   // every step's caption sentence follows its figure
   assert.doesNotMatch(report, /\]\([^)]+\)\n\n(!|##|$)/);
 
   const again = await runScript("scripts/study.ts", ["--profile=tiny", `--out=${out}`]);
   assert.equal(again.code, 0, again.stderr);
-  assert.equal(again.stderr.match(/done earlier with the same flags, kept/g)?.length, 6);
+  assert.equal(again.stderr.match(/done earlier with the same flags, kept/g)?.length, 7);
   await Deno.remove(out, { recursive: true });
 });
 

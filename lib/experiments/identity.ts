@@ -21,6 +21,7 @@ import {
   CORRUPTION_KINDS,
   corruptionAt,
   type CorruptionKind,
+  corruptionLevel,
   LEVEL_TITLES,
   type NamedModel,
   type RobustnessSettings,
@@ -118,7 +119,7 @@ export async function measureIdentity(
   seed: number,
 ): Promise<IdentityResults> {
   const { pixels, labels } = test;
-  /** The classifier's reading of the corrupted inputs and of each model's reconstruction of them. */
+  /** The classifier's reading of `inputs` and of each model's reconstruction of them. */
   const readAll = async (inputs: Float32Array) => {
     const readings: Record<string, Uint8Array> = {};
     for (const { name, model } of models) {
@@ -130,12 +131,27 @@ export async function measureIdentity(
     Object.fromEntries(
       Object.entries(readings).map(([name, r]) => [name, identityShare(r, labels)]),
     );
+  const memo = new Map<string, ReturnType<typeof readAll>>();
+  /**
+   * The classifier's reading of the inputs under `corruption` (none: the clean ones) and of each model's
+   * reconstruction of them, read once for each corruption (a curve's level 0 is the clean images, and
+   * the figures' corruptions lie on the curves).
+   */
+  const read = (corruption: Corruption | null) => {
+    const key = corruption && corruptionLevel(corruption) > 0 ? describeCorruption(corruption) : "";
+    let readings = memo.get(key);
+    if (!readings) {
+      readings = readAll(corruption ? corrupt(pixels, corruption, seed) : pixels);
+      memo.set(key, readings);
+    }
+    return readings;
+  };
 
-  const clean = await readAll(pixels);
+  const clean = await read(null);
   const at: IdentityAt[] = [];
   for (const kind of CORRUPTION_KINDS) {
     const corruption = settings.corruptions[kind];
-    const { input, readings } = await readAll(corrupt(pixels, corruption, seed));
+    const { input, readings } = await read(corruption);
     const confusion: Record<string, number[][]> = { [INPUT_NAME]: confusionMatrix(labels, input) };
     for (const [name, r] of Object.entries(readings)) confusion[name] = confusionMatrix(labels, r);
     at.push({
@@ -156,7 +172,7 @@ export async function measureIdentity(
     };
     const bar = new ProgressBar(`${kind} identity`, levels.length);
     for (const [done, level] of levels.entries()) {
-      const { input, readings } = await readAll(corrupt(pixels, corruptionAt(kind, level), seed));
+      const { input, readings } = await read(corruptionAt(kind, level));
       for (const [name, value] of Object.entries(share(readings))) curve.identity[name].push(value);
       curve.baseline.push(identityShare(input, labels));
       bar.update(done + 1, describeCorruption(corruptionAt(kind, level)));

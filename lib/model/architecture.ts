@@ -21,6 +21,14 @@ export type LayerKind = "conv" | "convTranspose" | "linear";
 /** What a layer's output passes through: ReLU, nothing (a code, logits) or a sigmoid (pixels). */
 export type Activation = "relu" | "linear" | "sigmoid";
 
+/**
+ * How a layer's parameters start: `pytorch`, PyTorch's default for its layers (weight and bias from
+ * U(−1/√fanIn, 1/√fanIn)); or `he`, He's initialisation for ReLU networks (weight from
+ * U(−√(6/fanIn), √(6/fanIn)), bias 0, as `nn.init.kaiming_uniform_(w, nonlinearity="relu")`), from which
+ * a deeper ReLU network trains faster.
+ */
+export type Init = "pytorch" | "he";
+
 /** One layer of a network, with the PyTorch module name its parameters carry. */
 export interface LayerSpec {
   /** PyTorch module path, e.g. `encoder_cnn.0`; parameters are `${name}.weight` and `${name}.bias`. */
@@ -32,17 +40,24 @@ export interface LayerSpec {
   outputs: number;
   /** Padding (convolutions only). */
   padding?: number;
+  /** Stride (convolutions only); default {@link STRIDE}, the autoencoder's. */
+  stride?: number;
   /** Output padding (transposed convolutions only). */
   outputPadding?: number;
   /** What follows the layer. */
   activation: Activation;
   /** Whether dropout follows the activation in training (PyTorch's `Dropout` module after it). */
   dropout?: boolean;
+  /** How its parameters start (default `pytorch`). */
+  init?: Init;
 }
 
-/** Side of the square kernels, and the stride of every convolution. */
+/** Side of the square kernels of every convolution. */
 export const KERNEL = 3;
-/** Stride of every convolution. */
+/**
+ * Stride of a convolution that names none: every one of the autoencoder's (the fused engine's layouts
+ * rely on it).
+ */
 export const STRIDE = 2;
 /** Width of the two hidden linear layers. */
 export const LINEAR_WIDTH = 64;
@@ -194,14 +209,30 @@ export function initialWeights(hidden: number, rng: Rng): Weights {
   return initialWeightsOf(layerSpecs(hidden), rng);
 }
 
-/** PyTorch's default initialisation of the parameters of `layers`, as {@link initialWeights}. */
+/**
+ * The initial parameters of `layers`, each layer's as its {@link Init} says (PyTorch's default unless it
+ * says otherwise), drawn from `rng` in the order of {@link parametersOf}, as {@link initialWeights}.
+ */
 export function initialWeightsOf(layers: readonly LayerSpec[], rng: Rng): Weights {
   const weights: Weights = {};
-  for (const spec of parametersOf(layers)) {
-    const bound = 1 / Math.sqrt(spec.fanIn);
-    const values = new Float32Array(elementCount(spec.shape));
-    for (let i = 0; i < values.length; i++) values[i] = (2 * rng() - 1) * bound;
-    weights[spec.name] = values;
+  for (const layer of layers) {
+    const [weight, bias] = parametersOf([layer]);
+    const he = layer.init === "he";
+    weights[weight.name] = uniform(
+      weight,
+      he ? Math.sqrt(6 / weight.fanIn) : 1 / Math.sqrt(weight.fanIn),
+      rng,
+    );
+    weights[bias.name] = he
+      ? new Float32Array(elementCount(bias.shape))
+      : uniform(bias, 1 / Math.sqrt(bias.fanIn), rng);
   }
   return weights;
+}
+
+/** Values of a parameter of `spec`'s shape, drawn from U(−bound, bound) with `rng`. */
+function uniform(spec: ParameterSpec, bound: number, rng: Rng): Float32Array {
+  const values = new Float32Array(elementCount(spec.shape));
+  for (let i = 0; i < values.length; i++) values[i] = (2 * rng() - 1) * bound;
+  return values;
 }

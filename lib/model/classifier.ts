@@ -1,11 +1,13 @@
 /**
  * The digit classifier, described once as data, as `architecture.ts` describes the autoencoder: a small
- * convolutional network of the same layer kinds (3 × 3 convolutions of stride 2, linear layers), which
+ * convolutional network of the same layer kinds (3 × 3 convolutions, linear layers), which
  * reads a 28 × 28 digit and gives one logit per digit 0–9. It scores what the autoencoders make of
  * digits: whether a reconstruction still shows the digit it came from.
  *
- * Conv2d(1→32, k3, s2, p1) ReLU → Conv2d(32→64, k3, s2, p1) ReLU → Conv2d(64→128, k3, s2, p0) ReLU →
- * flatten (1152) → Linear(1152→128) ReLU Dropout → Linear(128→10): logits.
+ * Conv2d(1→16, k3, s1, p0) ReLU → Conv2d(16→32, k3, s2, p0) ReLU → Conv2d(32→64, k3, s2, p0) ReLU →
+ * Conv2d(64→128, k3, s2, p0) ReLU → flatten (128 × 2 × 2) → Linear(512→128) ReLU Dropout → Linear(128→10):
+ * logits. The first convolution keeps the image's resolution (26 × 26), the others halve it (12, 5, 2).
+ * Its parameters start from He's initialisation, from which it trains faster than from PyTorch's default.
  *
  * @module
  */
@@ -28,17 +30,29 @@ const CLASSIFIER_WIDTH = 128;
  * ```
  */
 export function classifierLayers(): LayerSpec[] {
+  const conv = (name: string, inputs: number, outputs: number, stride: number): LayerSpec => ({
+    name,
+    kind: "conv",
+    inputs,
+    outputs,
+    padding: 0,
+    stride,
+    activation: "relu",
+    init: "he",
+  });
   return [
-    { name: "features.0", kind: "conv", inputs: 1, outputs: 32, padding: 1, activation: "relu" },
-    { name: "features.2", kind: "conv", inputs: 32, outputs: 64, padding: 1, activation: "relu" },
-    { name: "features.4", kind: "conv", inputs: 64, outputs: 128, padding: 0, activation: "relu" },
+    conv("features.0", 1, 16, 1),
+    conv("features.2", 16, 32, 2),
+    conv("features.4", 32, 64, 2),
+    conv("features.6", 64, 128, 2),
     {
       name: "head.0",
       kind: "linear",
-      inputs: 128 * 3 * 3,
+      inputs: 128 * 2 * 2,
       outputs: CLASSIFIER_WIDTH,
       activation: "relu",
       dropout: true,
+      init: "he",
     },
     {
       name: "head.3",
@@ -46,6 +60,7 @@ export function classifierLayers(): LayerSpec[] {
       inputs: CLASSIFIER_WIDTH,
       outputs: DIGIT_CLASSES,
       activation: "linear",
+      init: "he",
     },
   ];
 }
@@ -56,7 +71,7 @@ export function classifierLayers(): LayerSpec[] {
  * @example
  * ```ts
  * import { classifierParameterCount } from "./classifier.ts";
- * console.log(classifierParameterCount()); // 241546
+ * console.log(classifierParameterCount()); // 164106
  * ```
  */
 export function classifierParameterCount(): number {

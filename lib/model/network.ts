@@ -189,7 +189,7 @@ function apply(layer: Layer, x: tf.Tensor): tf.Tensor {
     const y = tf.fused.conv2d({
       x: x as tf.Tensor4D,
       filter: w as tf.Tensor4D,
-      strides: STRIDE,
+      strides: spec.stride ?? STRIDE,
       pad: spec.padding!,
       bias: b,
       activation: fusedActivation,
@@ -198,7 +198,8 @@ function apply(layer: Layer, x: tf.Tensor): tf.Tensor {
   }
   if (spec.kind === "convTranspose") {
     const input = x as tf.Tensor4D;
-    const side = (input.shape[1] - 1) * STRIDE - 2 * spec.padding! + KERNEL + spec.outputPadding!;
+    const stride = spec.stride ?? STRIDE;
+    const side = (input.shape[1] - 1) * stride - 2 * spec.padding! + KERNEL + spec.outputPadding!;
     // PyTorch's ConvTranspose2d(padding p, output_padding) is the adjoint of a convolution with padding
     // p on both sides of an input `side` wide: tfjs's numeric (explicit) padding, not its "same".
     const y = tf.add(
@@ -206,7 +207,7 @@ function apply(layer: Layer, x: tf.Tensor): tf.Tensor {
         input,
         w as tf.Tensor4D,
         [input.shape[0], side, side, spec.outputs],
-        STRIDE,
+        stride,
         spec.padding!,
       ),
       b,

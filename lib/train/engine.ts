@@ -10,7 +10,7 @@ import { UsageError } from "../cli.ts";
 import { requestAdapter } from "../gpu/adapter.ts";
 import { DeviceLimitError } from "../gpu/device.ts";
 import type { BackendSetup } from "../tfjs.ts";
-import { FusedTrainer } from "./fused.ts";
+import { fusedRefusal, FusedTrainer } from "./fused.ts";
 import { TfjsTrainer } from "./tfjs.ts";
 import type { Trainer, TrainingJob } from "./trainer.ts";
 import { WorkerPool } from "./workers.ts";
@@ -107,8 +107,8 @@ export async function chooseEngine(
 
 /**
  * A trainer for `jobs` on the engine of `plan`. Where `auto` chose the fused engine but the GPU cannot
- * hold the population, or the population holds models the fused engine does not train, it says so in one
- * line and trains on the CPU instead; under `--engine fused` those are errors.
+ * hold the population, or the population holds models the fused engine does not train (`fusedRefusal`),
+ * it says so in one line and trains on the CPU instead; under `--engine fused` those are errors.
  */
 export async function createTrainer(
   plan: EnginePlan,
@@ -116,11 +116,10 @@ export async function createTrainer(
   options: { batchSize: number },
 ): Promise<Trainer> {
   if (plan.engine === "fused") {
-    const unfused = jobs.find((job) => job.model.kind !== "autoencoder");
-    if (unfused && !plan.auto) {
-      throw new UsageError(`the fused engine trains autoencoders only, not ${unfused.name}`);
-    }
-    if (!unfused) {
+    const refusal = jobs.map(fusedRefusal).find((reason) => reason !== undefined);
+    if (refusal && !plan.auto) throw new UsageError(refusal);
+    if (refusal) console.error(`engine: ${refusal}`);
+    else {
       try {
         return await FusedTrainer.create(jobs, options);
       } catch (error) {

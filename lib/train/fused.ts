@@ -9,6 +9,7 @@
  */
 import { epochOrder, type Pixels } from "../data/batches.ts";
 import { type GpuDataset, type KernelTime, Population } from "../gpu/population.ts";
+import type { AutoencoderSpec } from "../model/spec.ts";
 import {
   type Dataset,
   type EpochOptions,
@@ -25,6 +26,28 @@ interface Group {
   /** The trainer's indices of its models, in the population's order. */
   models: number[];
   data: { train: GpuDataset; validation?: GpuDataset; test?: GpuDataset };
+}
+
+/**
+ * Why the fused engine cannot train `job`, in one line, or undefined where it can: it trains autoencoders
+ * only, at a constant learning rate.
+ *
+ * @example
+ * ```ts
+ * import { fusedRefusal } from "./fused.ts";
+ * const job = { name: "c", model: { kind: "classifier", dropout: 0 } as const, lr: 1e-3, l2: 0, seed: 1 };
+ * console.log(fusedRefusal({ ...job, train: { inputs: new Uint8Array(784), count: 1 } }));
+ * // "the fused engine trains autoencoders only, not c"
+ * ```
+ */
+export function fusedRefusal(job: TrainingJob): string | undefined {
+  if (job.model.kind !== "autoencoder") {
+    return `the fused engine trains autoencoders only, not ${job.name}`;
+  }
+  if ((job.lrDecay ?? 1) !== 1) {
+    return `the fused engine trains at a constant learning rate, not ${job.name}`;
+  }
+  return undefined;
 }
 
 /**
@@ -60,11 +83,10 @@ export class FusedTrainer implements Trainer {
     jobs: readonly TrainingJob[],
     options: { batchSize: number },
   ): Promise<FusedTrainer> {
-    const specs = jobs.map(({ model, name }) => {
-      if (model.kind !== "autoencoder") {
-        throw new Error(`the fused engine trains autoencoders only, not ${name}`);
-      }
-      return model;
+    const specs = jobs.map((job) => {
+      const refusal = fusedRefusal(job);
+      if (refusal) throw new Error(refusal);
+      return job.model as AutoencoderSpec;
     });
     const groups: Group[] = [];
     try {

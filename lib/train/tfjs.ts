@@ -195,8 +195,9 @@ class TfjsModel {
     const { train } = this.job;
     const order = epochOrder(train.count, this.job.seed, this.#epochs)
       .subarray(0, Math.min(train.count, limit * batchSize));
-    // Each epoch's dropout masks follow from the seed and the epoch alone, so a run resumed from a
-    // checkpoint draws the masks an uninterrupted one would.
+    // Each epoch's dropout masks and learning rate follow from the seed and the epoch alone, so a run
+    // resumed from a checkpoint draws the masks and takes the steps an uninterrupted one would.
+    const lr = this.job.lr * (this.job.lrDecay ?? 1) ** this.#epochs;
     const rng = dropoutRng(this.job.seed, this.#epochs++);
     let total: tf.Tensor = tf.scalar(0);
     let steps = 0;
@@ -210,7 +211,7 @@ class TfjsModel {
           () => this.#objective.batchLoss(this.#network.forward(inputs, undefined, masks), targets),
           variables,
         );
-        this.#adamStep(variables.map((variable) => grads[variable.name]));
+        this.#adamStep(variables.map((variable) => grads[variable.name]), lr);
         return total.add(value);
       });
       tf.dispose([total, inputs, targets, ...masks.values()]);
@@ -297,10 +298,10 @@ class TfjsModel {
   }
 
   /**
-   * torch.optim.Adam with coupled weight decay: g ← g + λw; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
-   * w ← w − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε).
+   * torch.optim.Adam with coupled weight decay, at learning rate `lr`: g ← g + λw; m ← β₁m + (1−β₁)g;
+   * v ← β₂v + (1−β₂)g²; w ← w − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε).
    */
-  #adamStep(gradients: tf.Tensor[]): void {
+  #adamStep(gradients: tf.Tensor[], lr: number): void {
     const t = ++this.#steps;
     const { first, second } = this.#moments;
     // All parameters as one flat vector: a dozen operations per step, not a dozen per parameter.
@@ -313,7 +314,7 @@ class TfjsModel {
     const v = second.mul(tf.scalar(BETA2)).add(g.square().mul(tf.scalar(1 - BETA2)));
     first.assign(m);
     second.assign(v);
-    const stepSize = tf.scalar(this.job.lr / (1 - BETA1 ** t));
+    const stepSize = tf.scalar(lr / (1 - BETA1 ** t));
     const correction = tf.scalar(1 / Math.sqrt(1 - BETA2 ** t));
     const updated = w.sub(m.mul(stepSize).div(v.sqrt().mul(correction).add(tf.scalar(EPSILON))));
     tf.split(updated, variables.map((x) => x.size)).forEach((part, i) =>

@@ -34,8 +34,13 @@ export interface TrainingJob {
   /** Names the model in progress lines and errors, e.g. `trial 3` or `d = 4`. */
   name: string;
   model: ModelSpec;
-  /** Adam's learning rate. */
+  /** Adam's learning rate (of the first epoch, where it decays). */
   lr: number;
+  /**
+   * Each epoch's learning rate is the one before times this, as PyTorch's `ExponentialLR` stepped after
+   * each epoch; default 1 (constant).
+   */
+  lrDecay?: number;
   /** L2 weight decay, added to the gradient as PyTorch's Adam does. */
   l2: number;
   /** Seeds the initial weights, each epoch's shuffle and the dropout masks. */
