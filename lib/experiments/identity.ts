@@ -238,32 +238,27 @@ export function identityFinding(results: IdentityResults): string {
   return results.at.map(({ corruption, identity, baseline, confusion }) => {
     const names = Object.keys(identity);
     const kept = names.map((name) =>
-      `by the ${name} model ${percent(identity[name])} (${
-        percent(results.ceiling[name])
-      } of clean ` +
-      "digits)"
+      `${percent(identity[name])} through the ${name} model (its ceiling, on clean digits: ` +
+      `${percent(results.ceiling[name])})`
     );
     const best = names.reduce((a, b) => identity[b] > identity[a] ? b : a);
     const gap = 100 * (identity[best] - baseline);
-    const verdict = Math.abs(gap) < 0.05
-      ? "as many digits as"
-      : `${Math.abs(gap).toFixed(1)} points ${gap > 0 ? "more" : "fewer"} than`;
-    const swaps = confusion[names[0]].flatMap((row, t) =>
+    const [first] = names;
+    const swaps = confusion[first].flatMap((row, t) =>
       row.map((count, r) => ({ t, r, count })).filter((swap) => swap.t !== swap.r && swap.count > 0)
     ).sort((a, b) => b.count - a.count).slice(0, 3);
     const turns = swaps.length === 0
       ? ""
-      : `; the ${names[0]} model turns ${
+      : `; the ${first} model turns ${
         swaps.map(({ t, r, count }) => `${t} into ${r} (${count} times)`).join(", ")
       } most often`;
     return `Under ${describeCorruption(corruption)}, the classifier reads ${
       percent(baseline)
     } of ` +
-      `the corrupted test digits as what they are, and of their reconstructions ${
-        kept.join(", ")
-      }: ` +
-      `the ${names.length > 1 ? `best, the ${best} model,` : `${best} model`} keeps ${verdict} ` +
-      `reading the corrupted digits directly${turns}.`;
+      `the corrupted test digits as what they are; ${kept.join(", ")} keep their digit. ` +
+      `Reconstructing by the ${names.length > 1 ? `best of them, the ${best}` : best} model ` +
+      `${gap >= 0 ? "gains" : "loses"} ${Math.abs(gap).toFixed(1)} points against reading the ` +
+      `corrupted digits directly${turns}.`;
   }).join(" ");
 }
 

@@ -282,7 +282,10 @@ export async function writeRandomPaths(
   );
   const step = (value: number | null) => value === null ? "undefined" : value.toFixed(3);
   const { largestStep, evenStep, readingChanges } = summary;
-  const changes = readingChanges.flatMap((count, k) => count > 0 ? [`${k} times on ${count}`] : []);
+  const times = (k: number) => ["never", "once", "twice"][k] ?? `${k} times`;
+  const changes = readingChanges.flatMap((count, k) =>
+    count > 0 ? [`${times(k)} on ${count}`] : []
+  );
   const [from, to] = pairs[roughest];
   const items: ReportItem[] = [
     {
@@ -292,9 +295,9 @@ export async function writeRandomPaths(
         "neighbouring frames, against the change between the ends, is " +
         `${step(largestStep.median)} on the median path, at most ${step(largestStep.p90)} on 90% ` +
         `of them and ${step(largestStep.max)} on the roughest (a path that changes evenly: ` +
-        `${step(evenStep)}; one that jumps in one step: 1). The classifier's reading changes ` +
-        `${changes.join(", ")} of them; ${summary.backAndForth} of ${paths.length} go back to a ` +
-        "digit they had left.",
+        `${step(evenStep)}; one that jumps in one step: 1). Along them the classifier's reading ` +
+        `changes ${changes.join(", ")}; ${summary.backAndForth} of the ${paths.length} paths go ` +
+        "back to a digit they had left.",
     },
     {
       kind: "figure",

@@ -80,8 +80,8 @@ export function describeSpec(spec: ModelSpec): string {
 
 /** The metadata a weights file of `spec` carries (PyTorch's format tag, the kind and the config). */
 export function specMetadata(spec: ModelSpec): Record<string, string> {
-  const config = Object.entries(spec).map(([key, value]) => [key, String(value)]);
-  return { format: "pt", ...Object.fromEntries(config) };
+  const config = CONFIG_KEYS[spec.kind].map((key) => [key, String(spec[key as keyof ModelSpec])]);
+  return { format: "pt", kind: spec.kind, ...Object.fromEntries(config) };
 }
 
 /**
