@@ -163,7 +163,10 @@ Deno.test("identity's files: a table, curves and heat maps, and the finding in w
     const finding = identityFinding(identity);
     assert.equal(items[0].kind === "text" && items[0].text, finding);
     assert.match(finding, /^Under noise std 0\.2, the classifier reads \d+\.\d% of the corrupted/);
-    assert.match(finding, /\d+\.\d% through the standard model \(its ceiling, on clean digits: \d+\.\d%\)/);
+    assert.match(
+      finding,
+      /\d+\.\d% through the standard model \(its ceiling, on clean digits: \d+\.\d%\)/,
+    );
     assert.match(finding, /Under occlusion side 10/);
   } finally {
     await Deno.remove(dir, { recursive: true });
