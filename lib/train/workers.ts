@@ -1,9 +1,9 @@
 /**
  * The worker-pool engine: a population spread over Deno Workers, one per core, each running tfjs on wasm
  * (single-threaded) in its own thread with the models it holds (model i goes to worker i mod W). The
- * training images and their labels go to every worker once, as shared memory, never as a copy per worker, model or batch;
- * each worker trains with the same code as the tfjs engine in this thread (`TfjsTrainer`), so a model
- * ends byte-identical wherever it trains.
+ * training images and their labels go to every worker once, as shared memory, never as a copy per
+ * worker, model or batch; each worker trains with the same code as the tfjs engine in this thread
+ * (`TfjsTrainer`), so a model ends byte-identical wherever it trains.
  *
  * A worker that fails — its wasm throws, or an error nothing catches ends it — stops the pool: every
  * request then rejects with one line that names the worker and the models it held.
