@@ -44,12 +44,13 @@ Deno.test("a budget too small for the rungs is a RangeError that says how many e
     assert.ok(error instanceof RangeError);
     assert.match(error.message, /30 candidates at η = 3 need 4 rungs/);
     assert.match(error.message, /10 epochs cannot give/);
-    assert.match(error.message, /give at least 27 epochs/);
+    assert.match(error.message, /give at least 14 epochs/);
     return true;
   });
-  // the budget it names is enough
-  assert.doesNotThrow(() => halvingRungs(30, 27, 3));
-  assert.throws(() => halvingRungs(8, 5, 2), /need 4 rungs.*at least 8 epochs/);
+  // the budget it names is the least that will do
+  assert.equal(describeRungs(halvingRungs(30, 14, 3)), "30@1 10@2 3@5 1@14");
+  assert.throws(() => halvingRungs(30, 13, 3), /at least 14 epochs/);
+  assert.throws(() => halvingRungs(8, 5, 2), /need 4 rungs.*at least 6 epochs/);
   assert.doesNotThrow(() => halvingRungs(8, 8, 2));
 });
 

@@ -110,5 +110,12 @@ export function holdsWhen(
   holds: boolean,
   why: string,
 ): Finding {
-  return { finding, study, measured, criterion, verdict: holds ? "reproduced" : "not reproduced", why };
+  return {
+    finding,
+    study,
+    measured,
+    criterion,
+    verdict: holds ? "reproduced" : "not reproduced",
+    why,
+  };
 }
