@@ -20,8 +20,9 @@ export const STUDY = {
   trainImages: 50_000,
   /** The test images every loss is measured on. */
   testImages: 10_000,
-  /** The best parameters of its random search. */
+  /** The best parameters of its random search, and how many combinations it drew. */
   bestParams: { dropout: 0.1508, lr: 3.47e-4, l2: 4.65e-6 },
+  searchTrials: 30,
 } as const;
 
 /** How close a number must come to the study's to count as reproduced: within 10%. */
