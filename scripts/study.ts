@@ -90,7 +90,7 @@ const PROFILES: Record<string, Step[]> = {
 /** The record of the study's settings and of each step's flags and outcome, in the results root. */
 const STUDY_FILE = "study.json";
 
-/** How a step of the study ended, or that it is running. */
+/** How a step of the study ended (interrupted: by a signal to the study), or that it is running. */
 type StepStatus = "running" | "finished" | "interrupted" | "failed";
 
 /** What {@link STUDY_FILE} holds. */
@@ -138,16 +138,18 @@ await runMain(async () => {
   if (saved) checkSameSettings(saved.settings, settings, `the study in ${root}`);
   const record: StudyRecord = { settings, steps: saved?.steps ?? {} };
 
-  // A signal stops the running step first: it is passed on, and the step recorded as interrupted.
-  let running: { name: string; child: Deno.ChildProcess } | undefined;
+  // A signal stops the running step first: it is passed on, and the study waits until the step has
+  // ended and is recorded as interrupted.
+  let running: { child: Deno.ChildProcess; recorded: Promise<void> } | undefined;
+  let stopping = false;
   whenStopped(async (signal) => {
-    if (!running) return;
+    stopping = true;
+    const step = running;
+    if (!step) return;
     try {
-      running.child.kill(signal);
+      step.child.kill(signal);
     } catch { /* it has already ended */ }
-    await running.child.status;
-    record.steps[running.name].status = "interrupted";
-    await writeJsonAtomic(studyPath, record);
+    await step.recorded;
   });
 
   const model = join(root, "train", "model.safetensors");
@@ -186,11 +188,15 @@ await runMain(async () => {
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-    running = { name: step.name, child };
+    const { promise: recorded, resolve: wasRecorded } = Promise.withResolvers<void>();
+    running = { child, recorded };
     const { code } = await child.status;
-    running = undefined;
-    record.steps[step.name].status = code === 0 ? "finished" : "failed";
+    record.steps[step.name].status = stopping ? "interrupted" : code === 0 ? "finished" : "failed";
     await writeJsonAtomic(studyPath, record);
+    running = undefined;
+    wasRecorded();
+    // Stopped by a signal: its handler ends the study now that the step is recorded.
+    if (stopping) await new Promise(() => {});
     if (code !== 0) {
       throw new (code === 2 ? UsageError : Error)(`study: ${step.name} failed (exit code ${code})`);
     }

@@ -72,7 +72,9 @@ export async function runSearch(plan: SearchPlan): Promise<TrialRecord[]> {
       batchSize: plan.batchSize,
       label: plan.rungs.length === 1
         ? "trials"
-        : `rung ${rung + 1}/${plan.rungs.length} (${candidates.length} trials)`,
+        : `rung ${rung + 1}/${plan.rungs.length} (${candidates.length} trial${
+          candidates.length === 1 ? "" : "s"
+        })`,
       // Only the first rung may start over; the later ones train on what it kept.
       fresh: plan.fresh && rung === 0,
       pastEpochs: "keep",
