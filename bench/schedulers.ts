@@ -17,6 +17,7 @@ import { checkInteger } from "../lib/experiment.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
 import { markdownTable } from "../lib/report.ts";
 import { halvingRungs } from "../lib/train/halving.ts";
+import type { Scheduler } from "../lib/experiments/search.ts";
 
 await runMain(async () => {
   const flags = parseFlags(Deno.args, {
@@ -51,14 +52,16 @@ await runMain(async () => {
       `one model; random: ${randomTrials} trials × ${flags["random-epochs"]} epochs`,
   );
 
-  const rows = [];
+  const rows: ({ seed: number } & Record<`${Scheduler}${"" | "Lr"}`, number>)[] = [];
   for (const seed of seeds) {
     const root = join(flags.out, `seed-${seed}`);
-    const chosen: Record<string, number> = {};
-    for (const [scheduler, args] of [
-      ["halving", [`--trials=${flags.trials}`, `--epochs=${flags.epochs}`, `--eta=${flags.eta}`]],
-      ["random", [`--trials=${randomTrials}`, `--epochs=${flags["random-epochs"]}`]],
-    ] as const) {
+    const chosen = {} as Record<`${Scheduler}${"" | "Lr"}`, number>;
+    for (
+      const [scheduler, args] of [
+        ["halving", [`--trials=${flags.trials}`, `--epochs=${flags.epochs}`, `--eta=${flags.eta}`]],
+        ["random", [`--trials=${randomTrials}`, `--epochs=${flags["random-epochs"]}`]],
+      ] as const
+    ) {
       const out = join(root, scheduler, "search");
       await step("search", [...args, `--scheduler=${scheduler}`, `--seed=${seed}`, ...common, out]);
       const best = JSON.parse(await Deno.readTextFile(join(out, "best_params.json")));
@@ -97,7 +100,8 @@ await runMain(async () => {
     `${(row.random / row.halving).toFixed(3)}×`,
   ]);
   const wins = rows.filter((row) => row.halving < row.random).length;
-  const summary = `${flags.trials} trials halved at η = ${flags.eta} up to ${flags.epochs} epochs ` +
+  const summary =
+    `${flags.trials} trials halved at η = ${flags.eta} up to ${flags.epochs} epochs ` +
     `(${budget} epochs of one model) against ${randomTrials} random trials of ` +
     `${flags["random-epochs"]} epochs, on ${flags.limit} images; the chosen parameters trained ` +
     `${flags.epochs} epochs: halving's validation loss is lower for ${wins} of ${rows.length} seeds.`;
