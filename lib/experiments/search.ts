@@ -86,8 +86,7 @@ export async function trainSearch(plan: SearchPlan, run: StepRun): Promise<void>
       pastEpochs: "keep",
     });
     if (rung >= last) return undefined; // this run's share ends here
-    await gather(chosen, trainings, records, { ...plan, epochs, wait: true });
-    return candidates.map((c) => mean(foldLosses(records, c, folds, epochs)));
+    return await scoreRung(candidates, epochs, { ...plan, trainings, records, wait: true });
   });
 }
 
@@ -100,14 +99,10 @@ export async function gatherSearch(plan: SearchPlan, wait: boolean): Promise<Tri
   const { combinations, splits } = plan;
   const trainings = searchTrainings(plan);
   const records: TrainingRecord[] = [];
-  const outcomes = await successiveHalving(plan.rungs, async (candidates, epochs) => {
-    await gather(trainingsOf(candidates, splits.length), trainings, records, {
-      ...plan,
-      epochs,
-      wait,
-    });
-    return candidates.map((c) => mean(foldLosses(records, c, splits.length, epochs)));
-  }) as HalvingOutcome[]; // every rung scored: it never stops early
+  const outcomes = await successiveHalving(
+    plan.rungs,
+    (candidates, epochs) => scoreRung(candidates, epochs, { ...plan, trainings, records, wait }),
+  ) as HalvingOutcome[]; // every rung scored: it never stops early
   return combinations.map((params, c) =>
     trialRecord(c, params, outcomes[c], foldLosses(records, c, splits.length, outcomes[c].epochs))
   );
@@ -118,18 +113,28 @@ function trainingsOf(candidates: number[], folds: number): number[] {
   return candidates.flatMap((c) => Array.from({ length: folds }, (_, f) => c * folds + f));
 }
 
-/** Reads the records of the trainings at `indices` at `epochs` into `records` (by index). */
-async function gather(
-  indices: number[],
-  trainings: Training[],
-  records: TrainingRecord[],
-  options: { folder: string; epochs: number; wait: boolean },
-): Promise<void> {
-  const gathered = await gatherTrainings(indices.map((i) => trainings[i]), {
-    ...options,
+/**
+ * The scores of `candidates` after `epochs` epochs — each one's validation loss, the mean over its folds,
+ * null where it diverged — from their trainings' results, which it reads into `records` (by training).
+ */
+async function scoreRung(
+  candidates: number[],
+  epochs: number,
+  { splits, folder, trainings, records, wait }: Pick<SearchPlan, "splits" | "folder"> & {
+    trainings: Training[];
+    records: TrainingRecord[];
+    wait: boolean;
+  },
+): Promise<(number | null)[]> {
+  const chosen = trainingsOf(candidates, splits.length);
+  const gathered = await gatherTrainings(chosen.map((i) => trainings[i]), {
+    folder,
+    epochs,
     pastEpochs: "keep",
+    wait,
   });
-  indices.forEach((i, k) => records[i] = gathered[k]);
+  chosen.forEach((i, k) => records[i] = gathered[k]);
+  return candidates.map((c) => mean(foldLosses(records, c, splits.length, epochs)));
 }
 
 /** Every trial's training on every split, trial after trial: `trial-07`, or `trial-07-fold-2`. */

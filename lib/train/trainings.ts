@@ -101,22 +101,19 @@ export async function runTrainings(
   for (const [i, training] of trainings.entries()) {
     records.push(options.fresh && owned[i] ? undefined : await readRecord(training, folder, past));
   }
-  const mine = await holdTrainings(
+  const held = (await holdTrainings(
     trainings.filter((_, i) => owned[i] && !isDone(records[i], epochs)),
     folder,
-  );
+  )).map((training) => trainings.indexOf(training));
   try {
     // Once held, a training's result is read again: another process may have finished it meanwhile.
-    for (const training of mine) {
-      const i = trainings.indexOf(training);
-      if (options.fresh) await removeResult(folder, training.id);
-      else records[i] = await readRecord(training, folder, past);
+    for (const i of held) {
+      if (options.fresh) await removeResult(folder, trainings[i].id);
+      else records[i] = await readRecord(trainings[i], folder, past);
     }
     // The trainings to train, grouped by the epochs they start from (one population each).
     const groups = new Map<number, number[]>();
-    for (const training of mine) {
-      const i = trainings.indexOf(training);
-      if (isDone(records[i], epochs)) continue;
+    for (const i of held.filter((i) => !isDone(records[i], epochs))) {
       const start = records[i]?.history.length ?? 0;
       groups.set(start, [...groups.get(start) ?? [], i]);
     }
@@ -127,10 +124,9 @@ export async function runTrainings(
         start,
       });
       members.forEach((i, k) => records[i] = trained[k]);
-      for (const i of members) await releaseLock(lockPath(folder, trainings[i].id));
     }
   } finally {
-    for (const { id } of mine) await releaseLock(lockPath(folder, id));
+    for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
   }
   return records;
 }
