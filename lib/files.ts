@@ -317,7 +317,8 @@ async function retire(lock: string, text: string): Promise<void> {
 }
 
 /** Whether the holder of a lock as found still runs (see {@link takeLock}). */
-function isAlive({ holder, touched }: FoundLock): boolean {
+function isAlive(found: FoundLock): found is FoundLock & { holder: LockHolder } {
+  const { holder, touched } = found;
   if (!holder) return false;
   if (holder.host !== Deno.hostname()) return Date.now() - touched < STALE_LOCK_MS;
   // This pid on this machine: an earlier process (a restarted container), as this one holds no such lock.
