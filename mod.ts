@@ -129,11 +129,13 @@ export {
 // The experiments' parts.
 export {
   addGaussianNoise,
+  blankSquare,
   corrupt,
   corruptedPairs,
   type Corruption,
   digitPixels,
   occlude,
+  type Square,
 } from "./lib/corrupt.ts";
 export {
   generateParams,
@@ -146,8 +148,12 @@ export {
 } from "./lib/search.ts";
 export {
   classCentroids,
+  codeAt,
   type Codes,
   interpolate,
+  type LatentPlane,
+  latentPlane,
+  planeCoordinates,
   principalComponents,
   projectTo2d,
 } from "./lib/latent.ts";

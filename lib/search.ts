@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DEFAULT_CONFIG } from "./model/autoencoder.ts";
+import { STUDY } from "./experiments/findings.ts";
 import { createRng, permutation } from "./random.ts";
 import { readJsonIfExists } from "./files.ts";
 
@@ -104,11 +104,7 @@ export function rankTrials(trials: readonly TrialRecord[]): TrialRecord[] {
 export type BestParams = Pick<TrialParams, "dropout" | "lr" | "l2">;
 
 /** The study's best parameters, used until a search of this toolkit has written its own. */
-export const STUDY_BEST_PARAMS: BestParams = {
-  dropout: DEFAULT_CONFIG.dropout,
-  lr: 3.47e-4,
-  l2: 4.65e-6,
-};
+export const STUDY_BEST_PARAMS: BestParams = STUDY.bestParams;
 
 /** Training parameters as one line, e.g. `dropout 0.1508, lr 3.47e-4, L2 4.65e-6`. */
 export function describeParams({ dropout, lr, l2 }: BestParams): string {

@@ -547,8 +547,14 @@ async function rowTrainer(
       skipped: `the ${backend} backend cannot be set up here: ${(error as Error).message}${hint}`,
     };
   }
-  if (engine.kind === "tfjs") return { trainer: new TfjsTrainer(jobs, { batchSize, backend }), adapter };
-  const pool = await WorkerPool.create(jobs, { batchSize, backend: "wasm", workers: engine.workers });
+  if (engine.kind === "tfjs") {
+    return { trainer: new TfjsTrainer(jobs, { batchSize, backend }), adapter };
+  }
+  const pool = await WorkerPool.create(jobs, {
+    batchSize,
+    backend: "wasm",
+    workers: engine.workers,
+  });
   return { trainer: pool, adapter: `${adapter}, in each of ${engine.workers} worker(s)` };
 }
 

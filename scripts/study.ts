@@ -99,7 +99,7 @@ const PROFILES: Record<string, Step[]> = {
 /** The record of the study's settings and of each step's flags and outcome, in the results root. */
 const STUDY_FILE = "study.json";
 
-/** How a step of the study ended, or that it is running. */
+/** How a step of the study ended (interrupted: by a signal to the study), or that it is running. */
 type StepStatus = "running" | "finished" | "interrupted" | "failed";
 
 /** What {@link STUDY_FILE} holds. */
@@ -165,21 +165,22 @@ await runMain(async () => {
       : []),
   ];
 
-  // A signal stops the running step first: it is passed on, and the step recorded as interrupted.
-  let running: { name: string; child: Deno.ChildProcess } | undefined;
+  // A signal stops the running step first: it is passed on, and the study waits until the step has
+  // ended and (in shard 1, which keeps the record) is recorded as interrupted.
+  let running: { child: Deno.ChildProcess; recorded: Promise<void> } | undefined;
+  let stopping = false;
   const leads = !shard || shard.index === 1;
   const record: StudyRecord = { settings, steps: {} };
   whenStopped(async (signal) => {
-    if (!running) return;
+    stopping = true;
+    const step = running;
+    if (!step) return;
     try {
-      running.child.kill(signal);
+      step.child.kill(signal);
     } catch { /* it has already ended */ }
-    await running.child.status;
-    if (!leads) return;
-    record.steps[running.name].status = "interrupted";
-    await writeJsonAtomic(studyPath, record);
+    await step.recorded;
   });
-  /** Runs `step`'s script with `args`; its exit code. */
+  /** Runs `step`'s script with `args`; its exit code. Stopped by a signal, it waits for the handler. */
   const runStep = async (step: Step, args: string[]) => {
     const script = new URL(`./${step.name}.ts`, import.meta.url).href;
     const child = new Deno.Command(Deno.execPath(), {
@@ -188,9 +189,17 @@ await runMain(async () => {
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-    running = { name: step.name, child };
+    const { promise: recorded, resolve: wasRecorded } = Promise.withResolvers<void>();
+    running = { child, recorded };
     const { code } = await child.status;
+    if (stopping && leads) {
+      record.steps[step.name].status = "interrupted";
+      await writeJsonAtomic(studyPath, record);
+    }
     running = undefined;
+    wasRecorded();
+    // Stopped by a signal: its handler ends the study now that the step is recorded.
+    if (stopping) await new Promise(() => {});
     return code;
   };
 

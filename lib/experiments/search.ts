@@ -10,7 +10,13 @@ import { join } from "node:path";
 import type { Digits } from "../data/mnist.ts";
 import { scatterChart, writeChart } from "../figures/charts.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
-import { csvTable, markdownTable, publishSection, type ReportItem } from "../report.ts";
+import {
+  csvTable,
+  type Finding,
+  markdownTable,
+  publishSection,
+  type ReportItem,
+} from "../report.ts";
 import {
   BEST_PARAMS_FILE,
   describeParams,
@@ -28,6 +34,7 @@ import {
   type Training,
   type TrainingRecord,
 } from "../train/trainings.ts";
+import { holdsWhen, STUDY } from "./findings.ts";
 
 /** The schedulers `search` takes: successive halving (the default) or the study's random search. */
 export const SCHEDULERS = ["halving", "random"] as const;
@@ -79,7 +86,9 @@ export async function trainSearch(plan: SearchPlan, run: StepRun): Promise<void>
       batchSize: plan.batchSize,
       label: plan.rungs.length === 1
         ? "trials"
-        : `rung ${rung + 1}/${plan.rungs.length} (${candidates.length} trials)`,
+        : `rung ${rung + 1}/${plan.rungs.length} (${candidates.length} trial${
+          candidates.length === 1 ? "" : "s"
+        })`,
       owns: own,
       // Only the first rung may start over; the later ones train on what it kept.
       fresh: plan.fresh && rung === 0,
@@ -102,7 +111,7 @@ export async function gatherSearch(plan: SearchPlan, wait: boolean): Promise<Tri
   const outcomes = await successiveHalving(
     plan.rungs,
     (candidates, epochs) => scoreRung(candidates, epochs, { ...plan, trainings, records, wait }),
-  ) as HalvingOutcome[]; // every rung scored: it never stops early
+  );
   return combinations.map((params, c) =>
     trialRecord(c, params, outcomes[c], foldLosses(records, c, splits.length, outcomes[c].epochs))
   );
@@ -297,6 +306,7 @@ export async function writeSearchResults(out: string, outcome: SearchOutcome): P
 
   await publishSection(out, {
     title: `Hyper-parameter search: d = ${outcome.hidden}`,
+    findings: best ? searchFindings(best, outcome) : [],
     items: [
       { kind: "text", text: describeSearch(outcome, ranked, best) },
       ...(finished.length > 0
@@ -324,6 +334,40 @@ export async function writeSearchResults(out: string, outcome: SearchOutcome): P
   });
   if (!best) throw new Error(`all ${ranked.length} trials diverged; narrow --lr-range`);
   return markdownTable(headers, shownRows);
+}
+
+/** How far the best learning rate may lie from the study's, as a factor, to count as the same. */
+const LR_FACTOR = 3;
+
+/**
+ * What a search judges of the study: its best parameters, the learning rate within a factor of
+ * {@link LR_FACTOR} of the study's (the parameter that decides training most) — comparable only where the
+ * search drew as many trials on as many images as the study's.
+ */
+export function searchFindings(
+  best: TrialRecord,
+  outcome: Pick<SearchOutcome, "trials" | "trainImages">,
+): Finding[] {
+  const study = STUDY.bestParams;
+  const off = best.params.lr / study.lr;
+  const factor = off >= 1 ? `×${off.toFixed(2)}` : `÷${(1 / off).toFixed(2)}`;
+  const row = holdsWhen(
+    "the best parameters of the search",
+    describeParams(study),
+    `lr within a factor of ${LR_FACTOR} of the study's`,
+    describeParams(best.params),
+    off <= LR_FACTOR && off >= 1 / LR_FACTOR,
+    `lr ${factor} the study's`,
+  );
+  const short = outcome.trials.length < STUDY.searchTrials ||
+    outcome.trainImages < STUDY.trainImages;
+  if (!short) return [row];
+  return [{
+    ...row,
+    verdict: "not comparable",
+    why: `${outcome.trials.length} of the study's ${STUDY.searchTrials} trials on ` +
+      `${outcome.trainImages} of its ${STUDY.trainImages} images (lr ${factor} the study's)`,
+  }];
 }
 
 /** The validation loss of each converged trial at its last rung against its lr and L2. */

@@ -46,7 +46,8 @@ export function settingsDifference(saved: unknown, now: unknown, path = ""): str
     if (Array.isArray(saved) && Array.isArray(now) && saved.length !== now.length) {
       return `${path || "settings"}: ${saved.length} entries → ${now.length}`;
     }
-    const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])].sort();
+    const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])];
+    if (!Array.isArray(saved)) keys.sort();
     for (const key of keys) {
       const inner = Array.isArray(saved) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
       const difference = settingsDifference(saved[key], now[key], inner);

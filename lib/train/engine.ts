@@ -120,15 +120,16 @@ export async function createTrainer(
     if (unfused && !plan.auto) {
       throw new UsageError(`the fused engine trains autoencoders only, not ${unfused.name}`);
     }
+    let why = `the fused engine trains autoencoders only, not ${unfused?.name}`;
     if (!unfused) {
       try {
         return await FusedTrainer.create(jobs, options);
       } catch (error) {
         if (!plan.auto || !(error instanceof DeviceLimitError)) throw error;
-        console.error(`engine: the population does not fit the GPU (${error.message})`);
+        why = `the population does not fit the GPU (${error.message})`;
       }
     }
-    console.error(`engine: tfjs ${plan.backend.backend} in this thread trains instead`);
+    console.error(`engine: ${why}; tfjs ${plan.backend.backend} in this thread trains instead`);
     return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
   }
   if (plan.engine === "workers") {

@@ -42,23 +42,27 @@ export function halvingRungs(candidates: number, epochs: number, eta: number): R
   if (!(eta >= 2)) throw new RangeError(`η must be at least 2, got ${eta}`);
   const counts = [candidates];
   while (counts.at(-1)! > 1) counts.push(Math.max(1, Math.floor(counts.at(-1)! / eta)));
-  const last = counts.length - 1;
-  const rungs = counts.map((count, k) => ({
-    candidates: count,
-    epochs: Math.round(epochs / eta ** (last - k)),
-  }));
-  rungs.forEach((rung, k) => {
-    if (rung.epochs < 1 || (k > 0 && rung.epochs <= rungs[k - 1].epochs)) {
-      const need = Math.ceil(eta ** last);
-      throw new RangeError(
-        `${candidates} candidates at η = ${eta} need ${rungs.length} rungs of growing epochs, which ` +
-          `${epochs} epochs cannot give (the first rung would train ${
-            (epochs / eta ** last).toFixed(2)
-          }); give at least ${need} epochs, fewer candidates or a larger η`,
-      );
-    }
-  });
-  return rungs;
+  const rungs = (budget: number) => {
+    const last = counts.length - 1;
+    const made = counts.map((count, k) => ({
+      candidates: count,
+      epochs: Math.round(budget / eta ** (last - k)),
+    }));
+    const fits = made.every((rung, k) =>
+      rung.epochs >= 1 && (k === 0 || rung.epochs > made[k - 1].epochs)
+    );
+    return fits ? made : undefined;
+  };
+  const made = rungs(epochs);
+  if (!made) {
+    let need = epochs + 1;
+    while (!rungs(need)) need++;
+    throw new RangeError(
+      `${candidates} candidates at η = ${eta} need ${counts.length} rungs of growing epochs, which ` +
+        `${epochs} epochs cannot give; give at least ${need} epochs, fewer candidates or a larger η`,
+    );
+  }
+  return made;
 }
 
 /**
@@ -75,9 +79,18 @@ export function halvingRungs(candidates: number, epochs: number, eta: number): R
  * const outcomes = await successiveHalving(halvingRungs(4, 4, 2), async (candidates, epochs) =>
  *   candidates.map((c) => quality[c] / epochs)
  * );
- * console.log(outcomes?.map((o) => o.rung).join(" ")); // 0 2 0 1
+ * console.log(outcomes.map((o) => o.rung).join(" ")); // 0 2 0 1
  * ```
  */
+export function successiveHalving(
+  rungs: readonly Rung[],
+  train: (candidates: number[], epochs: number) => Promise<(number | null)[]>,
+): Promise<HalvingOutcome[]>;
+/** {@link successiveHalving} whose `train` may stop it after a rung, by returning undefined. */
+export function successiveHalving(
+  rungs: readonly Rung[],
+  train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
+): Promise<HalvingOutcome[] | undefined>;
 export async function successiveHalving(
   rungs: readonly Rung[],
   train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
