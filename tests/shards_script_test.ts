@@ -203,7 +203,10 @@ Deno.test("two shards of the study at once: shard 1 merges each step and reports
   const [leader, follower] = await shards();
   assertAllDone([leader, follower]);
   const report = await Deno.readTextFile(join(root, "REPORT.md"));
-  assert.equal(report.match(/^## /gm)?.length, 6);
+  for (const folder of ["train", "search", "sweep", "corrupt", "denoise", "morph"]) {
+    assert.ok(await exists(join(root, folder, "report.json")), `no ${folder} section`);
+  }
+  assert.equal(report.match(/^## /gm)?.length, 1 + 6, "the findings, then a section per step");
   // the second shard trained its share of each step that shards, the first merged them
   for (const step of ["search", "sweep", "denoise"]) {
     assert.match(follower.stderr, new RegExp(`shard 2/2 done: .*${step}/trainings/`));
