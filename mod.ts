@@ -72,7 +72,13 @@ export { FusedTrainer } from "./lib/train/fused.ts";
 export { describeEpoch, fit, type FitOptions } from "./lib/train/fit.ts";
 export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";
 export { halvingRungs, type Rung, successiveHalving } from "./lib/train/halving.ts";
-export { runTrainings, type Training, type TrainingRecord } from "./lib/train/trainings.ts";
+export {
+  gatherTrainings,
+  runTrainings,
+  type Training,
+  type TrainingRecord,
+} from "./lib/train/trainings.ts";
+export { owns, parseShard, type Shard, shardOfEnvironment, type StepRun } from "./lib/shards.ts";
 export { Population, type PopulationOptions } from "./lib/gpu/population.ts";
 
 // Data.

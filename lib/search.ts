@@ -32,8 +32,6 @@ export interface TrialRecord {
   /** Validation loss of each fold at its last rung (one entry without cross-validation). */
   foldLosses: (number | null)[];
   diverged: boolean;
-  /** Seconds its epochs took (those of the populations it trained in). */
-  seconds: number;
 }
 
 /** The study's range of learning rates, drawn log-uniformly: 10^U(−4, −1). */

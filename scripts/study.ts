@@ -9,10 +9,18 @@
  * A step whose results exist from a run with the same flags (and whose earlier steps were all kept) is
  * skipped, so an interrupted study resumes; the search and sweep also resume inside their own loops.
  *
+ * With `--shard i/n` (or a scheduler's array index), n studies share the results root: each trains its
+ * share of the steps that shard (search, sweep, denoise). Shard 1 leads: it runs every step as the study
+ * does — the steps that shard as its share, then their merge once every shard's results are there — and
+ * keeps `study.json`; shard i > 1 runs its share of each step that shards once shard 1 has finished the
+ * steps before it (the search's best parameters, the trained model).
+ *
+ *     deno task study --profile full --shard 1/4   # and 2/4, 3/4, 4/4 elsewhere
+ *
  * @module
  */
-import { join } from "node:path";
-import { parseFlags, runMain, UsageError, whenStopped } from "../lib/cli.ts";
+import { dirname, join } from "node:path";
+import { check, parseFlags, runMain, UsageError, whenStopped } from "../lib/cli.ts";
 import {
   checkChoice,
   checkInteger,
@@ -22,6 +30,7 @@ import {
 } from "../lib/experiment.ts";
 import { exists, holdFolder, readJsonIfExists, writeJsonAtomic } from "../lib/files.ts";
 import { SECTION_FILE, writeReport } from "../lib/report.ts";
+import { shardFlags, stepRun } from "../lib/shards.ts";
 import { checkSameSettings } from "../lib/train/checkpoint.ts";
 import { BACKEND_CHOICES } from "../lib/tfjs.ts";
 import { ENGINE_CHOICES } from "../lib/train/engine.ts";
@@ -119,6 +128,12 @@ const NEEDS_MODEL = ["corrupt", "denoise", "morph"];
 /** Steps that train, and take the engine flags. */
 const TRAINS = ["search", "train", "sweep", "denoise"];
 
+/** Steps that shard: sets of independent trainings. */
+const SHARDS = ["search", "sweep", "denoise"];
+
+/** How often a shard of the study looks whether shard 1 has finished the steps it waits for. */
+const POLL_MS = 2000;
+
 await runMain(async () => {
   const flags = parseFlags(Deno.args, {
     profile: {
@@ -135,27 +150,41 @@ await runMain(async () => {
       help: "results root (one folder per step inside)",
     },
     fresh: { type: "boolean", default: false, help: "rerun every step from the start" },
+    shard: shardFlags().shard,
   }, "study");
   checkChoice("profile", flags.profile, Object.keys(PROFILES));
   checkInteger("seed", flags.seed, 0);
   checkChoice("backend", flags.backend, BACKEND_CHOICES);
   checkChoice("engine", flags.engine, ENGINE_CHOICES);
   if (flags.workers !== undefined) checkInteger("workers", flags.workers, 1);
+  const run = stepRun({ shard: flags.shard, merge: false, wait: false });
+  const shard = run.kind === "shard" ? run.shard : undefined;
+  check(
+    !(shard && flags.fresh),
+    "a sharded study cannot start over (--fresh): remove its results root, or use another --out",
+  );
   const steps = PROFILES[flags.profile];
-
-  // The results root: held by this study; an earlier study there must have had the same settings.
   const root = flags.out;
-  await holdFolder(root);
   const settings = { profile: flags.profile, seed: flags.seed };
   const studyPath = join(root, STUDY_FILE);
-  const saved = flags.fresh ? undefined : await readJsonIfExists<StudyRecord>(studyPath);
-  if (saved) checkSameSettings(saved.settings, settings, `the study in ${root}`);
-  const record: StudyRecord = { settings, steps: saved?.steps ?? {} };
+  /** Each step's flags, as every shard of the study gives them. */
+  const stepArgs = (step: Step) => [
+    ...step.flags,
+    `--seed=${flags.seed}`,
+    `--backend=${flags.backend}`,
+    ...(TRAINS.includes(step.name) ? engineArgs(flags) : []),
+    `--out=${join(root, step.name)}`,
+    ...(NEEDS_MODEL.includes(step.name)
+      ? [`--model=${join(root, "train", "model.safetensors")}`]
+      : []),
+  ];
 
   // A signal stops the running step first: it is passed on, and the study waits until the step has
-  // ended and is recorded as interrupted.
+  // ended and (in shard 1, which keeps the record) is recorded as interrupted.
   let running: { child: Deno.ChildProcess; recorded: Promise<void> } | undefined;
   let stopping = false;
+  const leads = !shard || shard.index === 1;
+  const record: StudyRecord = { settings, steps: {} };
   whenStopped(async (signal) => {
     stopping = true;
     const step = running;
@@ -165,20 +194,54 @@ await runMain(async () => {
     } catch { /* it has already ended */ }
     await step.recorded;
   });
+  /** Runs `step`'s script with `args`; its exit code. Stopped by a signal, it waits for the handler. */
+  const runStep = async (step: Step, args: string[]) => {
+    const script = new URL(`./${step.name}.ts`, import.meta.url).href;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args],
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    const { promise: recorded, resolve: wasRecorded } = Promise.withResolvers<void>();
+    running = { child, recorded };
+    const { code } = await child.status;
+    if (stopping && leads) {
+      record.steps[step.name].status = "interrupted";
+      await writeJsonAtomic(studyPath, record);
+    }
+    running = undefined;
+    wasRecorded();
+    // Stopped by a signal: its handler ends the study now that the step is recorded.
+    if (stopping) await new Promise(() => {});
+    return code;
+  };
 
-  const model = join(root, "train", "model.safetensors");
+  // Shards after the first: their share of each step that shards, once shard 1 has done those before.
+  if (!leads) {
+    for (const [index, step] of steps.entries()) {
+      if (!SHARDS.includes(step.name)) continue;
+      await waitForLeader(studyPath, settings, steps.slice(0, index).map((s) => [s, stepArgs(s)]));
+      const args = [...stepArgs(step), `--shard=${shard.index}/${shard.count}`];
+      console.error(`study ${index + 1}/${steps.length}: ${step.name} ${args.join(" ")}`);
+      const code = await runStep(step, args);
+      if (code !== 0) failed(step, code);
+    }
+    console.error(`study shard ${shard.index}/${shard.count} done; shard 1 merges and reports`);
+    return;
+  }
+
+  // The results root: held by this study; an earlier study there must have had the same settings.
+  await holdFolder(root);
+  const saved = flags.fresh ? undefined : await readJsonIfExists<StudyRecord>(studyPath);
+  if (saved) checkSameSettings(saved.settings, settings, `the study in ${root}`);
+  Object.assign(record.steps, saved?.steps);
+
   const started = performance.now();
   // Once a step runs, every later one runs too: its inputs (best parameters, trained model) changed.
   let upstreamRan = false;
   for (const [index, step] of steps.entries()) {
-    const args = [
-      ...step.flags,
-      `--seed=${flags.seed}`,
-      `--backend=${flags.backend}`,
-      ...(TRAINS.includes(step.name) ? engineArgs(flags) : []),
-      `--out=${join(root, step.name)}`,
-      ...(NEEDS_MODEL.includes(step.name) ? [`--model=${model}`] : []),
-    ];
+    const args = stepArgs(step);
     const label = `study ${index + 1}/${steps.length}: ${step.name}`;
     const previous = record.steps[step.name];
     const sameRun = !upstreamRan && JSON.stringify(previous?.args) === JSON.stringify(args);
@@ -190,30 +253,23 @@ await runMain(async () => {
       continue;
     }
     upstreamRan = true;
-    // A step resumes what it kept, by its own rule, unless the whole study starts over.
-    const fresh = flags.fresh && TRAINS.includes(step.name) ? ["--fresh"] : [];
-    console.error(`${label} ${[...args, ...fresh].join(" ")}`);
+    // A step resumes what it kept, by its own rule, unless the whole study starts over; sharded, it
+    // trains shard 1's share, then merges once the other shards' results are there.
+    const runs = shard && SHARDS.includes(step.name)
+      ? [[...args, `--shard=1/${shard.count}`], [...args, "--merge", "--wait"]]
+      : [[...args, ...(flags.fresh && TRAINS.includes(step.name) ? ["--fresh"] : [])]];
     record.steps[step.name] = { args, status: "running" };
+    for (const later of steps.slice(index + 1)) delete record.steps[later.name];
     await writeJsonAtomic(studyPath, record);
-    const script = new URL(`./${step.name}.ts`, import.meta.url).href;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...args, ...fresh],
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn();
-    const { promise: recorded, resolve: wasRecorded } = Promise.withResolvers<void>();
-    running = { child, recorded };
-    const { code } = await child.status;
-    record.steps[step.name].status = stopping ? "interrupted" : code === 0 ? "finished" : "failed";
-    await writeJsonAtomic(studyPath, record);
-    running = undefined;
-    wasRecorded();
-    // Stopped by a signal: its handler ends the study now that the step is recorded.
-    if (stopping) await new Promise(() => {});
-    if (code !== 0) {
-      throw new (code === 2 ? UsageError : Error)(`study: ${step.name} failed (exit code ${code})`);
+    let code = 0;
+    for (const stepRunArgs of runs) {
+      console.error(`${label} ${stepRunArgs.join(" ")}`);
+      code = await runStep(step, stepRunArgs);
+      if (code !== 0) break;
     }
+    record.steps[step.name].status = code === 0 ? "finished" : "failed";
+    await writeJsonAtomic(studyPath, record);
+    if (code !== 0) failed(step, code);
   }
   const report = await writeReport(root);
   const minutes = (performance.now() - started) / 60000;
@@ -221,6 +277,39 @@ await runMain(async () => {
     `study (${flags.profile}) finished in ${minutes.toFixed(1)} min; report: ${report}`,
   );
 });
+
+/** Stops the study for a step that failed with exit code `code` (2, a usage error: the same). */
+function failed(step: Step, code: number): never {
+  throw new (code === 2 ? UsageError : Error)(`study: ${step.name} failed (exit code ${code})`);
+}
+
+/**
+ * Waits until the study record at `path` (shard 1's) has the same `settings` and says that each of
+ * `steps` finished with the flags given; says once what it waits for.
+ */
+async function waitForLeader(
+  path: string,
+  settings: StudyRecord["settings"],
+  steps: [Step, string[]][],
+): Promise<void> {
+  let said = false;
+  while (true) {
+    const saved = await readJsonIfExists<StudyRecord>(path);
+    if (saved) checkSameSettings(saved.settings, settings, `the study in ${dirname(path)}`);
+    const pending = steps.filter(([step, args]) => {
+      const done = saved?.steps[step.name];
+      return done?.status !== "finished" || JSON.stringify(done.args) !== JSON.stringify(args);
+    });
+    if (pending.length === 0) return;
+    if (!said) {
+      console.error(
+        `study: waiting for shard 1 to finish ${pending.map(([step]) => step.name).join(", ")}`,
+      );
+    }
+    said = true;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
 
 /** The engine flags passed on to the steps that train. */
 function engineArgs(flags: { engine: string; workers?: number }): string[] {

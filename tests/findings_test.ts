@@ -135,7 +135,6 @@ Deno.test("the search's best learning rate is judged within a factor of 3, at th
     validationLoss: 0.03,
     foldLosses: [0.03],
     diverged: false,
-    seconds: 1,
   });
   const judge = (lr: number, trials = 30, trainImages = 50_000) =>
     verdicts(searchFindings(trial(lr), { trials: new Array(trials), trainImages }));

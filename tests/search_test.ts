@@ -58,7 +58,6 @@ function trial(index: number, validationLoss: number | null, rung = 0): TrialRec
     validationLoss,
     foldLosses: [validationLoss],
     diverged: validationLoss === null,
-    seconds: 1,
   };
 }
 

@@ -16,7 +16,7 @@ import { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { csvTable, type Finding, publishSection, type ReportItem } from "../report.ts";
 import { describeParams } from "../search.ts";
-import { readTrainingState, type TrainingRecord } from "../train/trainings.ts";
+import { lossHistory, readTrainingState, type TrainingRecord } from "../train/trainings.ts";
 import { type Budget, closeTo, holdsWhen, STUDY, TOLERANCE } from "./findings.ts";
 import {
   CORRUPTION_KINDS,
@@ -173,10 +173,9 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
       kind,
       corruption,
       file: trained.find((t) => t.kind === kind)?.file ?? null,
-      engine: record.engine,
       diverged: record.diverged,
       epochs: record.history.length,
-      history: record.history,
+      history: lossHistory(record.history),
     })),
     comparison,
     curves,
@@ -201,9 +200,8 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
     {
       kind: "text",
       text: `Denoisers of d = ${hidden} trained on ${outcome.trainImages} images ` +
-        `(${describeParams(outcome.params)}; ${outcome.params.source}; ${
-          outcome.denoisers[0]?.record.engine
-        }), evaluated on ${clean.length / IMAGE_PIXELS} test images. ${summaries.join(" ")}`,
+        `(${describeParams(outcome.params)}; ${outcome.params.source}), evaluated on ` +
+        `${clean.length / IMAGE_PIXELS} test images. ${summaries.join(" ")}`,
     },
     {
       kind: "table",

@@ -18,8 +18,7 @@ import { pickImages, reconstructPixels } from "../predict.ts";
 import { csvTable, type Finding, markdownTable, publishSection } from "../report.ts";
 import { describeParams } from "../search.ts";
 import { type ExponentialFit, fitExponential, spearman } from "../stats.ts";
-import type { EpochRecord } from "../train/trainer.ts";
-import { readTrainingState, type TrainingRecord } from "../train/trainings.ts";
+import { lossHistory, readTrainingState, type TrainingRecord } from "../train/trainings.ts";
 import { EXPONENTIAL_R2, FALLING_RHO, holdsWhen } from "./findings.ts";
 
 /** Test digits shown reconstructed by every size. */
@@ -32,9 +31,8 @@ export interface SizeResult {
   finalTrainLoss: number | null;
   finalValidationLoss: number | null;
   finalTestLoss: number | null;
-  /** Seconds its epochs took (its population's). */
-  seconds: number;
-  epochs: EpochRecord[];
+  /** Its losses after each epoch. */
+  epochs: ReturnType<typeof lossHistory>;
 }
 
 /** The trend of the final test loss against d. */
@@ -124,20 +122,17 @@ export async function writeSweepResults(out: string, outcome: SweepOutcome): Pro
     "final validation loss",
     "final test loss",
     "fitted test loss",
-    "seconds",
   ];
   const tableRows = (show: (value: number | null) => string | number) =>
     results.map((r) => [
       r.hidden,
       ...[r.finalTrainLoss, r.finalValidationLoss, r.finalTestLoss, fitted(r.hidden)].map(show),
-      r.seconds.toFixed(1),
     ]);
   await writeJsonAtomic(join(out, "sweep.json"), {
     params,
     epochs: params.epochs,
     batchSize: params.batchSize,
     seed: outcome.seed,
-    engine: outcome.records[0]?.engine,
     trainImages: outcome.trainImages,
     testImages: outcome.test.count,
     fit: trend.fit,
@@ -268,7 +263,6 @@ function sizeResult(hidden: number, record: TrainingRecord): SizeResult {
     finalTrainLoss: record.diverged ? null : finite(final?.trainLoss),
     finalValidationLoss: record.diverged ? null : finite(final?.validationLoss),
     finalTestLoss: record.diverged ? null : finite(final?.testLoss),
-    seconds: record.history.reduce((sum, epoch) => sum + epoch.seconds, 0),
-    epochs: record.history,
+    epochs: lossHistory(record.history),
   };
 }

@@ -68,7 +68,9 @@ export function halvingRungs(candidates: number, epochs: number, eta: number): R
 /**
  * Runs successive halving over `count` candidates: `train(candidates, epochs)` trains the candidates
  * given (indices) to `epochs` and returns each one's score, lower is better, null for one that diverged;
- * the best of a rung, as many as the next rung holds (⌊n/η⌋), go on to it. Returns each candidate's outcome, in order.
+ * the best of a rung, as many as the next rung holds (⌊n/η⌋), go on to it. Returns each candidate's
+ * outcome, in order — or undefined where `train` returned undefined instead of scores: the halving stops
+ * there (a shard of a search whose share ends with that rung, which does not wait for its scores).
  *
  * @example
  * ```ts
@@ -80,14 +82,24 @@ export function halvingRungs(candidates: number, epochs: number, eta: number): R
  * console.log(outcomes.map((o) => o.rung).join(" ")); // 0 2 0 1
  * ```
  */
-export async function successiveHalving(
+export function successiveHalving(
   rungs: readonly Rung[],
   train: (candidates: number[], epochs: number) => Promise<(number | null)[]>,
-): Promise<HalvingOutcome[]> {
+): Promise<HalvingOutcome[]>;
+/** {@link successiveHalving} whose `train` may stop it after a rung, by returning undefined. */
+export function successiveHalving(
+  rungs: readonly Rung[],
+  train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
+): Promise<HalvingOutcome[] | undefined>;
+export async function successiveHalving(
+  rungs: readonly Rung[],
+  train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
+): Promise<HalvingOutcome[] | undefined> {
   const outcomes: HalvingOutcome[] = [];
   let alive = Array.from({ length: rungs[0].candidates }, (_, i) => i);
   for (const [k, rung] of rungs.entries()) {
     const scores = await train(alive, rung.epochs);
+    if (!scores) return undefined;
     alive.forEach((candidate, i) => {
       outcomes[candidate] = { rung: k, epochs: rung.epochs, score: scores[i] };
     });
