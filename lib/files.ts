@@ -3,7 +3,9 @@
  *
  * - atomic writes: a temporary name beside the file, renamed when complete, so that an interrupted run
  *   never leaves a half-written file; temporary files are removed on every exit path ({@link cleanUpFiles})
- *   and those of a dead run by the next run in the folder;
+ *   and those of a dead run by the next run in the folder; a run being stopped lets the writes and locks
+ *   under way end and starts no new one ({@link finishWrites});
+ * - scratch folders, removed with their contents when the run ends;
  * - locks: the results-folder lock (one run at a time in a folder) and a shard's lock on each training
  *   it trains — a lock file with the holder's pid and host, taken atomically in a way a network file
  *   system keeps (no `flock`), released on exit, taken over when its holder is gone;
@@ -23,8 +25,32 @@ const temporaries = new Set<string>();
 /** Lock files this process holds, with what it wrote in each, released when it exits. */
 const locks = new Map<string, string>();
 
-/** Folders this process made for its results, removed when it exits leaving them empty. */
+/** Folders this process made for its results (and above them), removed when it exits leaving them empty. */
 const madeFolders = new Set<string>();
+
+/** Scratch folders of this process, removed with their contents when it exits. */
+const scratchFolders = new Set<string>();
+
+/** The writes and lock operations under way, which {@link finishWrites} waits for. */
+const underWay = new Set<Promise<unknown>>();
+
+/** Whether this process has stopped writing: it is being stopped. */
+let writesFinished = false;
+
+/**
+ * Runs `operation`, one of this module's that leaves files (a write, a lock), unless the run is being
+ * stopped: then it is refused, naming `path`. {@link finishWrites} waits for those under way.
+ */
+function whileRunning<T>(path: string, operation: () => Promise<T>): Promise<T> {
+  if (writesFinished) {
+    return Promise.reject(new Error(`${path} not written: the run is being stopped`));
+  }
+  const running = operation();
+  underWay.add(running);
+  const forget = () => underWay.delete(running);
+  running.then(forget, forget);
+  return running;
+}
 
 /** A temporary file of a write: `<file>.<pid>@<host>.<random>.tmp`. */
 const TEMPORARY = /\.(\d+)@([A-Za-z0-9._-]+)\.[0-9a-f]{8}\.tmp$/;
@@ -47,20 +73,53 @@ export const STALE_LOCK_MS = 5 * 60_000;
  * console.log(await Deno.readTextFile(`${dir}/a/b.txt`)); // complete or absent
  * ```
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  return whileRunning(path, () => writeThroughTemporary(path, data));
+}
+
+/** The write of {@link writeFileAtomic}; a failure is an error that names `path` and the reason. */
+async function writeThroughTemporary(path: string, data: Uint8Array | string): Promise<void> {
   const temporary = temporaryName(path);
-  await Deno.mkdir(parentFolder(path), { recursive: true });
   temporaries.add(temporary);
   try {
+    await Deno.mkdir(parentFolder(path), { recursive: true });
     if (typeof data === "string") await Deno.writeTextFile(temporary, data);
     else await Deno.writeFile(temporary, data);
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
-    throw error;
+    throw new Error(`cannot write ${path}: ${describeFsError(error)}`, { cause: error });
   } finally {
     temporaries.delete(temporary);
   }
+}
+
+/**
+ * Lets the writes and lock operations under way end (each write whole and renamed into place, or failed
+ * and removed) and refuses new ones: what a run being stopped does before {@link cleanUpFiles}, so that
+ * none is cut off between its temporary file and its rename, or takes a lock that nothing releases.
+ */
+export async function finishWrites(): Promise<void> {
+  writesFinished = true;
+  await Promise.allSettled([...underWay]);
+}
+
+/**
+ * Makes a scratch folder (in the system's temporary folder, its name starting with `prefix`) that is
+ * removed with everything in it when the run ends, however it ends ({@link cleanUpFiles}).
+ *
+ * @example
+ * ```ts
+ * import { cleanUpFiles, makeScratchFolder } from "./files.ts";
+ * const scratch = await makeScratchFolder("example-");
+ * await Deno.writeTextFile(`${scratch}/note.txt`, "gone at exit");
+ * cleanUpFiles(); // removed
+ * ```
+ */
+export async function makeScratchFolder(prefix: string): Promise<string> {
+  const folder = await Deno.makeTempDir({ prefix });
+  scratchFolders.add(folder);
+  return folder;
 }
 
 /** Writes `value` as indented JSON to `path`, atomically. */
@@ -80,15 +139,18 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * The JSON value in the file at `path`, or `undefined` when there is no such file. A file that cannot be
- * read or parsed is an error naming it.
+ * The JSON value in the file at `path`, or `undefined` when there is no such file (nor can be: a path
+ * through a file). A file that cannot be read or parsed is an error naming it.
  */
 export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    // A path through a file is a file that does not exist, too.
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
     throw new Error(`${path}: unreadable (${(error as Error).message})`);
   }
   try {
@@ -118,7 +180,9 @@ export class FolderError extends Error {
 export async function prepareFolder(folder: string): Promise<void> {
   if (folder.trim() === "") throw new FolderError("the results folder must be named, not empty");
   try {
-    if (!(await exists(folder))) madeFolders.add(folder);
+    for (let missing = folder; !(await exists(missing)); missing = parentFolder(missing)) {
+      madeFolders.add(missing); // the deepest first, as they are removed
+    }
     await Deno.mkdir(folder, { recursive: true });
   } catch (error) {
     const reason = error instanceof Deno.errors.AlreadyExists
@@ -127,17 +191,23 @@ export async function prepareFolder(folder: string): Promise<void> {
     throw new FolderError(`${folder} cannot be used as a results folder: ${reason}`);
   }
   const probe = temporaryName(`${folder}/.aelab`);
+  temporaries.add(probe);
   try {
-    await Deno.writeTextFile(probe, "");
-    await Deno.remove(probe);
+    await whileRunning(folder, async () => {
+      await Deno.writeTextFile(probe, "");
+      await Deno.remove(probe);
+    });
   } catch (error) {
     throw new FolderError(`${folder} cannot be written: ${describeFsError(error)}`);
+  } finally {
+    temporaries.delete(probe);
   }
 }
 
 /**
  * {@link prepareFolder}, then takes the folder's lock ({@link takeLock}) and removes the temporary files
- * a dead run left there. A folder held by a live run is a {@link FolderError} naming it.
+ * a dead run left there (and in the results root above it, where REPORT.md is regenerated). A folder held
+ * by a live run is a {@link FolderError} naming it.
  *
  * @example
  * ```ts
@@ -157,7 +227,9 @@ export async function holdFolder(folder: string): Promise<void> {
         `folder (remove ${lock} if that run is gone)`,
     );
   }
-  await removeStaleTemporaries(folder);
+  await removeStaleTemporaries(folder, 1);
+  // The results root above, where the run regenerates REPORT.md.
+  await removeStaleTemporaries(parentFolder(folder), 0).catch(() => {});
 }
 
 /**
@@ -178,7 +250,12 @@ export async function holdFolder(folder: string): Promise<void> {
  * await releaseLock(lock);
  * ```
  */
-export async function takeLock(lock: string): Promise<LockHolder | undefined> {
+export function takeLock(lock: string): Promise<LockHolder | undefined> {
+  return whileRunning(lock, () => takeLockNow(lock));
+}
+
+/** {@link takeLock}'s work. */
+async function takeLockNow(lock: string): Promise<LockHolder | undefined> {
   if (locks.has(lock)) return undefined;
   const holder: LockHolder = {
     pid: Deno.pid,
@@ -217,8 +294,9 @@ export function describeHolder(holder: LockHolder): string {
 }
 
 /**
- * Releases the locks this process holds, removes its unfinished temporary files, and the results folders it
- * made that hold nothing (a run that failed before writing a result), synchronously.
+ * Releases the locks this process holds, removes its unfinished temporary files, its scratch folders, and
+ * the results folders it made that hold nothing (a run that failed before writing a result),
+ * synchronously.
  */
 export function cleanUpFiles(): void {
   for (const temporary of temporaries) {
@@ -227,6 +305,12 @@ export function cleanUpFiles(): void {
     } catch { /* already gone */ }
   }
   temporaries.clear();
+  for (const folder of scratchFolders) {
+    try {
+      Deno.removeSync(folder, { recursive: true });
+    } catch { /* already gone */ }
+  }
+  scratchFolders.clear();
   for (const [lock, text] of locks) {
     try {
       if (Deno.readTextFileSync(lock) === text) Deno.removeSync(lock);
@@ -343,10 +427,10 @@ function temporaryName(path: string): string {
 }
 
 /**
- * Removes the temporary files in `folder` (and one level below) whose writing process is gone: those of
- * this machine's dead processes (another machine's cannot be asked, and may be a shard's, writing).
+ * Removes the temporary files in `folder` (and `depth` levels below) whose writing process is gone: those
+ * of this machine's dead processes (another machine's cannot be asked, and may be a shard's, writing).
  */
-async function removeStaleTemporaries(folder: string): Promise<void> {
+async function removeStaleTemporaries(folder: string, depth: number): Promise<void> {
   const host = Deno.hostname().replace(/[^A-Za-z0-9._-]/g, "_");
   const visit = async (dir: string, depth: number) => {
     for await (const entry of Deno.readDir(dir)) {
@@ -358,7 +442,7 @@ async function removeStaleTemporaries(folder: string): Promise<void> {
       }
     }
   };
-  await visit(folder, 1);
+  await visit(folder, depth);
 }
 
 /** The folder that holds `path` (`.` for a bare name). */

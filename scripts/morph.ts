@@ -46,8 +46,16 @@ await runMain(async () => {
   checkInteger("delay", flags.delay, 10);
   const pairs = parsePairs(flags);
 
-  // Data and model: the test set, encoded by the trained model.
+  // Data and model: the test set (holding every digit, for the centroids), encoded by the trained model.
   const { data, out } = await setupExperiment(flags);
+  const absent = [...Array(10).keys()].filter((digit) => !data.test.labels.includes(digit));
+  check(
+    absent.length === 0,
+    `the first ${data.test.count} test images hold no digit ${
+      absent.join(", ")
+    }, and morph needs ` +
+      "every digit's centroid: raise --test-limit",
+  );
   const model = await loadTrainedModel(flags.model);
   const encoded = await model.getEncRepresentation(data.test);
   const centroids = classCentroids(encoded);

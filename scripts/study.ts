@@ -20,7 +20,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { check, parseFlags, runMain, UsageError, whenStopped } from "../lib/cli.ts";
+import { check, parseFlags, runMain, spawnChild, stopSignal, UsageError } from "../lib/cli.ts";
 import {
   checkChoice,
   checkInteger,
@@ -31,7 +31,7 @@ import {
 import { exists, holdFolder, readJsonIfExists, writeJsonAtomic } from "../lib/files.ts";
 import { SECTION_FILE, writeReport } from "../lib/report.ts";
 import { shardFlags, stepRun } from "../lib/shards.ts";
-import { checkSameSettings } from "../lib/train/checkpoint.ts";
+import { checkSameSettings, unreadableProgress } from "../lib/train/checkpoint.ts";
 import { BACKEND_CHOICES } from "../lib/tfjs.ts";
 import { ENGINE_CHOICES } from "../lib/train/engine.ts";
 
@@ -190,42 +190,23 @@ await runMain(async () => {
       : []),
   ];
 
-  // A signal stops the running step first: it is passed on, and the study waits until the step has
-  // ended and (in shard 1, which keeps the record) is recorded as interrupted.
-  let running: { child: Deno.ChildProcess; recorded: Promise<void> } | undefined;
-  let stopping = false;
   const leads = !shard || shard.index === 1;
   const record: StudyRecord = { settings, steps: {} };
-  whenStopped(async (signal) => {
-    stopping = true;
-    const step = running;
-    if (!step) return;
-    try {
-      step.child.kill(signal);
-    } catch { /* it has already ended */ }
-    await step.recorded;
-  });
-  /** Runs `step`'s script with `args`; its exit code. Stopped by a signal, it waits for the handler. */
+  /**
+   * Runs `step`'s script with `args`; its exit code. A signal that stops the study is passed on to it,
+   * and the study waits for it to end (then shard 1, which keeps the record, records it as interrupted).
+   */
   const runStep = async (step: Step, args: string[]) => {
     const script = new URL(`./${step.name}.ts`, import.meta.url).href;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...args],
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn();
-    const { promise: recorded, resolve: wasRecorded } = Promise.withResolvers<void>();
-    running = { child, recorded };
-    const { code } = await child.status;
-    if (stopping && leads) {
-      record.steps[step.name].status = "interrupted";
-      await writeJsonAtomic(studyPath, record);
-    }
-    running = undefined;
-    wasRecorded();
-    // Stopped by a signal: its handler ends the study now that the step is recorded.
-    if (stopping) await new Promise(() => {});
-    return code;
+    const child = spawnChild(
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, ...args],
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }),
+    );
+    return (await child.status).code;
   };
 
   // Shards after the first: their share of each step that shards, once shard 1 has done those before.
@@ -244,7 +225,11 @@ await runMain(async () => {
 
   // The results root: held by this study; an earlier study there must have had the same settings.
   await holdFolder(root);
-  const saved = flags.fresh ? undefined : await readJsonIfExists<StudyRecord>(studyPath);
+  const saved = flags.fresh
+    ? undefined
+    : await readJsonIfExists<StudyRecord>(studyPath).catch((error) => {
+      throw unreadableProgress(studyPath, studyPath, error);
+    });
   if (saved) checkSameSettings(saved.settings, settings, `the study in ${root}`);
   Object.assign(record.steps, saved?.steps);
 
@@ -278,7 +263,11 @@ await runMain(async () => {
       code = await runStep(step, stepRunArgs);
       if (code !== 0) break;
     }
-    record.steps[step.name].status = code === 0 ? "finished" : "failed";
+    record.steps[step.name].status = stopSignal()
+      ? "interrupted"
+      : code === 0
+      ? "finished"
+      : "failed";
     await writeJsonAtomic(studyPath, record);
     if (code !== 0) failed(step, code);
   }

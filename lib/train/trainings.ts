@@ -29,7 +29,7 @@ import {
   writeJsonAtomic,
 } from "../files.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
-import { checkSameSettings, stateTensors, tensorsState } from "./checkpoint.ts";
+import { checkSameSettings, stateTensors, tensorsState, unreadableProgress } from "./checkpoint.ts";
 import { createTrainer, type EnginePlan } from "./engine.ts";
 import { fit } from "./fit.ts";
 import type { EpochRecord, FitResult, ModelState, TrainingJob } from "./trainer.ts";
@@ -193,15 +193,22 @@ export function lossHistory(
   }));
 }
 
-/** The state a training saved (weights, Adam's moments, steps, epochs), for its model or to train on. */
+/**
+ * The state a training saved (weights, Adam's moments, steps, epochs), for its model or to train on; one
+ * that cannot be read is an error that names the file and says that `--fresh` starts over.
+ */
 export async function readTrainingState(folder: string, id: string): Promise<ModelState> {
   const path = statePath(folder, id);
-  const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
-  return {
-    ...tensorsState(tensors),
-    steps: Number(metadata.steps),
-    epochs: Number(metadata.epochs),
-  };
+  try {
+    const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
+    const [steps, epochs] = [metadata.steps, metadata.epochs].map(Number);
+    if (!Number.isInteger(steps) || !Number.isInteger(epochs)) {
+      throw new Error("no steps and epochs in its metadata");
+    }
+    return { ...tensorsState(tensors), steps, epochs };
+  } catch (error) {
+    throw unreadableProgress(path, path, error);
+  }
 }
 
 /** Whether a training's record shows it done at `epochs`: trained that far, or diverged before. */
@@ -217,7 +224,12 @@ async function readRecord(
 ): Promise<TrainingRecord | undefined> {
   if (!ID.test(id)) throw new RangeError(`a training's id must be a file name, got "${id}"`);
   const path = recordPath(folder, id);
-  const record = await readJsonIfExists<TrainingRecord>(path);
+  const record = await readJsonIfExists<TrainingRecord>(path).catch((error) => {
+    throw unreadableProgress(path, path, error);
+  });
+  if (record && !Array.isArray(record.history)) {
+    throw unreadableProgress(path, path, new Error("no history"));
+  }
   if (record) {
     checkSameSettings(record.settings, settings, path);
     if (record.history.length > epochs) {
@@ -273,7 +285,11 @@ async function trainGroup(
   const trainer = await createTrainer(options.engine, members.map(({ job }) => job), options);
   try {
     for (const [k, member] of members.entries()) {
-      if (options.from[k]) await trainer.setState(k, await readTrainingState(folder, member.id));
+      if (!options.from[k]) continue;
+      const state = await readTrainingState(folder, member.id);
+      await trainer.setState(k, state).catch((error) => {
+        throw unreadableProgress(statePath(folder, member.id), statePath(folder, member.id), error);
+      });
     }
     const checkpoint = await checkpointPath(folder, members.map(({ id }) => id));
     const results = await fit(trainer, {
