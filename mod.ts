@@ -72,7 +72,13 @@ export { FusedTrainer } from "./lib/train/fused.ts";
 export { describeEpoch, fit, type FitOptions } from "./lib/train/fit.ts";
 export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";
 export { halvingRungs, type Rung, successiveHalving } from "./lib/train/halving.ts";
-export { runTrainings, type Training, type TrainingRecord } from "./lib/train/trainings.ts";
+export {
+  gatherTrainings,
+  runTrainings,
+  type Training,
+  type TrainingRecord,
+} from "./lib/train/trainings.ts";
+export { owns, parseShard, type Shard, shardOfEnvironment, type StepRun } from "./lib/shards.ts";
 export { Population, type PopulationOptions } from "./lib/gpu/population.ts";
 
 // Data.
@@ -129,11 +135,13 @@ export {
 // The experiments' parts.
 export {
   addGaussianNoise,
+  blankSquare,
   corrupt,
   corruptedPairs,
   type Corruption,
   digitPixels,
   occlude,
+  type Square,
 } from "./lib/corrupt.ts";
 export {
   generateParams,
@@ -146,8 +154,12 @@ export {
 } from "./lib/search.ts";
 export {
   classCentroids,
+  codeAt,
   type Codes,
   interpolate,
+  type LatentPlane,
+  latentPlane,
+  planeCoordinates,
   principalComponents,
   projectTo2d,
 } from "./lib/latent.ts";

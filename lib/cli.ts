@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { cleanUpFiles, FolderError } from "./files.ts";
+import { cleanUpFiles, finishWrites, FolderError } from "./files.ts";
 
 /** A mistake in what the user asked for: bad flags, missing inputs. Scripts exit with code 2 on it. */
 export class UsageError extends Error {
@@ -35,7 +35,8 @@ export type FlagValues<T extends Record<string, FlagSpec>> = {
 
 /**
  * Parses `args` against `specs`. Unknown flags, missing values and non-numbers raise {@link UsageError};
- * `--help` prints the flags and exits 0.
+ * `--help` prints the flags and exits 0. A flag that takes a value takes the next argument also when it
+ * starts with a dash, so that `--seed -1` is the number -1 (for the checks to refuse), not a flag.
  *
  * @example
  * ```ts
@@ -57,7 +58,12 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
   }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: joinDashedValues(args, options),
+      options,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message.split("\n")[0]}`);
   }
@@ -78,6 +84,22 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
     } else values[name] = raw;
   }
   return values as FlagValues<T>;
+}
+
+/** `args` with each `--flag -value` of a flag that takes a value joined into `--flag=-value`. */
+function joinDashedValues(args: string[], options: Record<string, { type: string }>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i])?.[1];
+    const next = args[i + 1];
+    if (
+      name && options[name]?.type === "string" && next?.startsWith("-") && !next.startsWith("--")
+    ) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
+  return joined;
 }
 
 function helpText(specs: Record<string, FlagSpec>, command: string): string {
@@ -101,48 +123,87 @@ export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 /** The signals a run stops on. */
 export type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
 
-/** What runs when a signal stops the run, before it exits (a study passes it on to its step). */
-const stopHooks: ((signal: StopSignal) => Promise<void>)[] = [];
+/** Child processes of this run ({@link spawnChild}), to which a stop signal is passed on. */
+const children = new Set<Deno.ChildProcess>();
+
+/** The signal that is stopping this run, once one has come. */
+let stopping: StopSignal | undefined;
 
 /**
- * Has `hook` run when SIGINT or SIGTERM stops the script (inside {@link runMain}), before its files are
- * cleaned up and it exits.
+ * The signal that is stopping this run (inside {@link runMain}), or undefined: what a script asks when a
+ * step it waited for has ended, to tell an interrupted step from a failed one.
  */
-export function whenStopped(hook: (signal: StopSignal) => Promise<void>): void {
-  stopHooks.push(hook);
+export function stopSignal(): StopSignal | undefined {
+  return stopping;
+}
+
+/**
+ * Starts `command` as a child process of this run: when SIGINT or SIGTERM stops the run, the signal is
+ * passed on to the child and the run waits for it to end before it cleans up and exits. Refused once the
+ * run is stopping.
+ *
+ * @example
+ * ```ts
+ * import { spawnChild } from "./cli.ts";
+ * const child = spawnChild(new Deno.Command(Deno.execPath(), { args: ["--version"], stdout: "null" }));
+ * console.log((await child.status).code); // 0
+ * ```
+ */
+export function spawnChild(command: Deno.Command): Deno.ChildProcess {
+  if (stopping) throw new Error(`no process started: the run is being stopped by ${stopping}`);
+  const child = command.spawn();
+  children.add(child);
+  const forget = () => children.delete(child);
+  child.status.then(forget, forget);
+  return child;
 }
 
 /**
  * Runs a script's `main` so that every way it can end is one line and an exit code: a {@link UsageError}
  * (or a results folder that cannot be used) prints `error: …` and exits 2; any other error prints its
- * first line and exits 1 (the stack trace only with `AELAB_DEBUG=1`); SIGINT and SIGTERM stop it with
- * exit code 130 and 143. On every one of these paths, the run's temporary files are removed and its
- * results-folder lock released, so nothing half-written stays behind.
+ * first line and exits 1 (the stack trace only with `AELAB_DEBUG=1`). SIGINT and SIGTERM stop it with
+ * exit code 130 and 143: the signal is passed on to its child processes ({@link spawnChild}) and they are
+ * waited for, the writes under way end and no new one starts, and however `main` then ends, the run ends
+ * as stopped. On every one of these paths, the run's temporary files are removed and its results-folder
+ * lock released, so nothing half-written stays behind.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
-  const listeners = Object.entries(SIGNAL_EXIT_CODES).map(([signal, code]) => {
-    const listener = async () => {
-      await Promise.all(stopHooks.map((hook) => hook(signal as StopSignal).catch(() => {})));
+  let stopped: Promise<void> | undefined;
+  const stop = (signal: StopSignal) =>
+    stopped ??= (async () => {
+      stopping = signal;
+      for (const child of children) {
+        try {
+          child.kill(signal);
+        } catch { /* it has already ended */ }
+      }
+      await Promise.allSettled([...children].map((child) => child.status));
+      await finishWrites();
       cleanUpFiles();
       console.error(
         `stopped by ${signal}; what was saved before stays, and a rerun resumes from it`,
       );
-      Deno.exit(code);
-    };
-    Deno.addSignalListener(signal as Deno.Signal, listener);
-    return [signal as Deno.Signal, listener] as const;
+      Deno.exit(SIGNAL_EXIT_CODES[signal]);
+    })();
+  const listeners = (Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]).map((signal) => {
+    const listener = () => void stop(signal);
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
   });
   let code = 0;
   try {
     await main();
   } catch (error) {
-    code = error instanceof UsageError || error instanceof FolderError ? USAGE_EXIT_CODE : 1;
-    console.error(`error: ${describeError(error)}`);
-    if (Deno.env.get("AELAB_DEBUG") === "1" && error instanceof Error) console.error(error.stack);
-  } finally {
-    cleanUpFiles();
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    if (!stopped) {
+      code = error instanceof UsageError || error instanceof FolderError ? USAGE_EXIT_CODE : 1;
+      console.error(`error: ${describeError(error)}`);
+      if (Deno.env.get("AELAB_DEBUG") === "1" && error instanceof Error) console.error(error.stack);
+    }
   }
+  // A run being stopped ends as stopped, whatever its main did meanwhile.
+  if (stopped) await stopped;
+  cleanUpFiles();
+  for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   if (code !== 0) Deno.exit(code);
 }
 

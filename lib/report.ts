@@ -26,10 +26,24 @@ export type ReportItem =
   | { kind: "table"; caption: string; headers: string[]; rows: (string | number)[][] }
   | { kind: "text"; text: string };
 
-/** What one experiment contributes to the report. */
+/**
+ * A number or finding of the study judged by a run: the study's value, this run's, the criterion and the
+ * verdict (reproduced, not reproduced, or not comparable at this run's budget), with why.
+ */
+export interface Finding {
+  finding: string;
+  study: string;
+  measured: string;
+  criterion: string;
+  verdict: "reproduced" | "not reproduced" | "not comparable";
+  why: string;
+}
+
+/** What one experiment contributes to the report: its items, and the study's findings it judges. */
 export interface ReportSection {
   title: string;
   items: ReportItem[];
+  findings?: Finding[];
 }
 
 /** The file a section is kept in, inside an experiment's result folder. */
@@ -55,21 +69,46 @@ export async function writeReport(resultsRoot: string): Promise<string> {
     return index < 0 ? EXPERIMENT_ORDER.length : index;
   };
   folders.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  const parts = ["# aelab — results", "", `Generated ${new Date().toISOString()} by aelab.`, ""];
+  const sections: [string, ReportSection][] = [];
   for (const folder of folders) {
     const path = join(resultsRoot, folder, SECTION_FILE);
-    let section: ReportSection;
     try {
-      section = JSON.parse(await Deno.readTextFile(path));
+      sections.push([folder, JSON.parse(await Deno.readTextFile(path))]);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw new Error(`${path}: unreadable report section (${(error as Error).message})`);
     }
-    parts.push(renderSection(section, folder));
   }
+  const parts = ["# aelab — results", "", `Generated ${new Date().toISOString()} by aelab.`, ""];
+  const findings = sections.flatMap(([, section]) => section.findings ?? []);
+  if (findings.length > 0) parts.push(renderFindings(findings));
+  for (const [folder, section] of sections) parts.push(renderSection(section, folder));
   const report = join(resultsRoot, "REPORT.md");
   await writeFileAtomic(report, parts.join("\n"));
   return report;
+}
+
+/** The findings as the reproduction table the report opens with. */
+export function renderFindings(findings: Finding[]): string {
+  const headers = ["finding", "the study", "this run", "criterion", "verdict"];
+  const rows = findings.map((f) => [
+    f.finding,
+    f.study,
+    f.measured,
+    f.criterion,
+    `**${f.verdict}**: ${f.why}`,
+  ]);
+  const counts = ["reproduced", "not reproduced", "not comparable"].map((verdict) =>
+    `${findings.filter((f) => f.verdict === verdict).length} ${verdict}`
+  );
+  return [
+    "## Reproduction of the study",
+    "",
+    `Each number and finding of the study, judged from this run's files: ${counts.join(", ")}.`,
+    "",
+    markdownTable(headers, rows),
+    "",
+  ].join("\n");
 }
 
 /** A section as Markdown, its figure paths relative to the report's folder. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DEFAULT_CONFIG } from "./model/autoencoder.ts";
+import { STUDY } from "./experiments/findings.ts";
 import { createRng, permutation } from "./random.ts";
 import { readJsonIfExists } from "./files.ts";
 
@@ -32,8 +32,6 @@ export interface TrialRecord {
   /** Validation loss of each fold at its last rung (one entry without cross-validation). */
   foldLosses: (number | null)[];
   diverged: boolean;
-  /** Seconds its epochs took (those of the populations it trained in). */
-  seconds: number;
 }
 
 /** The study's range of learning rates, drawn log-uniformly: 10^U(−4, −1). */
@@ -106,11 +104,7 @@ export function rankTrials(trials: readonly TrialRecord[]): TrialRecord[] {
 export type BestParams = Pick<TrialParams, "dropout" | "lr" | "l2">;
 
 /** The study's best parameters, used until a search of this toolkit has written its own. */
-export const STUDY_BEST_PARAMS: BestParams = {
-  dropout: DEFAULT_CONFIG.dropout,
-  lr: 3.47e-4,
-  l2: 4.65e-6,
-};
+export const STUDY_BEST_PARAMS: BestParams = STUDY.bestParams;
 
 /** Training parameters as one line, e.g. `dropout 0.1508, lr 3.47e-4, L2 4.65e-6`. */
 export function describeParams({ dropout, lr, l2 }: BestParams): string {

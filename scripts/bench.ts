@@ -20,12 +20,12 @@
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain, UsageError } from "../lib/cli.ts";
+import { check, parseFlags, runMain, spawnChild, UsageError } from "../lib/cli.ts";
 import { takeDigits } from "../lib/data/batches.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
 import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { holdFolder, makeScratchFolder, writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
 import { type GpuAdapter, requestAdapter } from "../lib/gpu/adapter.ts";
 import type { KernelTime } from "../lib/gpu/population.ts";
 import { markdownTable, publishSection } from "../lib/report.ts";
@@ -208,6 +208,8 @@ await runMain(async () => {
   }
   const engines = selectEngines(flags.only);
   const batchSize = flags["batch-size"];
+  const out = flags.out;
+  await holdFolder(out);
 
   // Data: the first N training images, in one file that every row and the peer read.
   const { train } = await loadMnist();
@@ -215,168 +217,163 @@ await runMain(async () => {
     flags.images <= train.count,
     `--images must be at most ${train.count}, got ${flags.images}`,
   );
-  const work = await Deno.makeTempDir({ prefix: "aelab-bench-" });
-  try {
-    const imagesFile = join(work, "images.u8");
-    await Deno.writeFile(imagesFile, takeDigits(train, flags.images).images);
+  const work = await makeScratchFolder("aelab-bench-");
+  const imagesFile = join(work, "images.u8");
+  await Deno.writeFile(imagesFile, takeDigits(train, flags.images).images);
 
-    // Rows, each in a process of its own, capped where a step is slow.
-    const gpu = await requestAdapter();
-    const gpuName = gpu ? `${gpu.name}${gpu.software ? " (software)" : ""}` : "no WebGPU adapter";
-    console.error(`bench: ${flags.images} images, batch ${batchSize}; WebGPU: ${gpuName}`);
-    const runs: RowRun[] = [];
-    for (const engine of engines) {
-      const cap = engine === "cpu"
-        ? flags["cpu-steps"]
-        : usesGpu(engine) && gpu?.software
-        ? flags["fused-steps"]
-        : 0;
-      // A capped row's steps are slow enough that one warm-up step is all compilation needs.
-      const job: RowJob = {
-        engine,
-        imagesFile,
-        resultFile: join(work, `${engine}.json`),
-        batchSize,
-        epochs: flags.epochs,
-        warmupSteps: cap > 0 ? Math.min(flags["warmup-steps"], 1) : flags["warmup-steps"],
-        steps: cap > 0 ? Math.min(cap, Math.ceil(flags.images / batchSize)) : 0,
-        profileSteps: flags.profile && ENGINES[engine].kind === "fused"
-          ? Math.min(cap > 0 ? 1 : PROFILE_STEPS, Math.ceil(flags.images / batchSize))
-          : 0,
-      };
-      const timed = job.steps > 0 ? `${job.steps} timed steps (capped)` : `${job.epochs} epoch(s)`;
-      console.error(`bench: ${engine}: ${job.warmupSteps} warm-up steps, ${timed}…`);
-      const outcome = usesGpu(engine) && !gpu
-        ? { skipped: "no WebGPU adapter" }
-        : await runChild(job);
-      runs.push({ engine, capped: job.steps > 0, outcome });
-      console.error(
-        `bench: ${engine}: ${
-          "failed" in outcome
-            ? `failed: ${outcome.failed}`
-            : "skipped" in outcome
-            ? `skipped: ${outcome.skipped}`
-            : `${rate(outcome.samples / outcome.seconds)} samples/s`
-        }`,
-      );
-    }
-
-    // The peer.
-    let peer: PeerResult | { missing: string } = { missing: "PyTorch peer not run (--no-peer)" };
-    if (!flags["no-peer"]) {
-      console.error(
-        `bench: PyTorch peer: ${flags["warmup-steps"]} warm-up steps, ${flags.epochs} epoch(s)…`,
-      );
-      peer = await runPeer(flags.python, {
-        imagesFile,
-        batchSize,
-        epochs: flags.epochs,
-        warmupSteps: flags["warmup-steps"],
-      });
-    }
-
-    // The table, the notes and the targets: printed, and written as JSON, Markdown and report section.
-    const summary = summarise(runs, "missing" in peer ? null : peer, gpu, batchSize);
-    const notes = [
-      `Each row ran in its own process: ${flags["warmup-steps"]} untimed warm-up steps first (1 ` +
-      "for the capped rows; shader compilation and JIT not counted), then " +
-      `${flags.epochs} epoch(s) over the first ${flags.images} MNIST training images at batch ` +
-      `${batchSize}, data already in device memory; d = ${HIDDEN}, dropout ` +
-      `${STUDY_BEST_PARAMS.dropout}, lr ${STUDY_BEST_PARAMS.lr}, L2 ${STUDY_BEST_PARAMS.l2} (the seed's ` +
-      "best); each population member has its own seed and the search's random lr, L2 and dropout.",
-      ...summary.rows.filter((row) => row.capped).map((row) =>
-        `${row.engine}: only ${row.steps} step(s) timed (${
-          row.engine === "cpu" ? "--cpu-steps" : "--fused-steps, on a software adapter"
-        }).`
-      ),
-      ...summary.skipped.map(({ engine, reason }) => `${engine}: skipped (${reason}).`),
-      ...summary.failed.map(({ engine, reason }) => `${engine}: failed (${reason}).`),
-      ...summary.rows.flatMap(({ engine, profile }) =>
-        profile && "unavailable" in profile
-          ? [`${engine}: not profiled (${profile.unavailable}).`]
-          : []
-      ),
-      ...("missing" in peer ? [`${peer.missing}; the ratio columns to PyTorch are empty.`] : []),
-      ...(gpu?.software === false ? [] : [
-        "The GPU targets (fused single model ≥ 2× and population of 30 ≥ 20× PyTorch) apply on a " +
-        `hardware GPU adapter; this machine has ${gpuName}.`,
-      ]),
-    ];
-    const targetLines = summary.targets.map(({ target, measured, met, note }) =>
-      `target ${target}: ${
-        measured === null
-          ? `not measured (${note})`
-          : `measured ${ratio(measured)} (${met ? "met" : "not met"})`
-      }`
+  // Rows, each in a process of its own, capped where a step is slow.
+  const gpu = await requestAdapter();
+  const gpuName = gpu ? `${gpu.name}${gpu.software ? " (software)" : ""}` : "no WebGPU adapter";
+  console.error(`bench: ${flags.images} images, batch ${batchSize}; WebGPU: ${gpuName}`);
+  const runs: RowRun[] = [];
+  for (const engine of engines) {
+    const cap = engine === "cpu"
+      ? flags["cpu-steps"]
+      : usesGpu(engine) && gpu?.software
+      ? flags["fused-steps"]
+      : 0;
+    // A capped row's steps are slow enough that one warm-up step is all compilation needs.
+    const job: RowJob = {
+      engine,
+      imagesFile,
+      resultFile: join(work, `${engine}.json`),
+      batchSize,
+      epochs: flags.epochs,
+      warmupSteps: cap > 0 ? Math.min(flags["warmup-steps"], 1) : flags["warmup-steps"],
+      steps: cap > 0 ? Math.min(cap, Math.ceil(flags.images / batchSize)) : 0,
+      profileSteps: flags.profile && ENGINES[engine].kind === "fused"
+        ? Math.min(cap > 0 ? 1 : PROFILE_STEPS, Math.ceil(flags.images / batchSize))
+        : 0,
+    };
+    const timed = job.steps > 0 ? `${job.steps} timed steps (capped)` : `${job.epochs} epoch(s)`;
+    console.error(`bench: ${engine}: ${job.warmupSteps} warm-up steps, ${timed}…`);
+    const outcome = usesGpu(engine) && !gpu
+      ? { skipped: "no WebGPU adapter" }
+      : await runChild(job);
+    runs.push({ engine, capped: job.steps > 0, outcome });
+    console.error(
+      `bench: ${engine}: ${
+        "failed" in outcome
+          ? `failed: ${outcome.failed}`
+          : "skipped" in outcome
+          ? `skipped: ${outcome.skipped}`
+          : `${rate(outcome.samples / outcome.seconds)} samples/s`
+      }`,
     );
-    const table = markdownTable(summary.headers, summary.tableRows);
-    const profile = profileTable(summary.rows);
-    const profileText = profile ? ["", `${PROFILE_TITLE}:`, "", profile.markdown] : [];
-    console.log([table, "", ...notes, "", ...targetLines, ...profileText].join("\n"));
-
-    const out = flags.out;
-    await writeJsonAtomic(join(out, "bench.json"), {
-      date: new Date().toISOString(),
-      machine: {
-        os: `${Deno.build.os} ${Deno.build.arch}`,
-        cpus: navigator.hardwareConcurrency,
-        deno: Deno.version.deno,
-        // Other processes on the machine slow every row (torch's threads most): the load at the end.
-        loadavg: Deno.loadavg(),
-        webgpu: gpu ? { adapter: gpu.name, software: gpu.software } : null,
-      },
-      config: {
-        hidden: HIDDEN,
-        ...STUDY_BEST_PARAMS,
-        images: flags.images,
-        batchSize,
-        epochs: flags.epochs,
-        warmupSteps: flags["warmup-steps"],
-        cpuSteps: flags["cpu-steps"],
-        fusedSteps: flags["fused-steps"],
-        profile: flags.profile,
-      },
-      rows: summary.rows,
-      skipped: summary.skipped,
-      failed: summary.failed,
-      peer: "missing" in peer ? null : peer,
-      peerNote: "missing" in peer ? peer.missing : null,
-      targets: summary.targets,
-      seconds: (performance.now() - started) / 1000,
-    });
-    const markdown = [
-      "# Training throughput",
-      table,
-      ...notes,
-      ...targetLines,
-      ...(profile ? [`## ${PROFILE_TITLE}`, profile.markdown] : []),
-    ].join("\n\n");
-    await writeFileAtomic(join(out, "bench.md"), `${markdown}\n`);
-    await publishSection(out, {
-      title: "Benchmark: training throughput",
-      items: [
-        {
-          kind: "table",
-          caption: `Samples per second training d = ${HIDDEN} at batch ${batchSize}, by engine.`,
-          headers: summary.headers,
-          rows: summary.tableRows,
-        },
-        ...[...notes, ...targetLines].map((text) => ({ kind: "text" as const, text })),
-        ...(profile
-          ? [{
-            kind: "table" as const,
-            caption: `${PROFILE_TITLE}.`,
-            headers: profile.headers,
-            rows: profile.rows,
-          }]
-          : []),
-      ],
-    });
-    console.error(`bench: wrote ${out}/ in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-    if (summary.failed.length > 0) throw new Error(`${summary.failed.length} row(s) failed`);
-  } finally {
-    await Deno.remove(work, { recursive: true });
   }
+
+  // The peer.
+  let peer: PeerResult | { missing: string } = { missing: "PyTorch peer not run (--no-peer)" };
+  if (!flags["no-peer"]) {
+    console.error(
+      `bench: PyTorch peer: ${flags["warmup-steps"]} warm-up steps, ${flags.epochs} epoch(s)…`,
+    );
+    peer = await runPeer(flags.python, {
+      imagesFile,
+      batchSize,
+      epochs: flags.epochs,
+      warmupSteps: flags["warmup-steps"],
+    });
+  }
+
+  // The table, the notes and the targets: printed, and written as JSON, Markdown and report section.
+  const summary = summarise(runs, "missing" in peer ? null : peer, gpu, batchSize);
+  const notes = [
+    `Each row ran in its own process: ${flags["warmup-steps"]} untimed warm-up steps first (1 ` +
+    "for the capped rows; shader compilation and JIT not counted), then " +
+    `${flags.epochs} epoch(s) over the first ${flags.images} MNIST training images at batch ` +
+    `${batchSize}, data already in device memory; d = ${HIDDEN}, dropout ` +
+    `${STUDY_BEST_PARAMS.dropout}, lr ${STUDY_BEST_PARAMS.lr}, L2 ${STUDY_BEST_PARAMS.l2} (the seed's ` +
+    "best); each population member has its own seed and the search's random lr, L2 and dropout.",
+    ...summary.rows.filter((row) => row.capped).map((row) =>
+      `${row.engine}: only ${row.steps} step(s) timed (${
+        row.engine === "cpu" ? "--cpu-steps" : "--fused-steps, on a software adapter"
+      }).`
+    ),
+    ...summary.skipped.map(({ engine, reason }) => `${engine}: skipped (${reason}).`),
+    ...summary.failed.map(({ engine, reason }) => `${engine}: failed (${reason}).`),
+    ...summary.rows.flatMap(({ engine, profile }) =>
+      profile && "unavailable" in profile
+        ? [`${engine}: not profiled (${profile.unavailable}).`]
+        : []
+    ),
+    ...("missing" in peer ? [`${peer.missing}; the ratio columns to PyTorch are empty.`] : []),
+    ...(gpu?.software === false ? [] : [
+      "The GPU targets (fused single model ≥ 2× and population of 30 ≥ 20× PyTorch) apply on a " +
+      `hardware GPU adapter; this machine has ${gpuName}.`,
+    ]),
+  ];
+  const targetLines = summary.targets.map(({ target, measured, met, note }) =>
+    `target ${target}: ${
+      measured === null
+        ? `not measured (${note})`
+        : `measured ${ratio(measured)} (${met ? "met" : "not met"})`
+    }`
+  );
+  const table = markdownTable(summary.headers, summary.tableRows);
+  const profile = profileTable(summary.rows);
+  const profileText = profile ? ["", `${PROFILE_TITLE}:`, "", profile.markdown] : [];
+  console.log([table, "", ...notes, "", ...targetLines, ...profileText].join("\n"));
+
+  await writeJsonAtomic(join(out, "bench.json"), {
+    date: new Date().toISOString(),
+    machine: {
+      os: `${Deno.build.os} ${Deno.build.arch}`,
+      cpus: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+      // Other processes on the machine slow every row (torch's threads most): the load at the end.
+      loadavg: Deno.loadavg(),
+      webgpu: gpu ? { adapter: gpu.name, software: gpu.software } : null,
+    },
+    config: {
+      hidden: HIDDEN,
+      ...STUDY_BEST_PARAMS,
+      images: flags.images,
+      batchSize,
+      epochs: flags.epochs,
+      warmupSteps: flags["warmup-steps"],
+      cpuSteps: flags["cpu-steps"],
+      fusedSteps: flags["fused-steps"],
+      profile: flags.profile,
+    },
+    rows: summary.rows,
+    skipped: summary.skipped,
+    failed: summary.failed,
+    peer: "missing" in peer ? null : peer,
+    peerNote: "missing" in peer ? peer.missing : null,
+    targets: summary.targets,
+    seconds: (performance.now() - started) / 1000,
+  });
+  const markdown = [
+    "# Training throughput",
+    table,
+    ...notes,
+    ...targetLines,
+    ...(profile ? [`## ${PROFILE_TITLE}`, profile.markdown] : []),
+  ].join("\n\n");
+  await writeFileAtomic(join(out, "bench.md"), `${markdown}\n`);
+  await publishSection(out, {
+    title: "Benchmark: training throughput",
+    items: [
+      {
+        kind: "table",
+        caption: `Samples per second training d = ${HIDDEN} at batch ${batchSize}, by engine.`,
+        headers: summary.headers,
+        rows: summary.tableRows,
+      },
+      ...[...notes, ...targetLines].map((text) => ({ kind: "text" as const, text })),
+      ...(profile
+        ? [{
+          kind: "table" as const,
+          caption: `${PROFILE_TITLE}.`,
+          headers: profile.headers,
+          rows: profile.rows,
+        }]
+        : []),
+    ],
+  });
+  console.error(`bench: wrote ${out}/ in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  if (summary.failed.length > 0) throw new Error(`${summary.failed.length} row(s) failed`);
 });
 
 /**
@@ -484,12 +481,14 @@ function selectEngines(only: string): Engine[] {
 
 /** Runs one row in a child process: its outcome, or why it failed. */
 async function runChild(job: RowJob): Promise<RowOutcome | { failed: string }> {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", Deno.mainModule, ROW_FLAG, JSON.stringify(job)],
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "piped",
-  }).output();
+  const { code, stderr } = await spawnChild(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", Deno.mainModule, ROW_FLAG, JSON.stringify(job)],
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "piped",
+    }),
+  ).output();
   if (code !== 0) {
     const lines = new TextDecoder().decode(stderr).trim().split("\n");
     return { failed: `exit code ${code}: ${lines.slice(-3).join(" | ")}` };
@@ -547,8 +546,14 @@ async function rowTrainer(
       skipped: `the ${backend} backend cannot be set up here: ${(error as Error).message}${hint}`,
     };
   }
-  if (engine.kind === "tfjs") return { trainer: new TfjsTrainer(jobs, { batchSize, backend }), adapter };
-  const pool = await WorkerPool.create(jobs, { batchSize, backend: "wasm", workers: engine.workers });
+  if (engine.kind === "tfjs") {
+    return { trainer: new TfjsTrainer(jobs, { batchSize, backend }), adapter };
+  }
+  const pool = await WorkerPool.create(jobs, {
+    batchSize,
+    backend: "wasm",
+    workers: engine.workers,
+  });
   return { trainer: pool, adapter: `${adapter}, in each of ${engine.workers} worker(s)` };
 }
 
@@ -631,7 +636,9 @@ async function runPeer(
   for (const candidate of new Set([python, "python3"])) {
     let output;
     try {
-      output = await new Deno.Command(candidate, { args, stdin: "null" }).output();
+      output = await spawnChild(
+        new Deno.Command(candidate, { args, stdin: "null", stdout: "piped", stderr: "piped" }),
+      ).output();
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       tried.push(`${candidate}: not found`);

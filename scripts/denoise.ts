@@ -7,7 +7,8 @@
  * study's Figure 6 (a corrupted digit, the standard model's output, the denoiser's) with its occlusion
  * counterpart, and the share of digits each model keeps as the digit they were, as the digit classifier
  * reads them. A denoiser already trained with the same settings is kept, one interrupted resumes from
- * its last epoch, and one asked for more epochs trains on.
+ * its last epoch, and one asked for more epochs trains on. `--shard i/n` (or a scheduler's array index)
+ * trains shard i's share of the denoisers; `--merge` then writes the files.
  *
  *     deno task train && deno task classify && deno task denoise
  *     deno task denoise --kinds noise --epochs 20 --noise 0.5
@@ -36,8 +37,9 @@ import {
   robustnessFlags,
 } from "../lib/experiments/robustness.ts";
 import { describeParams } from "../lib/search.ts";
+import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { type Dataset, datasetOf } from "../lib/train/trainer.ts";
-import { runTrainings } from "../lib/train/trainings.ts";
+import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
 
 /**
  * Offsets from `--seed` of the seeds that corrupt the training and the validation images; the test images
@@ -61,6 +63,7 @@ await runMain(async () => {
       default: false,
       help: "train again even where denoisers of the same settings exist",
     },
+    ...shardFlags(),
     ...engineFlags(),
     ...commonFlags("denoise"),
   }, "denoise");
@@ -69,9 +72,10 @@ await runMain(async () => {
   const params = await trainingParams(flags);
   checkInteger("digits", flags.digits, 1);
   if (params.source !== "flags") console.error(`parameters: ${params.source}`);
+  const run = stepRun(flags);
 
   // Data, the standard model (the denoisers share its latent size) and the classifier.
-  const { data, engine, out } = await setupTraining(flags);
+  const { data, engine, out } = await setupTraining(flags, { share: run.kind === "shard" });
   check(
     flags.digits <= data.test.count,
     `--digits ${flags.digits} exceeds the ${data.test.count} test images`,
@@ -120,24 +124,31 @@ await runMain(async () => {
       }`,
   );
 
-  // Loop: the denoisers not done yet, as one population.
+  // Loop: the denoisers this run trains (all, or a shard's share) not done yet, as one population.
   const folder = join(out, "trainings");
-  const records = await runTrainings(trainings, {
+  await runTrainings(trainings, {
     folder,
     epochs: params.epochs,
     engine,
     batchSize: params.batchSize,
     label: "denoisers",
+    owns: owns(run),
     fresh: flags.fresh,
   });
+  if (run.kind === "shard") return reportShardDone(run.shard, folder);
 
-  // Files: weights, comparison, curves, figures, report.
+  // Files, from every denoiser's result: weights, comparison, curves, figures, report.
+  const records = await gatherTrainings(trainings, {
+    folder,
+    epochs: params.epochs,
+    wait: waitsForOthers(run),
+  });
   const summaries = await writeDenoiseResults(out, {
     standard,
     denoisers: kinds.map((kind, i) => ({
       kind,
       corruption: settings.corruptions[kind],
-      record: records[i]!,
+      record: records[i],
     })),
     folder,
     settings,

@@ -75,8 +75,17 @@ await runMain(async () => {
   checkInteger("random", flags.random, 0);
   const pairs = parsePairs(flags);
 
-  // Data and models: the test set, encoded by the trained model; the classifier that reads frames.
+  // Data and models: the test set (holding every digit, for the centroids), encoded by the trained
+  // model; the classifier that reads frames.
   const { data, out } = await setupExperiment(flags);
+  const absent = [...Array(10).keys()].filter((digit) => !data.test.labels.includes(digit));
+  check(
+    absent.length === 0,
+    `the first ${data.test.count} test images hold no digit ${
+      absent.join(", ")
+    }, and morph needs ` +
+      "every digit's centroid: raise --test-limit",
+  );
   check(
     2 * flags.random <= data.test.count,
     `--random ${flags.random} needs ${2 * flags.random} test images, there are ${data.test.count}`,

@@ -7,10 +7,12 @@
  * every trial the full `--epochs`, as the study did. Every rung trains as one population, and each
  * trial's result is kept as it ends, so an interrupted search resumes where it stopped. Writes the ranked
  * table, the validation loss against lr and L2, and the best combination, which `train`, `sweep` and
- * `denoise` then use by default.
+ * `denoise` then use by default. `--shard i/n` (or a scheduler's array index) trains shard i's share of
+ * each rung, waiting for the other shards' results between rungs; `--merge` then writes the files.
  *
  *     deno task search --trials 30 --epochs 27
  *     deno task search --scheduler random --folds 5 --lr-range 1e-4,1e-2 --fresh
+ *     deno task search --shard 2/4 && deno task search --merge   # one of 4 shards, then the merge
  *
  * @module
  */
@@ -25,10 +27,11 @@ import {
   setupTraining,
 } from "../lib/experiment.ts";
 import {
-  runSearch,
+  gatherSearch,
   type Scheduler,
   SCHEDULERS,
   type Split,
+  trainSearch,
   writeSearchResults,
 } from "../lib/experiments/search.ts";
 import {
@@ -38,6 +41,7 @@ import {
   LR_RANGE,
   rankTrials,
 } from "../lib/search.ts";
+import { reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { halvingRungs, type Rung } from "../lib/train/halving.ts";
 
 await runMain(async () => {
@@ -68,6 +72,7 @@ await runMain(async () => {
       help: "learning rates drawn log-uniformly between min,max",
     },
     fresh: { type: "boolean", default: false, help: "start over instead of resuming trials done" },
+    ...shardFlags(),
     ...engineFlags(),
     ...commonFlags("search"),
   }, "search");
@@ -81,9 +86,10 @@ await runMain(async () => {
   const scheduler = flags.scheduler as Scheduler;
   const rungs = scheduleRungs(scheduler, flags.trials, flags.epochs, flags.eta);
   const lrRange = parseRange("lr-range", flags["lr-range"]);
+  const run = stepRun(flags);
 
   // Data: the plain train/validation split, or k folds of the training split.
-  const { data, engine, out } = await setupTraining(flags);
+  const { data, engine, out } = await setupTraining(flags, { share: run.kind === "shard" });
   check(
     flags.folds <= data.train.count,
     `--folds ${flags.folds} exceeds the ${data.train.count} training images`,
@@ -103,8 +109,8 @@ await runMain(async () => {
     }: ${rungs.map((rung) => `${rung.candidates} × ${rung.epochs} epochs`).join(" → ")}`,
   );
 
-  // Loop: rung after rung, each rung's survivors as one population.
-  const trials = await runSearch({
+  // Loop: rung after rung, each rung's survivors — those this run owns — as one population.
+  const plan = {
     combinations,
     splits,
     rungs,
@@ -113,9 +119,13 @@ await runMain(async () => {
     engine,
     folder: join(out, "trainings"),
     fresh: flags.fresh,
-  });
+  };
+  await trainSearch(plan, run);
+  if (run.kind === "shard") return reportShardDone(run.shard, plan.folder);
 
-  // Files: the ranked table, the loss against lr and L2, the best combination, the report.
+  // Files, from every trial's result: the ranked table, the loss against lr and L2, the best
+  // combination, the report.
+  const trials = await gatherSearch(plan, waitsForOthers(run));
   const table = await writeSearchResults(out, {
     trials,
     scheduler,
@@ -127,7 +137,6 @@ await runMain(async () => {
     trainImages: splits[0].train.count,
     validationImages: splits[0].validation.count,
     seed: flags.seed,
-    engine: engine.engine,
   });
   console.log(table);
   const [best] = rankTrials(trials);

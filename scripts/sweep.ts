@@ -4,10 +4,12 @@
  * test loss, fits an exponential to loss against d, and shows the same test digits reconstructed by every
  * size. Each size's result is kept as it ends, and the population is checkpointed after each epoch, so an
  * interrupted sweep resumes where it stopped, a sweep given more sizes trains only the new ones, and one
- * given more epochs trains its sizes on.
+ * given more epochs trains its sizes on. `--shard i/n` (or a scheduler's array index) trains shard i's
+ * share of the sizes; `--merge` then writes the files.
  *
  *     deno task sweep --sizes 1-10 --epochs 80
  *     deno task sweep --sizes 1,2,4,8 --lr 1e-3
+ *     deno task sweep --shard 1/2 & deno task sweep --shard 2/2; wait; deno task sweep --merge
  *
  * @module
  */
@@ -23,8 +25,9 @@ import {
 } from "../lib/experiment.ts";
 import { writeSweepResults } from "../lib/experiments/sweep.ts";
 import { describeParams } from "../lib/search.ts";
+import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
-import { runTrainings } from "../lib/train/trainings.ts";
+import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
 
 /** The largest latent size a sweep takes: a code as long as the image it encodes. */
 const MAX_HIDDEN = IMAGE_PIXELS;
@@ -39,15 +42,17 @@ await runMain(async () => {
     },
     ...trainingFlags(80),
     fresh: { type: "boolean", default: false, help: "start over instead of resuming sizes done" },
+    ...shardFlags(),
     ...engineFlags(),
     ...commonFlags("sweep"),
   }, "sweep");
   const sizes = parseSizes(flags.sizes);
   const params = await trainingParams(flags);
   if (params.source !== "flags") console.error(`parameters: ${params.source}`);
+  const run = stepRun(flags);
 
   // Data: every size trains and is scored on the same images.
-  const { data, engine, out } = await setupTraining(flags);
+  const { data, engine, out } = await setupTraining(flags, { share: run.kind === "shard" });
   const [train, validation, test] = [data.train, data.validation, data.test].map(datasetOf);
   const images = { train: train.count, validation: validation.count, test: test.count };
 
@@ -66,21 +71,28 @@ await runMain(async () => {
       describeParams(params),
   );
 
-  // Loop: the sizes not done yet, as one population.
+  // Loop: the sizes this run trains (all, or a shard's share) not done yet, as one population.
   const folder = join(out, "trainings");
-  const records = await runTrainings(trainings, {
+  await runTrainings(trainings, {
     folder,
     epochs: params.epochs,
     engine,
     batchSize: params.batchSize,
     label: "sweep",
+    owns: owns(run),
     fresh: flags.fresh,
   });
+  if (run.kind === "shard") return reportShardDone(run.shard, folder);
 
-  // Files: weights, table, fit, figures, report.
+  // Files, from every size's result: weights, table, fit, figures, report.
+  const records = await gatherTrainings(trainings, {
+    folder,
+    epochs: params.epochs,
+    wait: waitsForOthers(run),
+  });
   const table = await writeSweepResults(out, {
     sizes,
-    records: records.map((record) => record!),
+    records,
     folder,
     params,
     seed: flags.seed,

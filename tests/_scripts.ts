@@ -144,16 +144,17 @@ export async function assertAsksForTrainedModel(script: string): Promise<void> {
 }
 
 /**
- * Asserts that `script` run with `args` (and a fresh `--out`) exits 2 with one error line matching
- * `message`, and writes nothing.
+ * Asserts that `script` run with `args` (and a fresh `--out`, and the environment variables `env`) exits
+ * 2 with one error line matching `message`, and writes nothing.
  */
 export async function assertRefuses(
   script: string,
   args: string[],
   message: RegExp,
+  env: Record<string, string> = {},
 ): Promise<void> {
   const root = await Deno.makeTempDir();
-  const run = await runScript(script, [...args, `--out=${root}/out`]);
+  const run = await runScript(script, [...args, `--out=${root}/out`], [], env);
   assert.equal(run.code, 2, run.stderr);
   assert.equal(run.stderr.split("\n").filter((line) => line.startsWith("error")).length, 1);
   assert.match(lastLine(run.stderr), /^error: /);

@@ -9,24 +9,9 @@ import { parameterCount, parameterSpecs } from "../lib/model/architecture.ts";
 import { loadSafetensors, saveSafetensors } from "../lib/model/weights.ts";
 import { createRng } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
+import { inTempDir, maxAbsDifference } from "./_fixtures.ts";
 
 const mnist = await loadMnist({ quiet: true });
-
-function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
-
-async function inTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "aelab_autoencoder_test_" });
-  try {
-    return await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("the model's variables hold 49,541 parameters at d = 4, and the architecture's count at any d", async () => {
   await setupBackend("wasm", { quiet: true });

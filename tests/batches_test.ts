@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
-import { tf } from "../lib/deps.ts";
 import {
   epochOrder,
   pickDigits,
   splitTrainValidation,
   takeDigits,
-  TensorBatches,
+  unitPixels,
 } from "../lib/data/batches.ts";
-import { type Digits, loadMnist } from "../lib/data/mnist.ts";
+import type { Digits } from "../lib/data/mnist.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
-import { setupBackend } from "../lib/tfjs.ts";
+import { testMnist } from "./_fixtures.ts";
 
-const mnist = await loadMnist({ quiet: true });
+const mnist = await testMnist();
 const digits = takeDigits(mnist.train, 1000);
 
 /** The images of `digits` as strings, one per digit, to compare sets of images. */
@@ -32,7 +31,7 @@ Deno.test("takeDigits keeps the first digits, all of them past the count", () =>
   assert.throws(() => takeDigits(few, -1), RangeError);
 });
 
-Deno.test("pickDigits copies the chosen digits in the order asked", () => {
+Deno.test("pickDigits copies the chosen digits in the order asked, into shared memory", () => {
   const picked = pickDigits(digits, [9, 3, 9]);
   assert.equal(picked.count, 3);
   assert.deepEqual(
@@ -44,6 +43,9 @@ Deno.test("pickDigits copies the chosen digits in the order asked", () => {
     digits.images.subarray(3 * IMAGE_PIXELS, 4 * IMAGE_PIXELS),
   );
   assert.notEqual(picked.images.buffer, digits.images.buffer);
+  // Shared, so that a pool of workers reads the digits without a copy each.
+  assert.ok(picked.images.buffer instanceof SharedArrayBuffer);
+  assert.ok(picked.labels.buffer instanceof SharedArrayBuffer);
   assert.throws(() => pickDigits(digits, [1000]), /index 1000 is not a digit of 0…999/);
 });
 
@@ -67,78 +69,33 @@ Deno.test("the split partitions the digits, reproducibly for a seed", () => {
   assert.throws(() => splitTrainValidation(digits, { validationSize: 1001, seed: 1 }), RangeError);
 });
 
-Deno.test("batches cover each image once per epoch, in a seeded order per epoch", async () => {
-  await setupBackend("wasm", { quiet: true });
-  const start = tf.memory().numTensors;
-  const batches = TensorBatches.fromDigits(digits, { batchSize: 300, seed: 7 });
-  assert.equal(batches.batchCount, 4);
-  const orders: Int32Array[] = [];
-  for (let epoch = 0; epoch < 2; epoch++) {
-    const order = batches.order();
-    const sizes: number[] = [];
-    let seen = 0;
-    for (const batch of batches.epoch()) {
-      assert.equal(batch.targets, batch.inputs);
-      assert.deepEqual(batch.inputs.shape, [batch.size, 28, 28, 1]);
-      sizes.push(batch.size);
-      const pixels = await batch.inputs.data();
-      for (let i = 0; i < batch.size; i++) {
-        const index = order[seen + i];
-        const expected = digits.images.subarray(index * IMAGE_PIXELS, (index + 1) * IMAGE_PIXELS);
-        const got = pixels.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS);
-        assert.ok(expected.every((v, j) => Math.abs(v / 255 - got[j]) < 1e-7), `image ${index}`);
-      }
-      seen += batch.size;
-    }
-    assert.deepEqual(sizes, [300, 300, 300, 100]);
-    assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
-    orders.push(order);
-  }
-  assert.equal(batches.epochs, 2);
+Deno.test("each epoch's order is a seeded permutation, another one every epoch", () => {
+  const orders = [0, 1].map((epoch) => epochOrder(1000, 7, epoch));
+  const all = Array.from({ length: 1000 }, (_, i) => i);
+  for (const order of orders) assert.deepEqual([...order].sort((a, b) => a - b), all);
   assert.notDeepEqual(orders[0], orders[1]);
-  // The fused engine takes its batches from epochOrder: the same order for the same seed and epoch.
-  assert.deepEqual(orders[1], epochOrder(1000, 7, 1));
-
-  const same = TensorBatches.fromDigits(digits, { batchSize: 300, seed: 7 });
-  const other = TensorBatches.fromDigits(digits, { batchSize: 300, seed: 8 });
-  assert.deepEqual(same.order(0), orders[0]);
-  assert.deepEqual(same.order(1), orders[1]);
-  assert.notDeepEqual(other.order(0), orders[0]);
-  const unshuffled = TensorBatches.fromDigits(digits, { batchSize: 300, shuffle: false });
-  assert.deepEqual(unshuffled.order(5), Int32Array.from({ length: 1000 }, (_, i) => i));
-  [batches, same, other, unshuffled].forEach((b) => b.dispose());
-  assert.equal(tf.memory().numTensors, start);
+  assert.deepEqual(epochOrder(1000, 7, 1), orders[1]);
+  assert.notDeepEqual(epochOrder(1000, 8, 0), orders[0]);
 });
 
-Deno.test("separate targets travel with their inputs; batches are freed as the loop goes on", async () => {
-  await setupBackend("wasm", { quiet: true });
-  const start = tf.memory().numTensors;
-  const clean = Float32Array.from(takeDigits(digits, 10).images, (v) => v / 255);
-  const noisy = clean.map((v, i) => (v + (i % 7) / 7) / 2);
-  const batches = new TensorBatches(noisy, { batchSize: 4, seed: 1, targets: clean });
-  const order = batches.order();
-  let seen = 0;
-  for (const batch of batches.epoch()) {
-    assert.notEqual(batch.targets, batch.inputs);
-    const [inputs, targets] = [await batch.inputs.data(), await batch.targets.data()];
-    for (let i = 0; i < batch.size * IMAGE_PIXELS; i++) {
-      const pixel = order[seen + Math.floor(i / IMAGE_PIXELS)] * IMAGE_PIXELS + (i % IMAGE_PIXELS);
-      assert.equal(inputs[i], noisy[pixel]);
-      assert.equal(targets[i], clean[pixel]);
-    }
-    seen += batch.size;
-    // Only the current batch is held: the uploaded images (2) and this batch (2).
-    assert.equal(tf.memory().numTensors, start + 4);
-  }
-  assert.equal(seen, 10);
-  for (const _ of batches.epoch()) break;
-  assert.equal(tf.memory().numTensors, start + 2);
-  batches.dispose();
-  assert.equal(tf.memory().numTensors, start);
-  assert.throws(
-    () => new TensorBatches(clean, { batchSize: 4, targets: clean.subarray(784) }),
-    /targets hold/,
+Deno.test("unitPixels turns bytes into floats in [0, 1], of the images asked for in that order", () => {
+  const images = digits.images.subarray(0, 5 * IMAGE_PIXELS);
+  const image = (pixels: ArrayLike<number>, i: number) =>
+    Array.from(pixels).slice(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS);
+  const all = unitPixels(images);
+  assert.equal(all.length, 5 * IMAGE_PIXELS);
+  assert.deepEqual(Array.from(all), Array.from(images, (v) => Math.fround(v / 255)));
+  assert.ok(all.some((v) => v === 1) && all.some((v) => v > 0 && v < 1));
+  const picked = unitPixels(images, [3, 0, 3]);
+  assert.equal(picked.length, 3 * IMAGE_PIXELS);
+  [3, 0, 3].forEach((from, i) =>
+    assert.deepEqual(image(picked, i), image(all, from), `image ${i}`)
   );
-  assert.throws(() => new TensorBatches(clean.subarray(1), { batchSize: 4 }), /multiple of 784/);
-  assert.throws(() => new TensorBatches(clean, { batchSize: 0 }), /batch size/);
+  // Floats are copied as they are, never divided again.
+  const floats = all.map((v) => v / 2);
+  const copied = unitPixels(floats);
+  assert.deepEqual(copied, floats);
+  assert.notEqual(copied.buffer, floats.buffer);
+  assert.deepEqual(image(unitPixels(floats, [4]), 0), image(floats, 4));
+  assert.equal(unitPixels(images, []).length, 0);
 });

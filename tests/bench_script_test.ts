@@ -55,8 +55,14 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const markdown = await Deno.readTextFile(join(out, "bench.md"));
     assert.match(markdown, /\| engine \| adapter \| batch \| models \| timed steps \|/);
     assert.match(markdown, /\| tfjs wasm \| WebAssembly/);
-    assert.match(markdown, /\| worker pool, 1 worker \| WebAssembly.*, in each of 1 worker\(s\) \|/);
-    assert.match(markdown, /^target worker pool of 1 within 5% of the single-model tfjs wasm row: /m);
+    assert.match(
+      markdown,
+      /\| worker pool, 1 worker \| WebAssembly.*, in each of 1 worker\(s\) \|/,
+    );
+    assert.match(
+      markdown,
+      /^target worker pool of 1 within 5% of the single-model tfjs wasm row: /m,
+    );
     assert.match(markdown, /^target .+: not measured \(no PyTorch peer\)$/m);
     assert.match(run.stdout, /\| tfjs wasm \|/);
     const report = await Deno.readTextFile(join(root, "REPORT.md"));

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { addGaussianNoise, corrupt, corruptedPairs, digitPixels, occlude } from "../lib/corrupt.ts";
+import {
+  addGaussianNoise,
+  blankSquare,
+  corrupt,
+  corruptedPairs,
+  digitPixels,
+  occlude,
+} from "../lib/corrupt.ts";
 import { createRng } from "../lib/random.ts";
 import { testDigits } from "./_fixtures.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
@@ -74,4 +81,16 @@ Deno.test("corrupted pairs keep the clean image beside its corrupted copy", () =
   assert.equal(pairs.count, digits.count);
   assert.deepEqual(pairs.clean, clean);
   assert.deepEqual(pairs.corrupted, corrupt(clean, { kind: "occlusion", side: 10 }, 11));
+});
+
+Deno.test("a square is blanked in place where it lies inside the image, and nowhere else", () => {
+  const blank = (square: { side: number; top: number; left: number }) => {
+    const image = blankSquare(new Float32Array(IMAGE_PIXELS).fill(1), square);
+    return [...image.keys()].filter((i) => image[i] === 0).map((i) => [i / 28 | 0, i % 28]);
+  };
+  assert.deepEqual(blank({ side: 2, top: 3, left: 5 }), [[3, 5], [3, 6], [4, 5], [4, 6]]);
+  assert.deepEqual(blank({ side: 3, top: 26, left: -1 }), [[26, 0], [26, 1], [27, 0], [27, 1]]);
+  assert.deepEqual(blank({ side: 4, top: 28, left: 0 }), []);
+  assert.deepEqual(blank({ side: 0, top: 5, left: 5 }), []);
+  assert.equal(blank({ side: 28, top: 0, left: 0 }).length, IMAGE_PIXELS);
 });

@@ -1,24 +1,30 @@
 /**
- * The fused engine as a whole, on Mesa's software adapter and real MNIST digits: it starts from and
- * trains like the tfjs Autoencoder (same seed, same batches), trains a denoiser, encodes and decodes like
- * it, keeps masked latent sizes exact, and fails clearly.
+ * The fused engine's `Population` as a whole, on Mesa's software adapter and real MNIST digits: it
+ * starts from and trains like the tfjs trainer (same seed, same batches), trains a denoiser,
+ * encodes and decodes like the tfjs `Autoencoder`, keeps masked latent sizes exact, and fails
+ * clearly.
  */
 import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
-import { TensorBatches } from "../lib/data/batches.ts";
 import { DeviceLimitError, GpuContext } from "../lib/gpu/device.ts";
-import { populationOrFallback } from "../lib/experiment.ts";
 import { Population } from "../lib/gpu/population.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { createRng, normal } from "../lib/random.ts";
-import { testDigits, trainDigits } from "./_fixtures.ts";
 import { setupBackend } from "../lib/tfjs.ts";
+import { TfjsTrainer } from "../lib/train/tfjs.ts";
+import { type Dataset, datasetOf } from "../lib/train/trainer.ts";
+import {
+  type AutoencoderJob,
+  autoencoderJob,
+  maxAbsDifference,
+  testDigits,
+  trainDigits,
+} from "./_fixtures.ts";
 
 // The tfjs reference runs on wasm: 25× faster than the cpu backend here, with the same float32 numbers.
-await setupBackend("wasm", { quiet: true });
+const { backend } = await setupBackend("wasm", { quiet: true });
 
 const BATCH = 8;
-const smallPopulation = { batchSize: BATCH, models: [{ hidden: 2, lr: 1e-3, seed: 1 }] };
 const train = await trainDigits(200);
 const test = await testDigits(40);
 
@@ -26,22 +32,34 @@ function relativeDifference(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
 }
 
-function maxAbsDifference(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  return a.reduce((worst, value, i) => Math.max(worst, Math.abs(value - b[i])), 0);
+function assertClose(actual: number, expected: number, relative: number, what: string) {
+  assert.ok(
+    relativeDifference(actual, expected) <= relative,
+    `${what}: fused ${actual}, tfjs ${expected}`,
+  );
 }
 
-Deno.test("a model starts from Autoencoder.create's weights and trains 50 steps like it", async () => {
-  const config = { hidden: 4, seed: 5, lr: 2e-3, l2: 1e-4, dropout: 0 };
-  const model = Autoencoder.create(config);
-  const population = await Population.create({
+/** The fused population of the one model of `job` (its settings, none of its data). */
+function populationOf(job: AutoencoderJob): Promise<Population> {
+  const { model, lr, l2, seed } = job;
+  return Population.create({
     batchSize: BATCH,
-    models: [{ hidden: 4, lr: config.lr, l2: config.l2, seed: config.seed }],
+    models: [{ hidden: model.hidden, dropout: model.dropout, lr, l2, seed }],
   });
-  const batches = TensorBatches.fromDigits(train, { batchSize: BATCH, seed: config.seed });
-  const testBatches = TensorBatches.fromDigits(test, { batchSize: BATCH, shuffle: false });
+}
+
+Deno.test("a model starts from the tfjs trainer's weights and trains 50 steps like it", async () => {
+  const job = autoencoderJob({
+    train: datasetOf(train),
+    test: datasetOf(test),
+    seed: 5,
+    lr: 2e-3,
+    l2: 1e-4,
+  });
+  const trainer = new TfjsTrainer([job], { batchSize: BATCH, backend });
+  const population = await populationOf(job);
   try {
-    const expected = await model.getWeights();
+    const expected = (await trainer.getState(0)).weights;
     const actual = await population.getWeights(0);
     assert.deepEqual(Object.keys(actual), Object.keys(expected));
     for (const name in expected) assert.deepEqual(actual[name], expected[name], name);
@@ -49,33 +67,29 @@ Deno.test("a model starts from Autoencoder.create's weights and trains 50 steps 
     const data = await population.upload(train.images);
     const testData = await population.upload(test.images);
     const losses: number[] = [];
-    for (let epoch = 0; epoch < 2; epoch++) { // 2 × 25 steps, each epoch in TensorBatches' order
-      const reference = await model.trainEpoch(batches);
+    for (let epoch = 0; epoch < 2; epoch++) { // 2 × 25 steps, each epoch in the seed's epochOrder
+      const [reference] = await trainer.trainEpoch();
       const [loss] = await population.trainEpoch(data);
-      assert.ok(
-        relativeDifference(loss, reference) <= 1e-3,
-        `epoch ${epoch}: fused ${loss}, tfjs ${reference}`,
-      );
+      assertClose(loss, reference, 1e-3, `epoch ${epoch}`);
       losses.push(loss);
     }
     assert.equal(population.steps, 50);
+    assert.equal(population.epochs, 2);
     assert.ok(losses[1] < losses[0], `the loss did not fall: ${losses}`);
     const [loss] = await population.evaluate(testData);
-    const reference = await model.testEpoch(testBatches);
-    assert.ok(
-      relativeDifference(loss, reference) <= 1e-3,
-      `test loss: fused ${loss}, tfjs ${reference}`,
-    );
-    const [trained, referenceWeights] = [await population.getWeights(0), await model.getWeights()];
+    const [reference] = await trainer.evaluate("test");
+    assertClose(loss, reference!, 1e-3, "test loss");
+    const [trained, referenceWeights] = [
+      await population.getWeights(0),
+      (await trainer.getState(0)).weights,
+    ];
     for (const name in trained) {
       const difference = maxAbsDifference(trained[name], referenceWeights[name]);
       assert.ok(difference <= 1e-4, `${name} differs by ${difference} after 50 steps`);
     }
   } finally {
     population.destroy();
-    model.dispose();
-    batches.dispose();
-    testBatches.dispose();
+    await trainer.dispose();
   }
 });
 
@@ -116,61 +130,41 @@ Deno.test("profiling times every training kernel and trains as an epoch does", a
   }
 });
 
-Deno.test("a denoiser maps corrupted inputs to clean targets as the tfjs model does", async () => {
+Deno.test("a denoiser maps corrupted inputs to clean targets as the tfjs trainer does", async () => {
   const rng = createRng(3);
   const noisy = train.images.map((v) =>
     Math.min(255, Math.max(0, Math.round(v + 60 * normal(rng))))
   );
-  const config = { hidden: 4, seed: 9, lr: 1e-3, l2: 0, dropout: 0 };
-  const model = Autoencoder.create(config);
-  const population = await Population.create({
-    batchSize: BATCH,
-    models: [{ hidden: 4, lr: config.lr, seed: config.seed }],
-  });
-  const pairs = new TensorBatches(noisy, {
-    batchSize: BATCH,
-    seed: config.seed,
-    targets: train.images,
-  });
-  const fixed = new TensorBatches(noisy, {
-    batchSize: BATCH,
-    shuffle: false,
-    targets: train.images,
-  });
+  const pairs: Dataset = { inputs: noisy, targets: train.images, count: train.count };
+  const job = autoencoderJob({ train: pairs, validation: pairs, seed: 9 });
+  const trainer = new TfjsTrainer([job], { batchSize: BATCH, backend });
+  const population = await populationOf(job);
   try {
     const data = await population.upload(noisy, train.images);
     const noisyOnly = await population.upload(noisy);
     assert.ok(data.denoising && !noisyOnly.denoising);
-    const [reference, [loss]] = [await model.trainEpoch(pairs), await population.trainEpoch(data)];
-    assert.ok(relativeDifference(loss, reference) <= 1e-3, `fused ${loss}, tfjs ${reference}`);
+    const [[reference], [loss]] = [await trainer.trainEpoch(), await population.trainEpoch(data)];
+    assertClose(loss, reference, 1e-3, "training loss");
     const [evaluated] = await population.evaluate(data);
-    const expected = await model.testEpoch(fixed);
-    assert.ok(
-      relativeDifference(evaluated, expected) <= 1e-3,
-      `fused ${evaluated}, tfjs ${expected}`,
-    );
+    const [expected] = await trainer.evaluate("validation");
+    assertClose(evaluated, expected!, 1e-3, "loss against the clean images");
     const [againstItself] = await population.evaluate(noisyOnly);
     assert.ok(relativeDifference(againstItself, evaluated) > 0.01, "targets made no difference");
   } finally {
     population.destroy();
-    model.dispose();
-    pairs.dispose();
-    fixed.dispose();
+    await trainer.dispose();
   }
 });
 
 Deno.test("encode, decode and reconstruct agree with the tfjs model, masked latent size included", async () => {
+  const seeds = [1, 2];
   const models = [
-    Autoencoder.create({ hidden: 4, seed: 1 }),
-    Autoencoder.create({ hidden: 3, seed: 2 }),
+    Autoencoder.create({ hidden: 4 }, seeds[0]),
+    Autoencoder.create({ hidden: 3 }, seeds[1]),
   ];
   const population = await Population.create({
     batchSize: BATCH,
-    models: models.map(({ config }) => ({
-      hidden: config.hidden,
-      lr: 1e-3,
-      seed: config.seed,
-    })),
+    models: models.map(({ config }, m) => ({ hidden: config.hidden, lr: 1e-3, seed: seeds[m] })),
   });
   try {
     const count = 13; // more than a batch: two passes, the second short
@@ -264,16 +258,8 @@ Deno.test("a population too large for the adapter is refused with the limit it e
     tooLarge(),
     /needs maxStorageBufferBindingSize ≥ \d+ for the buffer of the outputs of encoder_cnn\.0.*fewer models/,
   );
-  // --engine fused: the error stands; --engine auto: the scripts train on tfjs instead
-  await assert.rejects(populationOrFallback("fused", tooLarge), DeviceLimitError);
-  assert.equal(await populationOrFallback("auto", tooLarge), undefined);
-  await assert.rejects(
-    populationOrFallback("auto", () => Promise.reject(new Error("device lost"))),
-    /device lost/,
-  );
-  const fits = await populationOrFallback("auto", () => Population.create(smallPopulation));
-  assert.equal(fits?.models.length, 1);
-  fits?.destroy();
+  // a DeviceLimitError, which --engine auto answers by training on the CPU (see engine_test.ts)
+  await assert.rejects(tooLarge(), DeviceLimitError);
 });
 
 Deno.test("settings the engine cannot train are refused", async () => {

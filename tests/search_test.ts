@@ -4,11 +4,10 @@ import {
   kFoldSplits,
   LR_RANGE,
   rankTrials,
-  TrialLog,
   type TrialRecord,
 } from "../lib/search.ts";
 
-Deno.test("the generator draws each parameter in the seed's ranges, reproducibly", () => {
+Deno.test("the generator draws each parameter in the study's ranges, reproducibly", () => {
   const params = generateParams(500, 42, 4);
   assert.deepEqual(params, generateParams(500, 42, 4));
   assert.notDeepEqual(params, generateParams(500, 43, 4));
@@ -24,14 +23,14 @@ Deno.test("the generator draws each parameter in the seed's ranges, reproducibly
 });
 
 Deno.test("a learning-rate range moves only the learning rates", () => {
-  const seed = generateParams(200, 42, 4);
+  const study = generateParams(200, 42, 4);
   const narrow = generateParams(200, 42, 4, [1e-3, 1e-2]);
   narrow.forEach((p, i) => {
     assert.ok(p.lr >= 1e-3 && p.lr <= 1e-2, `${p.lr}`);
-    assert.equal(p.dropout, seed[i].dropout);
-    assert.equal(p.l2, seed[i].l2);
+    assert.equal(p.dropout, study[i].dropout);
+    assert.equal(p.l2, study[i].l2);
   });
-  assert.deepEqual(generateParams(20, 42, 4, LR_RANGE), seed.slice(0, 20));
+  assert.deepEqual(generateParams(20, 42, 4, LR_RANGE), study.slice(0, 20));
   assert.throws(() => generateParams(1, 42, 4, [1e-2, 1e-3]), /lr range/);
   assert.throws(() => generateParams(1, 42, 4, [0, 1e-3]), /lr range/);
 });
@@ -49,44 +48,34 @@ Deno.test("k folds partition the samples, each sample validated exactly once", (
   assert.throws(() => kFoldSplits(10, 1, 1), /folds/);
 });
 
-function trial(index: number, validationLoss: number | null): TrialRecord {
+/** A trial stopped at `rung` with `validationLoss` there (null: diverged). */
+function trial(index: number, validationLoss: number | null, rung = 0): TrialRecord {
   return {
     index,
     params: { dropout: 0, lr: 1e-3, l2: 1e-5, hidden: 4 },
+    rung,
+    epochs: 3 ** rung,
     validationLoss,
     foldLosses: [validationLoss],
     diverged: validationLoss === null,
-    seconds: 1,
   };
 }
 
-Deno.test("a reopened trial log keeps every finished trial and refuses other settings", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/trials.json`;
-  const log = await TrialLog.open(path, { seed: 1 });
-  await log.record(trial(0, 0.05));
-  await log.record(trial(2, null));
-  const reopened = await TrialLog.open(path, { seed: 1 });
-  assert.deepEqual(reopened.trials.map((t) => t.index), [0, 2]);
-  assert.ok(reopened.has(2) && !reopened.has(1));
-  await assert.rejects(() => TrialLog.open(path, { seed: 2 }), /other settings/);
-  assert.equal((await TrialLog.open(path, { seed: 2 }, true)).trials.length, 0);
-  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["trials.json"]);
-  await Deno.remove(dir, { recursive: true });
-});
-
-Deno.test("a fresh log empties its file at once, whatever the settings before", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/sizes.json`;
-  const log = await TrialLog.open<{ index: number; loss: number }>(path, { epochs: 1 });
-  await log.record({ index: 4, loss: 0.03 });
-  await TrialLog.open(path, { epochs: 2 }, true);
-  const reopened = await TrialLog.open<{ index: number; loss: number }>(path, { epochs: 2 });
-  assert.equal(reopened.trials.length, 0);
-  await Deno.remove(dir, { recursive: true });
-});
-
 Deno.test("ranking puts the lowest validation loss first and diverged trials last", () => {
-  const ranked = rankTrials([trial(0, 0.04), trial(1, null), trial(2, 0.03)]);
-  assert.deepEqual(ranked.map((t) => t.index), [2, 0, 1]);
+  const ranked = rankTrials([trial(0, 0.04), trial(1, null), trial(2, 0.03), trial(3, 0.03)]);
+  assert.deepEqual(ranked.map((t) => t.index), [2, 3, 0, 1]);
+});
+
+Deno.test("a trial that reached a later rung ranks above any stopped earlier, diverged ones last", () => {
+  const trials = [
+    trial(0, 0.02, 0),
+    trial(1, 0.05, 2),
+    trial(2, null, 2),
+    trial(3, 0.04, 1),
+    trial(4, 0.03, 2),
+    trial(5, 0.01, 1),
+  ];
+  assert.deepEqual(rankTrials(trials).map((t) => t.index), [4, 1, 5, 3, 0, 2]);
+  // ranked apart from the input, which keeps its order
+  assert.deepEqual(trials.map((t) => t.index), [0, 1, 2, 3, 4, 5]);
 });

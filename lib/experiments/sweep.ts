@@ -15,11 +15,11 @@ import { encodeDigitGrid } from "../figures/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
-import { csvTable, markdownTable, publishSection } from "../report.ts";
+import { csvTable, type Finding, markdownTable, publishSection } from "../report.ts";
 import { describeParams } from "../search.ts";
 import { type ExponentialFit, fitExponential, spearman } from "../stats.ts";
-import type { EpochRecord } from "../train/trainer.ts";
-import { readTrainingState, type TrainingRecord } from "../train/trainings.ts";
+import { lossHistory, readTrainingState, type TrainingRecord } from "../train/trainings.ts";
+import { EXPONENTIAL_R2, FALLING_RHO, holdsWhen } from "./findings.ts";
 
 /** Test digits shown reconstructed by every size. */
 const PREVIEW_DIGITS = 10;
@@ -31,9 +31,8 @@ export interface SizeResult {
   finalTrainLoss: number | null;
   finalValidationLoss: number | null;
   finalTestLoss: number | null;
-  /** Seconds its epochs took (its population's). */
-  seconds: number;
-  epochs: EpochRecord[];
+  /** Its losses after each epoch. */
+  epochs: ReturnType<typeof lossHistory>;
 }
 
 /** The trend of the final test loss against d. */
@@ -123,20 +122,17 @@ export async function writeSweepResults(out: string, outcome: SweepOutcome): Pro
     "final validation loss",
     "final test loss",
     "fitted test loss",
-    "seconds",
   ];
   const tableRows = (show: (value: number | null) => string | number) =>
     results.map((r) => [
       r.hidden,
       ...[r.finalTrainLoss, r.finalValidationLoss, r.finalTestLoss, fitted(r.hidden)].map(show),
-      r.seconds.toFixed(1),
     ]);
   await writeJsonAtomic(join(out, "sweep.json"), {
     params,
     epochs: params.epochs,
     batchSize: params.batchSize,
     seed: outcome.seed,
-    engine: outcome.records[0]?.engine,
     trainImages: outcome.trainImages,
     testImages: outcome.test.count,
     fit: trend.fit,
@@ -154,6 +150,7 @@ export async function writeSweepResults(out: string, outcome: SweepOutcome): Pro
     `(${params.source}); losses on ${outcome.test.count} test images.`;
   await publishSection(out, {
     title: "Hidden-layer size",
+    findings: sweepFindings(trend, sizes),
     items: [
       {
         kind: "text",
@@ -209,6 +206,41 @@ export function sweepTrend(
   return { fit: fitExponential(x, y), spearman: spearman(x, y) };
 }
 
+/**
+ * What a sweep judges of the study: that the final test loss falls with d (Spearman's ρ at most
+ * {@link FALLING_RHO}), and that it does so exponentially (R² of ln(loss) against d at least
+ * {@link EXPONENTIAL_R2}), with the factor per unit of d. Both hold or fail at any budget.
+ *
+ * @example
+ * ```ts
+ * import { sweepFindings, sweepTrend } from "./sweep.ts";
+ * const trend = sweepTrend([1, 2, 3, 4].map((hidden) => ({ hidden, finalTestLoss: 0.1 * 0.9 ** hidden })));
+ * console.log(sweepFindings(trend, [1, 2, 3, 4]).map((f) => f.verdict)); // ["reproduced", "reproduced"]
+ * ```
+ */
+export function sweepFindings({ fit, spearman }: SweepTrend, sizes: number[]): Finding[] {
+  const range = `d = ${sizes[0]}…${sizes.at(-1)}`;
+  const none = "fewer than two sizes converged";
+  return [
+    holdsWhen(
+      `test loss falls with the hidden size (${range})`,
+      "falls as d grows",
+      `Spearman's ρ ≤ ${FALLING_RHO}`,
+      spearman === null ? "—" : `ρ = ${spearman.toFixed(3)}`,
+      spearman !== null && spearman <= FALLING_RHO,
+      spearman === null ? none : `rank correlation of the final test loss with d`,
+    ),
+    holdsWhen(
+      `test loss is exponential in the hidden size (${range})`,
+      "ln(loss) linear in d",
+      `R² ≥ ${EXPONENTIAL_R2}, falling`,
+      fit ? `×${fit.factorPerUnit.toFixed(3)} per unit of d, R² = ${fit.r2.toFixed(3)}` : "—",
+      fit !== null && fit.r2 >= EXPONENTIAL_R2 && fit.rate < 0,
+      fit ? "least squares on ln(loss) against d" : none,
+    ),
+  ];
+}
+
 /** The trend in words, as the report states it. */
 function describeTrend({ fit, spearman }: SweepTrend): string {
   if (!fit || spearman === null) return "";
@@ -231,7 +263,6 @@ function sizeResult(hidden: number, record: TrainingRecord): SizeResult {
     finalTrainLoss: record.diverged ? null : finite(final?.trainLoss),
     finalValidationLoss: record.diverged ? null : finite(final?.validationLoss),
     finalTestLoss: record.diverged ? null : finite(final?.testLoss),
-    seconds: record.history.reduce((sum, epoch) => sum + epoch.seconds, 0),
-    epochs: record.history,
+    epochs: lossHistory(record.history),
   };
 }

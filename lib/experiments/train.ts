@@ -12,17 +12,15 @@ import { encodeDigitGrid } from "../figures/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
-import { publishSection, type ReportItem } from "../report.ts";
+import { type Finding, publishSection, type ReportItem } from "../report.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { describeParams } from "../search.ts";
 import { overallRate } from "../train/fit.ts";
+import { closeTo, STUDY } from "./findings.ts";
 import type { FitResult } from "../train/trainer.ts";
 
 /** Test digits shown beside their reconstructions. */
 const PREVIEW_DIGITS = 10;
-
-/** The study's test loss of its d = 4 model after 150 epochs, quoted beside ours. */
-export const STUDY_TEST_LOSS = 0.02995;
 
 /** One training's result, as `train` hands it over to be written. */
 export interface TrainingOutcome {
@@ -101,15 +99,41 @@ export async function writeTrainingResults(out: string, outcome: TrainingOutcome
   const outcomeText = diverged
     ? `diverged at epoch ${final.epoch} (a loss turned NaN or infinite), so no model was saved`
     : `final test loss ${final.testLoss?.toFixed(5)}`;
+  const rate = Math.round(samplesPerSecond).toLocaleString("en-US");
   const summary = `${history.length} epochs on ${outcome.trainImages} images with ` +
-    `${describeParams(params)} (${params.source}), trained by ${outcome.engine} at ` +
-    `${
-      Math.round(samplesPerSecond).toLocaleString("en-US")
-    } samples/s; ${outcomeText} (the study ` +
-    `reports ${STUDY_TEST_LOSS} for d = 4 after 150 epochs).`;
+    `${describeParams(params)} (${params.source}), trained by ${outcome.engine} at ${rate} ` +
+    `samples/s; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
+    `${STUDY.testLoss.epochs} epochs).`;
   await publishSection(out, {
     title: `Training: d = ${hidden}`,
     items: [{ kind: "text", text: summary }, ...items],
+    findings: trainingFindings({ ...outcome, testImages: outcome.test.count }),
   });
   return summary;
+}
+
+/**
+ * What a training judges of the study: the d = 4 model's test loss after its epochs (for another d,
+ * nothing).
+ */
+export function trainingFindings(
+  outcome: Pick<TrainingOutcome, "hidden" | "result" | "trainImages"> & { testImages: number },
+): Finding[] {
+  if (outcome.hidden !== 4) return [];
+  const { history, diverged } = outcome.result;
+  const loss = diverged ? null : history.at(-1)?.testLoss ?? null;
+  const budget = {
+    epochs: history.length,
+    trainImages: outcome.trainImages,
+    testImages: outcome.testImages,
+  };
+  return [
+    closeTo(
+      `test loss of the d = 4 model after ${STUDY.testLoss.epochs} epochs`,
+      STUDY.testLoss.value,
+      loss,
+      budget,
+      STUDY.testLoss.epochs,
+    ),
+  ];
 }

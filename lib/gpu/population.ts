@@ -2,10 +2,10 @@
  * The fused WebGPU trainer: a population of the seed's autoencoders — each with its own learning rate,
  * L2, dropout, seed and latent size — trained side by side in the same dispatches, one command buffer per
  * training step, with all data on the GPU. Images stay there as uint8; each batch is gathered through a
- * per-model sample order (shuffled per epoch from the model's seed, as `TensorBatches` shuffles); the loss
+ * per-model sample order (shuffled per epoch from the model's seed by `epochOrder`, as every engine); the loss
  * accumulates there and comes back once per epoch.
  *
- * A model with seed s starts from the weights of `Autoencoder.create({ seed: s })` and, fed the same
+ * A model with seed s starts from the weights of `Autoencoder.create(config, s)` and, fed the same
  * batches, trains like it (up to float rounding). A model of latent size d below the population's
  * `hiddenMax` is masked: the same function, initialised and trained the same, as a model built with d.
  *
@@ -43,7 +43,7 @@ export interface ModelSettings {
   /** Dropout probability in [0, 1); default 0. */
   dropout?: number;
   /**
-   * Seeds the initial weights (as `Autoencoder.create`), the epoch shuffles (as `TensorBatches` with this
+   * Seeds the initial weights (as `Autoencoder.create`), the epoch shuffles (`epochOrder` with this
    * seed) and the dropout masks (a counter-based hash of seed, step and unit).
    */
   seed: number;
@@ -257,11 +257,11 @@ export class Population {
   }
 
   /**
-   * One pass over `data`: each model takes its epoch's shuffle of all of `data` (the order `TensorBatches`
+   * One pass over `data`: each model takes its epoch's shuffle of all of `data` (the order `epochOrder`
    * with the model's seed gives for the population's epoch number), or `orders[model]` (sample indices, all
    * orders of one length), then ⌈length / batch⌉ Adam steps (the last batch may be short). Returns each
    * model's mean of its batch losses (the MSE of each batch before its update), as
-   * `Autoencoder.trainEpoch` does.
+   * the tfjs trainer does.
    */
   async trainEpoch(data: GpuDataset, orders?: readonly ArrayLike<number>[]): Promise<Float32Array> {
     const dataset = this.#dataset(data);
@@ -297,7 +297,7 @@ export class Population {
     return times;
   }
 
-  /** Each model's loss (MSE over every pixel, no dropout) on all of `data`, as `Autoencoder.testEpoch`. */
+  /** Each model's loss (MSE over every pixel, no dropout) on all of `data`, as the tfjs trainer evaluates. */
   async evaluate(data: GpuDataset): Promise<Float32Array> {
     const dataset = this.#dataset(data);
     const identity = Array.from({ length: data.count }, (_, i) => i);

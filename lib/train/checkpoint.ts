@@ -46,7 +46,8 @@ export function settingsDifference(saved: unknown, now: unknown, path = ""): str
     if (Array.isArray(saved) && Array.isArray(now) && saved.length !== now.length) {
       return `${path || "settings"}: ${saved.length} entries → ${now.length}`;
     }
-    const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])].sort();
+    const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])];
+    if (!Array.isArray(saved)) keys.sort();
     for (const key of keys) {
       const inner = Array.isArray(saved) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
       const difference = settingsDifference(saved[key], now[key], inner);
@@ -159,8 +160,30 @@ export async function restoreCheckpoint(
         "for; ask for more epochs, or pass --fresh to start over",
     );
   }
-  for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
+  try {
+    for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
+  } catch (error) {
+    throw unreadableProgress(`the checkpoint ${options.path}`, options.path, error);
+  }
   return { results: saved.results, epochs: saved.epochs };
+}
+
+/**
+ * The error for saved progress (`what`, the file at `path`) that cannot be read or used, `error` saying
+ * why: one line that names it and says that `--fresh` starts over.
+ *
+ * @example
+ * ```ts
+ * import { unreadableProgress } from "./checkpoint.ts";
+ * const error = unreadableProgress("trainings/d-004.json", "trainings/d-004.json", new Error("not JSON"));
+ * console.log(error.message); // trainings/d-004.json is unreadable (not JSON); pass --fresh to start over
+ * ```
+ */
+export function unreadableProgress(what: string, path: string, error: unknown): Error {
+  const reason = (error instanceof Error ? error.message : String(error))
+    .replaceAll(`${path}: `, "")
+    .replace(/\s*\n\s*/g, " ");
+  return new Error(`${what} is unreadable (${reason}); pass --fresh to start over`);
 }
 
 /** A checkpoint's contents, checked; anything unreadable is an error naming `path` and `--fresh`. */
@@ -179,7 +202,6 @@ function readCheckpoint(bytes: Uint8Array, path: string) {
       states,
     };
   } catch (error) {
-    const reason = (error as Error).message.replace(`${path}: `, "");
-    throw new Error(`the checkpoint ${path} is unreadable (${reason}); pass --fresh to start over`);
+    throw unreadableProgress(`the checkpoint ${path}`, path, error);
   }
 }

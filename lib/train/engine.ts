@@ -118,16 +118,16 @@ export async function createTrainer(
   if (plan.engine === "fused") {
     const refusal = jobs.map(fusedRefusal).find((reason) => reason !== undefined);
     if (refusal && !plan.auto) throw new UsageError(refusal);
-    if (refusal) console.error(`engine: ${refusal}`);
-    else {
+    let why = refusal;
+    if (!refusal) {
       try {
         return await FusedTrainer.create(jobs, options);
       } catch (error) {
         if (!plan.auto || !(error instanceof DeviceLimitError)) throw error;
-        console.error(`engine: the population does not fit the GPU (${error.message})`);
+        why = `the population does not fit the GPU (${error.message})`;
       }
     }
-    console.error(`engine: tfjs ${plan.backend.backend} in this thread trains instead`);
+    console.error(`engine: ${why}; tfjs ${plan.backend.backend} in this thread trains instead`);
     return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
   }
   if (plan.engine === "workers") {

@@ -42,29 +42,35 @@ export function halvingRungs(candidates: number, epochs: number, eta: number): R
   if (!(eta >= 2)) throw new RangeError(`η must be at least 2, got ${eta}`);
   const counts = [candidates];
   while (counts.at(-1)! > 1) counts.push(Math.max(1, Math.floor(counts.at(-1)! / eta)));
-  const last = counts.length - 1;
-  const rungs = counts.map((count, k) => ({
-    candidates: count,
-    epochs: Math.round(epochs / eta ** (last - k)),
-  }));
-  rungs.forEach((rung, k) => {
-    if (rung.epochs < 1 || (k > 0 && rung.epochs <= rungs[k - 1].epochs)) {
-      const need = Math.ceil(eta ** last);
-      throw new RangeError(
-        `${candidates} candidates at η = ${eta} need ${rungs.length} rungs of growing epochs, which ` +
-          `${epochs} epochs cannot give (the first rung would train ${
-            (epochs / eta ** last).toFixed(2)
-          }); give at least ${need} epochs, fewer candidates or a larger η`,
-      );
-    }
-  });
-  return rungs;
+  const rungs = (budget: number) => {
+    const last = counts.length - 1;
+    const made = counts.map((count, k) => ({
+      candidates: count,
+      epochs: Math.round(budget / eta ** (last - k)),
+    }));
+    const fits = made.every((rung, k) =>
+      rung.epochs >= 1 && (k === 0 || rung.epochs > made[k - 1].epochs)
+    );
+    return fits ? made : undefined;
+  };
+  const made = rungs(epochs);
+  if (!made) {
+    let need = epochs + 1;
+    while (!rungs(need)) need++;
+    throw new RangeError(
+      `${candidates} candidates at η = ${eta} need ${counts.length} rungs of growing epochs, which ` +
+        `${epochs} epochs cannot give; give at least ${need} epochs, fewer candidates or a larger η`,
+    );
+  }
+  return made;
 }
 
 /**
  * Runs successive halving over `count` candidates: `train(candidates, epochs)` trains the candidates
  * given (indices) to `epochs` and returns each one's score, lower is better, null for one that diverged;
- * the best of a rung, as many as the next rung holds (⌊n/η⌋), go on to it. Returns each candidate's outcome, in order.
+ * the best of a rung, as many as the next rung holds (⌊n/η⌋), go on to it. Returns each candidate's
+ * outcome, in order — or undefined where `train` returned undefined instead of scores: the halving stops
+ * there (a shard of a search whose share ends with that rung, which does not wait for its scores).
  *
  * @example
  * ```ts
@@ -76,14 +82,24 @@ export function halvingRungs(candidates: number, epochs: number, eta: number): R
  * console.log(outcomes.map((o) => o.rung).join(" ")); // 0 2 0 1
  * ```
  */
-export async function successiveHalving(
+export function successiveHalving(
   rungs: readonly Rung[],
   train: (candidates: number[], epochs: number) => Promise<(number | null)[]>,
-): Promise<HalvingOutcome[]> {
+): Promise<HalvingOutcome[]>;
+/** {@link successiveHalving} whose `train` may stop it after a rung, by returning undefined. */
+export function successiveHalving(
+  rungs: readonly Rung[],
+  train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
+): Promise<HalvingOutcome[] | undefined>;
+export async function successiveHalving(
+  rungs: readonly Rung[],
+  train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
+): Promise<HalvingOutcome[] | undefined> {
   const outcomes: HalvingOutcome[] = [];
   let alive = Array.from({ length: rungs[0].candidates }, (_, i) => i);
   for (const [k, rung] of rungs.entries()) {
     const scores = await train(alive, rung.epochs);
+    if (!scores) return undefined;
     alive.forEach((candidate, i) => {
       outcomes[candidate] = { rung: k, epochs: rung.epochs, score: scores[i] };
     });

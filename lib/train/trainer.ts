@@ -68,7 +68,10 @@ export interface ModelState {
 
 /** How to train an epoch. */
 export interface EpochOptions {
-  /** Which models to train (default all): a diverged model drops out. */
+  /**
+   * Which models must train (default all): a diverged model drops out. An engine may train the others
+   * along (the fused engine does, in the same dispatches), but reports NaN for them.
+   */
   active?: readonly boolean[];
   /** Called as the epoch goes on with the steps done and the epoch's total, all models together. */
   onProgress?: (done: number, total: number) => void;

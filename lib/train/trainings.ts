@@ -2,10 +2,16 @@
  * A step's set of independent trainings — a search's trials, a sweep's sizes, the denoisers — kept as one
  * result per training in a folder: `<id>.json` (its settings and history) and `<id>.state.safetensors`
  * (its weights, Adam's moments, steps and epochs). A run trains, as one population on the chosen engine,
- * every training that has not yet reached the epochs asked for — new ones from their seed, finished ones
- * on from their saved state — with a checkpoint after each epoch, and writes each result atomically when
- * its training ends. So an interrupted step resumes where it was, a step asked for more epochs trains on,
- * and successive halving continues its survivors from their own state.
+ * every training it owns (all, or a shard's share) that has not yet reached the epochs asked for — new
+ * ones from their seed, finished ones on from their saved state — with a checkpoint after each epoch,
+ * and writes each result atomically when its training ends. So an interrupted step resumes where it
+ * was, a step asked for more epochs trains on, and successive halving continues its survivors from their
+ * own state.
+ *
+ * Processes share the folder (the shards of a step, on one machine or many over a network file system):
+ * each holds a lock on every training it trains (`<id>.lock`, see `takeLock`), and skips, with a line,
+ * one that a live process holds. The step's outputs are then made from every result there
+ * ({@link gatherTrainings}), by whichever run writes them.
  *
  * Every kept result obeys the one resume rule (`checkpoint.ts`): other settings stop with one line that
  * names the setting and says `--fresh` starts over; more epochs than asked for are refused.
@@ -13,12 +19,20 @@
  * @module
  */
 import { UsageError } from "../cli.ts";
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import {
+  describeHolder,
+  type LockHolder,
+  readJsonIfExists,
+  releaseLock,
+  takeLock,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../files.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
-import { checkSameSettings, stateTensors, tensorsState } from "./checkpoint.ts";
+import { checkSameSettings, stateTensors, tensorsState, unreadableProgress } from "./checkpoint.ts";
 import { createTrainer, type EnginePlan } from "./engine.ts";
 import { fit } from "./fit.ts";
-import type { FitResult, ModelState, TrainingJob } from "./trainer.ts";
+import type { EpochRecord, FitResult, ModelState, TrainingJob } from "./trainer.ts";
 
 /** One training of a step. */
 export interface Training {
@@ -49,7 +63,7 @@ export interface TrainingsOptions {
   label: string;
   /** Which trainings this run trains, by index (a shard's share); default all. */
   owns?: (index: number) => boolean;
-  /** Start over: the results of an earlier run in the folder are removed first. */
+  /** Start over: the kept results of the trainings this run trains are removed first. */
   fresh?: boolean;
   /**
    * What a kept result that has trained past `epochs` means: an error (`refuse`, the default: the step's
@@ -62,9 +76,13 @@ export interface TrainingsOptions {
 /** A training's id as its files name it: anything else is refused. */
 const ID = /^[A-Za-z0-9_-]+$/;
 
+/** How often a run waiting for other processes' trainings looks for their results. */
+const POLL_MS = 1000;
+
 /**
- * Trains those of `trainings` (that this run owns) which have not reached `options.epochs`, and returns
- * every training's record in order — undefined for one that is neither kept nor trained here.
+ * Trains those of `trainings` that this run owns and that have not reached `options.epochs`, except any
+ * a live process holds (skipped with a line); returns every training's record in order — undefined for
+ * one that is neither kept nor trained here.
  *
  * @example
  * ```ts ignore
@@ -75,63 +93,183 @@ export async function runTrainings(
   trainings: readonly Training[],
   options: TrainingsOptions,
 ): Promise<(TrainingRecord | undefined)[]> {
-  if (options.fresh) await Deno.remove(options.folder, { recursive: true }).catch(() => {});
-  const past = options.pastEpochs === "keep" ? Infinity : options.epochs;
-  const records = await readRecords(trainings, options.folder, past);
-  // The trainings to train, grouped by the epochs they start from (one population each).
-  const groups = new Map<number, number[]>();
-  trainings.forEach((_, i) => {
-    const record = records[i];
-    const owned = options.owns?.(i) ?? true;
-    if (!owned || record?.diverged || (record?.history.length ?? 0) >= options.epochs) return;
-    const start = record?.history.length ?? 0;
-    groups.set(start, [...groups.get(start) ?? [], i]);
-  });
-  for (const [start, members] of [...groups].sort(([a], [b]) => a - b)) {
-    const trained = await trainGroup(members.map((i) => trainings[i]), {
-      ...options,
-      from: members.map((i) => records[i]),
-      start,
-    });
-    members.forEach((i, k) => records[i] = trained[k]);
+  const { folder, epochs } = options;
+  const past = options.pastEpochs === "keep" ? Infinity : epochs;
+  const owned = trainings.map((_, i) => options.owns?.(i) ?? true);
+  // Kept results: those of the trainings this run starts over do not count.
+  const records: (TrainingRecord | undefined)[] = [];
+  for (const [i, training] of trainings.entries()) {
+    records.push(options.fresh && owned[i] ? undefined : await readRecord(training, folder, past));
+  }
+  const held = (await holdTrainings(
+    trainings.filter((_, i) => owned[i] && !isDone(records[i], epochs)),
+    folder,
+  )).map((training) => trainings.indexOf(training));
+  try {
+    // Once held, a training's result is read again: another process may have finished it meanwhile.
+    for (const i of held) {
+      if (options.fresh) await removeResult(folder, trainings[i].id);
+      else records[i] = await readRecord(trainings[i], folder, past);
+    }
+    // The trainings to train, grouped by the epochs they start from (one population each).
+    const groups = new Map<number, number[]>();
+    for (const i of held.filter((i) => !isDone(records[i], epochs))) {
+      const start = records[i]?.history.length ?? 0;
+      groups.set(start, [...groups.get(start) ?? [], i]);
+    }
+    for (const [start, members] of [...groups].sort(([a], [b]) => a - b)) {
+      const trained = await trainGroup(members.map((i) => trainings[i]), {
+        ...options,
+        from: members.map((i) => records[i]),
+        start,
+      });
+      members.forEach((i, k) => records[i] = trained[k]);
+    }
+  } finally {
+    for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
   }
   return records;
 }
 
-/** The state a training saved (weights, Adam's moments, steps, epochs), for its model or to train on. */
+/** How {@link gatherTrainings} reads the results. */
+export interface GatherOptions {
+  /** The folder of the results, `<out>/trainings`. */
+  folder: string;
+  /** Epochs every training must have reached (or diverged before). */
+  epochs: number;
+  /** As in {@link TrainingsOptions}: whether a result past `epochs` is refused or counts as done. */
+  pastEpochs?: "refuse" | "keep";
+  /** Wait for the results not there yet (other processes train them), instead of stopping. */
+  wait: boolean;
+}
+
+/**
+ * Every training's record at `options.epochs` (or diverged before), read from the folder, each checked
+ * by the resume rule. Where some are missing, it stops with one line listing them — or, with `wait`,
+ * says once which it waits for and reads again each second until they are all there.
+ *
+ * @example
+ * ```ts ignore
+ * const records = await gatherTrainings(trainings, { folder, epochs: 10, wait: false });
+ * ```
+ */
+export async function gatherTrainings(
+  trainings: readonly Training[],
+  options: GatherOptions,
+): Promise<TrainingRecord[]> {
+  const { folder, epochs } = options;
+  const past = options.pastEpochs === "keep" ? Infinity : epochs;
+  let waitingFor = "";
+  while (true) {
+    const records: (TrainingRecord | undefined)[] = [];
+    for (const training of trainings) records.push(await readRecord(training, folder, past));
+    const missing = trainings.filter((_, i) => !isDone(records[i], epochs)).map(({ id }) => id);
+    if (missing.length === 0) return records as TrainingRecord[];
+    const list = `${missing.length} of ${trainings.length} trainings (${missing.join(", ")})`;
+    if (!options.wait) {
+      throw new Error(
+        `${list} have no result at ${epochs} epochs in ${folder}: run the shards that train ` +
+          "them, then merge again",
+      );
+    }
+    if (list !== waitingFor) console.error(`waiting for ${list}, trained by other processes`);
+    waitingFor = list;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/**
+ * A training's history as a step's outputs show it: each epoch's losses, without the seconds it took —
+ * which differ from run to run, and between a step's shards and a whole run.
+ */
+export function lossHistory(
+  history: readonly EpochRecord[],
+): Omit<EpochRecord, "seconds" | "samplesPerSecond">[] {
+  return history.map(({ epoch, trainLoss, validationLoss, testLoss }) => ({
+    epoch,
+    trainLoss,
+    validationLoss,
+    testLoss,
+  }));
+}
+
+/**
+ * The state a training saved (weights, Adam's moments, steps, epochs), for its model or to train on; one
+ * that cannot be read is an error that names the file and says that `--fresh` starts over.
+ */
 export async function readTrainingState(folder: string, id: string): Promise<ModelState> {
   const path = statePath(folder, id);
-  const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
-  return {
-    ...tensorsState(tensors),
-    steps: Number(metadata.steps),
-    epochs: Number(metadata.epochs),
-  };
+  try {
+    const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
+    const [steps, epochs] = [metadata.steps, metadata.epochs].map(Number);
+    if (!Number.isInteger(steps) || !Number.isInteger(epochs)) {
+      throw new Error("no steps and epochs in its metadata");
+    }
+    return { ...tensorsState(tensors), steps, epochs };
+  } catch (error) {
+    throw unreadableProgress(path, path, error);
+  }
 }
 
-/** The kept records of `trainings` in `folder`, each checked by the resume rule (at most `epochs`). */
-async function readRecords(
-  trainings: readonly Training[],
+/** Whether a training's record shows it done at `epochs`: trained that far, or diverged before. */
+function isDone(record: TrainingRecord | undefined, epochs: number): boolean {
+  return record !== undefined && (record.diverged || record.history.length >= epochs);
+}
+
+/** The kept record of `training` in `folder`, checked by the resume rule (at most `epochs`). */
+async function readRecord(
+  { id, settings }: Training,
   folder: string,
   epochs: number,
-): Promise<(TrainingRecord | undefined)[]> {
-  const records = [];
-  for (const { id, settings } of trainings) {
-    if (!ID.test(id)) throw new RangeError(`a training's id must be a file name, got "${id}"`);
-    const path = recordPath(folder, id);
-    const record = await readJsonIfExists<TrainingRecord>(path);
-    if (record) {
-      checkSameSettings(record.settings, settings, path);
-      if (record.history.length > epochs) {
-        throw new UsageError(
-          `${path} has trained ${record.history.length} epochs, past the ${epochs} asked for; ask ` +
-            "for more epochs, or pass --fresh to start over",
-        );
-      }
-    }
-    records.push(record);
+): Promise<TrainingRecord | undefined> {
+  if (!ID.test(id)) throw new RangeError(`a training's id must be a file name, got "${id}"`);
+  const path = recordPath(folder, id);
+  const record = await readJsonIfExists<TrainingRecord>(path).catch((error) => {
+    throw unreadableProgress(path, path, error);
+  });
+  if (record && !Array.isArray(record.history)) {
+    throw unreadableProgress(path, path, new Error("no history"));
   }
-  return records;
+  if (record) {
+    checkSameSettings(record.settings, settings, path);
+    if (record.history.length > epochs) {
+      throw new UsageError(
+        `${path} has trained ${record.history.length} epochs, past the ${epochs} asked for; ask ` +
+          "for more epochs, or pass --fresh to start over",
+      );
+    }
+  }
+  return record;
+}
+
+/**
+ * Takes the lock of each of `trainings` in `folder`; returns those this process now holds, and says in
+ * one line per holder which ones live processes hold (and this run skips).
+ */
+async function holdTrainings(trainings: readonly Training[], folder: string): Promise<Training[]> {
+  const held: Training[] = [];
+  const skipped = new Map<string, { holder: LockHolder; ids: string[] }>();
+  for (const training of trainings) {
+    const holder = await takeLock(lockPath(folder, training.id));
+    if (!holder) held.push(training);
+    else {
+      const key = JSON.stringify(holder);
+      skipped.set(key, { holder, ids: [...skipped.get(key)?.ids ?? [], training.id] });
+    }
+  }
+  for (const { holder, ids } of skipped.values()) {
+    console.error(`skipping ${ids.join(", ")}: held by ${describeHolder(holder)}`);
+  }
+  return held;
+}
+
+/** Removes a training's kept result (its record and state), to train it from its seed. */
+async function removeResult(folder: string, id: string): Promise<void> {
+  for (const path of [recordPath(folder, id), statePath(folder, id)]) {
+    await Deno.remove(path).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
 }
 
 /**
@@ -147,10 +285,13 @@ async function trainGroup(
   const trainer = await createTrainer(options.engine, members.map(({ job }) => job), options);
   try {
     for (const [k, member] of members.entries()) {
-      if (options.from[k]) await trainer.setState(k, await readTrainingState(folder, member.id));
+      if (!options.from[k]) continue;
+      const state = await readTrainingState(folder, member.id);
+      await trainer.setState(k, state).catch((error) => {
+        throw unreadableProgress(statePath(folder, member.id), statePath(folder, member.id), error);
+      });
     }
-    const ids = members.map(({ id }) => id);
-    const checkpoint = `${folder}/checkpoint-${await digest(ids.join(","))}.safetensors`;
+    const checkpoint = await checkpointPath(folder, members.map(({ id }) => id));
     const results = await fit(trainer, {
       epochs,
       label: members.length === 1 ? `${label} ${members[0].job.name}` : label,
@@ -158,6 +299,7 @@ async function trainGroup(
       checkpoint: {
         path: checkpoint,
         settings: { trainings: members.map(({ id, settings }) => ({ id, settings })) },
+        fresh: options.fresh,
       },
     });
     const records = [];
@@ -194,9 +336,26 @@ function statePath(folder: string, id: string): string {
   return `${folder}/${id}.state.safetensors`;
 }
 
-/** A short hex digest of `text`, to name a population's checkpoint after its members. */
-async function digest(text: string): Promise<string> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(hash).subarray(0, 6), (b) => b.toString(16).padStart(2, "0"))
+function lockPath(folder: string, id: string): string {
+  return `${folder}/${id}.lock`;
+}
+
+/**
+ * The checkpoint that a population of the trainings `ids` keeps in `folder` while it trains, named after
+ * its members: `checkpoint-<hash>.safetensors` (so the populations of a step's shards keep theirs apart).
+ *
+ * @example
+ * ```ts
+ * import { checkpointPath } from "./trainings.ts";
+ * console.log(await checkpointPath("trainings", ["d-002", "d-005"])); // trainings/checkpoint-….safetensors
+ * ```
+ */
+export async function checkpointPath(folder: string, ids: readonly string[]): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ids.join(",")));
+  const hex = Array.from(
+    new Uint8Array(hash).subarray(0, 6),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
     .join("");
+  return `${folder}/checkpoint-${hex}.safetensors`;
 }

@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { denoiserFindings, type DenoiserLosses } from "../lib/experiments/denoise.ts";
+import { budgetGap, closeTo, STUDY } from "../lib/experiments/findings.ts";
+import { searchFindings } from "../lib/experiments/search.ts";
+import { sweepFindings, sweepTrend } from "../lib/experiments/sweep.ts";
+import { trainingFindings } from "../lib/experiments/train.ts";
+import { type Finding, publishSection, writeReport } from "../lib/report.ts";
+import type { TrialRecord } from "../lib/search.ts";
+import type { FitResult } from "../lib/train/trainer.ts";
+
+/** The study's own budget: every number is comparable at it. */
+const FULL = { epochs: 150, trainImages: 50_000, testImages: 10_000 };
+
+/** A training's result whose last epoch has `testLoss`, after `epochs` epochs. */
+function result(epochs: number, testLoss: number, diverged = false): FitResult {
+  const history = Array.from({ length: epochs }, (_, i) => ({
+    epoch: i + 1,
+    trainLoss: testLoss,
+    validationLoss: testLoss,
+    testLoss,
+    seconds: 1,
+    samplesPerSecond: 1,
+  }));
+  return { history, diverged };
+}
+
+const verdicts = (findings: Finding[]) => findings.map((finding) => finding.verdict);
+
+Deno.test("the d = 4 test loss is reproduced within 10% at the study's budget, and only there", () => {
+  const judge = (epochs: number, loss: number, diverged = false, hidden = 4) =>
+    verdicts(trainingFindings({
+      hidden,
+      result: result(epochs, loss, diverged),
+      trainImages: 50_000,
+      testImages: 10_000,
+    }));
+  assert.deepEqual(judge(150, 0.031), ["reproduced"]);
+  assert.deepEqual(judge(150, 0.035), ["not reproduced"]);
+  assert.deepEqual(judge(150, 0.02), ["not reproduced"]);
+  assert.deepEqual(judge(6, 0.031), ["not comparable"]);
+  assert.deepEqual(judge(150, NaN, true), ["not reproduced"]);
+  assert.deepEqual(judge(150, 0.031, false, 8), [], "only the d = 4 model is the study's");
+  const [row] = trainingFindings({
+    hidden: 4,
+    result: result(6, 0.0384),
+    trainImages: 30_000,
+    testImages: 5_000,
+  });
+  assert.equal(row.measured, "0.03840");
+  assert.equal(
+    row.why,
+    "trained 6 of the study's 150 epochs on 30000 of its 50000 images, scored on 5000 test images " +
+      "(+28.2%)",
+  );
+});
+
+Deno.test("closeness is judged on both sides, and a budget short in any respect is not comparable", () => {
+  assert.equal(closeTo("x", 0.03, 0.0329, FULL, 150).verdict, "reproduced");
+  assert.equal(closeTo("x", 0.03, 0.0271, FULL, 150).verdict, "reproduced");
+  assert.equal(closeTo("x", 0.03, 0.0331, FULL, 150).verdict, "not reproduced");
+  assert.equal(closeTo("x", 0.03, 0.0269, FULL, 150).verdict, "not reproduced");
+  assert.equal(budgetGap(FULL, 150), undefined);
+  for (const short of [{ epochs: 149 }, { trainImages: 49_999 }, { testImages: 9_999 }]) {
+    assert.match(budgetGap({ ...FULL, ...short }, 150)!, /^trained /);
+    assert.equal(closeTo("x", 0.03, 0.03, { ...FULL, ...short }, 150).verdict, "not comparable");
+  }
+});
+
+Deno.test("the sweep's findings flip with the trend: falling with d, and exponentially", () => {
+  const sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const judge = (losses: number[]) =>
+    verdicts(sweepFindings(
+      sweepTrend(sizes.map((hidden, i) => ({ hidden, finalTestLoss: losses[i] }))),
+      sizes,
+    ));
+  // exponential decay: both hold
+  assert.deepEqual(judge(sizes.map((d) => 0.06 * 0.9 ** d)), ["reproduced", "reproduced"]);
+  // falling, but in steps far from an exponential: ρ holds, R² does not
+  assert.deepEqual(
+    judge([0.06, 0.0599, 0.0598, 0.0597, 0.0596, 0.02, 0.0199, 0.0198, 0.0197, 0.0196]),
+    ["reproduced", "not reproduced"],
+  );
+  // the quick study before this change: noise, no trend
+  assert.deepEqual(
+    judge([0.0550, 0.0491, 0.0425, 0.0452, 0.0378, 0.0406, 0.0431, 0.0382, 0.0526, 0.0376]),
+    ["not reproduced", "not reproduced"],
+  );
+  // rising with d: an exponential that grows is no finding of the study
+  assert.deepEqual(judge(sizes.map((d) => 0.03 * 1.1 ** d)), ["not reproduced", "not reproduced"]);
+  const [falls] = sweepFindings(sweepTrend([{ hidden: 1, finalTestLoss: 0.05 }]), [1]);
+  assert.deepEqual([falls.verdict, falls.why], [
+    "not reproduced",
+    "fewer than two sizes converged",
+  ]);
+});
+
+Deno.test("the denoiser's findings flip one by one", () => {
+  const base: DenoiserLosses = {
+    denoiser: 0.031,
+    standardNoisy: 0.05,
+    standardClean: 0.03,
+    corruption: { kind: "noise", std: 0.2 },
+    budget: { epochs: 100, trainImages: 50_000, testImages: 10_000 },
+  };
+  const judge = (change: Partial<DenoiserLosses>) =>
+    verdicts(denoiserFindings({ ...base, ...change }));
+  assert.deepEqual(judge({}), ["reproduced", "reproduced", "reproduced"]);
+  // its own loss far from the study's
+  assert.deepEqual(judge({ denoiser: 0.04, standardClean: 0.038 }), [
+    "not reproduced",
+    "reproduced",
+    "reproduced",
+  ]);
+  // no better than the standard model on noisy digits
+  assert.deepEqual(judge({ standardNoisy: 0.03 }), ["reproduced", "not reproduced", "reproduced"]);
+  // far from the standard model's clean loss
+  assert.deepEqual(judge({ standardClean: 0.02 }), ["reproduced", "reproduced", "not reproduced"]);
+  // a short budget, or another noise, makes the loss not comparable; diverged fails all three
+  assert.equal(judge({ budget: { ...base.budget, epochs: 6 } })[0], "not comparable");
+  assert.equal(judge({ corruption: { kind: "noise", std: 0.5 } })[0], "not comparable");
+  assert.deepEqual(judge({ denoiser: null }), [
+    "not reproduced",
+    "not reproduced",
+    "not reproduced",
+  ]);
+});
+
+Deno.test("the search's best learning rate is judged within a factor of 3, at the study's budget", () => {
+  const trial = (lr: number): TrialRecord => ({
+    index: 0,
+    params: { ...STUDY.bestParams, lr, hidden: 4 },
+    rung: 0,
+    epochs: 20,
+    validationLoss: 0.03,
+    foldLosses: [0.03],
+    diverged: false,
+  });
+  const judge = (lr: number, trials = 30, trainImages = 50_000) =>
+    verdicts(searchFindings(trial(lr), { trials: new Array(trials), trainImages }));
+  assert.deepEqual(judge(5e-4), ["reproduced"]);
+  assert.deepEqual(judge(2e-3), ["not reproduced"]);
+  assert.deepEqual(judge(5e-5), ["not reproduced"]);
+  assert.deepEqual(judge(5e-4, 9), ["not comparable"]);
+  assert.deepEqual(judge(5e-4, 30, 8000), ["not comparable"]);
+});
+
+Deno.test("the report opens with one reproduction table of every section's findings", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const finding = (name: string, verdict: Finding["verdict"]): Finding => ({
+      finding: name,
+      study: "1",
+      measured: "2",
+      criterion: "c",
+      verdict,
+      why: "because",
+    });
+    await publishSection(join(root, "sweep"), {
+      title: "Hidden-layer size",
+      items: [],
+      findings: [finding("falls", "reproduced"), finding("exponential", "not reproduced")],
+    });
+    await publishSection(join(root, "train"), {
+      title: "Training",
+      items: [{ kind: "text", text: "trained" }],
+      findings: [finding("d = 4", "not comparable")],
+    });
+    const report = await Deno.readTextFile(await writeReport(root));
+    const headings = report.match(/^## .*/gm);
+    assert.deepEqual(headings, [
+      "## Reproduction of the study",
+      "## Training",
+      "## Hidden-layer size",
+    ]);
+    assert.match(report, /1 reproduced, 1 not reproduced, 1 not comparable\./);
+    // in the study's order of steps: train before sweep
+    assert.ok(report.indexOf("| d = 4 |") < report.indexOf("| falls |"));
+    assert.match(report, /\| exponential \| 1 \| 2 \| c \| \*\*not reproduced\*\*: because \|/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

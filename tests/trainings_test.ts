@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { setupBackend } from "../lib/tfjs.ts";
+import { chooseEngine } from "../lib/train/engine.ts";
+import { gatherTrainings, runTrainings, type Training } from "../lib/train/trainings.ts";
+
+const backend = await setupBackend("wasm", { quiet: true });
+const engine = await chooseEngine("tfjs", { backend, quiet: true });
+const images = new Uint8Array(96 * 784).map((_, i) => (i * 37) % 251);
+
+/** A small training: 96 images, 2 epochs in batches of 32, with dropout. */
+function training(id: string, seed: number): Training {
+  const data = { inputs: images, count: 96 };
+  const job = {
+    model: { kind: "autoencoder", hidden: 2, dropout: 0.2 },
+    lr: 3e-3,
+    l2: 0,
+    seed,
+  } as const;
+  return { id, job: { name: id, ...job, train: data, validation: data }, settings: job };
+}
+
+const options = (folder: string) => ({ folder, epochs: 2, engine, batchSize: 32, label: "test" });
+
+/** The files of `folder`, by name, with their bytes. */
+async function files(folder: string): Promise<Record<string, Uint8Array>> {
+  const names = [...Deno.readDirSync(folder)].map((entry) => entry.name).sort();
+  return Object.fromEntries(
+    await Promise.all(
+      names.map(async (name) => [name, await Deno.readFile(`${folder}/${name}`)] as const),
+    ),
+  );
+}
+
+Deno.test("a training ends in the same state whatever population it trains in: what shards rest on", async () => {
+  const trainings = [training("a", 1), training("b", 2), training("c", 3)];
+  const together = await Deno.makeTempDir();
+  await runTrainings(trainings, options(together));
+  const apart = await Deno.makeTempDir();
+  await runTrainings(trainings, { ...options(apart), owns: (i) => i === 1 });
+  await runTrainings(trainings, { ...options(apart), owns: (i) => i !== 1 });
+  const [a, b] = [await files(together), await files(apart)];
+  assert.deepEqual(Object.keys(b), Object.keys(a));
+  for (const name of Object.keys(a).filter((name) => name.endsWith(".state.safetensors"))) {
+    assert.deepEqual(b[name], a[name], name);
+  }
+  await Deno.remove(together, { recursive: true });
+  await Deno.remove(apart, { recursive: true });
+});
+
+Deno.test("a training a live process holds is skipped with a line; a merge lists it, a waiting one reads it once done", async () => {
+  const folder = await Deno.makeTempDir();
+  const trainings = [training("a", 1), training("b", 2)];
+  const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  const holder = { pid: sleeper.pid, host: Deno.hostname(), since: "2025-01-01T00:00:00Z" };
+  await Deno.writeTextFile(`${folder}/b.lock`, JSON.stringify(holder));
+  const lines: string[] = [];
+  const log = console.error;
+  console.error = (line: string) => lines.push(line);
+  let records;
+  try {
+    records = await runTrainings(trainings, options(folder));
+  } finally {
+    console.error = log;
+  }
+  assert.deepEqual(records.map((record) => record?.id), ["a", undefined]);
+  assert.ok(
+    lines.includes(
+      `skipping b: held by process ${holder.pid} on ${holder.host} since ${holder.since}`,
+    ),
+    lines.join("\n"),
+  );
+  await assert.rejects(
+    () => gatherTrainings(trainings, { folder, epochs: 2, wait: false }),
+    new RegExp(`^Error: 1 of 2 trainings \\(b\\) have no result at 2 epochs in ${folder}: `),
+  );
+  // Its holder gone, the next run trains it, and a merge that waits reads it as soon as it is there.
+  sleeper.kill();
+  await sleeper.status;
+  const waiting = gatherTrainings(trainings, { folder, epochs: 2, wait: true });
+  await runTrainings(trainings, options(folder));
+  assert.deepEqual((await waiting).map((record) => record.id), ["a", "b"]);
+  assert.deepEqual(Object.keys(await files(folder)), [
+    "a.json",
+    "a.state.safetensors",
+    "b.json",
+    "b.state.safetensors",
+  ]);
+  await Deno.remove(folder, { recursive: true });
+});
