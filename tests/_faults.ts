@@ -15,6 +15,7 @@ export const SCRIPTS = [
   "train",
   "search",
   "sweep",
+  "classify",
   "corrupt",
   "denoise",
   "morph",
@@ -25,7 +26,7 @@ export const SCRIPTS = [
 /** One of {@link SCRIPTS}. */
 export type Script = typeof SCRIPTS[number];
 
-/** The scripts that take a trained model (`--model`). */
+/** The scripts that take a trained model (`--model`) and the digit classifier (`--classifier`). */
 export const TAKES_MODEL: readonly Script[] = ["corrupt", "denoise", "morph"];
 
 /** How a run ended and what it printed on standard error. */

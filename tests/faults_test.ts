@@ -25,7 +25,7 @@ import {
   TAKES_MODEL,
   temporaryFiles,
 } from "./_faults.ts";
-import { filesIn, killWhen, runScript, serveDirectory } from "./_scripts.ts";
+import { filesIn, killWhen, runScript, serveDirectory, tinyClassifier } from "./_scripts.ts";
 
 /** The seed of the signals' schedule. */
 const SCHEDULE_SEED = 13;
@@ -67,6 +67,9 @@ function trainedModel(): Promise<string> {
 async function tinyFlags(script: Script): Promise<string[]> {
   const training = ["--limit=256", "--test-limit=100", "--batch-size=64"];
   const robustness = ["--noise-levels=0,0.5", "--occlusion-sides=0,10", "--digits=3"];
+  const models = TAKES_MODEL.includes(script)
+    ? [`--model=${await trainedModel()}`, `--classifier=${await tinyClassifier()}`]
+    : [];
   switch (script) {
     case "train":
       return ["--epochs=3", ...training];
@@ -74,17 +77,14 @@ async function tinyFlags(script: Script): Promise<string[]> {
       return ["--trials=2", "--epochs=2", ...training];
     case "sweep":
       return ["--sizes=1,2", "--epochs=2", ...training];
+    case "classify":
+      return ["--epochs=2", ...training];
     case "corrupt":
-      return [`--model=${await trainedModel()}`, "--test-limit=100", ...robustness];
+      return [...models, "--test-limit=100", ...robustness];
     case "denoise":
-      return [`--model=${await trainedModel()}`, "--epochs=2", ...training, ...robustness];
+      return [...models, "--epochs=2", ...training, ...robustness];
     case "morph":
-      return [
-        `--model=${await trainedModel()}`,
-        "--test-limit=300",
-        "--steps=4",
-        "--pairs=1-0,3-9",
-      ];
+      return [...models, "--test-limit=300", "--steps=4", "--pairs=1-0,3-9", "--random=3"];
     case "study":
       return ["--profile=tiny"];
     case "bench":
@@ -152,9 +152,17 @@ function inTurn(cases: BadFlag[], scripts: readonly Script[], script: Script): B
   return cases.filter((_, k) => k % n === i || (k + 1) % n === i);
 }
 
-const READS_MNIST: Script[] = ["train", "search", "sweep", "corrupt", "denoise", "morph"];
-const TRAINS: Script[] = ["train", "search", "sweep", "denoise"];
-const TAKES_PARAMS: Script[] = ["train", "sweep", "denoise"];
+const READS_MNIST: Script[] = [
+  "train",
+  "search",
+  "sweep",
+  "classify",
+  "corrupt",
+  "denoise",
+  "morph",
+];
+const TRAINS: Script[] = ["train", "search", "sweep", "classify", "denoise"];
+const TAKES_PARAMS: Script[] = ["train", "sweep", "classify", "denoise"];
 
 /** Each script's bad flags: `--seed -1`, its turn of the shared ones, and its own. */
 function badFlags(script: Script): BadFlag[] {
@@ -177,6 +185,10 @@ const OWN_BAD_FLAGS: Record<Script, BadFlag[]> = {
   sweep: [
     [["--sizes=0"], /--sizes must list sizes/],
     [["--sizes=5-2"], /--sizes must list sizes/],
+  ],
+  classify: [
+    [["--lr-decay=0"], /--lr-decay must be > 0, got 0$/],
+    [["--lr-decay=1.5"], /--lr-decay must lie in \[0, 1\], got 1\.5$/],
   ],
   corrupt: [
     [["--digits=0"], /--digits must be an integer ≥ 1, got 0$/],
@@ -410,6 +422,7 @@ const SIGNALLED: Record<Script, { output: string; window: [number, number] }> = 
   train: { output: "model.safetensors", window: [0, 7000] },
   search: { output: "best_params.json", window: [0, 14000] },
   sweep: { output: "model-d1.safetensors", window: [0, 10000] },
+  classify: { output: "classifier.safetensors", window: [0, 8000] },
   corrupt: { output: "curves.json", window: [0, 5000] },
   denoise: { output: "denoiser-noise.safetensors", window: [0, 12000] },
   morph: { output: "morph.json", window: [0, 4000] },
@@ -707,7 +720,12 @@ Deno.test("MNIST unobtainable from every source is one line naming each source's
 
 Deno.test("morph on test images that lack a digit is one line and exit 2", async () => {
   const folder = await caseFolder("issue", "morph-digits");
-  const args = [`--model=${await trainedModel()}`, "--test-limit=20", `--out=${join(folder, "m")}`];
+  const args = [
+    `--model=${await trainedModel()}`,
+    `--classifier=${await tinyClassifier()}`,
+    "--test-limit=20",
+    `--out=${join(folder, "m")}`,
+  ];
   const run = await runWritingNothing("morph", args, folder);
   assertOneLineError(run, 2, /the first 20 test images hold no digit 8, .*raise --test-limit$/);
 });

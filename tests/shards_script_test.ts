@@ -10,6 +10,7 @@ import {
   lastLine,
   runScript,
   type ScriptRun,
+  tinyClassifier,
   tinyTrainedModel,
 } from "./_scripts.ts";
 
@@ -164,6 +165,7 @@ Deno.test("two shards of the denoisers merge into what one process writes", asyn
   const root = await Deno.makeTempDir();
   const flags = [
     `--model=${model}`,
+    `--classifier=${await tinyClassifier()}`,
     "--epochs=1",
     "--limit=500",
     "--batch-size=64",
@@ -203,14 +205,15 @@ Deno.test("two shards of the study at once: shard 1 merges each step and reports
   const [leader, follower] = await shards();
   assertAllDone([leader, follower]);
   const report = await Deno.readTextFile(join(root, "REPORT.md"));
-  for (const folder of ["train", "search", "sweep", "corrupt", "denoise", "morph"]) {
+  const steps = ["train", "search", "sweep", "classify", "corrupt", "denoise", "morph"];
+  for (const folder of steps) {
     assert.ok(await exists(join(root, folder, "report.json")), `no ${folder} section`);
   }
-  assert.equal(report.match(/^## /gm)?.length, 1 + 6, "the findings, then a section per step");
+  assert.equal(report.match(/^## /gm)?.length, 1 + 7, "the findings, then a section per step");
   // the second shard trained its share of each step that shards, the first merged them
   for (const step of ["search", "sweep", "denoise"]) {
     assert.match(follower.stderr, new RegExp(`shard 2/2 done: .*${step}/trainings/`));
-    assert.match(leader.stderr, new RegExp(`study \\d/6: ${step} .* --merge --wait`));
+    assert.match(leader.stderr, new RegExp(`study \\d/7: ${step} .* --merge --wait`));
   }
   assert.match(follower.stderr, /study: waiting for shard 1 to finish search, train/);
   const study = JSON.parse(await Deno.readTextFile(join(root, "study.json")));
@@ -220,7 +223,7 @@ Deno.test("two shards of the study at once: shard 1 merges each step and reports
 
   const [again, followerAgain] = await shards();
   assertAllDone([again, followerAgain]);
-  assert.equal(again.stderr.match(/done earlier with the same flags, kept/g)?.length, 6);
+  assert.equal(again.stderr.match(/done earlier with the same flags, kept/g)?.length, 7);
   assert.doesNotMatch(followerAgain.stderr, /epoch \d+\/\d+/);
   await Deno.remove(root, { recursive: true });
 });
