@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: training throughput of every engine this machine has — the tfjs backends cpu, wasm
- * and webgpu, the fused WebGPU engine with one model and with populations of 10 and 30 — and of a PyTorch
- * peer of the same model (`bench/torch_peer.py`), all on the same MNIST training images at the same batch
+ * and webgpu, the worker pool with 1 and 2 workers (and one per core where there are more) training a
+ * population of 10, the fused WebGPU engine with one model and with populations of 10 and 30 — and of a
+ * PyTorch peer of the same model (`bench/torch_peer.py`), all on the same MNIST training images at the same batch
  * size. Prints one table (samples per second per model and in total, ratios to tfjs-webgpu and to
  * PyTorch) and the speed targets as ratios measured in this run; writes it as JSON and Markdown and as a
  * section of the report.
@@ -11,10 +12,13 @@
  * row first takes `--warmup-steps` untimed steps, so that shader compilation and JIT are not counted.
  * With `--profile`, the fused rows then time each of their kernels on the GPU (timestamp queries) and a
  * second table shows where a step's time goes: each kernel, their sum (the GPU busy) and the wall time.
+ * A busy or shared machine moves a row by ±10% from one run to the next: `--rounds N` runs every row and
+ * the peer N times, in turn, and keeps each one's median.
  *
  *     deno task bench
  *     deno task bench --only wasm,fused1 --images 2048 --no-peer
  *     deno task bench --only fused1,pop30 --profile
+ *     deno task bench --only wasm,pool1,pool2 --rounds 5 --no-peer
  *     bash .gpu/run.sh .gpu/bench.js --only webgpu,fused1,pop10,pop30 --images 60000 --profile   # GPU
  *
  * @module
@@ -187,6 +191,11 @@ await runMain(async () => {
       help: "timed steps of the webgpu and fused rows on a software adapter (0: no cap)",
     },
     only: { type: "string", default: ENGINE_NAMES.join(","), help: "the rows to run" },
+    rounds: {
+      type: "number",
+      default: 1,
+      help: "times every row and the peer run, in turn; each keeps its median",
+    },
     "no-peer": { type: "boolean", default: false, help: "skip the PyTorch peer" },
     profile: {
       type: "boolean",
@@ -200,7 +209,7 @@ await runMain(async () => {
     },
     out: { type: "string", default: join(RESULTS_ROOT, "bench"), help: "result folder" },
   }, "bench");
-  for (const name of ["images", "batch-size", "epochs"] as const) {
+  for (const name of ["images", "batch-size", "epochs", "rounds"] as const) {
     checkInteger(name, flags[name], 1);
   }
   for (const name of ["warmup-steps", "cpu-steps", "fused-steps"] as const) {
@@ -225,56 +234,68 @@ await runMain(async () => {
   const gpu = await requestAdapter();
   const gpuName = gpu ? `${gpu.name}${gpu.software ? " (software)" : ""}` : "no WebGPU adapter";
   console.error(`bench: ${flags.images} images, batch ${batchSize}; WebGPU: ${gpuName}`);
-  const runs: RowRun[] = [];
-  for (const engine of engines) {
-    const cap = engine === "cpu"
-      ? flags["cpu-steps"]
-      : usesGpu(engine) && gpu?.software
-      ? flags["fused-steps"]
-      : 0;
-    // A capped row's steps are slow enough that one warm-up step is all compilation needs.
-    const job: RowJob = {
-      engine,
-      imagesFile,
-      resultFile: join(work, `${engine}.json`),
-      batchSize,
-      epochs: flags.epochs,
-      warmupSteps: cap > 0 ? Math.min(flags["warmup-steps"], 1) : flags["warmup-steps"],
-      steps: cap > 0 ? Math.min(cap, Math.ceil(flags.images / batchSize)) : 0,
-      profileSteps: flags.profile && ENGINES[engine].kind === "fused"
-        ? Math.min(cap > 0 ? 1 : PROFILE_STEPS, Math.ceil(flags.images / batchSize))
-        : 0,
-    };
-    const timed = job.steps > 0 ? `${job.steps} timed steps (capped)` : `${job.epochs} epoch(s)`;
-    console.error(`bench: ${engine}: ${job.warmupSteps} warm-up steps, ${timed}…`);
-    const outcome = usesGpu(engine) && !gpu
-      ? { skipped: "no WebGPU adapter" }
-      : await runChild(job);
-    runs.push({ engine, capped: job.steps > 0, outcome });
-    console.error(
-      `bench: ${engine}: ${
-        "failed" in outcome
-          ? `failed: ${outcome.failed}`
-          : "skipped" in outcome
-          ? `skipped: ${outcome.skipped}`
-          : `${rate(outcome.samples / outcome.seconds)} samples/s`
-      }`,
-    );
-  }
+  const rounds: RowRun[][] = [];
+  const peerRounds: (PeerResult | { missing: string })[] = [];
+  for (let round = 1; round <= flags.rounds; round++) {
+    const roundLabel = flags.rounds > 1 ? ` (round ${round} of ${flags.rounds})` : "";
+    const runs: RowRun[] = [];
+    for (const engine of engines) {
+      const cap = engine === "cpu"
+        ? flags["cpu-steps"]
+        : usesGpu(engine) && gpu?.software
+        ? flags["fused-steps"]
+        : 0;
+      // A capped row's steps are slow enough that one warm-up step is all compilation needs.
+      const job: RowJob = {
+        engine,
+        imagesFile,
+        resultFile: join(work, `${engine}.json`),
+        batchSize,
+        epochs: flags.epochs,
+        warmupSteps: cap > 0 ? Math.min(flags["warmup-steps"], 1) : flags["warmup-steps"],
+        steps: cap > 0 ? Math.min(cap, Math.ceil(flags.images / batchSize)) : 0,
+        profileSteps: flags.profile && ENGINES[engine].kind === "fused"
+          ? Math.min(cap > 0 ? 1 : PROFILE_STEPS, Math.ceil(flags.images / batchSize))
+          : 0,
+      };
+      const timed = job.steps > 0 ? `${job.steps} timed steps (capped)` : `${job.epochs} epoch(s)`;
+      console.error(`bench: ${engine}${roundLabel}: ${job.warmupSteps} warm-up steps, ${timed}…`);
+      const outcome = usesGpu(engine) && !gpu
+        ? { skipped: "no WebGPU adapter" }
+        : await runChild(job);
+      runs.push({ engine, capped: job.steps > 0, outcome });
+      console.error(
+        `bench: ${engine}: ${
+          "failed" in outcome
+            ? `failed: ${outcome.failed}`
+            : "skipped" in outcome
+            ? `skipped: ${outcome.skipped}`
+            : `${rate(outcome.samples / outcome.seconds)} samples/s`
+        }`,
+      );
+    }
+    rounds.push(runs);
 
-  // The peer.
-  let peer: PeerResult | { missing: string } = { missing: "PyTorch peer not run (--no-peer)" };
-  if (!flags["no-peer"]) {
-    console.error(
-      `bench: PyTorch peer: ${flags["warmup-steps"]} warm-up steps, ${flags.epochs} epoch(s)…`,
-    );
-    peer = await runPeer(flags.python, {
-      imagesFile,
-      batchSize,
-      epochs: flags.epochs,
-      warmupSteps: flags["warmup-steps"],
-    });
+    // The peer, after the rows of each round.
+    if (!flags["no-peer"]) {
+      console.error(
+        `bench: PyTorch peer${roundLabel}: ${flags["warmup-steps"]} warm-up steps, ` +
+          `${flags.epochs} epoch(s)…`,
+      );
+      peerRounds.push(
+        await runPeer(flags.python, {
+          imagesFile,
+          batchSize,
+          epochs: flags.epochs,
+          warmupSteps: flags["warmup-steps"],
+        }),
+      );
+    }
   }
+  const runs = engines.map((_, i) => medianRun(rounds.map((runs) => runs[i])));
+  const peer = peerRounds.length === 0
+    ? { missing: "PyTorch peer not run (--no-peer)" }
+    : medianPeer(peerRounds);
 
   // The table, the notes and the targets: printed, and written as JSON, Markdown and report section.
   const summary = summarise(runs, "missing" in peer ? null : peer, gpu, batchSize);
@@ -283,8 +304,9 @@ await runMain(async () => {
     "for the capped rows; shader compilation and JIT not counted), then " +
     `${flags.epochs} epoch(s) over the first ${flags.images} MNIST training images at batch ` +
     `${batchSize}, data already in device memory; d = ${HIDDEN}, dropout ` +
-    `${STUDY_BEST_PARAMS.dropout}, lr ${STUDY_BEST_PARAMS.lr}, L2 ${STUDY_BEST_PARAMS.l2} (the seed's ` +
+    `${STUDY_BEST_PARAMS.dropout}, lr ${STUDY_BEST_PARAMS.lr}, L2 ${STUDY_BEST_PARAMS.l2} (the study's ` +
     "best); each population member has its own seed and the search's random lr, L2 and dropout.",
+    ...(flags.rounds > 1 ? [roundsNote(engines, rounds, peerRounds)] : []),
     ...summary.rows.filter((row) => row.capped).map((row) =>
       `${row.engine}: only ${row.steps} step(s) timed (${
         row.engine === "cpu" ? "--cpu-steps" : "--fused-steps, on a software adapter"
@@ -331,6 +353,7 @@ await runMain(async () => {
       images: flags.images,
       batchSize,
       epochs: flags.epochs,
+      rounds: flags.rounds,
       warmupSteps: flags["warmup-steps"],
       cpuSteps: flags["cpu-steps"],
       fusedSteps: flags["fused-steps"],
@@ -460,6 +483,53 @@ function summarise(
   }
   const targets = speedTargets(rows, peer, gpu, skipped, batchSize);
   return { rows, skipped, failed, headers, tableRows, targets };
+}
+
+/**
+ * What the rounds measured: each row's and the peer's samples/s in every round, of which the table
+ * keeps the median.
+ */
+function roundsNote(
+  engines: Engine[],
+  rounds: RowRun[][],
+  peerRounds: (PeerResult | { missing: string })[],
+): string {
+  const rates = (values: (number | null)[]) =>
+    values.map((value) => value === null ? "–" : rate(value)).join(", ");
+  const rows = engines.map((engine, i) =>
+    `${engine} ${rates(rounds.map((runs) => runRate(runs[i])))}`
+  );
+  const peer = peerRounds.length > 0
+    ? [`peer ${rates(peerRounds.map((run) => "missing" in run ? null : run.samples_per_second))}`]
+    : [];
+  return `Every row ran ${rounds.length} times, in turn, and the table keeps each one's median; ` +
+    `samples/s in each round: ${[...rows, ...peer].join("; ")}.`;
+}
+
+/** Samples per second of a row's run, or null where it measured nothing. */
+function runRate({ outcome }: RowRun): number | null {
+  return "samples" in outcome ? outcome.samples / outcome.seconds : null;
+}
+
+/** The median of `values` (the lower of the middle two for an even count), by `key`. */
+function median<T>(values: T[], key: (value: T) => number): T {
+  return [...values].sort((a, b) => key(a) - key(b))[Math.floor((values.length - 1) / 2)];
+}
+
+/**
+ * One row's runs over the rounds, as one: a failure where any round failed, else the run of median
+ * samples/s (a row skipped is skipped in every round).
+ */
+function medianRun(runs: RowRun[]): RowRun {
+  const failed = runs.find(({ outcome }) => "failed" in outcome);
+  if (failed || runRate(runs[0]) === null) return failed ?? runs[0];
+  return median(runs, (run) => runRate(run)!);
+}
+
+/** The peer's runs over the rounds, as one: the run of median samples/s, or why there is none. */
+function medianPeer(runs: (PeerResult | { missing: string })[]): PeerResult | { missing: string } {
+  const missing = runs.find((run) => "missing" in run);
+  return missing ?? median(runs as PeerResult[], (run) => run.samples_per_second);
 }
 
 /** Whether `engine` runs on the WebGPU adapter. */

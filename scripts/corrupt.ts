@@ -1,7 +1,7 @@
 /**
  * `deno task corrupt`: how the trained autoencoder copes with corrupted inputs. Measures its test loss
  * against the clean images over a range of Gaussian noise levels and occlusion sizes (curves, JSON and
- * CSV), and shows the best and worst reconstructed test digits under each corruption — the seed's Figures
+ * CSV), and shows the best and worst reconstructed test digits under each corruption — the study's Figures
  * 2–5 — chosen by their loss. The digit classifier says whether each digit survives: the share of test
  * digits whose reconstruction it still reads as their digit at every level (beside the corrupted inputs
  * read directly), which digits they came back as, and the reading of every digit in the figures.

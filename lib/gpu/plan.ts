@@ -1,6 +1,6 @@
 /**
  * The kernels of the engine's passes, in dispatch order, built from the layer list: a training step
- * (forward, loss, backward, Adam, finish: 32 dispatches for the seed's ten layers), an evaluation step
+ * (forward, loss, backward, Adam, finish: 32 dispatches for the study's ten layers), an evaluation step
  * (forward without dropout, loss, finish), and the encoder and decoder alone for given images or codes.
  *
  * Per layer, forward is one kernel; backward is a weight-gradient kernel and, except for the first layer,

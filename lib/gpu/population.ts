@@ -1,5 +1,5 @@
 /**
- * The fused WebGPU trainer: a population of the seed's autoencoders — each with its own learning rate,
+ * The fused WebGPU trainer: a population of the study's autoencoders — each with its own learning rate,
  * L2, dropout, seed and latent size — trained side by side in the same dispatches, one command buffer per
  * training step, with all data on the GPU. Images stay there as uint8; each batch is gathered through a
  * per-model sample order (shuffled per epoch from the model's seed by `epochOrder`, as every engine); the loss
