@@ -2,8 +2,8 @@
  * `deno task explore`: the latent space in a web page. Serves, on 127.0.0.1, a page for the models of a
  * results folder — the trained model, the sweep's sizes, the denoisers — that runs them in the browser with
  * TensorFlow.js: the test digits on a map of the latent space, a slider per latent unit, morphs between
- * digits, a pad to draw your own digit on, and corrupted digits undone by each model. It opens nothing by
- * itself; `--build DIR` writes the same page as a static site, with the models it needs, instead.
+ * digits, a pad to draw your own digit on, and corrupted digits undone by each model (each read by the
+ * digit classifier, where the folder has one). It opens nothing by itself; `--build DIR` writes the same page as a static site, with the models it needs, instead.
  *
  *     deno task study && deno task explore       # then open http://127.0.0.1:8000/
  *     deno task explore --results elsewhere/ --port 8080
@@ -15,7 +15,8 @@ import { check, parseFlags, runMain } from "../lib/cli.ts";
 import { takeDigits } from "../lib/data/batches.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
 import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
-import { findModels } from "../lib/explore/models.ts";
+import type { ModelEntry } from "../lib/explore/manifest.ts";
+import { findClassifier, findModels } from "../lib/explore/models.ts";
 import { serveExplorer } from "../lib/explore/server.ts";
 import { type SiteFiles, siteFiles, writeSite } from "../lib/explore/site.ts";
 import { holdFolder } from "../lib/files.ts";
@@ -48,8 +49,9 @@ await runMain(async () => {
     `--digits must be at most ${TEST_DIGITS}, got ${flags.digits}`,
   );
 
-  // Models: every model of the results folder, each checked as the page will load it.
+  // Models: every model of the results folder and its classifier, each checked as the page loads it.
   const models = await findModels(flags.results);
+  const classifier = await findClassifier(flags.results);
 
   // Data: the first test digits, for the map.
   const { test } = await loadMnist({ dataDir: flags["data-dir"] || undefined, quiet: true });
@@ -64,8 +66,9 @@ await runMain(async () => {
   // A static site: the page, its files and copies of the models, written into --build.
   if (flags.build) {
     await holdFolder(flags.build);
-    await writeSite(flags.build, await siteFiles(models, digits), flags.results, models);
-    console.error(`wrote the explorer of ${models.length} models to ${flags.build}/`);
+    const files = [...models.map(({ file }) => file), ...classifier ? [classifier] : []];
+    await writeSite(flags.build, await siteFiles(models, digits, classifier), flags.results, files);
+    console.error(`wrote the explorer of ${describeModels(models, classifier)} to ${flags.build}/`);
     return;
   }
 
@@ -75,14 +78,20 @@ await runMain(async () => {
     hostname: flags.host,
     port: flags.port,
   });
-  site.resolve(await siteFiles(models, digits));
+  site.resolve(await siteFiles(models, digits, classifier));
   const host = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
   console.log(`explorer: http://${host}:${server.addr.port}/`);
   console.error(
-    `serving ${models.length} models of ${flags.results}/ read-only; Ctrl-C stops the server`,
+    `serving ${describeModels(models, classifier)} of ${flags.results}/ read-only; Ctrl-C stops ` +
+      "the server",
   );
   if (!LOOPBACK.test(flags.host)) {
     console.error(`note: on ${flags.host}, anyone who can reach this machine can read the folder`);
   }
   await server.finished;
 });
+
+/** The models the page shows, as a few words: "5 models and the digit classifier". */
+function describeModels(models: ModelEntry[], classifier: string | undefined): string {
+  return `${models.length} models${classifier ? " and the digit classifier" : ""}`;
+}

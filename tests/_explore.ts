@@ -2,20 +2,26 @@
 import { join } from "node:path";
 import { initialWeights } from "../lib/model/architecture.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { Classifier } from "../lib/model/classifier_model.ts";
 import { createRng } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 
-/** The models of a results folder: the trained model's d, the sweep's sizes, the denoisers' kinds. */
+/**
+ * The models of a results folder: the trained model's d, the sweep's sizes, the denoisers' kinds, and
+ * whether there is a digit classifier.
+ */
 export interface ResultsModels {
   trained?: number;
   sweep?: number[];
   denoisers?: string[];
+  classifier?: boolean;
 }
 
 /**
  * Writes untrained models where the study's steps leave them in the results folder `root`, and returns
  * their paths relative to it. Each is seeded, with weights 3 times PyTorch's initialisation: its pixels
- * then span [0, 1] and move with the code, where those of a freshly initialised model stay near 0.5.
+ * then span [0, 1] and move with the code, where those of a freshly initialised model stay near 0.5. The
+ * classifier, untrained too, reads digits by chance, but as the same function wherever it runs.
  */
 export async function writeModels(root: string, models: ResultsModels): Promise<string[]> {
   await setupBackend("wasm", { quiet: true });
@@ -34,8 +40,15 @@ export async function writeModels(root: string, models: ResultsModels): Promise<
     await model.save(join(root, file));
     model.dispose();
   }
-  return files.map(([file]) => file);
+  if (!models.classifier) return files.map(([file]) => file);
+  const classifier = Classifier.create({ dropout: 0.25 }, 7);
+  await classifier.save(join(root, CLASSIFIER_FILE));
+  classifier.dispose();
+  return [...files.map(([file]) => file), CLASSIFIER_FILE];
 }
+
+/** Where `deno task classify` leaves the digit classifier in a results folder. */
+export const CLASSIFIER_FILE = "classify/classifier.safetensors";
 
 /** `deno task explore` serving: the page's address, and what it printed once stopped. */
 export interface RunningExplorer extends AsyncDisposable {

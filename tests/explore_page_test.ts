@@ -7,12 +7,13 @@ import { fileInside } from "../lib/explore/paths.ts";
 import { contentType } from "../lib/explore/site.ts";
 import { classCentroids, interpolate } from "../lib/latent.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { Classifier } from "../lib/model/classifier_model.ts";
 import { imagesTensor } from "../lib/model/images.ts";
 import { createRng } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 import type {} from "../web/main.ts"; // globalThis.explorer
 import { HAS_CHROMIUM, type Page, watchedPage, withBrowser } from "./_browser.ts";
-import { startExplorer, writeModels } from "./_explore.ts";
+import { CLASSIFIER_FILE, startExplorer, writeModels } from "./_explore.ts";
 import { testDigits } from "./_fixtures.ts";
 import { runScript } from "./_scripts.ts";
 
@@ -92,8 +93,16 @@ Deno.test({
 }, async (t) => {
   // A results folder: a trained model (so to speak), two sweep sizes and two denoisers.
   const root = await Deno.makeTempDir();
-  await writeModels(root, { trained: 4, sweep: [1, 2], denoisers: ["noise", "occlusion"] });
+  await writeModels(root, {
+    trained: 4,
+    sweep: [1, 2],
+    denoisers: ["noise", "occlusion"],
+    classifier: true,
+  });
   await setupBackend("wasm", { quiet: true });
+  const classifier = await Classifier.load(join(root, CLASSIFIER_FILE));
+  const readAs = async (pixels: ArrayLike<number>) =>
+    (await classifier.predict(Float32Array.from(pixels)))[0];
   const trained = await Autoencoder.load(join(root, "train", "model.safetensors"));
   const denoisers = await Promise.all(
     ["noise", "occlusion"].map((kind) =>
@@ -228,7 +237,7 @@ Deno.test({
       });
 
       await t.step(
-        "a corrupted digit beside the model's and each denoiser's reconstruction",
+        "a corrupted digit beside the model's and each denoiser's reconstruction, each read by the classifier",
         async () => {
           await setInput(page, "#corrupt-index", "3");
           await setInput(page, "#corrupt-noise", "0.5");
@@ -255,10 +264,18 @@ Deno.test({
             left: 12,
           });
           assert.deepEqual(await shown(page, "corruption-1"), Array.from(corrupted));
+          const captions = await page.$$eval(
+            "#corruption-columns p.result",
+            (texts) => texts.map((text) => text.textContent!),
+          );
+          assert.equal(captions[1], `noise 0.5, square 8 · read as ${await readAs(corrupted)}`);
           for (const [column, model] of [trained, ...denoisers].entries()) {
             const expected = await reconstruct(model, corrupted);
-            assert.ok(
-              maxDifference(await shown(page, `corruption-${column + 2}`), expected) <= TOLERANCE,
+            const pixels = await shown(page, `corruption-${column + 2}`);
+            assert.ok(maxDifference(pixels, expected) <= TOLERANCE);
+            assert.match(
+              captions[column + 2],
+              new RegExp(`^MSE .* · read as ${await readAs(pixels)}$`),
             );
           }
         },
@@ -332,7 +349,7 @@ Deno.test({
     });
   } finally {
     await building;
-    for (const model of [trained, ...denoisers]) model.dispose();
+    for (const model of [trained, ...denoisers, classifier]) model.dispose();
     await Deno.remove(root, { recursive: true });
   }
 });

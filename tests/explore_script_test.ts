@@ -30,7 +30,7 @@ Deno.test("explore refuses a missing folder, or one without a model, in one line
   await Deno.remove(root, { recursive: true });
 });
 
-Deno.test("explore refuses a model file that is not an autoencoder's, naming it", async () => {
+Deno.test("explore refuses a model file that is not what its place says (an autoencoder, the classifier), naming it", async () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ["sweep/model-d2.safetensors", new TextEncoder().encode("not weights"), /too short|header/],
     [
@@ -46,6 +46,11 @@ Deno.test("explore refuses a model file that is not an autoencoder's, naming it"
       "denoise/denoiser-noise.safetensors",
       encodeSafetensors({}, { kind: "classifier" }),
       /holds a digit classifier, not an autoencoder/,
+    ],
+    [
+      "classify/classifier.safetensors",
+      encodeSafetensors({}, { kind: "autoencoder", hidden: "4", dropout: "0" }),
+      /holds an autoencoder, not a digit classifier/,
     ],
   ];
   for (const [file, bytes, message] of cases) {
@@ -91,7 +96,12 @@ Deno.test("explore refuses a port in use and bad flags in one line", async () =>
 
 Deno.test("explore serves the page, the manifest, the digits and the models on loopback", async () => {
   const root = await Deno.makeTempDir();
-  const models = await writeModels(root, { trained: 4, sweep: [2, 1], denoisers: ["noise"] });
+  const models = await writeModels(root, {
+    trained: 4,
+    sweep: [2, 1],
+    denoisers: ["noise"],
+    classifier: true,
+  });
   await using explorer = await startExplorer([`--results=${root}`, "--port=0", "--digits=100"]);
   assert.match(explorer.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   const get = async (path: string) => {
@@ -111,18 +121,19 @@ Deno.test("explore serves the page, the manifest, the digits and the models on l
     ["denoise/denoiser-noise.safetensors", "denoiser", 4],
   ]);
   assert.equal(manifest.digits, 100);
+  assert.equal(manifest.classifier, "classify/classifier.safetensors");
   assert.deepEqual(decodeDigitsFile(await get("digits.bin"), "served"), await testDigits(100));
   for (const file of models) {
     assert.deepEqual(await get(`results/${file}`), await Deno.readFile(join(root, file)));
   }
-  assert.match(await explorer.stop(), /serving 4 models of .* read-only/);
+  assert.match(await explorer.stop(), /serving 4 models and the digit classifier of .* read-only/);
   await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("explore --build writes the same page as a static site, with the models it needs", async () => {
   const root = await Deno.makeTempDir();
   const results = join(root, "results");
-  await writeModels(results, { trained: 3, denoisers: ["occlusion"] });
+  await writeModels(results, { trained: 3, denoisers: ["occlusion"], classifier: true });
   await Deno.writeTextFile(join(results, "train", "history.json"), "{}");
   const site = join(root, "site");
   const run = await runScript("scripts/explore.ts", [
@@ -136,6 +147,7 @@ Deno.test("explore --build writes the same page as a static site, with the model
     "explore.js",
     "explore.json",
     "index.html",
+    "results/classify/classifier.safetensors",
     "results/denoise/denoiser-occlusion.safetensors",
     "results/train/model.safetensors",
     "style.css",
@@ -143,7 +155,13 @@ Deno.test("explore --build writes the same page as a static site, with the model
     "wasm/tfjs-backend-wasm-threaded-simd.wasm",
     "wasm/tfjs-backend-wasm.wasm",
   ]);
-  for (const file of ["train/model.safetensors", "denoise/denoiser-occlusion.safetensors"]) {
+  for (
+    const file of [
+      "train/model.safetensors",
+      "denoise/denoiser-occlusion.safetensors",
+      "classify/classifier.safetensors",
+    ]
+  ) {
     assert.deepEqual(
       await Deno.readFile(join(site, "results", file)),
       await Deno.readFile(join(results, file)),

@@ -3,7 +3,8 @@
  * A test digit corrupted as the study corrupts them — Gaussian noise of a chosen std (clipped to [0, 1],
  * seeded by the digit's index) and an occluding square of a chosen side and position — beside what each
  * reading makes of it: the current model's reconstruction and each denoiser's. A reading is anything that
- * reads a corrupted digit (a classifier would be one more), each in its own column.
+ * reads a corrupted digit, each in its own column. Where the page has the digit classifier, every digit
+ * shown — the corrupted one and each reading's picture — is captioned with the digit it is read as.
  *
  * @module
  */
@@ -42,6 +43,9 @@ export function reconstructionReading(
   };
 }
 
+/** The digit classifier's reading of an image (784 pixels in [0, 1]). */
+export type ReadDigit = (image: Float32Array) => Promise<number>;
+
 /** A reading that could not be had (a model that did not load): it says why, in its column. */
 export function failedReading(title: string, error: unknown): Reading {
   return {
@@ -61,6 +65,7 @@ export class CorruptionPanel {
   readonly #work: Latest;
   #space?: LatentSpace;
   #readings: Reading[] = [];
+  #readDigit?: ReadDigit;
   #views: { view: DigitView; text: HTMLElement }[] = [];
 
   /** The panel; `onError` hears of failures outside a reading's column. */
@@ -71,9 +76,13 @@ export class CorruptionPanel {
     }
   }
 
-  /** Corrupts the test digits of `space`, read by `readings`, from now on. */
-  setSpace(space: LatentSpace, readings: Reading[]): void {
+  /**
+   * Corrupts the test digits of `space`, read by `readings`, from now on, each digit shown captioned
+   * with what `readDigit` (the digit classifier, where there is one) reads it as.
+   */
+  setSpace(space: LatentSpace, readings: Reading[], readDigit?: ReadDigit): void {
     this.#space = space;
+    this.#readDigit = readDigit;
     this.#index.max = String(space.digits.count - 1);
     this.#readings = readings;
     const columns = [{ title: "clean" }, { title: "corrupted" }, ...readings];
@@ -120,7 +129,10 @@ export class CorruptionPanel {
     ) {
       (document.getElementById(`corrupt-${id}-value`) as HTMLOutputElement).value = String(value);
     }
-    const readings = this.#readings;
+    const [readings, readDigit] = [this.#readings, this.#readDigit];
+    /** `text`, and the digit `image` is read as where the classifier reads it. */
+    const captioned = async (text: string, image: Float32Array) =>
+      readDigit ? `${text} · read as ${await readDigit(image)}` : text;
     this.#work.run(async () => {
       const clean = space.pixels(index);
       const corrupted = blankSquare(addGaussianNoise(clean, std, createRng(index)), square);
@@ -128,16 +140,17 @@ export class CorruptionPanel {
       cleanView.view.show(clean);
       cleanView.text.textContent = `#${index}, a ${space.digits.labels[index]}`;
       corruptedView.view.show(corrupted);
-      corruptedView.text.textContent = side > 0 || std > 0
-        ? `noise ${std}, square ${side}`
-        : "none";
+      corruptedView.text.textContent = await captioned(
+        side > 0 || std > 0 ? `noise ${std}, square ${side}` : "none",
+        corrupted,
+      );
       await Promise.all(readings.map(async (reading, r) => {
         const { view, text } = readingViews[r];
         text.classList.remove("error");
         try {
           const out = await reading.read(corrupted, clean);
           view.show(out.pixels ?? null);
-          text.textContent = out.text;
+          text.textContent = out.pixels ? await captioned(out.text, out.pixels) : out.text;
         } catch (error) {
           view.show(null);
           text.classList.add("error");

@@ -15,6 +15,7 @@ import {
   RESULTS_PREFIX,
 } from "../lib/explore/manifest.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
+import { Classifier } from "../lib/model/classifier_model.ts";
 
 /** The bytes of the file at `path`, beside the page. */
 async function fetchBytes(path: string): Promise<Uint8Array> {
@@ -47,4 +48,10 @@ export async function loadDigits(): Promise<Digits> {
 export async function loadModel(entry: ModelEntry): Promise<Autoencoder> {
   const path = RESULTS_PREFIX + entry.file;
   return Autoencoder.fromSafetensors(await fetchBytes(path), path, { hidden: entry.hidden });
+}
+
+/** The digit classifier in the results folder's file `file`; a file that is no classifier is an error naming it. */
+export async function loadClassifier(file: string): Promise<Classifier> {
+  const path = RESULTS_PREFIX + file;
+  return Classifier.fromSafetensors(await fetchBytes(path), path);
 }

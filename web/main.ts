@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 /**
  * The explorer page: starts TensorFlow.js, fetches the manifest of the results folder's models and the
- * test digits, loads the model picked (the trained one first) and the denoisers, and wires the panels —
+ * test digits, loads the model picked (the trained one first), the denoisers and the digit classifier
+ * (where there is one), and wires the panels —
  * map, sliders, morph, drawing pad, corruption — to the model in use. A model that fails to load says so
  * in place of the panels (a denoiser in its own column); a browser with no usable backend says so instead
  * of the page. `globalThis.explorer` lets tests and the console wait for the page and read what it shows.
@@ -14,13 +15,14 @@ import { startBackend } from "./backend.ts";
 import {
   CorruptionPanel,
   failedReading,
+  type ReadDigit,
   type Reading,
   reconstructionReading,
 } from "./corruption.ts";
 import { shown } from "./digit_view.ts";
 import { DrawPanel } from "./draw.ts";
 import { LatentMap } from "./latent_map.ts";
-import { loadDigits, loadManifest, loadModel } from "./load.ts";
+import { loadClassifier, loadDigits, loadManifest, loadModel } from "./load.ts";
 import { MorphPanel } from "./morph.ts";
 import { SliderPanel } from "./sliders.ts";
 import { LatentSpace, reconstruct } from "./space.ts";
@@ -77,6 +79,13 @@ async function main(): Promise<void> {
       loadModel(entry).then((model) => ({ entry, model }), (error) => ({ entry, error }))
     ),
   );
+  // The classifier's reading of a digit; one that failed to load says why wherever it would read.
+  let readDigit: ReadDigit | undefined;
+  if (manifest.classifier) {
+    const classifier = loadClassifier(manifest.classifier);
+    classifier.catch(() => {}); // said in place, at each reading
+    readDigit = async (image) => (await (await classifier).predict(image))[0];
+  }
 
   // The panels.
   const showError = (error: unknown) => say("model-error", describe(error));
@@ -142,7 +151,7 @@ async function main(): Promise<void> {
     sliders.setSpace(chosen);
     morph.setSpace(chosen);
     draw.setSpace(chosen);
-    corruption.setSpace(chosen, readingsOf(chosen));
+    corruption.setSpace(chosen, readingsOf(chosen), readDigit);
   };
   picker.replaceChildren(...pickable.map((entry, i) => {
     const option = document.createElement("option");

@@ -296,8 +296,9 @@ export async function writeRandomPaths(
         `${step(largestStep.median)} on the median path, at most ${step(largestStep.p90)} on 90% ` +
         `of them and ${step(largestStep.max)} on the roughest (a path that changes evenly: ` +
         `${step(evenStep)}; one that jumps in one step: 1). Along them the classifier's reading ` +
-        `changes ${changes.join(", ")}; ${summary.backAndForth} of the ${paths.length} paths go ` +
-        "back to a digit they had left.",
+        `changes ${changes.join(", ")}; ${summary.backAndForth} of the ${paths.length} paths ` +
+        `${summary.backAndForth === 1 ? "goes back to a digit it" : "go back to a digit they"} had ` +
+        "left.",
     },
     {
       kind: "figure",

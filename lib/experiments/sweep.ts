@@ -225,8 +225,8 @@ export function sweepFindings({ fit, spearman }: SweepTrend, sizes: number[]): F
     holdsWhen(
       `test loss falls with the hidden size (${range})`,
       "falls as d grows",
-      `Spearman's ρ ≤ ${FALLING_RHO}`,
-      spearman === null ? "—" : `ρ = ${spearman.toFixed(3)}`,
+      `Spearman's ρ ≤ ${signed(FALLING_RHO, 1)}`,
+      spearman === null ? "—" : `ρ = ${signed(spearman, 3)}`,
       spearman !== null && spearman <= FALLING_RHO,
       spearman === null ? none : `rank correlation of the final test loss with d`,
     ),
@@ -247,9 +247,14 @@ function describeTrend({ fit, spearman }: SweepTrend): string {
   return ` The final test loss changes by a factor of ${
     fit.factorPerUnit.toFixed(3)
   } per unit of ` +
-    `d: ln(loss) = ${Math.log(fit.scale).toFixed(3)} ${fit.rate < 0 ? "−" : "+"} ` +
+    `d: ln(loss) = ${signed(Math.log(fit.scale), 3)} ${fit.rate < 0 ? "−" : "+"} ` +
     `${Math.abs(fit.rate).toFixed(4)}·d (least squares, R² = ${fit.r2.toFixed(3)}); Spearman's ` +
-    `ρ of loss with d is ${spearman.toFixed(3)}.`;
+    `ρ of loss with d is ${signed(spearman, 3)}.`;
+}
+
+/** `value` to `digits` decimals, negative with a minus sign (−), not a hyphen. */
+function signed(value: number, digits: number): string {
+  return value.toFixed(digits).replace("-", "−");
 }
 
 /** A size's final losses (null where it diverged) and its history. */

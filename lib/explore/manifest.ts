@@ -40,4 +40,9 @@ export interface ExplorerManifest {
   models: ModelEntry[];
   /** How many test digits {@link DIGITS_FILE} holds. */
   digits: number;
+  /**
+   * The digit classifier's file in the results folder, where `deno task classify` left one: the page
+   * reads the corrupted digits and their reconstructions with it.
+   */
+  classifier?: string;
 }

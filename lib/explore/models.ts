@@ -2,16 +2,20 @@
  * The models of a results folder, as the study's steps leave them there: the trained model
  * (`train/model.safetensors`), the sweep's sizes (`sweep/model-d<d>.safetensors`) and the denoisers
  * (`denoise/denoiser-<kind>.safetensors`), each checked to be a safetensors file of the autoencoder before
- * the page is offered it.
+ * the page is offered it; and the digit classifier (`classify/classifier.safetensors`), checked the same
+ * way, where there is one.
  *
  * @module
  */
 import { join } from "node:path";
 import { UsageError } from "../cli.ts";
-import { specOfFile, weightsOfFile } from "../model/spec.ts";
+import { type ModelKind, type SpecOf, specOfFile, weightsOfFile } from "../model/spec.ts";
 import { decodeSafetensors } from "../model/weights.ts";
 import type { ModelEntry, ModelRole } from "./manifest.ts";
 import { fileInside } from "./paths.ts";
+
+/** Where `deno task classify` leaves the digit classifier in a results folder. */
+const CLASSIFIER_FILE = "classify/classifier.safetensors";
 
 /** Where each kind of model lies in a results folder: its step's folder and its file name. */
 const LAYOUT: { role: ModelRole; folder: string; name: RegExp }[] = [
@@ -64,6 +68,17 @@ async function listFolder(folder: string): Promise<string[]> {
   return names;
 }
 
+/**
+ * The digit classifier's file in the results folder `folder` (relative to it), checked as the page will
+ * load it; undefined where there is none. A file there that is not a classifier's is a usage error.
+ */
+export async function findClassifier(folder: string): Promise<string | undefined> {
+  const info = await Deno.stat(join(folder, CLASSIFIER_FILE)).catch(() => undefined);
+  if (!info) return undefined;
+  await checkedSpec(folder, CLASSIFIER_FILE, "classifier");
+  return CLASSIFIER_FILE;
+}
+
 /** The entry of the model file `file` of `folder`, after checking it as the page will load it. */
 async function checkModel(
   folder: string,
@@ -71,20 +86,11 @@ async function checkModel(
   role: ModelRole,
   named?: string,
 ): Promise<ModelEntry> {
-  const source = join(folder, file);
-  const path = await fileInside(folder, file.split("/").map(encodeURIComponent).join("/"));
-  if (!path) throw new UsageError(`${source}: not a file inside ${folder}, so it cannot be served`);
-  let hidden: number;
-  try {
-    const contents = decodeSafetensors(await Deno.readFile(path), source);
-    const spec = specOfFile(contents, source, "autoencoder");
-    weightsOfFile(contents, spec, source);
-    hidden = spec.hidden;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { hidden } = await checkedSpec(folder, file, "autoencoder");
   if (role === "sweep" && Number(named) !== hidden) {
-    throw new UsageError(`${source}: a model with d = ${hidden}, not the d = ${named} of its name`);
+    throw new UsageError(
+      `${join(folder, file)}: a model with d = ${hidden}, not the d = ${named} of its name`,
+    );
   }
   const label = role === "trained"
     ? `trained model, d = ${hidden}`
@@ -92,4 +98,26 @@ async function checkModel(
     ? `sweep, d = ${hidden}`
     : `${named} denoiser`;
   return { file, role, hidden, label, ...(role === "denoiser" ? { corruption: named } : {}) };
+}
+
+/**
+ * The spec of the model of kind `kind` in the file `file` of `folder`, after checking that the server
+ * can serve it and that it holds exactly that model's weights; anything else is a usage error naming it.
+ */
+async function checkedSpec<K extends ModelKind>(
+  folder: string,
+  file: string,
+  kind: K,
+): Promise<SpecOf<K>> {
+  const source = join(folder, file);
+  const path = await fileInside(folder, file.split("/").map(encodeURIComponent).join("/"));
+  if (!path) throw new UsageError(`${source}: not a file inside ${folder}, so it cannot be served`);
+  try {
+    const contents = decodeSafetensors(await Deno.readFile(path), source);
+    const spec = specOfFile(contents, source, kind);
+    weightsOfFile(contents, spec, source);
+    return spec;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }

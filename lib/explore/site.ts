@@ -50,11 +50,16 @@ export function contentType(name: string): string {
 }
 
 /**
- * The site's files for the results folder's `models` and the test `digits`: the page, its bundle (built
- * now, in a few seconds), the wasm binaries, the manifest and the digits file.
+ * The site's files for the results folder's `models` (and its digit `classifier`'s file, where there is
+ * one) and the test `digits`: the page, its bundle (built now, in a few seconds), the wasm binaries, the
+ * manifest and the digits file.
  */
-export async function siteFiles(models: ModelEntry[], digits: Digits): Promise<SiteFiles> {
-  const manifest: ExplorerManifest = { models, digits: digits.count };
+export async function siteFiles(
+  models: ModelEntry[],
+  digits: Digits,
+  classifier?: string,
+): Promise<SiteFiles> {
+  const manifest: ExplorerManifest = { models, digits: digits.count, classifier };
   const files = new Map<string, Uint8Array<ArrayBuffer>>([
     [BUNDLE_FILE, await bundlePage()],
     [MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n")],
@@ -70,17 +75,17 @@ export async function siteFiles(models: ModelEntry[], digits: Digits): Promise<S
 }
 
 /**
- * Writes the site into `folder` as a static site: its files, and a copy of each of `models` from the
- * results folder `results` under `results/`, each file atomically.
+ * Writes the site into `folder` as a static site: its files, and a copy of each of the model files
+ * `modelFiles` from the results folder `results` under `results/`, each file atomically.
  */
 export async function writeSite(
   folder: string,
   files: SiteFiles,
   results: string,
-  models: ModelEntry[],
+  modelFiles: string[],
 ): Promise<void> {
   for (const [name, { body }] of files) await writeFileAtomic(join(folder, name), body);
-  for (const { file } of models) {
+  for (const file of modelFiles) {
     await writeFileAtomic(
       join(folder, RESULTS_PREFIX, file),
       await Deno.readFile(join(results, file)),
