@@ -287,6 +287,9 @@ export async function writeRandomPaths(
     count > 0 ? [`${times(k)} on ${count}`] : []
   );
   const [from, to] = pairs[roughest];
+  const goBack = summary.backAndForth === 1
+    ? "goes back to a digit it had left"
+    : "go back to a digit they had left";
   const items: ReportItem[] = [
     {
       kind: "text",
@@ -297,8 +300,7 @@ export async function writeRandomPaths(
         `of them and ${step(largestStep.max)} on the roughest (a path that changes evenly: ` +
         `${step(evenStep)}; one that jumps in one step: 1). Along them the classifier's reading ` +
         `changes ${changes.join(", ")}; ${summary.backAndForth} of the ${paths.length} paths ` +
-        `${summary.backAndForth === 1 ? "goes back to a digit it" : "go back to a digit they"} had ` +
-        "left.",
+        `${goBack}.`,
     },
     {
       kind: "figure",
