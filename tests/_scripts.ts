@@ -76,22 +76,14 @@ export function serveDirectory(root: string): { url: string } & AsyncDisposable 
  * its output depends on its input: test loss about 0.06); returns the weights' path.
  */
 export function tinyTrainedModel(): Promise<string> {
-  tinyModel ??= (async () => {
-    const out = await Deno.makeTempDir({ prefix: "aelab-model-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(out, { recursive: true }));
-    const run = await runScript("scripts/train.ts", [
-      "--epochs=3",
-      "--limit=2000",
-      "--test-limit=200",
-      "--batch-size=32",
-      "--lr=0.003",
-      "--dropout=0",
-      `--out=${out}`,
-    ]);
-    if (run.code !== 0) throw new Error(`training the test model failed:\n${run.stderr}`);
-    return join(out, "model.safetensors");
-  })();
-  return tinyModel;
+  return tinyModel ??= trainOnce("train", "model.safetensors", [
+    "--epochs=3",
+    "--limit=2000",
+    "--test-limit=200",
+    "--batch-size=32",
+    "--lr=0.003",
+    "--dropout=0",
+  ]);
 }
 
 let tinyModel: Promise<string> | undefined;
@@ -102,24 +94,25 @@ let tinyModel: Promise<string> | undefined;
  * path.
  */
 export function tinyClassifier(): Promise<string> {
-  tinyClassifierPath ??= (async () => {
-    const out = await Deno.makeTempDir({ prefix: "aelab-classifier-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(out, { recursive: true }));
-    const run = await runScript("scripts/classify.ts", [
-      "--epochs=1",
-      "--limit=2000",
-      "--test-limit=200",
-      "--batch-size=32",
-      "--lr=0.002",
-      `--out=${out}`,
-    ]);
-    if (run.code !== 0) throw new Error(`training the test classifier failed:\n${run.stderr}`);
-    return join(out, "classifier.safetensors");
-  })();
-  return tinyClassifierPath;
+  return tinyClassifierPath ??= trainOnce("classify", "classifier.safetensors", [
+    "--epochs=1",
+    "--limit=2000",
+    "--test-limit=200",
+    "--batch-size=32",
+    "--lr=0.002",
+  ]);
 }
 
 let tinyClassifierPath: Promise<string> | undefined;
+
+/** Runs `scripts/<script>.ts` with `args` into a temporary folder, removed at exit; the path of its `file`. */
+async function trainOnce(script: string, file: string, args: string[]): Promise<string> {
+  const out = await Deno.makeTempDir({ prefix: `aelab-${script}-` });
+  globalThis.addEventListener("unload", () => Deno.removeSync(out, { recursive: true }));
+  const run = await runScript(`scripts/${script}.ts`, [...args, `--out=${out}`]);
+  if (run.code !== 0) throw new Error(`${script} for the tests failed:\n${run.stderr}`);
+  return join(out, file);
+}
 
 /** The side in pixels of a digit grid of `cells` cells: 28 pixels scaled 3 times, 2 pixels apart and around. */
 export const gridSide = (cells: number): number => 2 + cells * (3 * 28 + 2);

@@ -152,15 +152,8 @@ function inTurn(cases: BadFlag[], scripts: readonly Script[], script: Script): B
   return cases.filter((_, k) => k % n === i || (k + 1) % n === i);
 }
 
-const READS_MNIST: Script[] = [
-  "train",
-  "search",
-  "sweep",
-  "classify",
-  "corrupt",
-  "denoise",
-  "morph",
-];
+/** Every script but the study (which passes its flags on) and the bench reads MNIST itself. */
+const READS_MNIST = SCRIPTS.filter((script) => script !== "study" && script !== "bench");
 const TRAINS: Script[] = ["train", "search", "sweep", "classify", "denoise"];
 const TAKES_PARAMS: Script[] = ["train", "sweep", "classify", "denoise"];
 

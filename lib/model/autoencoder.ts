@@ -10,12 +10,11 @@ import { tf } from "../deps_tfjs.ts";
 import type { Digits } from "../data/mnist.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Codes } from "../latent.ts";
-import { writeFileAtomic } from "../files.ts";
 import { createRng } from "../random.ts";
 import { ENCODER_LAYERS, initialWeights, layerSpecs, type Weights } from "./architecture.ts";
 import { mapImages } from "./images.ts";
-import { Network } from "./network.ts";
-import { type AutoencoderSpec, checkSpec, modelFile, readModelFile } from "./spec.ts";
+import { SavedModel } from "./saved_model.ts";
+import { type AutoencoderSpec, checkSpec, readModelFile } from "./spec.ts";
 
 /** What an autoencoder is built with: its latent size and the dropout it trains with. */
 export interface AutoencoderConfig {
@@ -44,14 +43,13 @@ export const DEFAULT_CONFIG: AutoencoderConfig = { hidden: 4, dropout: 0.1508 };
  * model.dispose();
  * ```
  */
-export class Autoencoder {
+export class Autoencoder extends SavedModel<AutoencoderSpec> {
   /** The configuration the model was built with. */
   readonly config: Readonly<AutoencoderConfig>;
-  readonly #network: Network;
 
   private constructor(config: AutoencoderConfig, weights: Weights) {
+    super(layerSpecs(config.hidden), weights);
     this.config = Object.freeze({ ...config });
-    this.#network = new Network(layerSpecs(config.hidden), weights);
   }
 
   /** A new model with PyTorch's default initialisation ({@link initialWeights}) drawn from `seed`. */
@@ -102,25 +100,20 @@ export class Autoencoder {
     return { kind: "autoencoder", ...this.config };
   }
 
-  /** Number of scalar parameters. */
-  get parameterCount(): number {
-    return this.#network.parameterCount;
-  }
-
   /** The codes `[n, hidden]` of `images` `[n, 28, 28, 1]` (pixels in [0, 1]); the caller disposes them. */
   encode(images: tf.Tensor4D): tf.Tensor2D {
-    return this.#network.forward(images, { from: 0, to: ENCODER_LAYERS }) as tf.Tensor2D;
+    return this.network.forward(images, { from: 0, to: ENCODER_LAYERS }) as tf.Tensor2D;
   }
 
   /** The images `[n, 28, 28, 1]` decoded from `codes` `[n, hidden]`; the caller disposes them. */
   decode(codes: tf.Tensor2D): tf.Tensor4D {
-    const to = this.#network.layers.length;
-    return this.#network.forward(codes, { from: ENCODER_LAYERS, to }) as tf.Tensor4D;
+    const to = this.network.layers.length;
+    return this.network.forward(codes, { from: ENCODER_LAYERS, to }) as tf.Tensor4D;
   }
 
   /** `images` encoded and decoded again; the caller disposes the result. */
   reconstruct(images: tf.Tensor4D): tf.Tensor4D {
-    return this.#network.forward(images) as tf.Tensor4D;
+    return this.network.forward(images) as tf.Tensor4D;
   }
 
   /** The codes of all of `digits`, with their labels. */
@@ -141,31 +134,8 @@ export class Autoencoder {
     return pixels;
   }
 
-  /** The weights by PyTorch name, in PyTorch's layouts (read asynchronously, as WebGPU requires). */
-  getWeights(): Promise<Weights> {
-    return this.#network.getWeights();
-  }
-
   /** Replaces the weights with `weights` (PyTorch names and layouts; every parameter, of its size). */
   setWeights(weights: Weights): void {
-    this.#network.setWeights(weights);
-  }
-
-  /**
-   * The weights as a safetensors file (PyTorch names and layouts, the kind and config in the metadata).
-   * Weights that are not all finite — a diverged training — are refused, naming the tensor.
-   */
-  async toSafetensors(): Promise<Uint8Array> {
-    return modelFile(this.spec, await this.getWeights());
-  }
-
-  /** Saves the weights as a safetensors file at `path`, atomically (see {@link Autoencoder.toSafetensors}). */
-  async save(path: string): Promise<void> {
-    await writeFileAtomic(path, await this.toSafetensors());
-  }
-
-  /** Frees the model's tensors. */
-  dispose(): void {
-    this.#network.dispose();
+    this.network.setWeights(weights);
   }
 }

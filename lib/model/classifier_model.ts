@@ -7,13 +7,12 @@
  */
 import { tf } from "../deps_tfjs.ts";
 import type { Pixels } from "../data/batches.ts";
-import { writeFileAtomic } from "../files.ts";
 import { createRng } from "../random.ts";
 import { initialWeightsOf, type Weights } from "./architecture.ts";
 import { classifierLayers } from "./classifier.ts";
 import { mapImages } from "./images.ts";
-import { Network } from "./network.ts";
-import { checkSpec, type ClassifierSpec, modelFile, readModelFile } from "./spec.ts";
+import { SavedModel } from "./saved_model.ts";
+import { checkSpec, type ClassifierSpec, readModelFile } from "./spec.ts";
 
 /**
  * The digit classifier of `classifier.ts` on the current tfjs backend, without dropout: images in, one
@@ -30,14 +29,12 @@ import { checkSpec, type ClassifierSpec, modelFile, readModelFile } from "./spec
  * classifier.dispose();
  * ```
  */
-export class Classifier {
-  /** What the model is, as trainers and files describe it. */
-  readonly spec: Readonly<ClassifierSpec>;
-  readonly #network: Network;
+export class Classifier extends SavedModel<ClassifierSpec> {
+  readonly #spec: Readonly<ClassifierSpec>;
 
   private constructor(spec: ClassifierSpec, weights: Weights) {
-    this.spec = Object.freeze({ ...checkSpec(spec) });
-    this.#network = new Network(classifierLayers(), weights);
+    super(classifierLayers(), weights);
+    this.#spec = Object.freeze({ ...checkSpec(spec) });
   }
 
   /** A new classifier with PyTorch's default initialisation drawn from `seed`. */
@@ -65,39 +62,19 @@ export class Classifier {
     return new Classifier(spec, weights);
   }
 
-  /** Number of scalar parameters. */
-  get parameterCount(): number {
-    return this.#network.parameterCount;
+  /** What the model is, as trainers and files describe it. */
+  get spec(): ClassifierSpec {
+    return this.#spec;
   }
 
   /** The logits `[n, 10]` of `images` `[n, 28, 28, 1]` (pixels in [0, 1]); the caller disposes them. */
   logits(images: tf.Tensor4D): tf.Tensor2D {
-    return this.#network.forward(images) as tf.Tensor2D;
+    return this.network.forward(images) as tf.Tensor2D;
   }
 
   /** The digit each of `pixels` (`count × 784`, bytes or floats in [0, 1]) is read as: its top logit. */
   async predict(pixels: Pixels): Promise<Uint8Array> {
     const digits = await mapImages(pixels, (images) => this.logits(images).argMax(1).toFloat());
     return Uint8Array.from(digits);
-  }
-
-  /** The weights by PyTorch name, in PyTorch's layouts (read asynchronously, as WebGPU requires). */
-  getWeights(): Promise<Weights> {
-    return this.#network.getWeights();
-  }
-
-  /** The weights as a safetensors file of kind `classifier`; weights not all finite are refused. */
-  async toSafetensors(): Promise<Uint8Array> {
-    return modelFile(this.spec, await this.getWeights());
-  }
-
-  /** Saves the weights as a safetensors file at `path`, atomically (see {@link Classifier.toSafetensors}). */
-  async save(path: string): Promise<void> {
-    await writeFileAtomic(path, await this.toSafetensors());
-  }
-
-  /** Frees the model's tensors. */
-  dispose(): void {
-    this.#network.dispose();
   }
 }
