@@ -118,6 +118,7 @@ export {
 export { Classifier } from "./lib/model/classifier_model.ts";
 export { type ClassifierSpec, type ModelSpec } from "./lib/model/spec.ts";
 export { Network } from "./lib/model/network.ts";
+export { SavedModel } from "./lib/model/saved_model.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,
