@@ -72,12 +72,14 @@ export async function writeReport(resultsRoot: string): Promise<string> {
   const sections: [string, ReportSection][] = [];
   for (const folder of folders) {
     const path = join(resultsRoot, folder, SECTION_FILE);
-    try {
-      sections.push([folder, JSON.parse(await Deno.readTextFile(path))]);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw new Error(`${path}: unreadable report section (${(error as Error).message})`);
-    }
+    const section = await readSection(path).catch((error: Error) => {
+      // One step's broken section does not stop the others' report: it says so in its place.
+      const problem = `${path}: unreadable report section (${error.message}); run the ${folder} ` +
+        "step again to write it";
+      console.error(`report: ${problem}`);
+      return { title: folder, items: [{ kind: "text", text: problem }] } satisfies ReportSection;
+    });
+    if (section) sections.push([folder, section]);
   }
   const parts = ["# aelab — results", "", `Generated ${new Date().toISOString()} by aelab.`, ""];
   const findings = sections.flatMap(([, section]) => section.findings ?? []);
@@ -86,6 +88,22 @@ export async function writeReport(resultsRoot: string): Promise<string> {
   const report = join(resultsRoot, "REPORT.md");
   await writeFileAtomic(report, parts.join("\n"));
   return report;
+}
+
+/** The section kept at `path`; undefined where there is none, an error where it is not a section. */
+async function readSection(path: string): Promise<ReportSection | undefined> {
+  let text;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const section = JSON.parse(text);
+  if (typeof section?.title !== "string" || !Array.isArray(section.items)) {
+    throw new Error("not a section: no title or items");
+  }
+  return section;
 }
 
 /** The findings as the reproduction table the report opens with. */

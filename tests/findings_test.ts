@@ -181,3 +181,36 @@ Deno.test("the report opens with one reproduction table of every section's findi
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a step's broken section is named in its place; the other steps' report is written", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await publishSection(join(root, "train"), {
+      title: "Training",
+      items: [{ kind: "text", text: "trained" }],
+    });
+    for (const [step, text] of [["sweep", '{"title": "Hidden'], ["morph", "{}"]]) {
+      await Deno.mkdir(join(root, step));
+      await Deno.writeTextFile(join(root, step, "report.json"), text);
+    }
+    // a step that publishes beside them still writes its files and the report
+    await publishSection(join(root, "corrupt"), { title: "Corrupted inputs", items: [] });
+    const report = await Deno.readTextFile(join(root, "REPORT.md"));
+    assert.deepEqual(report.match(/^## .*/gm), [
+      "## Training",
+      "## sweep",
+      "## Corrupted inputs",
+      "## morph",
+    ]);
+    assert.match(
+      report,
+      /sweep\/report\.json: unreadable report section \(.*JSON.*\); run the sweep step again/,
+    );
+    assert.match(
+      report,
+      /morph\/report\.json: unreadable report section \(not a section: no title or items\)/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
