@@ -276,8 +276,8 @@ await runMain(async () => {
     }
     rounds.push(runs);
 
-    // The peer, after the rows of each round.
-    if (!flags["no-peer"]) {
+    // The peer, after the rows of each round (none once a round found it missing or failing).
+    if (!flags["no-peer"] && !peerRounds.some((run) => "missing" in run)) {
       console.error(
         `bench: PyTorch peer${roundLabel}: ${flags["warmup-steps"]} warm-up steps, ` +
           `${flags.epochs} epoch(s)…`,
