@@ -130,6 +130,7 @@ export {
   meanLoss,
   perImageLoss,
   pickImages,
+  reconstructionLosses,
   reconstructPixels,
 } from "./lib/predict.ts";
 
@@ -168,6 +169,7 @@ export {
   confusionMatrix,
   type IdentityResults,
   identityShare,
+  lossCurves,
   measureIdentity,
 } from "./lib/experiments/identity.ts";
 export { type PathSmoothness, pathSmoothness } from "./lib/experiments/morph.ts";

@@ -24,7 +24,14 @@ export async function perImageLoss(
   inputs: Pixels,
   targets: Pixels = inputs,
 ): Promise<Float32Array> {
-  const reconstructed = await reconstructPixels(model, inputs);
+  return reconstructionLosses(await reconstructPixels(model, inputs), targets);
+}
+
+/** The mean squared error of each of the `reconstructed` images against its image of `targets`. */
+export async function reconstructionLosses(
+  reconstructed: Float32Array,
+  targets: Pixels,
+): Promise<Float32Array> {
   const clean = imagesTensor(targets);
   const losses = tf.tidy(() =>
     tf.tensor4d(reconstructed, clean.shape).sub(clean).square().mean([1, 2, 3])
@@ -41,7 +48,11 @@ export async function meanLoss(
   inputs: Pixels,
   targets: Pixels = inputs,
 ): Promise<number> {
-  const losses = await perImageLoss(model, inputs, targets);
+  return averageLoss(await perImageLoss(model, inputs, targets));
+}
+
+/** The mean of per-image `losses`: the loss over every pixel of the images (0 for none). */
+export function averageLoss(losses: Float32Array): number {
   return losses.reduce((sum, loss) => sum + loss, 0) / Math.max(losses.length, 1);
 }
 

@@ -23,15 +23,21 @@ import {
 } from "../lib/experiment.ts";
 import {
   describeReadings,
+  lossCurves,
   measureIdentity,
   writeIdentityResults,
 } from "../lib/experiments/identity.ts";
 import { encodeDigitGrid } from "../lib/figures/png.ts";
-import { bestAndWorst, perImageLoss, pickImages, reconstructPixels } from "../lib/predict.ts";
+import {
+  averageLoss,
+  bestAndWorst,
+  pickImages,
+  reconstructionLosses,
+  reconstructPixels,
+} from "../lib/predict.ts";
 import { publishSection, type ReportItem } from "../lib/report.ts";
 import {
   CORRUPTION_KINDS,
-  corruptionCurve,
   curveTable,
   type NamedModel,
   parseRobustnessFlags,
@@ -69,10 +75,6 @@ await runMain(async () => {
   const [cleanLoss] = await testLosses(standard, clean, null, flags.seed);
 
   // Loop: the loss and identity curves, then the best and worst digits of each figure's corruption.
-  const curves = [];
-  for (const kind of CORRUPTION_KINDS) {
-    curves.push(await corruptionCurve(standard, clean, kind, settings.levels[kind], flags.seed));
-  }
   const identity = await measureIdentity(
     standard,
     classifier,
@@ -80,12 +82,13 @@ await runMain(async () => {
     settings,
     flags.seed,
   );
+  const curves = lossCurves(identity);
   const examples = [];
   for (const kind of CORRUPTION_KINDS) {
     const corruption = settings.corruptions[kind];
     const corrupted = corrupt(clean, corruption, flags.seed);
-    const losses = await perImageLoss(model, corrupted, clean);
     const reconstructed = await reconstructPixels(model, corrupted);
+    const losses = await reconstructionLosses(reconstructed, clean);
     const readings = await classifier.predict(reconstructed);
     const picks = bestAndWorst(losses, flags.digits);
     const figures: Record<string, string> = {};
@@ -103,7 +106,7 @@ await runMain(async () => {
       }));
     examples.push({
       corruption,
-      meanLoss: losses.reduce((sum, loss) => sum + loss, 0) / losses.length,
+      meanLoss: averageLoss(losses),
       best: describe(picks.best),
       worst: describe(picks.worst),
       figures,

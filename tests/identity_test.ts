@@ -6,13 +6,18 @@ import {
   describeReadings,
   identityFinding,
   identityShare,
+  lossCurves,
   measureIdentity,
   writeIdentityResults,
 } from "../lib/experiments/identity.ts";
-import { corruptionAt, type RobustnessSettings } from "../lib/experiments/robustness.ts";
+import {
+  corruptionAt,
+  type RobustnessSettings,
+  testLosses,
+} from "../lib/experiments/robustness.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { Classifier } from "../lib/model/classifier_model.ts";
-import { reconstructPixels } from "../lib/predict.ts";
+import { meanLoss, reconstructPixels } from "../lib/predict.ts";
 import { createRng, shuffleInPlace } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 import { type Dataset, datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
@@ -122,6 +127,41 @@ Deno.test("identity falls as the noise grows, and an image blanked out keeps the
   assert.equal(matrix.flat().reduce((a, b) => a + b), 500);
   assert.equal(matrix.reduce((sum, row, d) => sum + row[d], 0) / 500, kept[1]);
   assert.deepEqual(Object.keys(atNoise.confusion), ["the input itself", "standard"]);
+});
+
+Deno.test("the loss curves come from the same reconstructions: at each level, the model's test loss there", async () => {
+  const { standard, classifier } = await trained;
+  const identity = await scored;
+  for (const curve of identity.curves) {
+    assert.deepEqual(Object.keys(curve.losses), ["standard"]);
+    for (const [i, level] of curve.levels.entries()) {
+      const corruption = corruptionAt(curve.kind, level);
+      assert.deepEqual(
+        [curve.losses.standard[i]],
+        await testLosses([standard], digits.pixels, corruption, 3),
+        `${curve.kind} ${level}`,
+      );
+    }
+  }
+  // level 0 is the plain test loss, losses grow with the noise, and an image occluded whole is a black
+  // input scored against the clean digit
+  const [noise, occlusion] = lossCurves(identity);
+  assert.deepEqual(Object.keys(noise), ["kind", "levels", "losses"]);
+  assert.equal(noise.losses.standard[0], await meanLoss(standard.model, digits.pixels));
+  assert.ok(noise.losses.standard[3] > noise.losses.standard[1] + 0.01, `${noise.losses.standard}`);
+  const black = new Float32Array(digits.pixels.length);
+  assert.equal(
+    occlusion.losses.standard.at(-1),
+    await meanLoss(standard.model, black, digits.pixels),
+  );
+  // every model sees the same corrupted images: beside another model, the same numbers
+  const untrained = { name: "untrained", model: Autoencoder.create({}, 5) };
+  const both = await measureIdentity([standard, untrained], classifier, digits, settings, 3);
+  both.curves.forEach((curve, i) => {
+    assert.deepEqual(curve.losses.standard, identity.curves[i].losses.standard);
+    assert.notDeepEqual(curve.losses.untrained, curve.losses.standard);
+  });
+  untrained.model.dispose();
 });
 
 Deno.test("a classifier trained on shuffled labels scores reconstructions at chance", async () => {

@@ -22,8 +22,6 @@ import { lossHistory, readTrainingState, type TrainingRecord } from "../train/tr
 import { type Budget, closeTo, holdsWhen, STUDY, TOLERANCE } from "./findings.ts";
 import {
   CORRUPTION_KINDS,
-  type CorruptionCurve,
-  corruptionCurve,
   type CorruptionKind,
   curveTable,
   type NamedModel,
@@ -31,7 +29,7 @@ import {
   testLosses,
   writeCurve,
 } from "./robustness.ts";
-import { describeReadings, measureIdentity, writeIdentityResults } from "./identity.ts";
+import { describeReadings, lossCurves, measureIdentity, writeIdentityResults } from "./identity.ts";
 
 /** One trained denoiser: what it undoes and its training's record. */
 export interface Denoiser {
@@ -143,13 +141,6 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
     headers: ["model", ...columns.map((c) => c ? describeCorruption(c) : "clean")],
     rows: models.map(({ name }, m) => [name, ...columns.map((_, c) => lossOf(m, c))]),
   };
-  const curves: CorruptionCurve[] = [];
-  const charts: string[] = [];
-  for (const kind of CORRUPTION_KINDS) {
-    const curve = await corruptionCurve(models, clean, kind, settings.levels[kind], seed);
-    curves.push(curve);
-    charts.push(await writeCurve(out, curve));
-  }
   const identity = await measureIdentity(
     models,
     classifier,
@@ -157,6 +148,9 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
     settings,
     seed,
   );
+  const curves = lossCurves(identity);
+  const charts: string[] = [];
+  for (const curve of curves) charts.push(await writeCurve(out, curve));
   const identityItems = await writeIdentityResults(out, identity);
 
   // Figures: the first test digits, corrupted as in the comparison, through both models (Figure 6).

@@ -1,7 +1,8 @@
 /**
  * Does the digit survive? The identity of reconstructed digits, scored by the digit classifier, as the
  * `corrupt` and `denoise` experiments report it beside their losses: for each model and corruption level,
- * the share of test digits whose reconstruction the classifier reads as the digit they were; the
+ * the share of test digits whose reconstruction the classifier reads as the digit they were (and, from the
+ * same reconstructions, each model's loss against the clean digits: the loss curves); the
  * classifier's reading of the corrupted inputs themselves (the baseline: does reconstructing help at
  * all?) and of the clean reconstructions (the ceiling); which digit each one came back as (confusion
  * matrices and heat maps); and the files and report items that show them, with the finding in words.
@@ -15,12 +16,12 @@ import { type Chart, heatmapChart, lineChart, writeChart } from "../figures/char
 import { writeFileAtomic } from "../files.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { DIGIT_CLASSES } from "../model/classifier.ts";
-import { reconstructPixels } from "../predict.ts";
+import { averageLoss, reconstructionLosses, reconstructPixels } from "../predict.ts";
 import { csvTable, type ReportItem } from "../report.ts";
 import {
   CORRUPTION_KINDS,
   corruptionAt,
-  type CorruptionKind,
+  type CorruptionCurve,
   corruptionLevel,
   LEVEL_TITLES,
   type NamedModel,
@@ -36,10 +37,11 @@ export interface LabelledPixels {
 /** What the baseline's series, rows and panels are called: the classifier reading the input itself. */
 export const INPUT_NAME = "the input itself";
 
-/** The identity of each model's reconstructions at each level of one corruption, and the baseline's. */
-export interface IdentityCurve {
-  kind: CorruptionKind;
-  levels: number[];
+/**
+ * The identity of each model's reconstructions at each level of one corruption, and the baseline's; and
+ * each model's loss, from the same reconstructions.
+ */
+export interface IdentityCurve extends CorruptionCurve {
   /** For each model, by name, the share of digits its reconstructions keep at each level. */
   identity: Record<string, number[]>;
   /** The share of corrupted inputs the classifier reads as their digit, at each level. */
@@ -108,8 +110,9 @@ export function confusionMatrix(labels: Uint8Array, readings: Uint8Array): numbe
 /**
  * Scores `models` with `classifier` on `test` digits: the classifier's own accuracy, each model's
  * ceiling, identity under each corruption of `settings` (with confusion matrices) and over each curve's
- * levels (with a progress bar). Every model and the baseline see the same corrupted images, seeded by
- * `seed` as the loss curves are.
+ * levels, with each model's loss against the clean digits there (with a progress bar). Every model and
+ * the baseline see the same corrupted images, seeded by `seed` as `testLosses` seeds them, and
+ * each model reconstructs each corrupted set once.
  */
 export async function measureIdentity(
   models: NamedModel[],
@@ -119,13 +122,19 @@ export async function measureIdentity(
   seed: number,
 ): Promise<IdentityResults> {
   const { pixels, labels } = test;
-  /** The classifier's reading of `inputs` and of each model's reconstruction of them. */
+  /**
+   * The classifier's reading of `inputs` and of each model's reconstruction of them, and that
+   * reconstruction's loss against the clean digits.
+   */
   const readAll = async (inputs: Float32Array) => {
     const readings: Record<string, Uint8Array> = {};
+    const losses: Record<string, number> = {};
     for (const { name, model } of models) {
-      readings[name] = await classifier.predict(await reconstructPixels(model, inputs));
+      const reconstructed = await reconstructPixels(model, inputs);
+      readings[name] = await classifier.predict(reconstructed);
+      losses[name] = averageLoss(await reconstructionLosses(reconstructed, pixels));
     }
-    return { input: await classifier.predict(inputs), readings };
+    return { input: await classifier.predict(inputs), readings, losses };
   };
   const share = (readings: Record<string, Uint8Array>) =>
     Object.fromEntries(
@@ -167,13 +176,15 @@ export async function measureIdentity(
     const curve: IdentityCurve = {
       kind,
       levels: [...levels],
+      losses: Object.fromEntries(models.map(({ name }) => [name, []])),
       identity: Object.fromEntries(models.map(({ name }) => [name, []])),
       baseline: [],
     };
-    const bar = new ProgressBar(`${kind} identity`, levels.length);
+    const bar = new ProgressBar(`${kind} curve`, levels.length);
     for (const [done, level] of levels.entries()) {
-      const { input, readings } = await read(corruptionAt(kind, level));
+      const { input, readings, losses } = await read(corruptionAt(kind, level));
       for (const [name, value] of Object.entries(share(readings))) curve.identity[name].push(value);
+      for (const [name, loss] of Object.entries(losses)) curve.losses[name].push(loss);
       curve.baseline.push(identityShare(input, labels));
       bar.update(done + 1, describeCorruption(corruptionAt(kind, level)));
     }
@@ -187,6 +198,11 @@ export async function measureIdentity(
     at,
     curves,
   };
+}
+
+/** The loss curves of `results`: each curve's levels and each model's loss there, without identity. */
+export function lossCurves(results: IdentityResults): CorruptionCurve[] {
+  return results.curves.map(({ kind, levels, losses }) => ({ kind, levels, losses }));
 }
 
 /** A share as a percentage with one decimal, e.g. `93.1%`. */

@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { check, type FlagSpec, ProgressBar, UsageError } from "../cli.ts";
-import { corrupt, type Corruption, DEFAULT_CORRUPTIONS, describeCorruption } from "../corrupt.ts";
+import { check, type FlagSpec, UsageError } from "../cli.ts";
+import { corrupt, type Corruption, DEFAULT_CORRUPTIONS } from "../corrupt.ts";
 import { checkRange, TRAINED_CLASSIFIER, TRAINED_MODEL } from "../experiment.ts";
 import { type Chart, lineChart, writeChart } from "../figures/charts.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
@@ -219,46 +219,15 @@ export async function testLosses(
   return losses;
 }
 
-/** The loss of models against the clean images at each level of one corruption. */
+/**
+ * The loss of models against the clean images at each level of one corruption (`measureIdentity` in
+ * `identity.ts` measures it, from the reconstructions it reads).
+ */
 export interface CorruptionCurve {
   kind: CorruptionKind;
   levels: number[];
   /** For each model, by name, its loss at each level. */
   losses: Record<string, number[]>;
-}
-
-/**
- * The curve of `models`' test losses on `clean` images corrupted by `kind` at each of `levels` (seeded by
- * `seed`, the same images for every model), with a progress bar over the levels.
- *
- * @example
- * ```ts
- * import { setupBackend } from "../tfjs.ts";
- * import { Autoencoder } from "../model/autoencoder.ts";
- * import { corruptionCurve, writeCurve } from "./robustness.ts";
- * await setupBackend("auto");
- * const model = Autoencoder.create({}, 1);
- * const clean = new Float32Array(10 * 784).fill(0.5);
- * const curve = await corruptionCurve([{ name: "standard", model }], clean, "noise", [0, 0.5, 1], 0);
- * await writeCurve(await Deno.makeTempDir(), curve); // noise-curve.csv, .svg, .png
- * ```
- */
-export async function corruptionCurve(
-  models: NamedModel[],
-  clean: Float32Array,
-  kind: CorruptionKind,
-  levels: readonly number[],
-  seed: number,
-): Promise<CorruptionCurve> {
-  const losses: Record<string, number[]> = Object.fromEntries(models.map(({ name }) => [name, []]));
-  const bar = new ProgressBar(`${kind} curve`, levels.length);
-  for (const [done, level] of levels.entries()) {
-    const atLevel = await testLosses(models, clean, corruptionAt(kind, level), seed);
-    models.forEach(({ name }, i) => losses[name].push(atLevel[i]));
-    bar.update(done + 1, describeCorruption(corruptionAt(kind, level)));
-  }
-  bar.finish();
-  return { kind, levels: [...levels], losses };
 }
 
 /**
@@ -313,6 +282,13 @@ export function curveChart(curve: CorruptionCurve): Promise<Chart> {
 /**
  * Writes a curve into `dir` as `<kind>-curve.csv`, `.svg` and `.png`, each atomically; returns the PNG's
  * file name.
+ *
+ * @example
+ * ```ts
+ * import { writeCurve } from "./robustness.ts";
+ * const curve = { kind: "noise" as const, levels: [0, 0.5, 1], losses: { standard: [0.03, 0.05, 0.08] } };
+ * await writeCurve(await Deno.makeTempDir(), curve); // noise-curve.csv, .svg, .png
+ * ```
  */
 export async function writeCurve(dir: string, curve: CorruptionCurve): Promise<string> {
   const base = `${curve.kind}-curve`;
