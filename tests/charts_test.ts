@@ -197,3 +197,25 @@ Deno.test("a heat map draws a panel per matrix, each cell labelled, and refuses 
     /narrow, row a: 1 values, expected 2/,
   );
 });
+
+Deno.test("an axis of whole numbers is ticked at whole numbers, and no axis reaches past its data to a rounder value", async () => {
+  /** The tick labels of the chart's SVG, as text. */
+  const labels = (chart: Chart) =>
+    [...chart.svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((match) => match[1]);
+  const values = [0, 1, 3];
+  const y = { title: "largest step", values: [0.1, 0.2, 0.3] };
+  const counted = await scatterChart({
+    title: "t",
+    x: { title: "changes", values, whole: true },
+    y,
+  });
+  const plain = await scatterChart({ title: "t", x: { title: "changes", values }, y });
+  const ticks = (chart: Chart) => labels(chart).filter((label) => /^-?[\d.]+$/.test(label));
+  assert.ok(ticks(plain).includes("0.2"), `${ticks(plain)}`);
+  // whole ticks only, and the axis ends a little past the data, not at the next round value
+  assert.deepEqual(ticks(counted).filter((tick) => !tick.includes(".")), ["0", "1", "2", "3"]);
+  assert.ok(
+    ticks(plain).every((tick) => Number(tick) >= 0 && Number(tick) <= 3),
+    `${ticks(plain)}`,
+  );
+});

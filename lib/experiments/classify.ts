@@ -75,7 +75,7 @@ export async function writeClassifierResults(
     join(out, "loss"),
     await lineChart({
       title: "Digit classifier: loss per epoch",
-      x: { title: "epoch" },
+      x: { title: "epoch", whole: true },
       y: { title: "cross-entropy (nats per digit)", log: true },
       legend: "split",
       series: [

@@ -272,6 +272,7 @@ export async function writeRandomPaths(
       title: `Smoothness of ${paths.length} straight paths between random test codes`,
       x: {
         title: "changes of the classifier's reading along the path",
+        whole: true,
         values: smoothness.map((s) => s.readingChanges),
       },
       y: {

@@ -98,7 +98,7 @@ export async function writeSweepResults(out: string, outcome: SweepOutcome): Pro
             trend.fit.factorPerUnit.toFixed(3)
           } per unit of d)`
           : "Final test loss against hidden size",
-        x: { title: "hidden size d", values: converged.map((r) => r.hidden) },
+        x: { title: "hidden size d", values: converged.map((r) => r.hidden), whole: true },
         y: {
           title: "final test loss (MSE per pixel)",
           values: converged.map((r) => r.finalTestLoss!),

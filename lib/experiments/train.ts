@@ -67,7 +67,7 @@ export async function writeTrainingResults(out: string, outcome: TrainingOutcome
       join(out, "loss"),
       await lineChart({
         title: `Loss per epoch, d = ${hidden}`,
-        x: { title: "epoch" },
+        x: { title: "epoch", whole: true },
         y: { title: "mean squared error per pixel", log: true },
         legend: "split",
         series: [

@@ -14,10 +14,12 @@ export interface Chart {
   png: Uint8Array;
 }
 
-/** An axis: its title (with units) and whether its scale is logarithmic. */
+/** An axis: its title (with units), whether its scale is logarithmic, whether it counts. */
 export interface Axis {
   title: string;
   log?: boolean;
+  /** Its values are whole numbers (epochs, counts): ticks fall on whole numbers only. */
+  whole?: boolean;
 }
 
 /** A numeric variable drawn on an axis or as colour: one value per point, and how it is titled. */
@@ -401,12 +403,18 @@ function size(options: ChartSize): { width: number; height: number } {
   return { width: options.width ?? DEFAULT_WIDTH, height: options.height ?? DEFAULT_HEIGHT };
 }
 
-/** The encoding of a variable on an x or y axis, padded so that points clear the frame. */
+/**
+ * The encoding of a variable on an x or y axis, padded so that points clear the frame, and ending there
+ * rather than at the next round value.
+ */
 function position(axis: Axis) {
   return {
     type: "quantitative",
     title: axis.title,
-    scale: axis.log ? { type: "log", nice: false, padding: 12 } : { zero: false, padding: 12 },
+    scale: axis.log
+      ? { type: "log", nice: false, padding: 12 }
+      : { zero: false, nice: false, padding: 12 },
+    ...(axis.whole ? { axis: { tickMinStep: 1, format: "d" } } : {}),
   };
 }
 
