@@ -19,8 +19,12 @@ import { markdownTable } from "../lib/report.ts";
 import { halvingRungs } from "../lib/train/halving.ts";
 import type { Scheduler } from "../lib/experiments/search.ts";
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "successive halving against random search at the same budget in training samples, on several seeds";
+
 await runMain(async () => {
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "schedulers", SUMMARY, {
     seeds: { type: "string", default: "0,1,2,3,4", help: "seeds of the searches, comma-separated" },
     trials: { type: "number", default: 9, help: "trials of the halving search" },
     epochs: { type: "number", default: 9, help: "the full budget: epochs of the last rung" },
@@ -33,7 +37,7 @@ await runMain(async () => {
     limit: { type: "number", default: 8000, help: "training images" },
     "batch-size": { type: "number", default: 64, help: "images per step" },
     out: { type: "string", default: "results/schedulers", help: "result folder" },
-  }, "schedulers");
+  });
   for (const name of ["trials", "epochs", "random-epochs", "limit", "batch-size"] as const) {
     checkInteger(name, flags[name], 1);
   }

@@ -14,11 +14,15 @@ import { type Page, watchedPage, withBrowser } from "../tests/_browser.ts";
 import { startExplorer } from "../tests/_explore.ts";
 import type {} from "../web/main.ts"; // globalThis.explorer
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "takes the explorer page's screenshots in docs/ from the models of a results folder";
+
 await runMain(async () => {
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "screenshots", SUMMARY, {
     results: { type: "string", default: "results", help: "results folder of a study" },
     out: { type: "string", default: "docs", help: "folder of the screenshots" },
-  }, "screenshots");
+  });
   await Deno.mkdir(flags.out, { recursive: true });
   await using server = await startExplorer([`--results=${flags.results}`, "--port=0"]);
   await withBrowser(async (browser) => {

@@ -34,23 +34,26 @@ export type FlagValues<T extends Record<string, FlagSpec>> = {
 };
 
 /**
- * Parses `args` against `specs`. Unknown flags, missing values and non-numbers raise {@link UsageError};
- * `--help` prints the flags and exits 0. A flag that takes a value takes the next argument also when it
- * starts with a dash, so that `--seed -1` is the number -1 (for the checks to refuse), not a flag.
+ * Parses `args` against `specs`, the flags of the task `command`. Unknown flags, missing values and
+ * non-numbers raise {@link UsageError}; `--help` prints {@link helpText} (`summary`, one line of what the
+ * task does, then the flags with their defaults) and exits 0. A flag that takes a value takes the next
+ * argument also when it starts with a dash, so that `--seed -1` is the number -1 (for the checks to
+ * refuse), not a flag.
  *
  * @example
  * ```ts
  * import { parseFlags } from "./cli.ts";
- * const flags = parseFlags(["--epochs", "3"], {
+ * const flags = parseFlags(["--epochs", "3"], "train", "trains one autoencoder", {
  *   epochs: { type: "number", default: 1, help: "passes over the data" },
- * }, "train");
+ * });
  * console.log(flags.epochs); // 3
  * ```
  */
 export function parseFlags<T extends Record<string, FlagSpec>>(
   args: string[],
-  specs: T,
   command: string,
+  summary: string,
+  specs: T,
 ): FlagValues<T> {
   const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
   for (const [name, spec] of Object.entries(specs)) {
@@ -68,7 +71,7 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
     throw new UsageError(`${command}: ${(error as Error).message.split("\n")[0]}`);
   }
   if (parsed.values.help) {
-    console.log(helpText(specs, command));
+    console.log(helpText(command, summary, specs));
     Deno.exit(0);
   }
   const values: Record<string, unknown> = {};
@@ -102,14 +105,34 @@ function joinDashedValues(args: string[], options: Record<string, { type: string
   return joined;
 }
 
-function helpText(specs: Record<string, FlagSpec>, command: string): string {
+/**
+ * What `--help` prints, generated from the declarations the parser uses: the usage line, `summary` (one
+ * line of what the task does), then each flag with its help and its default.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "./cli.ts";
+ * const specs = { epochs: { type: "number" as const, default: 1, help: "passes over the data" } };
+ * console.log(helpText("train", "trains one autoencoder", specs));
+ * // usage: deno task train [flags]
+ * //
+ * // trains one autoencoder
+ * //
+ * //   --epochs         passes over the data (default 1)
+ * ```
+ */
+export function helpText(
+  command: string,
+  summary: string,
+  specs: Record<string, FlagSpec>,
+): string {
   const lines = Object.entries(specs).map(([name, spec]) => {
     const fallback = spec.default === undefined || spec.default === ""
       ? ""
       : ` (default ${spec.default})`;
     return `  --${name.padEnd(14)} ${spec.help}${fallback}`;
   });
-  return [`usage: deno task ${command} [flags]`, ...lines].join("\n");
+  return [`usage: deno task ${command} [flags]`, "", summary, "", ...lines].join("\n");
 }
 
 /** Throws a {@link UsageError} with `message` unless `condition` holds. */

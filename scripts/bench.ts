@@ -166,12 +166,16 @@ interface Target {
   note?: string;
 }
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "training throughput of every engine and backend this machine has, against a PyTorch peer of the same model";
+
 await runMain(async () => {
   if (Deno.args[0] === ROW_FLAG) return await runRow(JSON.parse(Deno.args[1]));
   const started = performance.now();
 
   // Flags.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "bench", SUMMARY, {
     images: { type: "number", default: 10_240, help: "training images (the first N of MNIST's)" },
     "batch-size": { type: "number", default: 256, help: "images per step" },
     epochs: { type: "number", default: 1, help: "timed epochs of the rows not capped" },
@@ -208,7 +212,7 @@ await runMain(async () => {
       help: "Python with torch for the peer (python3 is tried next)",
     },
     out: { type: "string", default: join(RESULTS_ROOT, "bench"), help: "result folder" },
-  }, "bench");
+  });
   for (const name of ["images", "batch-size", "epochs", "rounds"] as const) {
     checkInteger(name, flags[name], 1);
   }

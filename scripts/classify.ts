@@ -24,10 +24,14 @@ import { Classifier } from "../lib/model/classifier_model.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
 import { readTrainingState, runTrainings } from "../lib/train/trainings.ts";
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "trains the digit classifier that reads digits for corrupt, denoise and morph, and reports its test accuracy";
+
 await runMain(async () => {
   // Flags: the classifier's own training settings unless given.
   const defaults = CLASSIFIER_TRAINING;
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "classify", SUMMARY, {
     epochs: { type: "number", default: defaults.epochs, help: "passes over the training images" },
     "batch-size": { type: "number", default: defaults.batchSize, help: "images per step" },
     lr: { type: "number", default: defaults.lr, help: "Adam's learning rate of the first epoch" },
@@ -45,7 +49,7 @@ await runMain(async () => {
     fresh: { type: "boolean", default: false, help: "train again even where a classifier exists" },
     ...engineFlags(),
     ...commonFlags("classify"),
-  }, "classify");
+  });
   checkInteger("epochs", flags.epochs, 1);
   checkInteger("batch-size", flags["batch-size"], 1);
   checkPositive("lr", flags.lr);

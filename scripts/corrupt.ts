@@ -47,13 +47,17 @@ import {
 } from "../lib/experiments/robustness.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "the trained model on noisy and occluded test digits: loss and identity curves, best and worst digits";
+
 await runMain(async () => {
   // Flags: the corruptions of the figures, the levels of the curves, the digits per figure.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "corrupt", SUMMARY, {
     ...robustnessFlags(),
     digits: { type: "number", default: 10, help: "best and worst test digits shown per figure" },
     ...commonFlags("corrupt"),
-  }, "corrupt");
+  });
   const settings = parseRobustnessFlags(flags);
   checkInteger("digits", flags.digits, 1);
 

@@ -47,9 +47,13 @@ import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
  */
 const CORRUPTION_SEED_OFFSETS = { train: 1_000_003, validation: 2_000_003, test: 0 };
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "denoising autoencoders for noise and occlusion, compared with the standard model in loss and identity";
+
 await runMain(async () => {
   // Flags: which denoisers, how to train them (best parameters unless given), what to compare.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "denoise", SUMMARY, {
     kinds: {
       type: "string",
       default: CORRUPTION_KINDS.join(","),
@@ -66,7 +70,7 @@ await runMain(async () => {
     ...shardFlags(),
     ...engineFlags(),
     ...commonFlags("denoise"),
-  }, "denoise");
+  });
   const settings = parseRobustnessFlags(flags);
   const kinds = parseKinds("kinds", flags.kinds);
   const params = await trainingParams(flags);

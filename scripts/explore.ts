@@ -27,9 +27,13 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 /** The MNIST test set's size: the most digits the map can show. */
 const TEST_DIGITS = 10_000;
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "serves a web page of the latent space for the models of a results folder, or writes it as a static site";
+
 await runMain(async () => {
   // Flags.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "explore", SUMMARY, {
     results: { type: "string", default: RESULTS_ROOT, help: "results folder whose models to show" },
     port: { type: "number", default: 8000, help: "port to serve on (0: any free one)" },
     host: {
@@ -40,7 +44,7 @@ await runMain(async () => {
     build: { type: "string", default: "", help: "write a static site into this folder instead" },
     digits: { type: "number", default: 2000, help: "test digits on the latent map" },
     "data-dir": { type: "string", default: "", help: "MNIST cache folder (default data/mnist)" },
-  }, "explore");
+  });
   checkInteger("port", flags.port, 0);
   check(flags.port <= 65535, `--port must be at most 65535, got ${flags.port}`);
   checkInteger("digits", flags.digits, 1);

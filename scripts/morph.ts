@@ -49,9 +49,13 @@ const MAP_POINTS = 5000;
 /** Added to `--seed` to draw the random pairs, apart from the map's subset. */
 const RANDOM_SEED_OFFSET = 7919;
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "the latent space used generatively: class centroids, morphs between digits, random paths and a 2-D map of the codes";
+
 await runMain(async () => {
   // Flags.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "morph", SUMMARY, {
     model: { type: "string", default: TRAINED_MODEL, help: "trained model to morph with" },
     classifier: {
       type: "string",
@@ -69,7 +73,7 @@ await runMain(async () => {
       help: "paths between the codes of this many random pairs of test digits (0: none)",
     },
     ...commonFlags("morph"),
-  }, "morph");
+  });
   checkInteger("steps", flags.steps, 2);
   checkInteger("delay", flags.delay, 10);
   checkInteger("random", flags.random, 0);

@@ -44,9 +44,13 @@ import {
 import { reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { halvingRungs, type Rung } from "../lib/train/halving.ts";
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "the study's hyper-parameter search (dropout, lr, L2), scored on the validation split: ranked trials and the best parameters";
+
 await runMain(async () => {
   // Flags.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "search", SUMMARY, {
     trials: { type: "number", default: 30, help: "parameter combinations to try" },
     hidden: { type: "number", default: 4, help: "latent size d, fixed for all trials" },
     epochs: {
@@ -75,7 +79,7 @@ await runMain(async () => {
     ...shardFlags(),
     ...engineFlags(),
     ...commonFlags("search"),
-  }, "search");
+  });
   checkInteger("trials", flags.trials, 1);
   checkInteger("hidden", flags.hidden, 1);
   checkInteger("epochs", flags.epochs, 1);

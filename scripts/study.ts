@@ -149,8 +149,12 @@ const SHARDS = ["search", "sweep", "denoise"];
 /** How often a shard of the study looks whether shard 1 has finished the steps it waits for. */
 const POLL_MS = 2000;
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "the whole study in order (search, train, sweep, classify, corrupt, denoise, morph), then results/REPORT.md";
+
 await runMain(async () => {
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "study", SUMMARY, {
     profile: {
       type: "string",
       default: "quick",
@@ -166,7 +170,7 @@ await runMain(async () => {
     },
     fresh: { type: "boolean", default: false, help: "rerun every step from the start" },
     shard: shardFlags().shard,
-  }, "study");
+  });
   checkChoice("profile", flags.profile, Object.keys(PROFILES));
   checkInteger("seed", flags.seed, 0);
   checkChoice("backend", flags.backend, BACKEND_CHOICES);

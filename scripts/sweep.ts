@@ -32,9 +32,13 @@ import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
 /** The largest latent size a sweep takes: a code as long as the image it encodes. */
 const MAX_HIDDEN = IMAGE_PIXELS;
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "one autoencoder per latent size d, trained as one population: final test loss per d, its exponential fit and Spearman's ρ";
+
 await runMain(async () => {
   // Flags: the search's best parameters (or the study's) unless given.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "sweep", SUMMARY, {
     sizes: {
       type: "string",
       default: "1-10",
@@ -45,7 +49,7 @@ await runMain(async () => {
     ...shardFlags(),
     ...engineFlags(),
     ...commonFlags("sweep"),
-  }, "sweep");
+  });
   const sizes = parseSizes(flags.sizes);
   const params = await trainingParams(flags);
   if (params.source !== "flags") console.error(`parameters: ${params.source}`);

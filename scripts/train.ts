@@ -24,15 +24,19 @@ import { createTrainer } from "../lib/train/engine.ts";
 import { fit } from "../lib/train/fit.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
 
+/** What the task does: the line its `--help` prints above its flags. */
+const SUMMARY =
+  "trains one autoencoder on MNIST: its weights, loss history and curve, and test digits beside their reconstructions";
+
 await runMain(async () => {
   // Flags: the study's best parameters (or the last search's) unless given.
-  const flags = parseFlags(Deno.args, {
+  const flags = parseFlags(Deno.args, "train", SUMMARY, {
     hidden: { type: "number", default: 4, help: "latent size d" },
     ...trainingFlags(150),
     fresh: { type: "boolean", default: false, help: "start over instead of resuming a checkpoint" },
     ...engineFlags(),
     ...commonFlags("train"),
-  }, "train");
+  });
   checkInteger("hidden", flags.hidden, 1);
   const params = await trainingParams(flags);
   console.error(`parameters: ${params.source}`);
