@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 /**
- * Takes the README's screenshots of the explorer page — at desktop width (the whole page) and at phone
- * width (the first screen) — from the models of a results folder, after a few moves a reader would make:
- * a digit selected on the map, a digit drawn, a morph stopped halfway.
+ * Takes the screenshots of the explorer page that docs/explorer.md shows — at desktop width (the whole
+ * page) and at phone width (the first screen) — from the models of a results folder, after a few moves a
+ * reader would make: a digit selected on the map, a digit drawn, a morph stopped halfway.
  *
  *     deno task study && deno run -A docs/screenshots.ts --results results
  *

@@ -54,9 +54,9 @@ const QUICK_PARAMS = ["--lr=2e-3", "--dropout=0", "--l2=0"];
 /** The steps of each profile, in order. */
 const PROFILES: Record<string, Step[]> = {
   // Minutes on 2 CPU cores (the worker pool), chosen so that every qualitative finding of the study comes
-  // out of the run; README § "The study, reproduced" has the measurements behind each choice. Batches of
-  // 64 give 4× the steps of 256 per image: enough to leave the plateau of the mean digit (test loss
-  // ≈ 0.065) within a few epochs.
+  // out of the run; docs/study-quick.md ("Why these budgets") has the measurements behind each choice.
+  // Batches of 64 give 4× the steps of 256 per image: enough to leave the plateau of the mean digit
+  // (test loss ≈ 0.065) within a few epochs.
   quick: [
     // Successive halving: 9 trials for 1 epoch, the best 3 to 3, the best to 9 epochs on 8,000 images.
     { name: "search", flags: ["--trials=9", "--epochs=9", "--limit=8000", "--batch-size=64"] },
