@@ -99,7 +99,7 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
   sourceReader(k, "input", spec.input);
   epilogueFunction(k, spec.epilogue);
   const output = k.use(spec.output, "f32", "read_write");
-  // The sizes, and the cell of an invocation: both directions alike.
+  // The sizes, an invocation's cell and the entry point, both directions alike; each adds `gather`.
   const cells = `
 const IN_CHANNELS = ${inChannels}u;
 const IN_SIDE = ${inSide};
@@ -122,9 +122,7 @@ fn cell_of(index: u32) -> Cell {
 }
 fn output_index(m: u32, b: u32, element: u32) -> u32 {
   return (m * BATCH + b) * OUT_CHANNELS * OUT_SIDE * OUT_SIDE + element;
-}`;
-  const main = toCoarse
-    ? `${cells}
+}
 
 @compute @workgroup_size(${GATHER_WORKGROUP})
 fn main(${MAIN_PARAMETERS}) {
@@ -132,7 +130,13 @@ fn main(${MAIN_PARAMETERS}) {
   let index = ${flatIndex(GATHER_WORKGROUP)};
   if (index >= BATCH * CELLS) { return; }
   let cell = cell_of(index);
-  let row = input_row(m, cell.b);
+  gather(m, cell, input_row(m, cell.b));
+}`;
+  const main = toCoarse
+    ? `${cells}
+
+// The outputs of the cell for model m, whose input sample starts at row.
+fn gather(m: u32, cell: Cell, row: u32) {
   var acc: array<f32, BLOCK>;
   for (var ic = 0u; ic < IN_CHANNELS; ic++) {
     // weight [oc][ic][ky][kx]: the block's output channels lie 9 · IN_CHANNELS apart.
@@ -140,10 +144,11 @@ fn main(${MAIN_PARAMETERS}) {
     let plane = ic * u32(IN_SIDE * IN_SIDE);
     for (var ky = 0; ky < 3; ky++) {
       let iy = 2 * cell.qy - PADDING + ky;
+      let inside = iy >= 0 && iy < IN_SIDE;
       for (var kx = 0; kx < 3; kx++) {
         let ix = 2 * cell.qx - PADDING + kx;
         var v = 0.0;
-        if (iy >= 0 && iy < IN_SIDE && ix >= 0 && ix < IN_SIDE) {
+        if (inside && ix >= 0 && ix < IN_SIDE) {
           v = input_at(row, plane + u32(iy * IN_SIDE + ix));
         }
         for (var j = 0u; j < BLOCK; j++) {
@@ -162,13 +167,8 @@ fn main(${MAIN_PARAMETERS}) {
 // with parity + p − k even.
 const PATCH = ${(g.padding - 1) >> 1};
 
-@compute @workgroup_size(${GATHER_WORKGROUP})
-fn main(${MAIN_PARAMETERS}) {
-  let m = wg.z;
-  let index = ${flatIndex(GATHER_WORKGROUP)};
-  if (index >= BATCH * CELLS) { return; }
-  let cell = cell_of(index);
-  let row = input_row(m, cell.b);
+// The outputs of the cell for model m, whose input sample starts at row.
+fn gather(m: u32, cell: Cell, row: u32) {
   // acc[(py · 2 + px) · BLOCK + j]: output 2·q + (py, px), channel oc + j.
   var acc: array<f32, 4u * BLOCK>;
   for (var ic = 0u; ic < IN_CHANNELS; ic++) {
@@ -185,19 +185,15 @@ fn main(${MAIN_PARAMETERS}) {
         }
       }
     }
-    // Output 2·q + parity takes the taps k with parity + p − k even, reading input q + (parity + p − k) / 2.
-    for (var py = 0; py < 2; py++) {
-      for (var ky = 0; ky < 3; ky++) {
-        if (((py + PADDING - ky) & 1) != 0) { continue; }
-        let dy = ((py + PADDING - ky) >> 1u) - PATCH;
-        for (var px = 0; px < 2; px++) {
-          for (var kx = 0; kx < 3; kx++) {
-            if (((px + PADDING - kx) & 1) != 0) { continue; }
-            let v = quad[dy * 2 + ((px + PADDING - kx) >> 1u) - PATCH];
-            for (var j = 0u; j < BLOCK; j++) {
-              acc[u32(py * 2 + px) * BLOCK + j] += v * ${params}[w + j * 9u + u32(ky * 3 + kx)];
-            }
-          }
+    // Tap k feeds the output of parity (k + p) mod 2, from the input q + (parity + p − k) / 2.
+    for (var ky = 0; ky < 3; ky++) {
+      let py = (ky + PADDING) & 1;
+      let dy = ((py + PADDING - ky) >> 1u) - PATCH;
+      for (var kx = 0; kx < 3; kx++) {
+        let px = (kx + PADDING) & 1;
+        let v = quad[dy * 2 + ((px + PADDING - kx) >> 1u) - PATCH];
+        for (var j = 0u; j < BLOCK; j++) {
+          acc[u32(py * 2 + px) * BLOCK + j] += v * ${params}[w + j * 9u + u32(ky * 3 + kx)];
         }
       }
     }

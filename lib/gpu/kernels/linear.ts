@@ -126,39 +126,26 @@ fn store(m: u32, r: u32, c: u32, value: f32) {
     ${grads}[m * PARAMS + BIAS + r] = value;
   }
 }`;
-  } else if (spec.role === "forward") {
-    const params = k.use(BUFFERS.params, "f32");
-    epilogueFunction(k, spec.epilogue);
-    const x = k.use(spec.input, "f32");
-    const y = k.use(spec.output, "f32", "read_write");
-    [rows, cols] = [dims.batch, spec.layer.spec.outputs];
-    roleCode = `${layer}
-const ROWS = BATCH;
-const COLS = OUT;
-const DEPTH = IN;
-
-// A(r = b, k = in) = X[b][in]; B(k = in, c = out) = W[out][in].
-fn load_a(m: u32, r: u32, kk: u32) -> f32 { return ${x}[(m * BATCH + r) * IN + kk]; }
-fn load_b(m: u32, kk: u32, c: u32) -> f32 { return ${params}[m * PARAMS + WEIGHT + c * IN + kk]; }
-fn store(m: u32, r: u32, c: u32, value: f32) {
-  ${y}[(m * BATCH + r) * OUT + c] = epilogue(m, r, c, c, value);
-}`;
   } else {
     const params = k.use(BUFFERS.params, "f32");
     epilogueFunction(k, spec.epilogue);
-    const dY = k.use(spec.outputGradient, "f32");
-    const dX = k.use(spec.inputGradient, "f32", "read_write");
-    [rows, cols] = [dims.batch, spec.layer.spec.inputs];
+    const forward = spec.role === "forward";
+    const a = k.use(forward ? spec.input : spec.outputGradient, "f32");
+    const out = k.use(forward ? spec.output : spec.inputGradient, "f32", "read_write");
+    [rows, cols] = [dims.batch, forward ? spec.layer.spec.outputs : spec.layer.spec.inputs];
+    // forward: A(r = b, k = in) = X[b][in], B(k = in, c = out) = W[out][in], C = Y;
+    // inputGradient: A(r = b, k = out) = dY[b][out], B(k = out, c = in) = W[out][in], C = dX.
     roleCode = `${layer}
 const ROWS = BATCH;
-const COLS = IN;
-const DEPTH = OUT;
+const COLS = ${forward ? "OUT" : "IN"};
+const DEPTH = ${forward ? "IN" : "OUT"};
 
-// A(r = b, k = out) = dY[b][out]; B(k = out, c = in) = W[out][in].
-fn load_a(m: u32, r: u32, kk: u32) -> f32 { return ${dY}[(m * BATCH + r) * OUT + kk]; }
-fn load_b(m: u32, kk: u32, c: u32) -> f32 { return ${params}[m * PARAMS + WEIGHT + kk * IN + c]; }
+fn load_a(m: u32, r: u32, kk: u32) -> f32 { return ${a}[(m * BATCH + r) * DEPTH + kk]; }
+fn load_b(m: u32, kk: u32, c: u32) -> f32 {
+  return ${params}[m * PARAMS + WEIGHT + ${forward ? "c * IN + kk" : "kk * IN + c"}];
+}
 fn store(m: u32, r: u32, c: u32, value: f32) {
-  ${dX}[(m * BATCH + r) * IN + c] = epilogue(m, r, c, c, value);
+  ${out}[(m * BATCH + r) * COLS + c] = epilogue(m, r, c, c, value);
 }`;
   }
   return k.build(dims, {
