@@ -9,6 +9,10 @@
  * gives either kind's weight and bias gradients without atomics: one workgroup per (coarse channel, fine
  * channel) pair sums the nine taps over the batch and the map, then reduces in workgroup memory.
  *
+ * Each kernel is one WGSL text whose sizes are `const`s filled from the layer's geometry; its loops run
+ * over those constants only, so that the shader compiler unrolls them and the private accumulators are
+ * indexed by constants (and stay in registers).
+ *
  * @module
  */
 import {
@@ -69,8 +73,7 @@ const GATHER_WORKGROUP = 256;
  * Going to coarse, a cell is one position o, whose nine taps read input 2·o − p + k. Going to fine, a
  * cell is the 2 × 2 positions 2·q + parity of one coarse position q: each parity has its own taps —
  * those k with parity + p − k even, reading input q + (parity + p − k) / 2 — and together they read
- * only a 2 × 2 patch of the input. The taps are unrolled, each input with only the bounds checks it
- * can fail, so that neighbouring invocations run the same code.
+ * only a 2 × 2 patch of the input.
  *
  * @example
  * ```ts ignore
@@ -87,171 +90,135 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
   const [inChannels, inSide, outChannels, outSide] = toCoarse
     ? [g.fineChannels, g.fineSide, g.coarseChannels, g.coarseSide]
     : [g.coarseChannels, g.coarseSide, g.fineChannels, g.fineSide];
-  const outArea = outSide * outSide;
-  const outSize = outChannels * outArea;
+  // A cell is one output position going to coarse, a 2 × 2 of them going to fine.
+  const cellSide = toCoarse ? outSide : Math.ceil(outSide / 2);
+  const block = [4, 2, 1].find((size) => outChannels % size === 0)!;
+  const blocks = outChannels / block;
   const k = new KernelBuilder();
   const params = k.use(BUFFERS.params, "f32");
   sourceReader(k, "input", spec.input);
   epilogueFunction(k, spec.epilogue);
   const output = k.use(spec.output, "f32", "read_write");
-  // Weight [coarse][fine][ky][kx]; the sum runs over the input channel `ic`, for output channels `oc`
-  // and the next ones of its block, whose weights lie `channelStride` apart.
-  const weight = toCoarse
-    ? `(oc * ${g.fineChannels}u + ic) * 9u`
-    : `(ic * ${g.fineChannels}u + oc) * 9u`;
-  const channelStride = toCoarse ? 9 * g.fineChannels : 9;
-  const block = [4, 2, 1].find((size) => outChannels % size === 0)!;
-  const blocks = outChannels / block;
-  // The outputs of a cell, each with its taps; the input coordinate of a tap is stride · q + offset.
-  const [stride, cellSide] = toCoarse ? [2, outSide] : [1, Math.ceil(outSide / 2)];
-  const parities = toCoarse ? [[0, 0]] : [[0, 0], [0, 1], [1, 0], [1, 1]];
-  const outputs = parities.map(([py, px]) => ({
-    py,
-    px,
-    taps: axisTaps(toCoarse, g.padding, py).flatMap((y) =>
-      axisTaps(toCoarse, g.padding, px).map((x) => ({ y, x }))
-    ),
-  }));
-  k.helper(
-    "taps",
-    tapsFunction(outputs, {
-      stride,
-      cellSide,
-      inChannels,
-      inSide,
-      weight,
-      channelStride,
-      block,
-      params,
-    }),
-  );
-  // Each output of the cell that lies inside the map, through the epilogue, for each channel of the block.
-  const cellArea = cellSide * cellSide;
-  const stores = outputs.map(({ py, px }, o) => {
-    const [oy, ox] = toCoarse ? ["qy", "qx"] : [`2u * qy + ${py}u`, `2u * qx + ${px}u`];
-    const inside = ([["qy", py], ["qx", px]] as const)
-      .filter(([, parity]) => !toCoarse && 2 * (cellSide - 1) + parity >= outSide)
-      .map(([q, parity]) => `2u * ${q} + ${parity}u < ${outSide}u`);
-    // Unrolled, so that `acc` is indexed by constants only (and stays in registers).
-    const store = Array.from({ length: block }, (_, j) =>
-      `{
-    let e = (oc + ${j}u) * ${outArea}u + (${oy}) * ${outSide}u + ${ox};
-    ${output}[(m * BATCH + b) * ${outSize}u + e] = epilogue(m, b, oc + ${j}u, e, acc[${
-        o * block + j
-      }]);
-  }`).join("\n  ");
-    return inside.length > 0 ? `if (${inside.join(" && ")}) {\n  ${store}\n  }` : store;
-  });
-  const main = `
+  // The sizes, an invocation's cell and the entry point, both directions alike; each adds `gather`.
+  const cells = `
+const IN_CHANNELS = ${inChannels}u;
+const IN_SIDE = ${inSide};
+const OUT_CHANNELS = ${outChannels}u;
+const OUT_SIDE = ${outSide}u;
+const PADDING = ${g.padding};
+const WEIGHT = ${spec.weightOffset}u;
+// Output channels per invocation, and the blocks of them.
+const BLOCK = ${block}u;
+const BLOCKS = ${blocks}u;
+const CELL_SIDE = ${cellSide}u;
+const CELLS = BLOCKS * CELL_SIDE * CELL_SIDE;
+
+// An invocation's cell: batch row b, the first output channel oc of its block, position (qy, qx).
+struct Cell { b: u32, oc: u32, qy: i32, qx: i32 }
+fn cell_of(index: u32) -> Cell {
+  let position = index % (CELL_SIDE * CELL_SIDE);
+  let oc = index % CELLS / (CELL_SIDE * CELL_SIDE) * BLOCK;
+  return Cell(index / CELLS, oc, i32(position / CELL_SIDE), i32(position % CELL_SIDE));
+}
+fn output_index(m: u32, b: u32, element: u32) -> u32 {
+  return (m * BATCH + b) * OUT_CHANNELS * OUT_SIDE * OUT_SIDE + element;
+}
+
 @compute @workgroup_size(${GATHER_WORKGROUP})
 fn main(${MAIN_PARAMETERS}) {
   let m = wg.z;
   let index = ${flatIndex(GATHER_WORKGROUP)};
-  if (index >= BATCH * ${blocks * cellArea}u) { return; }
-  let b = index / ${blocks * cellArea}u;
-  let oc = (index / ${cellArea}u) % ${blocks}u * ${block}u;
-  let qy = (index % ${cellArea}u) / ${cellSide}u;
-  let qx = index % ${cellSide}u;
-  let acc = taps(input_row(m, b), m * PARAMS + ${spec.weightOffset}u, oc, i32(qy), i32(qx));
-  ${stores.join("\n  ")}
+  if (index >= BATCH * CELLS) { return; }
+  let cell = cell_of(index);
+  gather(m, cell, input_row(m, cell.b));
 }`;
-  const [x, y] = flatGrid(dims.batch * blocks * cellArea, GATHER_WORKGROUP);
+  const main = toCoarse
+    ? `${cells}
+
+// The outputs of the cell for model m, whose input sample starts at row.
+fn gather(m: u32, cell: Cell, row: u32) {
+  var acc: array<f32, BLOCK>;
+  for (var ic = 0u; ic < IN_CHANNELS; ic++) {
+    // weight [oc][ic][ky][kx]: the block's output channels lie 9 · IN_CHANNELS apart.
+    let w = m * PARAMS + WEIGHT + (cell.oc * IN_CHANNELS + ic) * 9u;
+    let plane = ic * u32(IN_SIDE * IN_SIDE);
+    for (var ky = 0; ky < 3; ky++) {
+      let iy = 2 * cell.qy - PADDING + ky;
+      let inside = iy >= 0 && iy < IN_SIDE;
+      for (var kx = 0; kx < 3; kx++) {
+        let ix = 2 * cell.qx - PADDING + kx;
+        var v = 0.0;
+        if (inside && ix >= 0 && ix < IN_SIDE) {
+          v = input_at(row, plane + u32(iy * IN_SIDE + ix));
+        }
+        for (var j = 0u; j < BLOCK; j++) {
+          acc[j] += v * ${params}[w + j * 9u * IN_CHANNELS + u32(ky * 3 + kx)];
+        }
+      }
+    }
+  }
+  for (var j = 0u; j < BLOCK; j++) {
+    let e = ((cell.oc + j) * OUT_SIDE + u32(cell.qy)) * OUT_SIDE + u32(cell.qx);
+    ${output}[output_index(m, cell.b, e)] = epilogue(m, cell.b, cell.oc + j, e, acc[j]);
+  }
+}`
+    : `${cells}
+// A cell reads the 2 × 2 input patch from q + PATCH, PATCH the least (parity + p − k) / 2
+// with parity + p − k even.
+const PATCH = ${(g.padding - 1) >> 1};
+
+// The outputs of the cell for model m, whose input sample starts at row.
+fn gather(m: u32, cell: Cell, row: u32) {
+  // acc[(py · 2 + px) · BLOCK + j]: output 2·q + (py, px), channel oc + j.
+  var acc: array<f32, 4u * BLOCK>;
+  for (var ic = 0u; ic < IN_CHANNELS; ic++) {
+    // weight [ic][oc][ky][kx]: the block's output channels lie 9 apart.
+    let w = m * PARAMS + WEIGHT + (ic * OUT_CHANNELS + cell.oc) * 9u;
+    let plane = ic * u32(IN_SIDE * IN_SIDE);
+    var quad: array<f32, 4>;
+    for (var dy = 0; dy < 2; dy++) {
+      let iy = cell.qy + PATCH + dy;
+      for (var dx = 0; dx < 2; dx++) {
+        let ix = cell.qx + PATCH + dx;
+        if (iy >= 0 && iy < IN_SIDE && ix >= 0 && ix < IN_SIDE) {
+          quad[dy * 2 + dx] = input_at(row, plane + u32(iy * IN_SIDE + ix));
+        }
+      }
+    }
+    // Tap k feeds the output of parity (k + p) mod 2, from the input q + (parity + p − k) / 2.
+    for (var ky = 0; ky < 3; ky++) {
+      let py = (ky + PADDING) & 1;
+      let dy = ((py + PADDING - ky) >> 1u) - PATCH;
+      for (var kx = 0; kx < 3; kx++) {
+        let px = (kx + PADDING) & 1;
+        let v = quad[dy * 2 + ((px + PADDING - kx) >> 1u) - PATCH];
+        for (var j = 0u; j < BLOCK; j++) {
+          acc[u32(py * 2 + px) * BLOCK + j] += v * ${params}[w + j * 9u + u32(ky * 3 + kx)];
+        }
+      }
+    }
+  }
+  for (var py = 0u; py < 2u; py++) {
+    for (var px = 0u; px < 2u; px++) {
+      let fy = 2u * u32(cell.qy) + py;
+      let fx = 2u * u32(cell.qx) + px;
+      if (fy < OUT_SIDE && fx < OUT_SIDE) {
+        for (var j = 0u; j < BLOCK; j++) {
+          let e = ((cell.oc + j) * OUT_SIDE + fy) * OUT_SIDE + fx;
+          let value = acc[(py * 2u + px) * BLOCK + j];
+          ${output}[output_index(m, cell.b, e)] = epilogue(m, cell.b, cell.oc + j, e, value);
+        }
+      }
+    }
+  }
+}`;
+  const [x, y] = flatGrid(dims.batch * blocks * cellSide * cellSide, GATHER_WORKGROUP);
   return k.build(dims, {
     label: spec.label,
     grid: [x, y, dims.models],
     workgroupSize: GATHER_WORKGROUP,
     main,
   });
-}
-
-/** One output of a gather's cell: its parity (0 going to coarse) and its taps on each axis. */
-interface CellOutput {
-  py: number;
-  px: number;
-  taps: { y: AxisTap; x: AxisTap }[];
-}
-
-/** A kernel index on one axis, and the offset of the input coordinate it reads. */
-interface AxisTap {
-  k: number;
-  offset: number;
-}
-
-/**
- * WGSL `taps(row, base, oc, qy, qx) -> array<f32, outputs × block>`: the weighted sums of the outputs of
- * cell (qy, qx) for output channels `oc` … `oc + block − 1`, over the input channels. Each input value
- * the cell reads is loaded once per input channel (zero outside the map, checked only where some cell
- * can fall outside), then every tap of every output adds it, times its weight, for each channel.
- */
-function tapsFunction(
-  outputs: CellOutput[],
-  shape: {
-    /** Input coordinate per cell step, 2 going to coarse, 1 going to fine. */
-    stride: number;
-    cellSide: number;
-    inChannels: number;
-    inSide: number;
-    /** WGSL of the offset of the 3 × 3 weights of (`ic`, `oc`) from the layer's weight. */
-    weight: string;
-    /** How far apart the weights of consecutive output channels lie. */
-    channelStride: number;
-    block: number;
-    /** The WGSL name of the parameters buffer. */
-    params: string;
-  },
-): string {
-  const { stride, cellSide, inSide, block } = shape;
-  const inputs = [
-    ...new Set(outputs.flatMap(({ taps }) => taps.map(({ y, x }) => `${y.offset},${x.offset}`))),
-  ];
-  const loads = inputs.map((key, i) => {
-    const [y, x] = key.split(",").map(Number);
-    const [iy, ix] = [
-      axisCoordinate(`iy${i}`, "qy", stride, y, cellSide, inSide),
-      axisCoordinate(`ix${i}`, "qx", stride, x, cellSide, inSide),
-    ];
-    const checks = [...iy.checks, ...ix.checks];
-    const load = `input_at(row, plane + u32(iy${i} * ${inSide} + ix${i}))`;
-    const value = checks.length > 0
-      ? `var v${i} = 0.0;
-    if (${checks.join(" && ")}) { v${i} = ${load}; }`
-      : `let v${i} = ${load};`;
-    return `let iy${i} = ${iy.value};
-    let ix${i} = ${ix.value};
-    ${value}`;
-  });
-  const sums = outputs.flatMap(({ taps }, o) =>
-    taps.flatMap(({ y, x }) => {
-      const v = `v${inputs.indexOf(`${y.offset},${x.offset}`)}`;
-      const tap = y.k * 3 + x.k;
-      return Array.from(
-        { length: block },
-        (_, j) =>
-          `acc[${o * block + j}] += ${v} * ${shape.params}[w + ${j * shape.channelStride + tap}u];`,
-      );
-    })
-  );
-  const size = outputs.length * block;
-  return `fn taps(row: u32, base: u32, oc: u32, qy: i32, qx: i32) -> array<f32, ${size}> {
-  var acc: array<f32, ${size}>;
-  for (var ic = 0u; ic < ${shape.inChannels}u; ic++) {
-    let w = base + ${shape.weight};
-    let plane = ic * ${inSide * inSide}u;
-    ${[...loads, ...sums].join("\n    ")}
-  }
-  return acc;
-}`;
-}
-
-/**
- * The taps on one axis of an output: each kernel index `k` with the offset of its input coordinate.
- * Going to coarse, all three, at 2·q + (k − p); going to fine, from position 2·q + parity, the `k` with
- * parity + p − k even, at q + (parity + p − k) / 2.
- */
-function axisTaps(toCoarse: boolean, padding: number, parity: number): AxisTap[] {
-  return [0, 1, 2]
-    .filter((k) => toCoarse || (parity + padding - k) % 2 === 0)
-    .map((k) => ({ k, offset: toCoarse ? k - padding : (parity + padding - k) / 2 }));
 }
 
 /** What {@link convWeightGradient} computes. */
@@ -291,11 +258,10 @@ const MIN_REDUCTION_GROUPS = 128;
  */
 export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   const g = spec.geometry;
-  const coarseArea = g.coarseSide * g.coarseSide;
-  const biasSide = spec.biasFrom === "fine" ? g.fineSide : g.coarseSide;
-  const biasChannels = spec.biasFrom === "fine" ? g.fineChannels : g.coarseChannels;
-  const biasArea = biasSide * biasSide;
-  const terms = dims.batch * coarseArea;
+  const [biasChannels, biasSide] = spec.biasFrom === "fine"
+    ? [g.fineChannels, g.fineSide]
+    : [g.coarseChannels, g.coarseSide];
+  const terms = dims.batch * g.coarseSide * g.coarseSide;
   const lanes = Math.min(
     REDUCE_WORKGROUP,
     2 ** Math.max(0, Math.ceil(Math.log2(terms / TERMS_PER_LANE))),
@@ -310,97 +276,93 @@ export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   if (!Number.isInteger(block) || block < 1 || g.coarseChannels % block !== 0) {
     throw new RangeError(`${spec.label}: a block of ${block} does not divide ${g.coarseChannels}`);
   }
-  const pairJobs = (g.coarseChannels / block) * g.fineChannels;
-  const blockRange = [...Array(block).keys()];
   const k = new KernelBuilder();
   sourceReader(k, "fine", spec.fine);
   sourceReader(k, "coarse", spec.coarse);
+  sourceReader(k, "gradient", spec.biasFrom === "fine" ? spec.fine : spec.coarse);
   const grads = k.use(BUFFERS.grads, "f32", "read_write");
-  // Tap (ky, kx) of coarse position (cy, cx) reads fine position 2·c − p + k.
-  const taps = [0, 1, 2].flatMap((ky) =>
-    [0, 1, 2].map((kx) => {
-      const [fy, fx] = [
-        axisCoordinate("fy", "cy", 2, ky - g.padding, g.coarseSide, g.fineSide),
-        axisCoordinate("fx", "cx", 2, kx - g.padding, g.coarseSide, g.fineSide),
-      ];
-      const checks = [...fy.checks, ...fx.checks];
-      const sum = `let f = fine_at(row, plane + u32(fy * ${g.fineSide} + fx));` +
-        blockRange.map((j) => ` acc[${j * 9 + ky * 3 + kx}] += c${j} * f;`).join("");
-      return `{
-        let fy = ${fy.value};
-        let fx = ${fx.value};
-        ${checks.length > 0 ? `if (${checks.join(" && ")}) { ${sum} }` : sum}
-      }`;
-    })
-  );
-  // One coarse channel of the block at a time: its nine sums through workgroup memory, then to grads.
-  const reductions = blockRange.map((j) => `
-  ${
-    Array.from(
-      { length: 9 },
-      (_, t) => `partial[${t * REDUCE_WORKGROUP}u + li] = acc[${j * 9 + t}];`,
-    ).join("\n  ")
+  const main = `
+const FINE_CHANNELS = ${g.fineChannels}u;
+const FINE_SIDE = ${g.fineSide};
+const COARSE_SIDE = ${g.coarseSide}u;
+const COARSE_AREA = COARSE_SIDE * COARSE_SIDE;
+const PADDING = ${g.padding};
+const WEIGHT = ${spec.weightOffset}u;
+const BIAS = ${spec.biasOffset}u;
+// The output gradient's channels and their area, for the bias.
+const BIAS_CHANNELS = ${biasChannels}u;
+const BIAS_AREA = ${biasSide * biasSide}u;
+// Coarse channels per job, and the jobs of (block of coarse channels, fine channel) pairs.
+const BLOCK = ${block}u;
+const PAIR_JOBS = ${(g.coarseChannels / block) * g.fineChannels}u;
+const LANES = ${lanes}u;
+const WORKGROUP = ${REDUCE_WORKGROUP}u;
+
+var<workgroup> partial: array<f32, 9u * WORKGROUP>;
+
+@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m = wg.z;
+  let job = wg.x * (WORKGROUP / LANES) + li / LANES;
+  let lane = li % LANES;
+  let cc = job / FINE_CHANNELS * BLOCK;
+  let fc = job % FINE_CHANNELS;
+  // acc[j · 9 + tap]: weight [cc + j][fc][tap].
+  var acc: array<f32, 9u * BLOCK>;
+  if (job < PAIR_JOBS) {
+    let plane = fc * u32(FINE_SIDE * FINE_SIDE);
+    for (var n = lane; n < BATCH * COARSE_AREA; n += LANES) {
+      let b = n / COARSE_AREA;
+      let s = n % COARSE_AREA;
+      let coarse = coarse_row(m, b);
+      var c: array<f32, BLOCK>;
+      var nonzero = false;
+      for (var j = 0u; j < BLOCK; j++) {
+        c[j] = coarse_at(coarse, (cc + j) * COARSE_AREA + s);
+        nonzero = nonzero || c[j] != 0.0;
+      }
+      if (!nonzero) { continue; }
+      let row = fine_row(m, b);
+      // Tap (ky, kx) of coarse position (cy, cx) reads fine position 2·c − p + k.
+      for (var ky = 0; ky < 3; ky++) {
+        let fy = 2 * i32(s / COARSE_SIDE) - PADDING + ky;
+        for (var kx = 0; kx < 3; kx++) {
+          let fx = 2 * i32(s % COARSE_SIDE) - PADDING + kx;
+          if (fy >= 0 && fy < FINE_SIDE && fx >= 0 && fx < FINE_SIDE) {
+            let f = fine_at(row, plane + u32(fy * FINE_SIDE + fx));
+            for (var j = 0u; j < BLOCK; j++) { acc[j * 9u + u32(ky * 3 + kx)] += c[j] * f; }
+          }
+        }
+      }
+    }
+  } else if (job < PAIR_JOBS + BIAS_CHANNELS) {
+    let channel = job - PAIR_JOBS;
+    for (var n = lane; n < BATCH * BIAS_AREA; n += LANES) {
+      acc[0] += gradient_at(gradient_row(m, n / BIAS_AREA), channel * BIAS_AREA + n % BIAS_AREA);
+    }
   }
-  workgroupBarrier();
-  for (var stride = ${lanes >> 1}u; stride > 0u; stride >>= 1u) {
-    if (lane < stride) {
-      for (var t = 0u; t < 9u; t++) {
-        partial[t * ${REDUCE_WORKGROUP}u + li] += partial[t * ${REDUCE_WORKGROUP}u + li + stride];
+  // One coarse channel of the block at a time: its nine sums through workgroup memory, then to grads.
+  for (var j = 0u; j < BLOCK; j++) {
+    for (var t = 0u; t < 9u; t++) { partial[t * WORKGROUP + li] = acc[j * 9u + t]; }
+    workgroupBarrier();
+    for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
+      if (lane < stride) {
+        for (var t = 0u; t < 9u; t++) {
+          partial[t * WORKGROUP + li] += partial[t * WORKGROUP + li + stride];
+        }
+      }
+      workgroupBarrier();
+    }
+    if (lane == 0u) {
+      if (job < PAIR_JOBS) {
+        let weight = m * PARAMS + WEIGHT + ((cc + j) * FINE_CHANNELS + fc) * 9u;
+        for (var t = 0u; t < 9u; t++) { ${grads}[weight + t] = partial[t * WORKGROUP + li]; }
+      } else if (j == 0u && job < PAIR_JOBS + BIAS_CHANNELS) {
+        ${grads}[m * PARAMS + BIAS + job - PAIR_JOBS] = partial[li];
       }
     }
     workgroupBarrier();
   }
-  if (lane == 0u) {
-    if (job < ${pairJobs}u) {
-      let weight = ((cc + ${j}u) * ${g.fineChannels}u + fc) * 9u;
-      for (var t = 0u; t < 9u; t++) {
-        ${grads}[m * PARAMS + ${spec.weightOffset}u + weight + t] = partial[t * ${REDUCE_WORKGROUP}u + li];
-      }
-    }${
-    j === 0
-      ? ` else if (job < ${pairJobs + biasChannels}u) {
-      ${grads}[m * PARAMS + ${spec.biasOffset}u + job - ${pairJobs}u] = partial[li];
-    }`
-      : ""
-  }
-  }
-  workgroupBarrier();`).join("\n");
-  const main = `
-var<workgroup> partial: array<f32, ${9 * REDUCE_WORKGROUP}>;
-
-@compute @workgroup_size(${REDUCE_WORKGROUP})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m = wg.z;
-  let job = wg.x * ${jobsPerGroup}u + li / ${lanes}u;
-  let lane = li % ${lanes}u;
-  let cc = job / ${g.fineChannels}u * ${block}u;
-  let fc = job % ${g.fineChannels}u;
-  var acc: array<f32, ${9 * block}>;
-  if (job < ${pairJobs}u) {
-    let plane = fc * ${g.fineSide * g.fineSide}u;
-    for (var n = lane; n < BATCH * ${coarseArea}u; n += ${lanes}u) {
-      let b = n / ${coarseArea}u;
-      let s = n % ${coarseArea}u;
-      let coarse = coarse_row(m, b);
-      ${
-    blockRange.map((j) => `let c${j} = coarse_at(coarse, (cc + ${j}u) * ${coarseArea}u + s);`).join(
-      "\n      ",
-    )
-  }
-      if (${blockRange.map((j) => `c${j} == 0.0`).join(" && ")}) { continue; }
-      let cy = i32(s / ${g.coarseSide}u);
-      let cx = i32(s % ${g.coarseSide}u);
-      let row = fine_row(m, b);
-      ${taps.join("\n      ")}
-    }
-  } else if (job < ${pairJobs + biasChannels}u) {
-    let channel = job - ${pairJobs}u;
-    for (var n = lane; n < BATCH * ${biasArea}u; n += ${lanes}u) {
-      let b = n / ${biasArea}u;
-      acc[0] += ${spec.biasFrom}_at(${spec.biasFrom}_row(m, b), channel * ${biasArea}u + n % ${biasArea}u);
-    }
-  }
-  ${reductions}
 }`;
   return k.build(dims, {
     label: spec.label,
@@ -409,25 +371,4 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
     workgroupBytes: 9 * REDUCE_WORKGROUP * 4,
     main,
   });
-}
-
-/**
- * A tap's input coordinate `name` on one axis, `stride · q + offset` for position `q` < `count`, with
- * only the checks it can fail of lying in a map of side `side`.
- */
-function axisCoordinate(
-  name: string,
-  q: string,
-  stride: number,
-  offset: number,
-  count: number,
-  side: number,
-): { value: string; checks: string[] } {
-  return {
-    value: `${stride} * ${q} + ${offset}`,
-    checks: [
-      ...(offset < 0 ? [`${name} >= 0`] : []),
-      ...(stride * (count - 1) + offset >= side ? [`${name} < ${side}`] : []),
-    ],
-  };
 }
