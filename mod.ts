@@ -2,8 +2,8 @@
  * aelab: autoencoder experiments on MNIST, in Deno and TypeScript — the study's convolutional autoencoder
  * on TensorFlow.js (WebGPU, WebAssembly or plain JavaScript), trained through one interface by tfjs in
  * this thread, a pool of workers (one per core), aelab's fused WebGPU engine or its own WebAssembly SIMD
- * engine; MNIST cached and checksum-verified, the corruptions, the searches, the latent-space tools and the figures of the study.
- * The scripts under `scripts/` are built from these parts.
+ * engine; MNIST cached and checksum-verified, the corruptions, the searches, the latent-space tools and
+ * the figures of the study. The scripts under `scripts/` are built from these parts.
  *
  * @example
  * ```ts
