@@ -50,7 +50,10 @@ const ALIGN = 64;
 const GATHER_RECORD = 76;
 const PAGE = 65536;
 
-/** A map in memory: `channels` planes of `area` pixels and one zero pixel, a row of lanes per pixel. */
+/**
+ * A map in memory: `channels` planes of `area` pixels, a row of lanes per pixel, and — where a
+ * convolution reads it on its fine side — one zero pixel per plane.
+ */
 interface MapView {
   offset: number;
   channels: number;
@@ -141,20 +144,22 @@ export class WasmPopulation {
       top = align(top + bytes);
       return at;
     };
-    const map = (channels: number, area: number): MapView => {
-      const stride = (area + 1) * this.#rowBytes;
+    const map = (channels: number, area: number, padded: boolean): MapView => {
+      const stride = (area + (padded ? 1 : 0)) * this.#rowBytes;
       return { offset: allocate(channels * stride), channels, area, stride };
     };
-    this.#images = map(1, IMAGE_PIXELS);
-    this.#targets = map(1, IMAGE_PIXELS);
+    this.#images = map(1, IMAGE_PIXELS, true);
+    this.#targets = map(1, IMAGE_PIXELS, false);
     // The layers' maps, shared by all models: sized for the largest latent size.
     const hiddenMax = Math.max(...models.map((model) => model.hidden));
     const shared = layerGeometry(hiddenMax).map((layer, i, layers) => {
       const [channels, area] = outputShape(layer, layers[i + 1]);
+      // The fine side of a convolution: a convolution's input, a transposed convolution's output.
+      const padded = layers[i + 1]?.spec.kind === "conv" || layer.spec.kind === "convTranspose";
       return {
-        output: map(channels, area),
-        grad: map(channels, area),
-        mask: layer.activation === "reluDropout" ? map(channels, area).offset : undefined,
+        output: map(channels, area, padded),
+        grad: map(channels, area, padded),
+        mask: layer.activation === "reluDropout" ? map(channels, area, false).offset : undefined,
       };
     });
     const tapTables = new Map<string, { taps: Taps; values: Int32Array[] }>();
@@ -370,15 +375,11 @@ export class WasmPopulation {
       if (geometry.spec.kind === "linear") {
         k.linearForward(
           input.offset,
-          input.channels,
-          input.area,
-          input.stride,
+          geometry.spec.inputs,
           weight,
           bias,
           output.offset,
           geometry.spec.outputs,
-          output.area,
-          output.stride,
           this.#rowBytes,
           this.#lanes,
           mode,
@@ -405,12 +406,8 @@ export class WasmPopulation {
         k.linearWeightGradient(
           grad.offset,
           geometry.spec.outputs,
-          grad.area,
-          grad.stride,
           input.offset,
           geometry.spec.inputs,
-          input.area,
-          input.stride,
           gradWeight,
           gradBias,
           this.#rowBytes,
@@ -456,14 +453,10 @@ export class WasmPopulation {
       if (geometry.spec.kind === "linear") {
         k.linearInputGradient(
           grad.offset,
-          grad.channels,
-          grad.area,
-          grad.stride,
+          geometry.spec.outputs,
           weight,
           target.offset,
           geometry.spec.inputs,
-          target.area,
-          target.stride,
           this.#rowBytes,
           this.#lanes,
           mode,
@@ -520,19 +513,15 @@ export class WasmPopulation {
     const lanes = this.#rowBytes / 4;
     const base = map.offset / 4;
     const bytes = pixels instanceof Uint8Array;
-    for (let b = 0; b < indices.length; b++) {
-      const from = indices[b] * IMAGE_PIXELS;
-      // Bytes divided (not multiplied by 1/255), as unitPixels does, so the floats are the same.
-      if (bytes) {
-        for (let p = 0; p < IMAGE_PIXELS; p++) {
-          floats[base + p * lanes + b] = pixels[from + p] / 255;
-        }
-      } else {
-        for (let p = 0; p < IMAGE_PIXELS; p++) floats[base + p * lanes + b] = pixels[from + p];
-      }
-    }
+    const rows = indices.length;
+    const starts = Int32Array.from(indices, (index) => index * IMAGE_PIXELS);
+    // Pixel after pixel, so that the writes run along a row of lanes.
     for (let p = 0; p < IMAGE_PIXELS; p++) {
-      floats.fill(0, base + p * lanes + indices.length, base + (p + 1) * lanes);
+      const row = base + p * lanes;
+      // Bytes divided (not multiplied by 1/255), as unitPixels does, so the floats are the same.
+      if (bytes) { for (let b = 0; b < rows; b++) floats[row + b] = pixels[starts[b] + p] / 255; }
+      else for (let b = 0; b < rows; b++) floats[row + b] = pixels[starts[b] + p];
+      floats.fill(0, row + rows, row + lanes);
     }
   }
 

@@ -2,8 +2,9 @@
 //
 // Every activation and gradient is a map laid out batch-innermost: `[channel][pixel][lane]`, one row of
 // `rowBytes` (the batch, padded to a multiple of 16 lanes) per pixel, each channel's plane `stride`
-// bytes long. A map a convolution reads for its weight gradient carries one more pixel per plane that
-// stays zero (the tap tables point outside taps there). Each kernel works on `lanes` lanes of every row
+// bytes long. A map a convolution reads on its fine side carries one more pixel per plane that stays
+// zero (the weight gradient's tap tables point taps outside the map there); the others carry none, so a
+// linear layer sees its features as consecutive rows. Each kernel works on `lanes` lanes of every row
 // (a multiple of 16), 128 bits at a time: the batch is the vector, so every layer vectorises the same way
 // whatever its channels. Weights are PyTorch's layouts, flat, as `lib/model/architecture.ts` lists them.
 //
@@ -231,25 +232,16 @@ export function channelSums(
   }
 }
 
-/** Where feature f of a map of `area` pixels per channel and `stride` bytes per channel lies. */
-@inline function featureAt(map: usize, f: i32, area: i32, stride: i32, rowBytes: i32): usize {
-  const channel = f / area;
-  return map + <usize>(channel * stride + (f - channel * area) * rowBytes);
-}
-
 /**
  * A linear layer forward: output feature o = bias[o] + Σ_i weights[o][i] · input feature i, through
- * the epilogue. Input and output are maps (a flattened convolution map, in PyTorch's channel-major order,
- * or features of one pixel each).
+ * the epilogue. Input and output hold their features one row each (a flattened convolution map in
+ * PyTorch's channel-major order is one: its planes carry no zero pixel).
  */
 export function linearForward(
-  input: usize, inChannels: i32, inArea: i32, inStride: i32,
-  weights: usize, bias: usize,
-  output: usize, outFeatures: i32, outArea: i32, outStride: i32,
+  input: usize, inFeatures: i32, weights: usize, bias: usize, output: usize, outFeatures: i32,
   rowBytes: i32, lanes: i32, mode: i32, aux: usize,
 ): void {
   const laneBytes = lanes << 2;
-  const inFeatures = inChannels * inArea;
   const rowB = inFeatures << 2;
   const scaleV = f32x4.splat(1);
   let o = 0;
@@ -258,33 +250,31 @@ export function linearForward(
     const b1 = v128.load32_splat(bias + (o + 1 << 2));
     const b2 = v128.load32_splat(bias + (o + 2 << 2));
     const b3 = v128.load32_splat(bias + (o + 3 << 2));
-    const o0 = featureAt(output, o, outArea, outStride, rowBytes);
-    const o1 = featureAt(output, o + 1, outArea, outStride, rowBytes);
-    const o2 = featureAt(output, o + 2, outArea, outStride, rowBytes);
-    const o3 = featureAt(output, o + 3, outArea, outStride, rowBytes);
+    const o0 = output + <usize>(o * rowBytes);
+    const o1 = o0 + rowBytes;
+    const o2 = o1 + rowBytes;
+    const o3 = o2 + rowBytes;
     for (let l = 0; l < laneBytes; l += 32) {
       let a0 = b0, a1 = b0, a2 = b1, a3 = b1, a4 = b2, a5 = b2, a6 = b3, a7 = b3;
       let w = weights + <usize>(o * rowB);
-      for (let ch = 0; ch < inChannels; ch++) {
-        let x = input + <usize>(ch * inStride + l);
-        for (let p = 0; p < inArea; p++) {
-          const x0 = v128.load(x);
-          const x1 = v128.load(x, 16);
-          const w0 = v128.load32_splat(w);
-          const w1 = v128.load32_splat(w + rowB);
-          const w2 = v128.load32_splat(w + 2 * rowB);
-          const w3 = v128.load32_splat(w + 3 * rowB);
-          a0 = madd(x0, w0, a0);
-          a1 = madd(x1, w0, a1);
-          a2 = madd(x0, w1, a2);
-          a3 = madd(x1, w1, a3);
-          a4 = madd(x0, w2, a4);
-          a5 = madd(x1, w2, a5);
-          a6 = madd(x0, w3, a6);
-          a7 = madd(x1, w3, a7);
-          x += rowBytes;
-          w += 4;
-        }
+      let x = input + <usize>l;
+      for (let i = 0; i < inFeatures; i++) {
+        const x0 = v128.load(x);
+        const x1 = v128.load(x, 16);
+        const w0 = v128.load32_splat(w);
+        const w1 = v128.load32_splat(w + rowB);
+        const w2 = v128.load32_splat(w + 2 * rowB);
+        const w3 = v128.load32_splat(w + 3 * rowB);
+        a0 = madd(x0, w0, a0);
+        a1 = madd(x1, w0, a1);
+        a2 = madd(x0, w1, a2);
+        a3 = madd(x1, w1, a3);
+        a4 = madd(x0, w2, a4);
+        a5 = madd(x1, w2, a5);
+        a6 = madd(x0, w3, a6);
+        a7 = madd(x1, w3, a7);
+        x += rowBytes;
+        w += 4;
       }
       emit(o0 + l, a0, mode, auxAt(aux, output, o0 + l), scaleV);
       emit(o0 + l + 16, a1, mode, auxAt(aux, output, o0 + l + 16), scaleV);
@@ -298,21 +288,19 @@ export function linearForward(
   }
   for (; o < outFeatures; o++) {
     const b0 = v128.load32_splat(bias + (o << 2));
-    const o0 = featureAt(output, o, outArea, outStride, rowBytes);
+    const o0 = output + <usize>(o * rowBytes);
     for (let l = 0; l < laneBytes; l += 64) {
       let a0 = b0, a1 = b0, a2 = b0, a3 = b0;
       let w = weights + <usize>(o * rowB);
-      for (let ch = 0; ch < inChannels; ch++) {
-        let x = input + <usize>(ch * inStride + l);
-        for (let p = 0; p < inArea; p++) {
-          const w0 = v128.load32_splat(w);
-          a0 = madd(v128.load(x), w0, a0);
-          a1 = madd(v128.load(x, 16), w0, a1);
-          a2 = madd(v128.load(x, 32), w0, a2);
-          a3 = madd(v128.load(x, 48), w0, a3);
-          x += rowBytes;
-          w += 4;
-        }
+      let x = input + <usize>l;
+      for (let i = 0; i < inFeatures; i++) {
+        const w0 = v128.load32_splat(w);
+        a0 = madd(v128.load(x), w0, a0);
+        a1 = madd(v128.load(x, 16), w0, a1);
+        a2 = madd(v128.load(x, 32), w0, a2);
+        a3 = madd(v128.load(x, 48), w0, a3);
+        x += rowBytes;
+        w += 4;
       }
       emit(o0 + l, a0, mode, auxAt(aux, output, o0 + l), scaleV);
       emit(o0 + l + 16, a1, mode, auxAt(aux, output, o0 + l + 16), scaleV);
@@ -327,9 +315,7 @@ export function linearForward(
  * backward epilogue (`aux`: the input's activation, laid out as the input).
  */
 export function linearInputGradient(
-  gradOut: usize, outChannels: i32, outArea: i32, outStride: i32,
-  weights: usize,
-  gradIn: usize, inFeatures: i32, inArea: i32, inStride: i32,
+  gradOut: usize, outFeatures: i32, weights: usize, gradIn: usize, inFeatures: i32,
   rowBytes: i32, lanes: i32, mode: i32, aux: usize, scale: f32,
 ): void {
   const laneBytes = lanes << 2;
@@ -337,33 +323,31 @@ export function linearInputGradient(
   const scaleV = f32x4.splat(scale);
   let i = 0;
   for (; i + 4 <= inFeatures; i += 4) {
-    const d0 = featureAt(gradIn, i, inArea, inStride, rowBytes);
-    const d1 = featureAt(gradIn, i + 1, inArea, inStride, rowBytes);
-    const d2 = featureAt(gradIn, i + 2, inArea, inStride, rowBytes);
-    const d3 = featureAt(gradIn, i + 3, inArea, inStride, rowBytes);
+    const d0 = gradIn + <usize>(i * rowBytes);
+    const d1 = d0 + rowBytes;
+    const d2 = d1 + rowBytes;
+    const d3 = d2 + rowBytes;
     for (let l = 0; l < laneBytes; l += 32) {
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
       let w = weights + <usize>(i << 2);
-      for (let ch = 0; ch < outChannels; ch++) {
-        let y = gradOut + <usize>(ch * outStride + l);
-        for (let p = 0; p < outArea; p++) {
-          const y0 = v128.load(y);
-          const y1 = v128.load(y, 16);
-          const w0 = v128.load32_splat(w);
-          const w1 = v128.load32_splat(w, 4);
-          const w2 = v128.load32_splat(w, 8);
-          const w3 = v128.load32_splat(w, 12);
-          a0 = madd(y0, w0, a0);
-          a1 = madd(y1, w0, a1);
-          a2 = madd(y0, w1, a2);
-          a3 = madd(y1, w1, a3);
-          a4 = madd(y0, w2, a4);
-          a5 = madd(y1, w2, a5);
-          a6 = madd(y0, w3, a6);
-          a7 = madd(y1, w3, a7);
-          y += rowBytes;
-          w += rowB;
-        }
+      let y = gradOut + <usize>l;
+      for (let o = 0; o < outFeatures; o++) {
+        const y0 = v128.load(y);
+        const y1 = v128.load(y, 16);
+        const w0 = v128.load32_splat(w);
+        const w1 = v128.load32_splat(w, 4);
+        const w2 = v128.load32_splat(w, 8);
+        const w3 = v128.load32_splat(w, 12);
+        a0 = madd(y0, w0, a0);
+        a1 = madd(y1, w0, a1);
+        a2 = madd(y0, w1, a2);
+        a3 = madd(y1, w1, a3);
+        a4 = madd(y0, w2, a4);
+        a5 = madd(y1, w2, a5);
+        a6 = madd(y0, w3, a6);
+        a7 = madd(y1, w3, a7);
+        y += rowBytes;
+        w += rowB;
       }
       emit(d0 + l, a0, mode, auxAt(aux, gradIn, d0 + l), scaleV);
       emit(d0 + l + 16, a1, mode, auxAt(aux, gradIn, d0 + l + 16), scaleV);
@@ -376,21 +360,19 @@ export function linearInputGradient(
     }
   }
   for (; i < inFeatures; i++) {
-    const d0 = featureAt(gradIn, i, inArea, inStride, rowBytes);
+    const d0 = gradIn + <usize>(i * rowBytes);
     for (let l = 0; l < laneBytes; l += 64) {
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
       let w = weights + <usize>(i << 2);
-      for (let ch = 0; ch < outChannels; ch++) {
-        let y = gradOut + <usize>(ch * outStride + l);
-        for (let p = 0; p < outArea; p++) {
-          const w0 = v128.load32_splat(w);
-          a0 = madd(v128.load(y), w0, a0);
-          a1 = madd(v128.load(y, 16), w0, a1);
-          a2 = madd(v128.load(y, 32), w0, a2);
-          a3 = madd(v128.load(y, 48), w0, a3);
-          y += rowBytes;
-          w += rowB;
-        }
+      let y = gradOut + <usize>l;
+      for (let o = 0; o < outFeatures; o++) {
+        const w0 = v128.load32_splat(w);
+        a0 = madd(v128.load(y), w0, a0);
+        a1 = madd(v128.load(y, 16), w0, a1);
+        a2 = madd(v128.load(y, 32), w0, a2);
+        a3 = madd(v128.load(y, 48), w0, a3);
+        y += rowBytes;
+        w += rowB;
       }
       emit(d0 + l, a0, mode, auxAt(aux, gradIn, d0 + l), scaleV);
       emit(d0 + l + 16, a1, mode, auxAt(aux, gradIn, d0 + l + 16), scaleV);
@@ -405,23 +387,22 @@ export function linearInputGradient(
  * = Σ_lanes gradOut o.
  */
 export function linearWeightGradient(
-  gradOut: usize, outFeatures: i32, outArea: i32, outStride: i32,
-  input: usize, inFeatures: i32, inArea: i32, inStride: i32,
+  gradOut: usize, outFeatures: i32, input: usize, inFeatures: i32,
   grads: usize, biasGrads: usize, rowBytes: i32, lanes: i32,
 ): void {
   const laneBytes = <usize>(lanes << 2);
   for (let o = 0; o < outFeatures; o++) {
-    const y = featureAt(gradOut, o, outArea, outStride, rowBytes);
+    const y = gradOut + <usize>(o * rowBytes);
     let s = f32x4.splat(0);
     for (let l: usize = 0; l < laneBytes; l += 16) s = f32x4.add(s, v128.load(y + l));
     store<f32>(biasGrads + (o << 2), lanesSum(s));
     const row = grads + <usize>(o * inFeatures << 2);
     let i = 0;
     for (; i + 4 <= inFeatures; i += 4) {
-      const x0 = featureAt(input, i, inArea, inStride, rowBytes);
-      const x1 = featureAt(input, i + 1, inArea, inStride, rowBytes);
-      const x2 = featureAt(input, i + 2, inArea, inStride, rowBytes);
-      const x3 = featureAt(input, i + 3, inArea, inStride, rowBytes);
+      const x0 = input + <usize>(i * rowBytes);
+      const x1 = x0 + rowBytes;
+      const x2 = x1 + rowBytes;
+      const x3 = x2 + rowBytes;
       let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
       for (let l: usize = 0; l < laneBytes; l += 16) {
         const g = v128.load(y + l);
@@ -436,7 +417,7 @@ export function linearWeightGradient(
       store<f32>(row + (i << 2), lanesSum(s3), 12);
     }
     for (; i < inFeatures; i++) {
-      const x0 = featureAt(input, i, inArea, inStride, rowBytes);
+      const x0 = input + <usize>(i * rowBytes);
       let s0 = f32x4.splat(0);
       for (let l: usize = 0; l < laneBytes; l += 16) {
         s0 = madd(v128.load(y + l), v128.load(x0 + l), s0);
