@@ -34,6 +34,14 @@ import {
 const loaded = await loadKernels();
 assert.ok(typeof loaded !== "string", String(loaded));
 const kernels: Kernels = loaded;
+/** The plain SIMD build, which runtimes without relaxed SIMD run. */
+const plain: Kernels = {
+  module: await WebAssembly.compile(
+    await Deno.readFile(new URL("../lib/wasm/kernels_plain.wasm", import.meta.url)),
+  ),
+  relaxed: false,
+  name: "SIMD",
+};
 const wasm = await setupBackend("wasm", { quiet: true });
 const digits = await trainDigits(512);
 const train = datasetOf(digits);
@@ -80,7 +88,7 @@ function tfjsGradients(
   return { loss: result.loss, grads };
 }
 
-Deno.test("each kernel's gradients, the loss and Adam's step match tfjs's, with dropout, on a short batch", () => {
+Deno.test("each kernel's gradients, the loss and Adam's step match tfjs's, with dropout, on a short batch, in both builds", () => {
   const hidden = 3;
   const dropout = 0.3;
   const l2 = 1e-3;
@@ -91,8 +99,14 @@ Deno.test("each kernel's gradients, the loss and Adam's step match tfjs's, with 
   const masks = [dropoutMask(rng, 21, 64, dropout), dropoutMask(rng, 21, 64, dropout)];
   const noisy = corrupt(digitPixels(digits), { kind: "noise", std: 0.2 }, 4);
   // an autoencoder, and a denoiser: the noisy images in, the clean ones the target
-  for (const data of [{ inputs: digits.images }, { inputs: noisy, targets: digits.images }]) {
-    const population = new WasmPopulation(kernels, [{ hidden, dropout, l2, seed: 3 }], 32);
+  const cases = [kernels, plain].flatMap((build) =>
+    [{ inputs: digits.images }, { inputs: noisy, targets: digits.images }].map((data) => ({
+      build,
+      data,
+    }))
+  );
+  for (const { build, data } of cases) {
+    const population = new WasmPopulation(build, [{ hidden, dropout, l2, seed: 3 }], 32);
     population.loadBatch(data.inputs, data.targets, indices);
     population.loadMasks(0, masks);
     const lr = 1e-2;
