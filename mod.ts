@@ -1,9 +1,9 @@
 /**
  * aelab: autoencoder experiments on MNIST, in Deno and TypeScript — the study's convolutional autoencoder
  * on TensorFlow.js (WebGPU, WebAssembly or plain JavaScript), trained through one interface by tfjs in
- * this thread, a pool of workers (one per core) or aelab's fused WebGPU engine; MNIST cached and
- * checksum-verified, the corruptions, the searches, the latent-space tools and the figures of the study.
- * The scripts under `scripts/` are built from these parts.
+ * this thread, a pool of workers (one per core), aelab's fused WebGPU engine or its own WebAssembly SIMD
+ * engine; MNIST cached and checksum-verified, the corruptions, the searches, the latent-space tools and
+ * the figures of the study. The scripts under `scripts/` are built from these parts.
  *
  * @example
  * ```ts
@@ -19,7 +19,7 @@
  * } from "./mod.ts";
  *
  * const backend = await setupBackend(); // webgpu on a GPU, else wasm
- * const engine = await chooseEngine("auto", { backend }); // fused, workers or tfjs
+ * const engine = await chooseEngine("auto", { backend }); // fused, workers, wasm or tfjs
  * const { train, test } = await loadMnist();
  * const model = { kind: "autoencoder", hidden: 4, dropout: 0.1 } as const;
  * const trainer = await createTrainer(engine, [{
@@ -69,6 +69,8 @@ export {
 export { TfjsTrainer } from "./lib/train/tfjs.ts";
 export { WorkerPool } from "./lib/train/workers.ts";
 export { FusedTrainer } from "./lib/train/fused.ts";
+export { wasmRefusal, WasmTrainer } from "./lib/train/wasm.ts";
+export { type Kernels, loadKernels } from "./lib/wasm/kernels.ts";
 export { describeEpoch, fit, type FitOptions } from "./lib/train/fit.ts";
 export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";
 export { halvingRungs, type Rung, successiveHalving } from "./lib/train/halving.ts";

