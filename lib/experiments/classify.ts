@@ -11,7 +11,7 @@ import { lineChart, writeChart } from "../figures/charts.ts";
 import { writeJsonAtomic } from "../files.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { publishSection } from "../report.ts";
-import { overallRate } from "../train/fit.ts";
+import { formatRate, overallRate } from "../train/fit.ts";
 import type { TrainingRecord } from "../train/trainings.ts";
 import { confusionChart, confusionMatrix, identityShare, percent } from "./identity.ts";
 
@@ -98,7 +98,7 @@ export async function writeClassifierResults(
     `${training.batchSize}, lr ${training.lr} times ${training.lrDecay} each epoch, L2 ` +
     `${training.l2}, dropout ${training.dropout}) by ` +
     `${record.engine} in ${Math.round(seconds)} s (${
-      Math.round(samplesPerSecond).toLocaleString("en-US")
+      formatRate(samplesPerSecond)
     } samples/s); it reads ${percent(accuracy)} of ${
       test.count.toLocaleString("en-US")
     } test digits correctly.`;

@@ -15,7 +15,7 @@ import { pickImages, reconstructPixels } from "../predict.ts";
 import { type Finding, publishSection, type ReportItem } from "../report.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { describeParams } from "../search.ts";
-import { overallRate } from "../train/fit.ts";
+import { formatRate, overallRate } from "../train/fit.ts";
 import { closeTo, STUDY } from "./findings.ts";
 import type { FitResult } from "../train/trainer.ts";
 
@@ -99,9 +99,10 @@ export async function writeTrainingResults(out: string, outcome: TrainingOutcome
   const outcomeText = diverged
     ? `diverged at epoch ${final.epoch} (a loss turned NaN or infinite), so no model was saved`
     : `final test loss ${final.testLoss?.toFixed(5)}`;
-  const rate = Math.round(samplesPerSecond).toLocaleString("en-US");
   const summary = `${history.length} epochs on ${outcome.trainImages} images with ` +
-    `${describeParams(params)} (${params.source}), trained by ${outcome.engine} at ${rate} ` +
+    `${describeParams(params)} (${params.source}), trained by ${outcome.engine} at ${
+      formatRate(samplesPerSecond)
+    } ` +
     `samples/s; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
     `${STUDY.testLoss.epochs} epochs).`;
   await publishSection(out, {

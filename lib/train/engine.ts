@@ -124,6 +124,11 @@ export async function chooseEngine(
   return plan("tfjs", `tfjs ${backend.backend} in this thread (one core, ${noGpu}${why})`);
 }
 
+/** Whether the engine of `plan` trains on the WebGPU adapter (the fused engine, tfjs on webgpu). */
+export function trainsOnGpu(plan: EnginePlan): boolean {
+  return plan.engine === "fused" || plan.backend.backend === "webgpu";
+}
+
 /**
  * A trainer for `jobs` on the engine of `plan`. Where `auto` chose the fused engine but the GPU cannot
  * hold the population, or the population holds models the fused or wasm engine does not train

@@ -77,7 +77,7 @@ export async function fit(trainer: Trainer, options: FitOptions): Promise<FitRes
       onProgress: (steps, total) => {
         bar.total = total;
         const samples = (steps / total) * sum(images.filter((_, i) => active[i]));
-        bar.update(steps, `${rate(samples, bar.elapsedSeconds)} samples/s`);
+        bar.update(steps, `${formatRate(samples / Math.max(bar.elapsedSeconds, 1e-3))} samples/s`);
       },
     });
     const seconds = bar.elapsedSeconds;
@@ -99,7 +99,7 @@ export async function fit(trainer: Trainer, options: FitOptions): Promise<FitRes
       const losses = [record.trainLoss, record.validationLoss, record.testLoss];
       result.diverged = !losses.every((loss) => loss === null || Number.isFinite(loss));
     });
-    const total = rate(sum(images.filter((_, i) => active[i])), seconds);
+    const total = formatRate(sum(images.filter((_, i) => active[i])) / Math.max(seconds, 1e-3));
     bar.finish(
       records.length === 1
         ? describeEpoch(records[0])
@@ -122,7 +122,7 @@ export function describeEpoch(record: EpochRecord): string {
   const parts = [`loss ${record.trainLoss.toFixed(5)}`];
   if (record.validationLoss !== null) parts.push(`val ${record.validationLoss.toFixed(5)}`);
   if (record.testLoss !== null) parts.push(`test ${record.testLoss.toFixed(5)}`);
-  parts.push(`${Math.round(record.samplesPerSecond).toLocaleString("en-US")} samples/s`);
+  parts.push(`${formatRate(record.samplesPerSecond)} samples/s`);
   return parts.join(" · ");
 }
 
@@ -135,8 +135,18 @@ export function overallRate(history: readonly EpochRecord[], images: number): nu
   return seconds > 0 ? (images * history.length) / seconds : 0;
 }
 
-function rate(samples: number, seconds: number): string {
-  return Math.round(samples / Math.max(seconds, 1e-3)).toLocaleString("en-US");
+/**
+ * A rate in samples (images) per second as every log, table and report shows it: whole, with thousands
+ * separated by commas.
+ *
+ * @example
+ * ```ts
+ * import { formatRate } from "./fit.ts";
+ * console.log(formatRate(12345.6)); // 12,346
+ * ```
+ */
+export function formatRate(samplesPerSecond: number): string {
+  return Math.round(samplesPerSecond).toLocaleString("en-US");
 }
 
 function sum(values: readonly number[]): number {

@@ -14,6 +14,7 @@
 import type { Pixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
+import type { KernelTime } from "../gpu/timing.ts";
 import type { AdamMoments, Weights } from "../model/architecture.ts";
 import type { ModelSpec } from "../model/spec.ts";
 
@@ -111,6 +112,12 @@ export interface Trainer {
   setState(index: number, state: ModelState): Promise<void>;
   /** Frees everything the trainer holds. */
   dispose(): Promise<void>;
+  /**
+   * Takes `steps` training steps with every kernel timed (a benchmark's profile) and returns each
+   * kernel's mean time per step, in dispatch order. Only an engine that can time its kernels has it (the
+   * fused engine, from GPU timestamps); it may still throw where the device cannot time them.
+   */
+  profileTraining?(steps: number): Promise<KernelTime[]>;
 }
 
 /**
