@@ -1,7 +1,8 @@
 /**
- * `deno task bench` at its smallest: three rows (wasm, the pool of one worker, and the fused engine on whatever adapter is here) on
- * 512 images, each in its own process, the fused row profiled kernel by kernel, written as JSON, Markdown
- * and a report section; and its flag checks. No timings are asserted: speed is what the benchmark prints, not what a test decides.
+ * `deno task bench` at its smallest: rows named as `--engine` names them (tfjs on wasm, the pool of one
+ * worker training 10 models, and the fused engine on whatever adapter is here, one row of which cannot
+ * be had) on 512 images, each in its own process, the fused row profiled kernel by kernel, written as
+ * JSON, Markdown and a report section; and its flag checks. No timings are asserted: speed is what the benchmark prints, not what a test decides.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const out = join(root, "bench");
     const run = await runScript("scripts/bench.ts", [
       ...TINY,
-      "--only=wasm,pool1,fused1",
+      "--only=tfjs-wasm,workers-1:10,fused,fused-2",
       "--profile",
       `--out=${out}`,
     ]);
@@ -23,12 +24,23 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const result = JSON.parse(await Deno.readTextFile(join(out, "bench.json")));
     assert.equal(result.config.images, 512);
     assert.equal(result.peer, null);
-    const ran = result.rows.map((row: { engine: string }) => row.engine);
-    const skipped = result.skipped.map((row: { engine: string }) => row.engine);
-    assert.deepEqual([...ran, ...skipped].sort(), ["fused1", "pool1", "wasm"]);
-    assert.ok(ran.includes("wasm"), "the wasm row runs wherever the npm package is");
+    assert.deepEqual(result.config.rows, ["tfjs-wasm:1", "workers-1:10", "fused:1", "fused-2:1"]);
+    const ran = result.rows.map((row: { name: string }) => row.name);
+    const skipped = result.skipped.map((row: { name: string }) => row.name);
+    assert.deepEqual(
+      [...ran, ...skipped],
+      result.config.rows,
+      "each row in the order --only gives",
+    );
+    assert.ok(ran.includes("tfjs-wasm:1"), "the wasm row runs wherever the npm package is");
+    // Workers go with the worker pool only: the engine's own refusal, as a row skipped.
+    const refused = result.skipped.find((row: { name: string }) => row.name === "fused-2:1");
+    assert.match(
+      refused.reason,
+      /--workers sizes the worker pool; it does not go with --engine fused/,
+    );
     // The pool's row trains a population of 10 in one worker, beside the single model in this thread.
-    const pool = result.rows.find((row: { engine: string }) => row.engine === "pool1");
+    const pool = result.rows.find((row: { name: string }) => row.name === "workers-1:10");
     assert.equal(pool.models, 10);
     assert.ok(pool.ratioToWasm > 0 && pool.peakMegabytes > 0, JSON.stringify(pool));
     for (const row of result.rows) {
@@ -37,10 +49,10 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
       assert.ok(row.steps >= 1 && Number.isFinite(row.loss), JSON.stringify(row));
       assert.equal(row.ratioToPeer, null);
     }
-    const fused = result.rows.find((row: { engine: string }) => row.engine === "fused1");
+    const fused = result.rows.find((row: { name: string }) => row.name === "fused:1");
     if (fused?.adapter.endsWith("(software)")) assert.equal(fused.steps, 1);
-    const wasm = result.rows.find((row: { engine: string }) => row.engine === "wasm");
-    assert.equal(wasm.profile, undefined, "only the fused rows are profiled");
+    const wasm = result.rows.find((row: { name: string }) => row.name === "tfjs-wasm:1");
+    assert.equal(wasm.profile, undefined, "only an engine that times its kernels is profiled");
     if (fused) {
       // every kernel of a training step, timed on the GPU
       const kernels = fused.profile as { label: string; microseconds: number }[];
@@ -53,18 +65,15 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     }
 
     const markdown = await Deno.readTextFile(join(out, "bench.md"));
-    assert.match(markdown, /\| engine \| adapter \| batch \| models \| timed steps \|/);
-    assert.match(markdown, /\| tfjs wasm \| WebAssembly/);
-    assert.match(
-      markdown,
-      /\| worker pool, 1 worker \| WebAssembly.*, in each of 1 worker\(s\) \|/,
-    );
+    assert.match(markdown, /\| row \| engine \| adapter \| batch \| models \| timed steps \|/);
+    assert.match(markdown, /\| tfjs-wasm:1 \| tfjs wasm in this thread \| WebAssembly/);
+    assert.match(markdown, /\| workers-1:10 \| 1 worker, tfjs wasm each \| WebAssembly.* \| 10 \|/);
     assert.match(
       markdown,
       /^target worker pool of 1 within 5% of the single-model tfjs wasm row: /m,
     );
     assert.match(markdown, /^target .+: not measured \(no PyTorch peer\)$/m);
-    assert.match(run.stdout, /\| tfjs wasm \|/);
+    assert.match(run.stdout, /\| tfjs-wasm:1 \|/);
     const report = await Deno.readTextFile(join(root, "REPORT.md"));
     assert.match(report, /## Benchmark: training throughput/);
   } finally {
@@ -74,7 +83,14 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
 
 Deno.test("bench rejects bad flags with exit code 2", async () => {
   for (
-    const flags of [["--only=wasm,tpu"], ["--batch-size=0"], ["--images=70000"], ["--bogus"]]
+    const flags of [
+      ["--only=tfjs-wasm,tpu"],
+      ["--only=fused:0"],
+      ["--only=tfjs-wasm-cpu"],
+      ["--batch-size=0"],
+      ["--images=70000"],
+      ["--bogus"],
+    ]
   ) {
     const run = await runScript("scripts/bench.ts", flags);
     assert.equal(run.code, 2, `${flags}: ${run.stderr}`);

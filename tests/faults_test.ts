@@ -89,7 +89,7 @@ async function tinyFlags(script: Script): Promise<string[]> {
       return ["--profile=tiny"];
     case "bench":
       return [
-        "--only=cpu",
+        "--only=tfjs-cpu",
         "--images=256",
         "--batch-size=64",
         "--no-peer",
@@ -204,7 +204,7 @@ const OWN_BAD_FLAGS: Record<Script, BadFlag[]> = {
   bench: [
     [["--images=0"], /--images must be an integer ≥ 1, got 0$/],
     [["--warmup-steps", "-1"], /--warmup-steps must be an integer ≥ 0, got -1$/],
-    [["--only=tpu"], /--only takes rows of/],
+    [["--only=tpu"], /--only takes rows of the form .*, got "tpu"$/],
     [["--epochs=x"], /--epochs must be a number, got "x"$/],
     [["stray"], /Unexpected argument 'stray'/],
   ],
