@@ -71,7 +71,7 @@ export { WorkerPool } from "./lib/train/workers.ts";
 export { FusedTrainer } from "./lib/train/fused.ts";
 export { wasmRefusal, WasmTrainer } from "./lib/train/wasm.ts";
 export { type Kernels, loadKernels } from "./lib/wasm/kernels.ts";
-export { describeEpoch, fit, type FitOptions } from "./lib/train/fit.ts";
+export { describeEpoch, fit, type FitOptions, formatRate } from "./lib/train/fit.ts";
 export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";
 export { halvingRungs, type Rung, successiveHalving } from "./lib/train/halving.ts";
 export {
