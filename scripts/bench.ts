@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: training throughput of the engines this machine has, each as `--engine` names it —
- * tfjs in this thread on the cpu, wasm and webgpu backends, the worker pool of 1, 2 and all cores
- * training a population of 10, the fused WebGPU engine with one model and populations of 10 and 30 — and
- * of a PyTorch peer of the same model (`bench/torch_peer.py`), all on the same MNIST training images at
+ * tfjs in this thread on the cpu, wasm and webgpu backends, aelab's wasm engine, the worker pool of 1, 2
+ * and all cores training a population of 10, the fused WebGPU engine with one model and populations of 10
+ * and 30 — and of a PyTorch peer of the same model (`bench/torch_peer.py`), all on the same MNIST training images at
  * the same batch size. Prints one table (samples per second per model and in total, ratios to tfjs-webgpu,
  * to tfjs-wasm and to PyTorch) and the speed targets as ratios measured in this run; writes it as JSON and
  * Markdown and as a section of the report.
