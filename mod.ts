@@ -139,7 +139,6 @@ export {
   addGaussianNoise,
   blankSquare,
   corrupt,
-  corruptedPairs,
   type Corruption,
   digitPixels,
   occlude,

@@ -3,7 +3,6 @@ import {
   addGaussianNoise,
   blankSquare,
   corrupt,
-  corruptedPairs,
   digitPixels,
   occlude,
 } from "../lib/corrupt.ts";
@@ -74,13 +73,6 @@ Deno.test("bad strengths are refused", () => {
   assert.throws(() => addGaussianNoise(clean, -0.1, createRng(1)), /std/);
   assert.throws(() => occlude(clean, 29, createRng(1)), /side/);
   assert.throws(() => occlude(clean, 2.5, createRng(1)), /side/);
-});
-
-Deno.test("corrupted pairs keep the clean image beside its corrupted copy", () => {
-  const pairs = corruptedPairs(digits, { kind: "occlusion", side: 10 }, 11);
-  assert.equal(pairs.count, digits.count);
-  assert.deepEqual(pairs.clean, clean);
-  assert.deepEqual(pairs.corrupted, corrupt(clean, { kind: "occlusion", side: 10 }, 11));
 });
 
 Deno.test("a square is blanked in place where it lies inside the image, and nowhere else", () => {
