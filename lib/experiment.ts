@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { check, describeError, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
-import { holdFolder, prepareFolder } from "./files.ts";
+import { holdFolder, prepareFolder } from "./files/lock.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { Classifier } from "./model/classifier_model.ts";
 import { type BestParams, loadBestParams } from "./search.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "./files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./files/atomic.ts";
 
 /** The experiments in the order the report shows them. */
 export const EXPERIMENT_ORDER = [

@@ -6,7 +6,7 @@
  */
 import { STUDY } from "./experiments/findings.ts";
 import { createRng, permutation } from "./random.ts";
-import { readJsonIfExists } from "./files.ts";
+import { readJsonIfExists } from "./files/atomic.ts";
 
 /** The hyper-parameters one trial trains with. */
 export interface TrialParams {

@@ -45,7 +45,7 @@ import {
   testLosses,
   writeCurve,
 } from "../lib/experiments/robustness.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 
 await runMain(async () => {
   // Flags: the corruptions of the figures, the levels of the curves, the digits per figure.

@@ -12,7 +12,7 @@ import { corrupt, type Corruption, describeCorruption } from "../corrupt.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";

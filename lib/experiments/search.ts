@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { Digits } from "../data/mnist.ts";
 import { scatterChart, writeChart } from "../figures/charts.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import {
   csvTable,
   type Finding,

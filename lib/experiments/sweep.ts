@@ -12,7 +12,7 @@ import type { Digits } from "../data/mnist.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { scatterChart, writeChart } from "../figures/charts.ts";
 import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { csvTable, type Finding, markdownTable, publishSection } from "../report.ts";

@@ -9,7 +9,7 @@ import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
 import { lineChart, writeChart } from "../figures/charts.ts";
 import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { type Finding, publishSection, type ReportItem } from "../report.ts";
