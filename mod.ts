@@ -152,7 +152,7 @@ export {
   STUDY_BEST_PARAMS,
   type TrialParams,
   type TrialRecord,
-} from "./lib/search.ts";
+} from "./lib/search_space.ts";
 export {
   classCentroids,
   codeAt,

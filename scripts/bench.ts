@@ -34,7 +34,7 @@ import { holdFolder } from "../lib/files/lock.ts";
 import { type GpuAdapter, requestAdapter } from "../lib/gpu/adapter.ts";
 import type { KernelTime } from "../lib/gpu/population.ts";
 import { markdownTable, publishSection } from "../lib/report.ts";
-import { type BestParams, generateParams, STUDY_BEST_PARAMS } from "../lib/search.ts";
+import { type BestParams, generateParams, STUDY_BEST_PARAMS } from "../lib/search_space.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 import { FusedTrainer } from "../lib/train/fused.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
-import { generateParams, loadBestParams, type TrialRecord } from "../lib/search.ts";
+import { generateParams, loadBestParams, type TrialRecord } from "../lib/search_space.ts";
 import { exists } from "../lib/files/atomic.ts";
 import { filesIn, killWhen, lastLine, runOnce, runScript } from "./_scripts.ts";
 

@@ -16,7 +16,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { csvTable, type Finding, markdownTable, publishSection } from "../report.ts";
-import { describeParams } from "../search.ts";
+import { describeParams } from "../search_space.ts";
 import { type ExponentialFit, fitExponential, spearman } from "../stats.ts";
 import { lossHistory, readTrainingState, type TrainingRecord } from "../train/trainings.ts";
 import { EXPONENTIAL_R2, FALLING_RHO, holdsWhen } from "./findings.ts";

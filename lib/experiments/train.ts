@@ -14,9 +14,10 @@ import type { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { type Finding, publishSection, type ReportItem } from "../report.ts";
 import type { TrainingParams } from "../experiment.ts";
-import { describeParams } from "../search.ts";
+import { describeParams } from "../search_space.ts";
 import { overallRate } from "../train/fit.ts";
-import { closeTo, STUDY } from "./findings.ts";
+import { closeTo } from "./findings.ts";
+import { STUDY } from "../paper.ts";
 import type { FitResult } from "../train/trainer.ts";
 
 /** Test digits shown beside their reconstructions. */
