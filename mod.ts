@@ -67,7 +67,7 @@ export {
   type TrainingJob,
 } from "./lib/train/trainer.ts";
 export { TfjsTrainer } from "./lib/train/tfjs.ts";
-export { WorkerPool } from "./lib/train/workers.ts";
+export { WorkerPool, type WorkerPoolOptions } from "./lib/train/workers.ts";
 export { FusedTrainer } from "./lib/train/fused.ts";
 export { describeEpoch, fit, type FitOptions } from "./lib/train/fit.ts";
 export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";

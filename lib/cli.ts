@@ -14,7 +14,7 @@ export class UsageError extends Error {
 }
 
 /** Exit code for a usage error. */
-export const USAGE_EXIT_CODE = 2;
+const USAGE_EXIT_CODE = 2;
 
 /** The declaration of one flag: its type, default and one-line help. */
 export interface FlagSpec {
