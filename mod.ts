@@ -67,7 +67,7 @@ export {
   type TrainingJob,
 } from "./lib/train/trainer.ts";
 export { TfjsTrainer } from "./lib/train/tfjs.ts";
-export { WorkerPool } from "./lib/train/workers.ts";
+export { WorkerPool, type WorkerPoolOptions } from "./lib/train/workers.ts";
 export { FusedTrainer } from "./lib/train/fused.ts";
 export { wasmRefusal, WasmTrainer } from "./lib/train/wasm.ts";
 export { type Kernels, loadKernels } from "./lib/wasm/kernels.ts";
@@ -141,7 +141,6 @@ export {
   addGaussianNoise,
   blankSquare,
   corrupt,
-  corruptedPairs,
   type Corruption,
   digitPixels,
   occlude,
@@ -155,7 +154,7 @@ export {
   STUDY_BEST_PARAMS,
   type TrialParams,
   type TrialRecord,
-} from "./lib/search.ts";
+} from "./lib/search_space.ts";
 export {
   classCentroids,
   codeAt,

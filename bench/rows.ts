@@ -12,10 +12,10 @@
  */
 import { describeError, spawnChild, UsageError } from "../lib/cli.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
-import { writeJsonAtomic } from "../lib/files.ts";
+import { writeJsonAtomic } from "../lib/files/atomic.ts";
 import { requestAdapter } from "../lib/gpu/adapter.ts";
 import type { KernelTime } from "../lib/gpu/timing.ts";
-import { STUDY_BEST_PARAMS } from "../lib/search.ts";
+import { STUDY_BEST_PARAMS } from "../lib/search_space.ts";
 import { BACKEND_CHOICES, type BackendChoice, setupBackend } from "../lib/tfjs.ts";
 import {
   chooseEngine,

@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import { check, parseFlags, runMain } from "../lib/cli.ts";
 import { checkInteger } from "../lib/experiment.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 import { markdownTable } from "../lib/report.ts";
 import { halvingRungs } from "../lib/train/halving.ts";
 import type { Scheduler } from "../lib/experiments/search.ts";

@@ -7,11 +7,11 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 import type { GpuAdapter } from "../lib/gpu/adapter.ts";
 import type { KernelTime } from "../lib/gpu/timing.ts";
 import { markdownTable, publishSection } from "../lib/report.ts";
-import { STUDY_BEST_PARAMS } from "../lib/search.ts";
+import { STUDY_BEST_PARAMS } from "../lib/search_space.ts";
 import { formatRate } from "../lib/train/fit.ts";
 import type { PeerResult, PeerRun } from "./peer.ts";
 import { HIDDEN, type Measurement, type RowOutcome } from "./rows.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { cleanUpFiles, finishWrites, FolderError } from "./files.ts";
+import { finishWrites, removeTemporaryFiles } from "./files/atomic.ts";
+import { FolderError, releaseFoldersAndLocks } from "./files/lock.ts";
 
 /** A mistake in what the user asked for: bad flags, missing inputs. Scripts exit with code 2 on it. */
 export class UsageError extends Error {
@@ -13,7 +14,7 @@ export class UsageError extends Error {
 }
 
 /** Exit code for a usage error. */
-export const USAGE_EXIT_CODE = 2;
+const USAGE_EXIT_CODE = 2;
 
 /** The declaration of one flag: its type, default and one-line help. */
 export interface FlagSpec {
@@ -202,7 +203,7 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
       }
       await Promise.allSettled([...children].map((child) => child.status));
       await finishWrites();
-      cleanUpFiles();
+      leaveNothingBehind();
       console.error(
         `stopped by ${signal}; what was saved before stays, and a rerun resumes from it`,
       );
@@ -225,9 +226,18 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   }
   // A run being stopped ends as stopped, whatever its main did meanwhile.
   if (stopped) await stopped;
-  cleanUpFiles();
+  leaveNothingBehind();
   for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   if (code !== 0) Deno.exit(code);
+}
+
+/**
+ * Removes the run's temporary files and scratch folders, releases its locks and removes the results
+ * folders it made that hold nothing: what every way a run ends does.
+ */
+function leaveNothingBehind(): void {
+  removeTemporaryFiles();
+  releaseFoldersAndLocks();
 }
 
 /** An error as one line: its message's first line, or the value as text. */

@@ -1,6 +1,6 @@
 /**
  * The two corruptions of the study, seeded: Gaussian noise (clipped to [0, 1]) and occlusion (a square set to
- * 0 at a random position inside the image), and the (corrupted, clean) pairs a denoiser trains on.
+ * 0 at a random position inside the image).
  *
  * Images are flat Float32Arrays of `count × 784` pixels in [0, 1], row-major, as {@link digitPixels} gives.
  *
@@ -98,26 +98,6 @@ export function corrupt(pixels: Float32Array, corruption: Corruption, seed: numb
   return corruption.kind === "noise"
     ? addGaussianNoise(pixels, corruption.std, rng)
     : occlude(pixels, corruption.side, rng);
-}
-
-/** Corrupted inputs and the clean images they came from, pixel for pixel. */
-export interface CorruptedPairs {
-  corrupted: Float32Array;
-  clean: Float32Array;
-  count: number;
-}
-
-/**
- * The combined dataset a denoiser trains on: each digit of `digits` corrupted (seeded) beside its clean
- * original. Training on it computes the loss between the output for `corrupted` and `clean`.
- */
-export function corruptedPairs(
-  digits: Digits,
-  corruption: Corruption,
-  seed: number,
-): CorruptedPairs {
-  const clean = digitPixels(digits);
-  return { corrupted: corrupt(clean, corruption, seed), clean, count: digits.count };
 }
 
 /** One line naming a corruption, e.g. `noise std 0.2` or `occlusion side 10`. */

@@ -9,10 +9,10 @@ import { dirname, join } from "node:path";
 import { check, describeError, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
 import { type Digits, loadMnist } from "./data/mnist.ts";
-import { holdFolder, prepareFolder } from "./files.ts";
+import { holdFolder, prepareFolder } from "./files/lock.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { Classifier } from "./model/classifier_model.ts";
-import { type BestParams, loadBestParams } from "./search.ts";
+import { type BestParams, loadBestParams } from "./search_space.ts";
 import { BACKEND_CHOICES, type BackendChoice, type BackendSetup, setupBackend } from "./tfjs.ts";
 import {
   chooseEngine,

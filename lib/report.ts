@@ -6,7 +6,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "./files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./files/atomic.ts";
 
 /** The experiments in the order the report shows them. */
 export const EXPERIMENT_ORDER = [
@@ -107,7 +107,7 @@ async function readSection(path: string): Promise<ReportSection | undefined> {
 }
 
 /** The findings as the reproduction table the report opens with. */
-export function renderFindings(findings: Finding[]): string {
+function renderFindings(findings: Finding[]): string {
   const headers = ["finding", "the study", "this run", "criterion", "verdict"];
   const rows = findings.map((f) => [
     f.finding,
@@ -130,7 +130,7 @@ export function renderFindings(findings: Finding[]): string {
 }
 
 /** A section as Markdown, its figure paths relative to the report's folder. */
-export function renderSection(section: ReportSection, folder: string): string {
+function renderSection(section: ReportSection, folder: string): string {
   const lines = [`## ${section.title}`, ""];
   for (const item of section.items) {
     if (item.kind === "text") lines.push(item.text, "");

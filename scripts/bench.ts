@@ -27,9 +27,10 @@ import { check, parseFlags, runMain } from "../lib/cli.ts";
 import { takeDigits } from "../lib/data/batches.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
 import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
-import { holdFolder, makeScratchFolder } from "../lib/files.ts";
+import { makeScratchFolder } from "../lib/files/atomic.ts";
+import { holdFolder } from "../lib/files/lock.ts";
 import { requestAdapter } from "../lib/gpu/adapter.ts";
-import { STUDY_BEST_PARAMS } from "../lib/search.ts";
+import { STUDY_BEST_PARAMS } from "../lib/search_space.ts";
 import { formatRate } from "../lib/train/fit.ts";
 import { type Peer, type PeerRun, runPeer } from "../bench/peer.ts";
 import {

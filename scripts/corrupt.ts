@@ -45,7 +45,7 @@ import {
   testLosses,
   writeCurve,
 } from "../lib/experiments/robustness.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =

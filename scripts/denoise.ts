@@ -36,7 +36,7 @@ import {
   parseRobustnessFlags,
   robustnessFlags,
 } from "../lib/experiments/robustness.ts";
-import { describeParams } from "../lib/search.ts";
+import { describeParams } from "../lib/search_space.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { type Dataset, datasetOf } from "../lib/train/trainer.ts";
 import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";

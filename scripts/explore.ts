@@ -19,7 +19,7 @@ import type { ModelEntry } from "../lib/explore/manifest.ts";
 import { findClassifier, findModels } from "../lib/explore/models.ts";
 import { serveExplorer } from "../lib/explore/server.ts";
 import { type SiteFiles, siteFiles, writeSite } from "../lib/explore/site.ts";
-import { holdFolder } from "../lib/files.ts";
+import { holdFolder } from "../lib/files/lock.ts";
 
 /** Addresses only this machine can reach. */
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;

@@ -40,7 +40,7 @@ import { encodeDigitGrid } from "../lib/figures/png.ts";
 import { classCentroids, interpolate, projectTo2d } from "../lib/latent.ts";
 import { createRng, permutation } from "../lib/random.ts";
 import { publishSection, type ReportItem } from "../lib/report.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 
 /** The seed's morphs: from the first digit of each pair to the second. */
 const DEFAULT_PAIRS = "2-0,3-9,1-4";

@@ -40,7 +40,7 @@ import {
   kFoldSplits,
   LR_RANGE,
   rankTrials,
-} from "../lib/search.ts";
+} from "../lib/search_space.ts";
 import { reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { halvingRungs, type Rung } from "../lib/train/halving.ts";
 

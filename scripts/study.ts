@@ -28,7 +28,8 @@ import {
   engineFlags,
   RESULTS_ROOT,
 } from "../lib/experiment.ts";
-import { exists, holdFolder, readJsonIfExists, writeJsonAtomic } from "../lib/files.ts";
+import { exists, readJsonIfExists, writeJsonAtomic } from "../lib/files/atomic.ts";
+import { holdFolder } from "../lib/files/lock.ts";
 import { SECTION_FILE, writeReport } from "../lib/report.ts";
 import { shardFlags, stepRun } from "../lib/shards.ts";
 import { checkSameSettings, unreadableProgress } from "../lib/train/checkpoint.ts";

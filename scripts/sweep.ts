@@ -24,7 +24,7 @@ import {
   trainingParams,
 } from "../lib/experiment.ts";
 import { writeSweepResults } from "../lib/experiments/sweep.ts";
-import { describeParams } from "../lib/search.ts";
+import { describeParams } from "../lib/search_space.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
 import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";

@@ -19,7 +19,7 @@ import {
 } from "../lib/experiment.ts";
 import { writeTrainingResults } from "../lib/experiments/train.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
-import { describeParams } from "../lib/search.ts";
+import { describeParams } from "../lib/search_space.ts";
 import { createTrainer } from "../lib/train/engine.ts";
 import { fit } from "../lib/train/fit.ts";
 import { datasetOf } from "../lib/train/trainer.ts";

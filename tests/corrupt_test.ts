@@ -1,12 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  addGaussianNoise,
-  blankSquare,
-  corrupt,
-  corruptedPairs,
-  digitPixels,
-  occlude,
-} from "../lib/corrupt.ts";
+import { addGaussianNoise, blankSquare, corrupt, digitPixels, occlude } from "../lib/corrupt.ts";
 import { createRng } from "../lib/random.ts";
 import { testDigits } from "./_fixtures.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
@@ -74,13 +67,6 @@ Deno.test("bad strengths are refused", () => {
   assert.throws(() => addGaussianNoise(clean, -0.1, createRng(1)), /std/);
   assert.throws(() => occlude(clean, 29, createRng(1)), /side/);
   assert.throws(() => occlude(clean, 2.5, createRng(1)), /side/);
-});
-
-Deno.test("corrupted pairs keep the clean image beside its corrupted copy", () => {
-  const pairs = corruptedPairs(digits, { kind: "occlusion", side: 10 }, 11);
-  assert.equal(pairs.count, digits.count);
-  assert.deepEqual(pairs.clean, clean);
-  assert.deepEqual(pairs.corrupted, corrupt(clean, { kind: "occlusion", side: 10 }, 11));
 });
 
 Deno.test("a square is blanked in place where it lies inside the image, and nowhere else", () => {

@@ -13,7 +13,7 @@ import {
   tinyClassifier,
   tinyTrainedModel,
 } from "./_scripts.ts";
-import { exists } from "../lib/files.ts";
+import { exists } from "../lib/files/atomic.ts";
 
 /** Denoisers trained as the tiny standard model was: 3 epochs on 2,000 images in small batches. */
 async function tinyRun(model: string, out: string, extra: string[] = []) {

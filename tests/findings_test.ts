@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { denoiserFindings, type DenoiserLosses } from "../lib/experiments/denoise.ts";
-import { budgetGap, closeTo, STUDY } from "../lib/experiments/findings.ts";
+import { budgetGap, closeTo } from "../lib/experiments/findings.ts";
+import { STUDY } from "../lib/paper.ts";
 import { searchFindings } from "../lib/experiments/search.ts";
 import { sweepFindings, sweepTrend } from "../lib/experiments/sweep.ts";
 import { trainingFindings } from "../lib/experiments/train.ts";
 import { type Finding, publishSection, writeReport } from "../lib/report.ts";
-import type { TrialRecord } from "../lib/search.ts";
+import type { TrialRecord } from "../lib/search_space.ts";
 import type { FitResult } from "../lib/train/trainer.ts";
 
 /** The study's own budget: every number is comparable at it. */

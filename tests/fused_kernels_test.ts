@@ -68,7 +68,7 @@ function blockedWeightGradients(dims: Dims): Kernel[] {
 /** Buffers and every kernel of a population's passes, bound once, run one at a time by label. */
 async function harness(dims: Dims) {
   const plan = buildPlan(dims, LAYERS);
-  const kernels = [...plan.train, ...plan.encode, ...blockedWeightGradients(dims)];
+  const kernels = [...plan.train, ...blockedWeightGradients(dims)];
   const compiler = new KernelCompiler(context.device);
   await compiler.compile(kernels);
   const buffers = new Map<string, GPUBuffer>();

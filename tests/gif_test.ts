@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeGif, encodeDigitGif, encodeGrayGif } from "../lib/figures/gif.ts";
-import { writeFileAtomic } from "../lib/files.ts";
+import { writeFileAtomic } from "../lib/files/atomic.ts";
 
 const SIDE = 28;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodePng, digitGrid, encodeDigitGrid, encodeGrayPng } from "../lib/figures/png.ts";
-import { writeFileAtomic } from "../lib/files.ts";
+import { writeFileAtomic } from "../lib/files/atomic.ts";
 
 const SIDE = 28;
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
-import { generateParams, loadBestParams, type TrialRecord } from "../lib/search.ts";
-import { exists } from "../lib/files.ts";
+import { generateParams, loadBestParams, type TrialRecord } from "../lib/search_space.ts";
+import { exists } from "../lib/files/atomic.ts";
 import { filesIn, killWhen, lastLine, runOnce, runScript } from "./_scripts.ts";
 
 /** A halving search small enough for a test: 4 trials, then 2, then 1 at 4 epochs, on 300 images. */

@@ -1,7 +1,7 @@
 /** The steps that shard — search, sweep, denoise, study — run as shards at once, killed, merged. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists } from "../lib/files.ts";
+import { exists } from "../lib/files/atomic.ts";
 import { checkpointPath } from "../lib/train/trainings.ts";
 import {
   assertRefuses,

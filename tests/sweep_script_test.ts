@@ -4,7 +4,7 @@ import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { fitExponential } from "../lib/stats.ts";
 import { filesIn, lastLine, runOnce, runScript, runWholeAndKilled } from "./_scripts.ts";
-import { exists } from "../lib/files.ts";
+import { exists } from "../lib/files/atomic.ts";
 
 /** A sweep small enough for a test: 1 epoch on 300 images, losses on 100 test images. */
 const TINY = ["--epochs=1", "--limit=300", "--test-limit=100"];

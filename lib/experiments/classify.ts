@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
 import { lineChart, writeChart } from "../figures/charts.ts";
-import { writeJsonAtomic } from "../files.ts";
+import { writeJsonAtomic } from "../files/atomic.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { publishSection } from "../report.ts";
 import { formatRate, overallRate } from "../train/fit.ts";

@@ -12,14 +12,15 @@ import { corrupt, type Corruption, describeCorruption } from "../corrupt.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { csvTable, type Finding, publishSection, type ReportItem } from "../report.ts";
-import { describeParams } from "../search.ts";
+import { describeParams } from "../search_space.ts";
 import { lossHistory, readTrainingState, type TrainingRecord } from "../train/trainings.ts";
-import { type Budget, closeTo, holdsWhen, STUDY, TOLERANCE } from "./findings.ts";
+import { type Budget, closeTo, holdsWhen, TOLERANCE } from "./findings.ts";
+import { STUDY } from "../paper.ts";
 import {
   CORRUPTION_KINDS,
   type CorruptionKind,

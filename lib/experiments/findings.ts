@@ -1,29 +1,13 @@
 /**
- * The study's numbers and findings, and how a run is judged against each: a criterion, this run's value,
- * and a verdict — reproduced, not reproduced, or not comparable at this budget (saying why) — computed
- * from the run's own results. Each experiment states the findings it can judge in its report section;
- * the report gathers them into one table at its top.
+ * The study's findings (its numbers are in `paper.ts`), and how a run is judged against each: a
+ * criterion, this run's value, and a verdict — reproduced, not reproduced, or not comparable at this
+ * budget (saying why) — computed from the run's own results. Each experiment states the findings it can
+ * judge in its report section; the report gathers them into one table at its top.
  *
  * @module
  */
+import { STUDY } from "../paper.ts";
 import type { Finding } from "../report.ts";
-
-/** What the study reported, as its paper states it. */
-export const STUDY = {
-  /** Test loss of the d = 4 model after 150 epochs. */
-  testLoss: { value: 0.02995, epochs: 150 },
-  /** Test loss of the noise denoiser (std 0.2) after 100 epochs, on noisy digits against clean ones. */
-  denoiserLoss: { value: 0.030541, epochs: 100 },
-  /** Epochs of each size of the hidden-layer sweep. */
-  sweepEpochs: 80,
-  /** The training images of every step: MNIST's 60,000 less 10,000 held out for validation. */
-  trainImages: 50_000,
-  /** The test images every loss is measured on. */
-  testImages: 10_000,
-  /** The best parameters of its random search, and how many combinations it drew. */
-  bestParams: { dropout: 0.1508, lr: 3.47e-4, l2: 4.65e-6 },
-  searchTrials: 30,
-} as const;
 
 /** How close a number must come to the study's to count as reproduced: within 10%. */
 export const TOLERANCE = 0.1;

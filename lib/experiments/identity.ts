@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { ProgressBar } from "../cli.ts";
 import { corrupt, type Corruption, describeCorruption } from "../corrupt.ts";
 import { type Chart, heatmapChart, lineChart, writeChart } from "../figures/charts.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { DIGIT_CLASSES } from "../model/classifier.ts";
 import { averageLoss, reconstructionLosses, reconstructPixels } from "../predict.ts";

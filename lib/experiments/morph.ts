@@ -12,7 +12,7 @@ import { IMAGE_PIXELS } from "../data/geometry.ts";
 import { encodeGrayGif } from "../figures/gif.ts";
 import { digitGlyph } from "../figures/glyphs.ts";
 import { type Digit, digitGrid, encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { createRng, permutation } from "../random.ts";

@@ -14,7 +14,7 @@ import type { Autoencoder } from "../model/autoencoder.ts";
 import { meanLoss } from "../predict.ts";
 import { csvTable } from "../report.ts";
 import { IMAGE_SIDE } from "../data/geometry.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 
 /** The two corruptions of the study. */
 export type CorruptionKind = Corruption["kind"];

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { Digits } from "../data/mnist.ts";
 import { scatterChart, writeChart } from "../figures/charts.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import {
   csvTable,
   type Finding,
@@ -23,7 +23,7 @@ import {
   rankTrials,
   type TrialParams,
   type TrialRecord,
-} from "../search.ts";
+} from "../search_space.ts";
 import { owns, type StepRun } from "../shards.ts";
 import type { EnginePlan } from "../train/engine.ts";
 import { type HalvingOutcome, type Rung, successiveHalving } from "../train/halving.ts";
@@ -34,7 +34,8 @@ import {
   type Training,
   type TrainingRecord,
 } from "../train/trainings.ts";
-import { holdsWhen, STUDY } from "./findings.ts";
+import { holdsWhen } from "./findings.ts";
+import { STUDY } from "../paper.ts";
 
 /** The schedulers `search` takes: successive halving (the default) or the study's random search. */
 export const SCHEDULERS = ["halving", "random"] as const;

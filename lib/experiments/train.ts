@@ -9,14 +9,15 @@ import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
 import { lineChart, writeChart } from "../figures/charts.ts";
 import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
 import { type Finding, publishSection, type ReportItem } from "../report.ts";
 import type { TrainingParams } from "../experiment.ts";
-import { describeParams } from "../search.ts";
+import { describeParams } from "../search_space.ts";
 import { formatRate, overallRate } from "../train/fit.ts";
-import { closeTo, STUDY } from "./findings.ts";
+import { closeTo } from "./findings.ts";
+import { STUDY } from "../paper.ts";
 import type { FitResult } from "../train/trainer.ts";
 
 /** Test digits shown beside their reconstructions. */

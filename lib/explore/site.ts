@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Digits } from "../data/mnist.ts";
 import { TFJS_WASM_URLS } from "../deps.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 import { encodeDigitsFile } from "./digits.ts";
 import {
   DIGITS_FILE,

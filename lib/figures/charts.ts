@@ -6,7 +6,7 @@
  * @module
  */
 import { CHART_FONT, initResvg, Resvg, RESVG_WASM_URL, vega, vegaLite } from "../deps.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 
 /** A rendered chart: the SVG, and a PNG of it at twice its size. */
 export interface Chart {

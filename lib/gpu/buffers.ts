@@ -53,11 +53,6 @@ export function populationBuffers(dims: Dims, layers: readonly LayerGeometry[]):
     { name: BUFFERS.state, bytes: STATE_WORDS * 4, holds: "the step state" },
     { name: BUFFERS.rowLoss, bytes: models * batch * 4, holds: `the row losses of ${perSample}` },
     { name: BUFFERS.lossSum, bytes: models * 4, holds: "the loss sums" },
-    {
-      name: BUFFERS.pixels,
-      bytes: batch * IMAGE_PIXELS * 4,
-      holds: `the pixels of ${batch} images`,
-    },
     ...layers.flatMap((layer) => {
       const bytes = models * batch * layer.outputSize * 4;
       const name = layer.spec.name;

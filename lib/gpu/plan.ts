@@ -1,7 +1,7 @@
 /**
  * The kernels of the engine's passes, in dispatch order, built from the layer list: a training step
- * (forward, loss, backward, Adam, finish: 32 dispatches for the study's ten layers), an evaluation step
- * (forward without dropout, loss, finish), and the encoder and decoder alone for given images or codes.
+ * (forward, loss, backward, Adam, finish: 32 dispatches for the study's ten layers) and an evaluation step
+ * (forward without dropout, loss, finish).
  *
  * Per layer, forward is one kernel; backward is a weight-gradient kernel and, except for the first layer,
  * an input-gradient kernel that also applies the previous layer's activation derivative.
@@ -22,10 +22,6 @@ export interface Plan {
   train: Kernel[];
   /** One evaluation step: the loss of the batch the state points at, no dropout, no update. */
   evaluate: Kernel[];
-  /** The encoder on {@link BUFFERS.pixels}, up to the code layer's output. */
-  encode: Kernel[];
-  /** The decoder on the code layer's output buffer, up to the reconstruction. */
-  decode: Kernel[];
 }
 
 /** The buffer a layer reads: the previous layer's output, or the images for the first layer. */
@@ -167,21 +163,16 @@ function backwardKernels(
  */
 export function buildPlan(dims: Dims, layers: readonly LayerGeometry[]): Plan {
   const images: Source = { kind: "bytes", name: BUFFERS.images };
-  const codeLayer = layers.findIndex((layer) => layer.activation === "code");
   const last = layers[layers.length - 1];
-  const forward = (first: Source, from = 0, to = layers.length) =>
-    layers.slice(from, to).map((layer) =>
-      forwardKernel(dims, layer, layerInput(layers, layer.index, first))
-    );
+  const forward = layers.map((layer) =>
+    forwardKernel(dims, layer, layerInput(layers, layer.index, images))
+  );
   const loss = lossKernel(dims, activationBuffer(last.spec.name), gradientBuffer(last.spec.name));
   const backward = layers.toReversed().flatMap((layer) =>
     backwardKernels(dims, layers, layer, layerInput(layers, layer.index, images))
   );
-  const pixels: Source = { kind: "pixels" };
   return {
-    train: [...forward(images), loss, ...backward, adamKernel(dims), finishKernel(dims)],
-    evaluate: [...forward(images), loss, finishKernel(dims)],
-    encode: forward(pixels, 0, codeLayer + 1),
-    decode: forward(pixels, codeLayer + 1),
+    train: [...forward, loss, ...backward, adamKernel(dims), finishKernel(dims)],
+    evaluate: [...forward, loss, finishKernel(dims)],
   };
 }

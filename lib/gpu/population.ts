@@ -27,7 +27,7 @@ import {
 import { layerGeometry, packWeights, parameterLayout, unpackWeights } from "./layout.ts";
 import { type AdamMoments, initialWeights, type Weights } from "../model/architecture.ts";
 import { epochOrder } from "../data/batches.ts";
-import { activationBuffer, BUFFERS } from "./kernels/common.ts";
+import { BUFFERS } from "./kernels/common.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { type KernelTime, timeDispatches } from "./timing.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
@@ -103,10 +103,6 @@ export class Population {
   #plan: Plan;
   #dims: Dims;
   #buffers: Map<string, GPUBuffer>;
-  #encode: Dispatch[];
-  #decode: Dispatch[];
-  #codeBuffer: string;
-  #reconstructionBuffer: string;
   #datasets = new WeakMap<GpuDataset, DatasetState>();
   #steps = 0;
   #epochs = 0;
@@ -120,8 +116,6 @@ export class Population {
       plan: Plan;
       dims: Dims;
       buffers: Map<string, GPUBuffer>;
-      encode: Dispatch[];
-      decode: Dispatch[];
     },
   ) {
     this.models = settings;
@@ -132,13 +126,6 @@ export class Population {
     this.#plan = state.plan;
     this.#dims = state.dims;
     this.#buffers = state.buffers;
-    this.#encode = state.encode;
-    this.#decode = state.decode;
-    const layers = layerGeometry(hiddenMax);
-    this.#codeBuffer = activationBuffer(
-      layers.find((layer) => layer.activation === "code")!.spec.name,
-    );
-    this.#reconstructionBuffer = activationBuffer(layers.at(-1)!.spec.name);
   }
 
   /**
@@ -165,7 +152,7 @@ export class Population {
       params: parameterLayout(hiddenMax).size,
     };
     const plan = buildPlan(dims, layers);
-    const kernels = [...plan.train, ...plan.evaluate, ...plan.encode, ...plan.decode];
+    const kernels = [...plan.train, ...plan.evaluate];
     const specs = populationBuffers(dims, layers);
     const purpose = `a population of ${dims.models} models at batch ${dims.batch}`;
     const context = await GpuContext.create(deviceNeeds(specs, kernels), purpose);
@@ -179,8 +166,6 @@ export class Population {
         plan,
         dims,
         buffers,
-        encode: await compiler.bind(plan.encode, buffers),
-        decode: await compiler.bind(plan.decode, buffers),
       });
       population.#writeModels();
       settings.forEach((model, i) => {
@@ -354,25 +339,6 @@ export class Population {
     );
   }
 
-  /** The codes (`count × hidden`) of `pixels` (`count × 784`, in [0, 1]) under `model`, no dropout. */
-  async encode(model: number, pixels: Float32Array): Promise<Float32Array> {
-    this.#model(model);
-    return await this.#infer(model, this.#encode, "pixels", "codes", pixels);
-  }
-
-  /** The reconstructions (`count × 784`) of codes (`count × hidden`) under `model`'s decoder. */
-  async decode(model: number, codes: Float32Array): Promise<Float32Array> {
-    this.#model(model);
-    return await this.#infer(model, this.#decode, "codes", "reconstructions", codes);
-  }
-
-  /** The reconstructions (`count × 784`) of `pixels` (`count × 784`) under `model`, no dropout. */
-  async reconstruct(model: number, pixels: Float32Array): Promise<Float32Array> {
-    this.#model(model);
-    const both = [...this.#encode, ...this.#decode];
-    return await this.#infer(model, both, "pixels", "reconstructions", pixels);
-  }
-
   /** Frees the device and everything on it; later calls throw. */
   destroy(): void {
     this.#context.destroy();
@@ -481,57 +447,6 @@ export class Population {
       await this.#context.read(this.#buffers.get(BUFFERS.lossSum)!, 0, bytes),
     );
     return sums.map((sum) => sum / count);
-  }
-
-  /**
-   * Runs `dispatches` on `values` in batches — rows of pixels, or of `model`'s codes (which go into its
-   * slot of the code layer's output) — and returns `model`'s rows of codes or reconstructions.
-   */
-  async #infer(
-    model: number,
-    dispatches: readonly Dispatch[],
-    input: "pixels" | "codes",
-    output: "codes" | "reconstructions",
-    values: Float32Array,
-  ): Promise<Float32Array> {
-    this.#context.check();
-    const { hidden } = this.models[model];
-    const width = input === "pixels" ? IMAGE_PIXELS : hidden;
-    if (values.length % width !== 0) {
-      throw new RangeError(`expected rows of ${width} ${input}, got ${values.length} values`);
-    }
-    const count = values.length / width;
-    const [outputBuffer, rowWidth, keep] = output === "codes"
-      ? [this.#codeBuffer, this.hiddenMax, hidden]
-      : [this.#reconstructionBuffer, IMAGE_PIXELS, IMAGE_PIXELS];
-    const batch = this.batchSize;
-    const result = new Float32Array(count * keep);
-    this.#writeState({ batch: 0, rows: 0, training: 0 });
-    const queue = this.#context.device.queue;
-    for (let start = 0; start < count; start += batch) {
-      const rows = Math.min(batch, count - start);
-      const part = values.subarray(start * width, (start + rows) * width);
-      if (input === "pixels") {
-        queue.writeBuffer(this.#buffers.get(BUFFERS.pixels)!, 0, bytesOf(part));
-      } else {
-        const codes = new Float32Array(rows * this.hiddenMax);
-        for (let r = 0; r < rows; r++) {
-          codes.set(part.subarray(r * width, (r + 1) * width), r * this.hiddenMax);
-        }
-        const offset = model * batch * this.hiddenMax * 4;
-        queue.writeBuffer(this.#buffers.get(this.#codeBuffer)!, offset, codes);
-      }
-      const encoder = this.#context.device.createCommandEncoder();
-      encodeDispatches(encoder, dispatches);
-      queue.submit([encoder.finish()]);
-      const buffer = this.#buffers.get(outputBuffer)!;
-      const offset = model * batch * rowWidth * 4;
-      const out = new Float32Array(await this.#context.read(buffer, offset, rows * rowWidth * 4));
-      for (let r = 0; r < rows; r++) {
-        result.set(out.subarray(r * rowWidth, r * rowWidth + keep), (start + r) * keep);
-      }
-    }
-    return result;
   }
 }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 import type { LayerSpec, Weights } from "./architecture.ts";
 import { Network } from "./network.ts";
 import { modelFile, type ModelSpec } from "./spec.ts";

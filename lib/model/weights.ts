@@ -1,4 +1,4 @@
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 /**
  * Model weights as safetensors files, the format PyTorch and Hugging Face read: an 8-byte little-endian
  * header length N, N bytes of JSON (`{name: {dtype, shape, data_offsets}, "__metadata__": {…}}`, padded

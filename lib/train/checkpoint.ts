@@ -14,7 +14,7 @@
 import { UsageError } from "../cli.ts";
 import type { AdamMoments, Weights } from "../model/architecture.ts";
 import { decodeSafetensors, encodeSafetensors, type TensorData } from "../model/weights.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../files/atomic.ts";
 import type { FitResult, ModelState, Trainer } from "./trainer.ts";
 
 /** Where a run keeps its checkpoint, the settings a resume must share, and whether to start over. */

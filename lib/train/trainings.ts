@@ -19,15 +19,8 @@
  * @module
  */
 import { UsageError } from "../cli.ts";
-import {
-  describeHolder,
-  type LockHolder,
-  readJsonIfExists,
-  releaseLock,
-  takeLock,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from "../files.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
+import { describeHolder, type LockHolder, releaseLock, takeLock } from "../files/lock.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
 import { checkSameSettings, stateTensors, tensorsState, unreadableProgress } from "./checkpoint.ts";
 import { createTrainer, type EnginePlan } from "./engine.ts";

@@ -57,7 +57,6 @@ async function answer(request: PoolRequest): Promise<void> {
         active: request.active,
         steps: request.steps,
         onProgress: (done, total) => {
-          injectFault(request.fault, done);
           const now = performance.now();
           if (now - reported < PROGRESS_INTERVAL_MS && done < total) return;
           reported = now;
@@ -80,12 +79,4 @@ async function answer(request: PoolRequest): Promise<void> {
   } catch (error) {
     scope.postMessage({ id, type: "failed", message: (error as Error).message });
   }
-}
-
-/**
- * For the tests of a dying worker: at step `fault` of the epoch, fails as a crashing WebAssembly module
- * would, mid-epoch (the pool asks for it through `AELAB_FAULT_WORKER`).
- */
-function injectFault(fault: number | undefined, done: number): void {
-  if (fault === done) throw new Error(`fault injected at step ${done}`);
 }

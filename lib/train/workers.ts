@@ -25,7 +25,7 @@ import type { Pixels } from "../data/batches.ts";
 /** What the pool asks a worker. */
 type PoolCall =
   | { type: "init"; backend: BackendChoice; batchSize: number; jobs: TrainingJob[] }
-  | { type: "train"; active: boolean[]; steps?: number; fault?: number }
+  | { type: "train"; active: boolean[]; steps?: number }
   | { type: "evaluate"; split: Split; active: boolean[] }
   | { type: "getState"; index: number }
   | { type: "setState"; index: number; state: ModelState };
@@ -56,11 +56,23 @@ interface Pending {
   onProgress?: (done: number) => void;
 }
 
-/**
- * The environment variable through which the tests kill a worker mid-epoch: `W:E:S` fails worker W (1, 2,
- * …) at step S of its E-th epoch in this process.
- */
-export const FAULT_VARIABLE = "AELAB_FAULT_WORKER";
+/** How to start a {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Samples per training step. */
+  batchSize: number;
+  /** The tfjs backend of every worker. */
+  backend: BackendChoice;
+  /** How many workers to start (fewer when there are fewer models). */
+  workers: number;
+  /**
+   * The module worker `w` (0, 1, …) runs, where it is not `worker.ts` (undefined): one that answers the
+   * pool as `worker.ts` does, e.g. a test's worker that fails on cue.
+   */
+  workerModule?: (w: number) => URL | undefined;
+}
+
+/** The module a worker runs unless {@link WorkerPoolOptions.workerModule} names another. */
+const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
 
 /**
  * A population trained by a pool of workers.
@@ -89,9 +101,7 @@ export class WorkerPool implements Trainer {
   readonly numerics: string;
   readonly #workers: PoolWorker[];
   #nextId = 0;
-  #epochs = 0;
   #failure: Error | undefined;
-  readonly #fault: Fault | undefined;
 
   private constructor(
     jobs: readonly TrainingJob[],
@@ -103,7 +113,6 @@ export class WorkerPool implements Trainer {
     this.description = `${count} worker${count === 1 ? "" : "s"}, tfjs ${options.backend} each`;
     this.numerics = `tfjs ${options.backend}`;
     this.#workers = options.workers;
-    this.#fault = parseFault(Deno.env.get(FAULT_VARIABLE));
   }
 
   /**
@@ -112,12 +121,12 @@ export class WorkerPool implements Trainer {
    */
   static async create(
     jobs: readonly TrainingJob[],
-    options: { batchSize: number; backend: BackendChoice; workers: number },
+    options: WorkerPoolOptions,
   ): Promise<WorkerPool> {
     const count = Math.max(1, Math.min(options.workers, jobs.length));
     const shared = sharedJobs(jobs);
-    const workers: PoolWorker[] = Array.from({ length: count }, () => ({
-      worker: new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" }),
+    const workers: PoolWorker[] = Array.from({ length: count }, (_, w) => ({
+      worker: new Worker((options.workerModule?.(w) ?? WORKER_MODULE).href, { type: "module" }),
       models: [],
       pending: new Map(),
     }));
@@ -141,7 +150,6 @@ export class WorkerPool implements Trainer {
   }
 
   async trainEpoch(options: EpochOptions = {}): Promise<number[]> {
-    const epoch = ++this.#epochs;
     const active = this.jobs.map((_, i) => options.active?.[i] ?? true);
     const total = this.jobs.reduce(
       (sum, job, i) =>
@@ -149,19 +157,16 @@ export class WorkerPool implements Trainer {
       0,
     );
     const done = this.#workers.map(() => 0);
-    const parts = await Promise.all(this.#workers.map((entry, w) => {
-      const fault = this.#fault?.worker === w + 1 && this.#fault.epoch === epoch
-        ? this.#fault.step
-        : undefined;
-      return this.#request(
+    const parts = await Promise.all(this.#workers.map((entry, w) =>
+      this.#request(
         entry,
-        { type: "train", active: entry.models.map((i) => active[i]), steps: options.steps, fault },
+        { type: "train", active: entry.models.map((i) => active[i]), steps: options.steps },
         (steps) => {
           done[w] = steps;
           options.onProgress?.(done.reduce((a, b) => a + b, 0), total);
         },
-      );
-    }));
+      )
+    ));
     return this.#gather(parts as number[][]);
   }
 
@@ -288,17 +293,4 @@ function sharedJobs(jobs: readonly TrainingJob[]): TrainingJob[] {
     validation: dataset(job.validation),
     test: dataset(job.test),
   }));
-}
-
-/** A worker to fail: worker W (1, 2, …) at step S of its E-th epoch. */
-interface Fault {
-  worker: number;
-  epoch: number;
-  step: number;
-}
-
-/** The fault `W:E:S` of {@link FAULT_VARIABLE}, or undefined. */
-function parseFault(text: string | undefined): Fault | undefined {
-  const match = /^(\d+):(\d+):(\d+)$/.exec(text ?? "");
-  return match ? { worker: +match[1], epoch: +match[2], step: +match[3] } : undefined;
 }

@@ -1,6 +1,6 @@
 /**
  * WGSL pieces the layer kernels share: where a kernel reads a sample (a named activation buffer, uint8
- * images gathered through the sample order, or float pixels), what it does to a result before storing it
+ * images gathered through the sample order), what it does to a result before storing it
  * (bias and activation going forward, the activation's derivative going back), and dropout's counter-based
  * RNG. Each adds its helpers and bindings to a {@link KernelBuilder}.
  *
@@ -32,8 +32,6 @@ export const BUFFERS = {
   targets: "targets",
   /** Per model, the sample indices of the current pass over a dataset. */
   order: "order",
-  /** Float pixels `[batch][784]` shared by all models, for encoding given images. */
-  pixels: "pixels",
   /** Per model and row of the batch, the row's mean squared error. */
   rowLoss: "rowLoss",
   /** Per model, the sum of the row losses of the current pass. */
@@ -45,9 +43,7 @@ export type Source =
   /** An activation buffer `[models][batch][size]`. */
   | { kind: "buffer"; name: string; size: number }
   /** A dataset's uint8 images (`images` or `targets`), each model's row `b` gathered through the order. */
-  | { kind: "bytes"; name: string }
-  /** {@link BUFFERS.pixels}: float pixels, the same for every model. */
-  | { kind: "pixels" };
+  | { kind: "bytes"; name: string };
 
 /** The activation buffer of a layer's output. */
 export function activationBuffer(layerName: string): string {
@@ -88,13 +84,6 @@ export function sourceReader(k: KernelBuilder, prefix: string, source: Source): 
       prefix,
       `fn ${prefix}_row(m: u32, b: u32) -> u32 { return (m * BATCH + b) * ${source.size}u; }
 fn ${prefix}_at(row: u32, i: u32) -> f32 { return ${buffer}[row + i]; }`,
-    );
-  } else if (source.kind === "pixels") {
-    const pixels = k.use(BUFFERS.pixels, "f32");
-    k.helper(
-      prefix,
-      `fn ${prefix}_row(m: u32, b: u32) -> u32 { return b * ${IMAGE_PIXELS}u; }
-fn ${prefix}_at(row: u32, i: u32) -> f32 { return ${pixels}[row + i]; }`,
     );
   } else {
     validRows(k);

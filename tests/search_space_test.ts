@@ -5,7 +5,7 @@ import {
   LR_RANGE,
   rankTrials,
   type TrialRecord,
-} from "../lib/search.ts";
+} from "../lib/search_space.ts";
 
 Deno.test("the generator draws each parameter in the study's ranges, reproducibly", () => {
   const params = generateParams(500, 42, 4);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanUpFiles, holdFolder, releaseLock, STALE_LOCK_MS, takeLock } from "../lib/files.ts";
+import {
+  holdFolder,
+  releaseFoldersAndLocks,
+  releaseLock,
+  STALE_LOCK_MS,
+  takeLock,
+} from "../lib/files/lock.ts";
 
 /** A lock file as another process would have left it: its holder, touched `age` ms ago. */
 async function writeLock(path: string, holder: { pid: number; host: string }, age = 0) {
@@ -69,14 +75,14 @@ Deno.test("a live holder keeps its lock; a dead one's is taken over", async () =
 });
 
 Deno.test("of processes taking one lock at once, one gets it, also from a dead holder", async () => {
-  const files = new URL("../lib/files.ts", import.meta.url).href;
+  const locks = new URL("../lib/files/lock.ts", import.meta.url).href;
   for (const dead of [false, true]) {
     const dir = await Deno.makeTempDir();
     const lock = join(dir, "trial-001.lock");
     if (dead) await writeLock(lock, { pid: await deadPid(), host: Deno.hostname() });
     // Each says it is ready, waits for all to be, tries, says what it got, and keeps it until all
     // have tried: a barrier of files, so that none tries after another has let go.
-    const code = `import { takeLock } from "${files}";
+    const code = `import { takeLock } from "${locks}";
       const dir = ${JSON.stringify(dir)};
       const count = async (prefix) => [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(prefix)).length;
       const until = async (prefix) => { while (await count(prefix) < 6) await new Promise((r) => setTimeout(r, 10)); };
@@ -104,7 +110,9 @@ Deno.test("of processes taking one lock at once, one gets it, also from a dead h
 
 Deno.test("a folder held by a live run is refused in one line naming it", async () => {
   const folder = join(await Deno.makeTempDir(), "results");
-  const code = `import { holdFolder } from "${new URL("../lib/files.ts", import.meta.url).href}";
+  const code = `import { holdFolder } from "${
+    new URL("../lib/files/lock.ts", import.meta.url).href
+  }";
     await holdFolder(${JSON.stringify(folder)}); console.log("held"); await new Promise(() => {});`;
   const child = new Deno.Command(Deno.execPath(), { args: ["eval", code], stdout: "piped" })
     .spawn();
@@ -121,6 +129,6 @@ Deno.test("a folder held by a live run is refused in one line naming it", async 
   reader.releaseLock();
   await child.stdout.cancel().catch(() => {});
   await holdFolder(folder); // its holder gone: taken over
-  cleanUpFiles();
+  releaseFoldersAndLocks();
   await Deno.remove(folder, { recursive: true });
 });

@@ -1,26 +1,26 @@
 /**
- * Files as aelab writes and reads them:
+ * Locks as aelab takes them: the results-folder lock (one run at a time in a folder, the folder made
+ * ready first) and a shard's lock on each training it trains — a lock file with the holder's pid and
+ * host, taken atomically in a way a network file system keeps (no `flock`), released on exit
+ * ({@link releaseFoldersAndLocks}), taken over when its holder is gone.
  *
- * - atomic writes: a temporary name beside the file, renamed when complete, so that an interrupted run
- *   never leaves a half-written file; temporary files are removed on every exit path ({@link cleanUpFiles})
- *   and those of a dead run by the next run in the folder; a run being stopped lets the writes and locks
- *   under way end and starts no new one ({@link finishWrites});
- * - scratch folders, removed with their contents when the run ends;
- * - locks: the results-folder lock (one run at a time in a folder) and a shard's lock on each training
- *   it trains — a lock file with the holder's pid and host, taken atomically in a way a network file
- *   system keeps (no `flock`), released on exit, taken over when its holder is gone;
- * - reads that tell a missing file from a broken one.
- *
- * It imports nothing, so that the models that save through it also bundle for a browser page.
+ * It imports only `atomic.ts`, whose temporary files and writes under way its locks share.
  *
  * @module
  */
+import {
+  describeFsError,
+  exists,
+  parentFolder,
+  processRuns,
+  removeStaleTemporaries,
+  temporaries,
+  temporaryName,
+  whileRunning,
+} from "./atomic.ts";
 
 /** The lock file a run holds in its results folder. */
-export const LOCK_FILE = ".aelab.lock";
-
-/** Temporary files being written by this process, removed if it exits before renaming them. */
-const temporaries = new Set<string>();
+const LOCK_FILE = ".aelab.lock";
 
 /** Lock files this process holds, with what it wrote in each, released when it exits. */
 const locks = new Map<string, string>();
@@ -28,137 +28,11 @@ const locks = new Map<string, string>();
 /** Folders this process made for its results (and above them), removed when it exits leaving them empty. */
 const madeFolders = new Set<string>();
 
-/** Scratch folders of this process, removed with their contents when it exits. */
-const scratchFolders = new Set<string>();
-
-/** The writes and lock operations under way, which {@link finishWrites} waits for. */
-const underWay = new Set<Promise<unknown>>();
-
-/** Whether this process has stopped writing: it is being stopped. */
-let writesFinished = false;
-
-/**
- * Runs `operation`, one of this module's that leaves files (a write, a lock), unless the run is being
- * stopped: then it is refused, naming `path`. {@link finishWrites} waits for those under way.
- */
-function whileRunning<T>(path: string, operation: () => Promise<T>): Promise<T> {
-  if (writesFinished) {
-    return Promise.reject(new Error(`${path} not written: the run is being stopped`));
-  }
-  const running = operation();
-  underWay.add(running);
-  const forget = () => underWay.delete(running);
-  running.then(forget, forget);
-  return running;
-}
-
-/** A temporary file of a write: `<file>.<pid>@<host>.<random>.tmp`. */
-const TEMPORARY = /\.(\d+)@([A-Za-z0-9._-]+)\.[0-9a-f]{8}\.tmp$/;
-
 /** How often a held lock is touched, so that a run on another machine can tell it from a dead one. */
 const HEARTBEAT_MS = 30_000;
 
 /** A lock of another machine untouched for this long was left by a dead holder. */
 export const STALE_LOCK_MS = 5 * 60_000;
-
-/**
- * Writes `data` to `path` atomically: to a temporary file beside it, then renamed over it, so a reader
- * never sees a half-written file and an interrupted run leaves none behind. Creates the folder if missing.
- *
- * @example
- * ```ts
- * import { writeFileAtomic } from "./files.ts";
- * const dir = await Deno.makeTempDir();
- * await writeFileAtomic(`${dir}/a/b.txt`, "complete or absent");
- * console.log(await Deno.readTextFile(`${dir}/a/b.txt`)); // complete or absent
- * ```
- */
-export function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  return whileRunning(path, () => writeThroughTemporary(path, data));
-}
-
-/** The write of {@link writeFileAtomic}; a failure is an error that names `path` and the reason. */
-async function writeThroughTemporary(path: string, data: Uint8Array | string): Promise<void> {
-  const temporary = temporaryName(path);
-  temporaries.add(temporary);
-  try {
-    await Deno.mkdir(parentFolder(path), { recursive: true });
-    if (typeof data === "string") await Deno.writeTextFile(temporary, data);
-    else await Deno.writeFile(temporary, data);
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw new Error(`cannot write ${path}: ${describeFsError(error)}`, { cause: error });
-  } finally {
-    temporaries.delete(temporary);
-  }
-}
-
-/**
- * Lets the writes and lock operations under way end (each write whole and renamed into place, or failed
- * and removed) and refuses new ones: what a run being stopped does before {@link cleanUpFiles}, so that
- * none is cut off between its temporary file and its rename, or takes a lock that nothing releases.
- */
-export async function finishWrites(): Promise<void> {
-  writesFinished = true;
-  await Promise.allSettled([...underWay]);
-}
-
-/**
- * Makes a scratch folder (in the system's temporary folder, its name starting with `prefix`) that is
- * removed with everything in it when the run ends, however it ends ({@link cleanUpFiles}).
- *
- * @example
- * ```ts
- * import { cleanUpFiles, makeScratchFolder } from "./files.ts";
- * const scratch = await makeScratchFolder("example-");
- * await Deno.writeTextFile(`${scratch}/note.txt`, "gone at exit");
- * cleanUpFiles(); // removed
- * ```
- */
-export async function makeScratchFolder(prefix: string): Promise<string> {
-  const folder = await Deno.makeTempDir({ prefix });
-  scratchFolders.add(folder);
-  return folder;
-}
-
-/** Writes `value` as indented JSON to `path`, atomically. */
-export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
-}
-
-/** Whether a file or folder exists at `path`. */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/**
- * The JSON value in the file at `path`, or `undefined` when there is no such file (nor can be: a path
- * through a file). A file that cannot be read or parsed is an error naming it.
- */
-export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    // A path through a file is a file that does not exist, too.
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw new Error(`${path}: unreadable (${(error as Error).message})`);
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-}
 
 /** Who holds a lock: the process and its machine, and since when. */
 export interface LockHolder {
@@ -211,10 +85,10 @@ export async function prepareFolder(folder: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { cleanUpFiles, holdFolder } from "./files.ts";
+ * import { holdFolder, releaseFoldersAndLocks } from "./lock.ts";
  * const folder = `${await Deno.makeTempDir()}/results`;
  * await holdFolder(folder); // made, locked
- * cleanUpFiles(); // released
+ * releaseFoldersAndLocks(); // released
  * ```
  */
 export async function holdFolder(folder: string): Promise<void> {
@@ -244,7 +118,7 @@ export async function holdFolder(folder: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { releaseLock, takeLock } from "./files.ts";
+ * import { releaseLock, takeLock } from "./lock.ts";
  * const lock = `${await Deno.makeTempDir()}/trial-001.lock`;
  * console.log(await takeLock(lock)); // undefined: taken
  * await releaseLock(lock);
@@ -294,23 +168,11 @@ export function describeHolder(holder: LockHolder): string {
 }
 
 /**
- * Releases the locks this process holds, removes its unfinished temporary files, its scratch folders, and
- * the results folders it made that hold nothing (a run that failed before writing a result),
- * synchronously.
+ * Releases the locks this process holds and removes the results folders it made that hold nothing (a run
+ * that failed before writing a result), synchronously: what every exit does, after `atomic.ts`'s
+ * `removeTemporaryFiles`.
  */
-export function cleanUpFiles(): void {
-  for (const temporary of temporaries) {
-    try {
-      Deno.removeSync(temporary);
-    } catch { /* already gone */ }
-  }
-  temporaries.clear();
-  for (const folder of scratchFolders) {
-    try {
-      Deno.removeSync(folder, { recursive: true });
-    } catch { /* already gone */ }
-  }
-  scratchFolders.clear();
+export function releaseFoldersAndLocks(): void {
   for (const [lock, text] of locks) {
     try {
       if (Deno.readTextFileSync(lock) === text) Deno.removeSync(lock);
@@ -407,54 +269,4 @@ function isAlive(found: FoundLock): found is FoundLock & { holder: LockHolder } 
   if (holder.host !== Deno.hostname()) return Date.now() - touched < STALE_LOCK_MS;
   // This pid on this machine: an earlier process (a restarted container), as this one holds no such lock.
   return holder.pid !== Deno.pid && processRuns(holder.pid);
-}
-
-/** Whether process `pid` of this machine runs (on systems without /proc, assumed so). */
-function processRuns(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return Deno.build.os !== "linux";
-  }
-}
-
-/** A temporary name beside `path`, naming this process and machine: `<path>.<pid>@<host>.<random>.tmp`. */
-function temporaryName(path: string): string {
-  const host = Deno.hostname().replace(/[^A-Za-z0-9._-]/g, "_");
-  return `${path}.${Deno.pid}@${host}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-}
-
-/**
- * Removes the temporary files in `folder` (and `depth` levels below) whose writing process is gone: those
- * of this machine's dead processes (another machine's cannot be asked, and may be a shard's, writing).
- */
-async function removeStaleTemporaries(folder: string, depth: number): Promise<void> {
-  const host = Deno.hostname().replace(/[^A-Za-z0-9._-]/g, "_");
-  const visit = async (dir: string, depth: number) => {
-    for await (const entry of Deno.readDir(dir)) {
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory && depth > 0) await visit(path, depth - 1);
-      const [, pid, writer] = TEMPORARY.exec(entry.name) ?? [];
-      if (entry.isFile && writer === host && !processRuns(Number(pid))) {
-        await Deno.remove(path).catch(() => {});
-      }
-    }
-  };
-  await visit(folder, depth);
-}
-
-/** The folder that holds `path` (`.` for a bare name). */
-function parentFolder(path: string): string {
-  const separators = Deno.build.os === "windows" ? /[\\/]/ : /\//;
-  const parts = path.split(separators);
-  if (parts.length === 1) return ".";
-  return parts.slice(0, -1).join("/") || "/";
-}
-
-/** A file-system error as a short reason, e.g. `permission denied`. */
-function describeFsError(error: unknown): string {
-  const message = (error as Error).message;
-  return message.split(":")[0].replace(/\s*\(os error \d+\)/, "").toLowerCase() || message;
 }

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { STUDY } from "./experiments/findings.ts";
+import { STUDY } from "./paper.ts";
 import { createRng, permutation } from "./random.ts";
-import { readJsonIfExists } from "./files.ts";
+import { readJsonIfExists } from "./files/atomic.ts";
 
 /** The hyper-parameters one trial trains with. */
 export interface TrialParams {
@@ -43,7 +43,7 @@ export const LR_RANGE: readonly [number, number] = [1e-4, 1e-1];
  *
  * @example
  * ```ts
- * import { generateParams } from "./search.ts";
+ * import { generateParams } from "./search_space.ts";
  * const [first] = generateParams(30, 42, 4);
  * console.log(first.lr >= 1e-4 && first.lr <= 1e-1); // true
  * const [narrow] = generateParams(1, 42, 4, [1e-3, 1e-2]);
