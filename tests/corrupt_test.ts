@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addGaussianNoise, blankSquare, corrupt, digitPixels, occlude } from "../lib/corrupt.ts";
+import { addGaussianNoise, blankSquare, digitPixels, occlude } from "../lib/corrupt.ts";
 import { createRng } from "../lib/random.ts";
 import { testDigits } from "./_fixtures.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
