@@ -56,8 +56,8 @@ await runMain(async () => {
   checkInteger("random", flags.random, 0);
   const pairs = parsePairs(flags);
 
-  // Data and models: the test set (holding every digit, for the centroids), encoded by the trained
-  // model; the classifier that reads frames.
+  // Data and models: the test set (holding every digit, for the centroids), the trained model, the
+  // classifier that reads frames.
   const { data, out } = await setupExperiment(flags);
   const absent = [...Array(10).keys()].filter((digit) => !data.test.labels.includes(digit));
   check(

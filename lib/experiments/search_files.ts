@@ -24,8 +24,8 @@ const FORMATS = {
  * `out`; returns the ranked table as Markdown. With no converged trial, no parameters are recommended
  * and it throws after writing the table.
  */
-export async function writeSearchResults(out: string, outcome: SearchResults): Promise<string> {
-  const { folds, rungs, ranked, best } = outcome;
+export async function writeSearchResults(out: string, results: SearchResults): Promise<string> {
+  const { folds, rungs, ranked, best } = results;
   const finished = ranked.filter((trial) => !trial.diverged);
   const foldHeaders = folds === 1 ? [] : Array.from({ length: folds }, (_, f) => `fold ${f + 1}`);
   const headers = [
@@ -57,16 +57,16 @@ export async function writeSearchResults(out: string, outcome: SearchResults): P
     csvTable(headers, tableRows((v) => v ?? "diverged")),
   );
   await writeJsonAtomic(join(out, "trials.json"), {
-    scheduler: outcome.scheduler,
-    eta: outcome.eta,
+    scheduler: results.scheduler,
+    eta: results.eta,
     rungs,
     folds,
-    seed: outcome.seed,
-    trials: outcome.trials,
+    seed: results.seed,
+    trials: results.trials,
   });
 
   const figure = "loss_vs_params";
-  if (finished.length > 0) await writeChart(join(out, figure), await lossChart(finished, outcome));
+  if (finished.length > 0) await writeChart(join(out, figure), await lossChart(finished, results));
   else {
     for (const extension of ["svg", "png"]) {
       await Deno.remove(join(out, `${figure}.${extension}`)).catch(() => {});
@@ -81,24 +81,24 @@ export async function writeSearchResults(out: string, outcome: SearchResults): P
       trial: best.index + 1,
       trials: ranked.length,
       epochs: best.epochs,
-      scheduler: outcome.scheduler,
+      scheduler: results.scheduler,
       folds,
-      trainImages: outcome.trainImages,
-      seed: outcome.seed,
+      trainImages: results.trainImages,
+      seed: results.seed,
     });
   } else await Deno.remove(bestPath).catch(() => {}); // no stale recommendation beside these trials
 
   await publishSection(out, {
-    title: `Hyper-parameter search: d = ${outcome.hidden}`,
-    findings: outcome.findings,
+    title: `Hyper-parameter search: d = ${results.hidden}`,
+    findings: results.findings,
     items: [
-      { kind: "text", text: describeSearch(outcome) },
+      { kind: "text", text: describeSearch(results) },
       ...(finished.length > 0
         ? [
           {
             kind: "figure",
             file: `${figure}.png`,
-            caption: outcome.scheduler === "halving"
+            caption: results.scheduler === "halving"
               ? "Validation loss of each converged trial at its last rung against its learning rate " +
                 "(left) and L2 weight decay (right), coloured by the epochs it had trained by then: the " +
                 "trials that went on are those that trained best."
@@ -121,13 +121,13 @@ export async function writeSearchResults(out: string, outcome: SearchResults): P
 }
 
 /** The validation loss of each converged trial at its last rung against its lr and L2. */
-function lossChart(finished: TrialRecord[], outcome: SearchResults) {
-  const halving = outcome.scheduler === "halving";
+function lossChart(finished: TrialRecord[], results: SearchResults) {
+  const halving = results.scheduler === "halving";
   return scatterChart({
     title: halving
-      ? `Validation loss at each trial's last rung, ${finished.length} of ${outcome.trials.length} trials`
-      : `Validation loss after ${outcome.rungs[0].epochs} epochs, ${finished.length} of ` +
-        `${outcome.trials.length} trials`,
+      ? `Validation loss at each trial's last rung, ${finished.length} of ${results.trials.length} trials`
+      : `Validation loss after ${results.rungs[0].epochs} epochs, ${finished.length} of ` +
+        `${results.trials.length} trials`,
     x: [
       { title: "learning rate", values: finished.map((t) => t.params.lr), log: true },
       { title: "L2 weight decay", values: finished.map((t) => t.params.l2), log: true },
@@ -145,22 +145,22 @@ function lossChart(finished: TrialRecord[], outcome: SearchResults) {
 }
 
 /** The search in words: how the trials were drawn, trained and scored, and what won. */
-function describeSearch(outcome: SearchResults): string {
-  const { ranked, best } = outcome;
+function describeSearch(results: SearchResults): string {
+  const { ranked, best } = results;
   const exponent = (value: number) => String(+Math.log10(value).toFixed(2)).replace("-", "−");
   const drawn = `dropout U[0, 0.5], lr 10^U(${
-    outcome.lrRange.map(exponent).join(", ")
+    results.lrRange.map(exponent).join(", ")
   }), L2 10^U(−6, −2)`;
-  const scoring = outcome.folds === 1
-    ? `scored on ${outcome.validationImages} held-out training images (never the test set)`
-    : `scored by ${outcome.folds}-fold cross-validation over the training split`;
-  const training = outcome.scheduler === "halving"
-    ? `successive halving (η = ${outcome.eta}): ${
-      outcome.rungs.map((rung) => `${rung.candidates} trained to ${rung.epochs} epochs`).join(
+  const scoring = results.folds === 1
+    ? `scored on ${results.validationImages} held-out training images (never the test set)`
+    : `scored by ${results.folds}-fold cross-validation over the training split`;
+  const training = results.scheduler === "halving"
+    ? `successive halving (η = ${results.eta}): ${
+      results.rungs.map((rung) => `${rung.candidates} trained to ${rung.epochs} epochs`).join(
         ", then ",
       )
     }, each rung's best going on from its own weights and optimiser state`
-    : `each trained ${outcome.rungs[0].epochs} epochs`;
+    : `each trained ${results.rungs[0].epochs} epochs`;
   const diverged = ranked.filter((trial) => trial.diverged).length;
   const result = best
     ? `Best: trial ${best.index + 1}, ${describeParams(best.params)}, validation loss ` +
@@ -168,5 +168,5 @@ function describeSearch(outcome: SearchResults): string {
       "denoise now use it by default."
     : "No trial converged, so no parameters are recommended.";
   return `${ranked.length} combinations drawn as the study does (${drawn}), ${training}, on ` +
-    `${outcome.trainImages} images, ${scoring}; ${diverged} diverged. ${result}`;
+    `${results.trainImages} images, ${scoring}; ${diverged} diverged. ${result}`;
 }
