@@ -19,7 +19,8 @@ import {
   engineFlags,
   setupTraining,
 } from "../lib/experiment.ts";
-import { CLASSIFIER_TRAINING, writeClassifierResults } from "../lib/experiments/classify.ts";
+import { CLASSIFIER_TRAINING, evaluateClassifier } from "../lib/experiments/classify.ts";
+import { writeClassifierResults } from "../lib/experiments/classify_files.ts";
 import { Classifier } from "../lib/model/classifier_model.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
 import { readTrainingState, runTrainings } from "../lib/train/trainings.ts";
@@ -111,7 +112,7 @@ await runMain(async () => {
   const { weights } = await readTrainingState(folder, "classifier");
   const classifier = Classifier.fromWeights(model, weights);
   await classifier.save(join(out, "classifier.safetensors"));
-  const summary = await writeClassifierResults(out, {
+  const results = await evaluateClassifier({
     classifier,
     record: record!,
     training,
@@ -120,5 +121,6 @@ await runMain(async () => {
     test: data.test,
   });
   classifier.dispose();
+  const summary = await writeClassifierResults(out, results);
   console.error(`${summary}\nwrote ${out}/`);
 });

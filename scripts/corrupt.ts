@@ -11,9 +11,8 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { check, parseFlags, runMain } from "../lib/cli.ts";
-import { corrupt, describeCorruption, digitPixels } from "../lib/corrupt.ts";
+import { digitPixels } from "../lib/corrupt.ts";
 import {
   checkInteger,
   commonFlags,
@@ -21,31 +20,9 @@ import {
   loadTrainedModel,
   setupExperiment,
 } from "../lib/experiment.ts";
-import {
-  describeReadings,
-  lossCurves,
-  measureIdentity,
-  writeIdentityResults,
-} from "../lib/experiments/identity.ts";
-import { encodeDigitGrid } from "../lib/figures/png.ts";
-import {
-  averageLoss,
-  bestAndWorst,
-  pickImages,
-  reconstructionLosses,
-  reconstructPixels,
-} from "../lib/predict.ts";
-import { publishSection, type ReportItem } from "../lib/report.ts";
-import {
-  CORRUPTION_KINDS,
-  curveTable,
-  type NamedModel,
-  parseRobustnessFlags,
-  robustnessFlags,
-  testLosses,
-  writeCurve,
-} from "../lib/experiments/robustness.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
+import { measureCorruption } from "../lib/experiments/corrupt.ts";
+import { writeCorruptResults } from "../lib/experiments/corrupt_files.ts";
+import { parseRobustnessFlags, robustnessFlags } from "../lib/experiments/robustness.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -73,113 +50,22 @@ await runMain(async () => {
   console.error(
     `corrupting ${data.test.count} test images for the d=${hidden} model ${settings.model}`,
   );
-  const clean = digitPixels(data.test);
-  const labels = data.test.labels.subarray(0, data.test.count);
-  const standard: NamedModel[] = [{ name: "standard", model }];
-  const [cleanLoss] = await testLosses(standard, clean, null, flags.seed);
 
-  // Loop: the loss and identity curves, then the best and worst digits of each figure's corruption.
-  const identity = await measureIdentity(
-    standard,
+  // Loop: the loss and identity curves, then the best and worst digits of each figure's corruption,
+  // from one reconstruction of each corrupted set.
+  const results = await measureCorruption({
+    model,
     classifier,
-    { pixels: clean, labels },
+    test: { pixels: digitPixels(data.test), labels: data.test.labels.subarray(0, data.test.count) },
     settings,
-    flags.seed,
-  );
-  const curves = lossCurves(identity);
-  const examples = [];
-  for (const kind of CORRUPTION_KINDS) {
-    const corruption = settings.corruptions[kind];
-    const corrupted = corrupt(clean, corruption, flags.seed);
-    const reconstructed = await reconstructPixels(model, corrupted);
-    const losses = await reconstructionLosses(reconstructed, clean);
-    const readings = await classifier.predict(reconstructed);
-    const picks = bestAndWorst(losses, flags.digits);
-    const figures: Record<string, string> = {};
-    for (const [which, indices] of Object.entries(picks)) {
-      figures[which] = `${kind}-${which}.png`;
-      const rows = [clean, corrupted, reconstructed].map((pixels) => pickImages(pixels, indices));
-      await writeFileAtomic(join(out, figures[which]), encodeDigitGrid(rows));
-    }
-    const describe = (indices: number[]) =>
-      indices.map((index) => ({
-        index,
-        loss: losses[index],
-        label: labels[index],
-        reading: readings[index],
-      }));
-    examples.push({
-      corruption,
-      meanLoss: averageLoss(losses),
-      best: describe(picks.best),
-      worst: describe(picks.worst),
-      figures,
-      readings: {
-        best: describeReadings(labels, readings, picks.best),
-        worst: describeReadings(labels, readings, picks.worst),
-      },
-    });
-  }
-
-  // Files: curves (JSON, CSV, charts), identity, the figures above, the report section.
-  const charts: string[] = [];
-  for (const curve of curves) charts.push(await writeCurve(out, curve));
-  const identityItems = await writeIdentityResults(out, identity);
-  await writeJsonAtomic(join(out, "curves.json"), {
-    model: settings.model,
-    classifier: settings.classifier,
-    hidden,
-    backend: backend.backend,
-    adapter: backend.adapter,
     seed: flags.seed,
-    testImages: data.test.count,
-    cleanLoss,
-    curves,
-    identity,
-    examples,
+    digits: flags.digits,
+    backend,
   });
-  const underEach = examples.map((e) =>
-    `${e.meanLoss.toFixed(5)} under ${describeCorruption(e.corruption)}`
-  );
-  const items: ReportItem[] = [{
-    kind: "text",
-    text:
-      `The trained d = ${hidden} model on ${data.test.count} test images (${backend.backend}): ` +
-      `loss ${cleanLoss.toFixed(5)} on clean images, ${underEach.join(" and ")}, each against ` +
-      `the clean image.`,
-  }];
-  curves.forEach((curve, i) => {
-    items.push({
-      kind: "figure",
-      file: charts[i],
-      caption: `Test loss against the clean image as the ${
-        curve.kind === "noise" ? "noise grows" : "occluding square grows"
-      }.`,
-    });
-    items.push({
-      kind: "table",
-      caption: `The ${curve.kind} curve's values.`,
-      ...curveTable(curve, 5),
-    });
-  });
-  items.push(...identityItems);
-  for (const example of examples) {
-    for (const which of ["best", "worst"] as const) {
-      const misread = example[which].filter((pick) => pick.reading !== pick.label).length;
-      items.push({
-        kind: "figure",
-        file: example.figures[which],
-        caption:
-          `The ${flags.digits} ${which}-reconstructed test digits under ${
-            describeCorruption(example.corruption)
-          }, by loss: original, corrupted, reconstructed (rows). The classifier reads the ` +
-          `reconstructions (true → read) ${example.readings[which]}: ${misread} of ` +
-          `${flags.digits} came back as another digit.`,
-      });
-    }
-  }
-  await publishSection(out, { title: "Corrupted inputs", items });
   model.dispose();
   classifier.dispose();
-  console.error(`clean test loss ${cleanLoss.toFixed(5)}; wrote ${out}/`);
+
+  // Files: curves (JSON, CSV, charts), identity, the figures, the report section.
+  await writeCorruptResults(out, results);
+  console.error(`clean test loss ${results.cleanLoss.toFixed(5)}; wrote ${out}/`);
 });

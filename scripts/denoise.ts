@@ -29,7 +29,8 @@ import {
   trainingFlags,
   trainingParams,
 } from "../lib/experiment.ts";
-import { writeDenoiseResults } from "../lib/experiments/denoise.ts";
+import { measureDenoisers } from "../lib/experiments/denoise.ts";
+import { writeDenoiseResults } from "../lib/experiments/denoise_files.ts";
 import {
   CORRUPTION_KINDS,
   parseKinds,
@@ -141,13 +142,13 @@ await runMain(async () => {
   });
   if (run.kind === "shard") return reportShardDone(run.shard, folder);
 
-  // Files, from every denoiser's result: weights, comparison, curves, figures, report.
+  // Measures and files, from every denoiser's result: weights, comparison, curves, figures, report.
   const records = await gatherTrainings(trainings, {
     folder,
     epochs: params.epochs,
     wait: waitsForOthers(run),
   });
-  const summaries = await writeDenoiseResults(out, {
+  const results = await measureDenoisers({
     standard,
     denoisers: kinds.map((kind, i) => ({
       kind,
@@ -164,6 +165,8 @@ await runMain(async () => {
     classifier,
     digits: flags.digits,
   });
+  const summaries = await writeDenoiseResults(out, results);
+  results.denoisers.forEach(({ model }) => model?.dispose());
   standard.dispose();
   classifier.dispose();
   console.error(summaries.join("\n"));

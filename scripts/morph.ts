@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { check, parseFlags, runMain } from "../lib/cli.ts";
 import {
   checkInteger,
@@ -25,29 +24,11 @@ import {
   TRAINED_CLASSIFIER,
   TRAINED_MODEL,
 } from "../lib/experiment.ts";
-import { percent } from "../lib/experiments/identity.ts";
-import {
-  decodeCodes,
-  describeRuns,
-  pathRows,
-  pathSmoothness,
-  randomPairs,
-  writePathFigures,
-  writeRandomPaths,
-} from "../lib/experiments/morph.ts";
-import { scatterChart, writeChart } from "../lib/figures/charts.ts";
-import { encodeDigitGrid } from "../lib/figures/png.ts";
-import { classCentroids, interpolate, projectTo2d } from "../lib/latent.ts";
-import { createRng, permutation } from "../lib/random.ts";
-import { publishSection, type ReportItem } from "../lib/report.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
+import { measureMorphs } from "../lib/experiments/morph.ts";
+import { writeMorphResults } from "../lib/experiments/morph_files.ts";
 
 /** The seed's morphs: from the first digit of each pair to the second. */
 const DEFAULT_PAIRS = "2-0,3-9,1-4";
-/** Codes drawn on the latent map at most (a random subset beyond that, to keep the chart legible). */
-const MAP_POINTS = 5000;
-/** Added to `--seed` to draw the random pairs, apart from the map's subset. */
-const RANDOM_SEED_OFFSET = 7919;
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -79,8 +60,8 @@ await runMain(async () => {
   checkInteger("random", flags.random, 0);
   const pairs = parsePairs(flags);
 
-  // Data and models: the test set (holding every digit, for the centroids), encoded by the trained
-  // model; the classifier that reads frames.
+  // Data and models: the test set (holding every digit, for the centroids), the trained model, the
+  // classifier that reads frames.
   const { data, out } = await setupExperiment(flags);
   const absent = [...Array(10).keys()].filter((digit) => !data.test.labels.includes(digit));
   check(
@@ -96,111 +77,27 @@ await runMain(async () => {
   );
   const model = await loadTrainedModel(flags.model);
   const classifier = await loadClassifier(flags.classifier);
-  const encoded = await model.getEncRepresentation(data.test);
-  const centroids = classCentroids(encoded);
 
-  // Centroids: each class's mean code decoded, and read.
-  const decoded = await decodeCodes(model, classifier, centroids);
-  const ownClass = decoded.readings.filter((reading, digit) => reading === digit).length;
-  await writeFileAtomic(join(out, "centroids.png"), encodeDigitGrid(pathRows(decoded)));
-  const items: ReportItem[] = [{
-    kind: "figure",
-    file: "centroids.png",
-    caption: `The decoded centroid of each digit 0–9, with the classifier's reading under it: ` +
-      `${ownClass} of 10 (${percent(ownClass / 10)}) are read as their own class.`,
-  }];
-
-  // Morphs: decode and read each step of each straight line between centroids.
-  const morphs = [];
-  for (const [from, to] of pairs) {
-    const path = await decodeCodes(
-      model,
-      classifier,
-      interpolate(centroids[from], centroids[to], flags.steps),
-    );
-    const files = await writePathFigures(out, `morph_${from}_to_${to}`, [path], flags.delay);
-    const smoothness = pathSmoothness(path);
-    morphs.push({ from, to, ...files, readings: Array.from(path.readings), ...smoothness });
-    items.push(
-      {
-        kind: "figure",
-        file: files.gif,
-        caption:
-          `Morphing ${from} into ${to}: the decoded straight line between the two class centroids.`,
-      },
-      {
-        kind: "figure",
-        file: files.strip,
-        caption: `The ${flags.steps} frames of the ${from}→${to} morph, left to right, with the ` +
-          `classifier's reading of each under it: ${describeRuns(path.readings)}.`,
-      },
-    );
-  }
-
-  // Random paths: straight lines between the codes of random test digits, and how smooth they are.
-  const chosen = randomPairs(data.test.count, flags.random, flags.seed + RANDOM_SEED_OFFSET);
-  const code = (i: number) => encoded.codes.subarray(i * encoded.hidden, (i + 1) * encoded.hidden);
-  const paths = [];
-  for (const [a, b] of chosen) {
-    paths.push(await decodeCodes(model, classifier, interpolate(code(a), code(b), flags.steps)));
-  }
-  const random = paths.length > 0
-    ? await writeRandomPaths(out, {
-      pairs: chosen,
-      labels: encoded.labels,
-      paths,
-      delayMs: flags.delay,
-    })
-    : undefined;
-  if (random) items.push(...random.items);
-
-  // Latent map: every code (or a random subset) in two dimensions, coloured by digit.
-  const { x, y } = projectTo2d(encoded);
-  const shown = permutation(encoded.labels.length, createRng(flags.seed))
-    .subarray(0, MAP_POINTS);
-  const axes = encoded.hidden > 2 ? ["first", "second"].map((n) => `${n} principal component`) : [
-    "z₁",
-    "z₂",
-  ];
-  await writeChart(
-    join(out, "latent_map"),
-    await scatterChart({
-      title: `Test digits in the latent space (d = ${encoded.hidden})`,
-      x: { title: axes[0], values: Array.from(shown, (i) => x[i]) },
-      y: { title: axes[1], values: Array.from(shown, (i) => y[i]) },
-      color: {
-        title: "digit",
-        values: Array.from(shown, (i) => encoded.labels[i]),
-        categorical: true,
-      },
-      pointSize: 8,
-      width: 480,
-      height: 400,
-    }),
-  );
-  items.push({
-    kind: "figure",
-    file: "latent_map.png",
-    caption: `${shown.length} test codes ${
-      encoded.hidden > 2 ? "projected on their first two principal components" : "as they are"
-    }, coloured by digit: classes form clusters, and morphs run between their centres.`,
-  });
-  await writeJsonAtomic(join(out, "morph.json"), {
-    model: flags.model,
-    classifier: flags.classifier,
-    hidden: encoded.hidden,
+  // Loop: the centroids decoded, each morph and random path decoded and read, the latent map.
+  const results = await measureMorphs({
+    model,
+    classifier,
+    test: data.test,
+    pairs,
     steps: flags.steps,
-    centroids: centroids.map((centroid) => Array.from(centroid)),
-    centroidReadings: Array.from(decoded.readings),
-    centroidsReadAsOwnClass: ownClass / 10,
-    morphs,
-    random: random?.record ?? null,
+    random: flags.random,
+    seed: flags.seed,
+    weights: { model: flags.model, classifier: flags.classifier },
+    delayMs: flags.delay,
   });
-  await publishSection(out, { title: "Morphing through the latent space", items });
   model.dispose();
   classifier.dispose();
+
+  // Files: the figures, the latent map, morph.json, the report section.
+  await writeMorphResults(out, results);
   console.error(
-    `wrote ${pairs.length} morphs, ${paths.length} random paths and the latent map to ${out}/`,
+    `wrote ${pairs.length} morphs, ${results.random?.paths.length ?? 0} random paths and the ` +
+      `latent map to ${out}/`,
   );
 });
 

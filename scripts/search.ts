@@ -28,19 +28,14 @@ import {
 } from "../lib/experiment.ts";
 import {
   gatherSearch,
+  rankSearch,
   type Scheduler,
   SCHEDULERS,
   type Split,
   trainSearch,
-  writeSearchResults,
 } from "../lib/experiments/search.ts";
-import {
-  describeParams,
-  generateParams,
-  kFoldSplits,
-  LR_RANGE,
-  rankTrials,
-} from "../lib/search_space.ts";
+import { writeSearchResults } from "../lib/experiments/search_files.ts";
+import { describeParams, generateParams, kFoldSplits, LR_RANGE } from "../lib/search_space.ts";
 import { reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { halvingRungs, type Rung } from "../lib/train/halving.ts";
 
@@ -130,7 +125,7 @@ await runMain(async () => {
   // Files, from every trial's result: the ranked table, the loss against lr and L2, the best
   // combination, the report.
   const trials = await gatherSearch(plan, waitsForOthers(run));
-  const table = await writeSearchResults(out, {
+  const results = rankSearch({
     trials,
     scheduler,
     rungs,
@@ -142,8 +137,8 @@ await runMain(async () => {
     validationImages: splits[0].validation.count,
     seed: flags.seed,
   });
-  console.log(table);
-  const [best] = rankTrials(trials);
+  console.log(await writeSearchResults(out, results));
+  const best = results.best!; // the writer throws where every trial diverged
   console.error(`best: trial ${best.index + 1}, ${describeParams(best.params)}; wrote ${out}/`);
 });
 

@@ -23,7 +23,8 @@ import {
   trainingFlags,
   trainingParams,
 } from "../lib/experiment.ts";
-import { writeSweepResults } from "../lib/experiments/sweep.ts";
+import { summarizeSweep } from "../lib/experiments/sweep.ts";
+import { writeSweepResults } from "../lib/experiments/sweep_files.ts";
 import { describeParams } from "../lib/search_space.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
@@ -94,7 +95,7 @@ await runMain(async () => {
     epochs: params.epochs,
     wait: waitsForOthers(run),
   });
-  const table = await writeSweepResults(out, {
+  const sweep = await summarizeSweep({
     sizes,
     records,
     folder,
@@ -103,6 +104,8 @@ await runMain(async () => {
     trainImages: train.count,
     test: data.test,
   });
+  const table = await writeSweepResults(out, sweep);
+  sweep.models.forEach((model) => model?.dispose());
   console.log(table);
   console.error(`wrote ${out}/`);
 });

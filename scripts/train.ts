@@ -17,7 +17,8 @@ import {
   trainingFlags,
   trainingParams,
 } from "../lib/experiment.ts";
-import { writeTrainingResults } from "../lib/experiments/train.ts";
+import { summarizeTraining } from "../lib/experiments/train.ts";
+import { writeTrainingResults } from "../lib/experiments/train_files.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { describeParams } from "../lib/search_space.ts";
 import { createTrainer } from "../lib/train/engine.ts";
@@ -84,7 +85,7 @@ await runMain(async () => {
   const weightsPath = join(out, "model.safetensors");
   if (trained) await trained.save(weightsPath);
   else await Deno.remove(weightsPath).catch(() => {});
-  const summary = await writeTrainingResults(out, {
+  const results = await summarizeTraining({
     hidden: flags.hidden,
     params,
     seed: flags.seed,
@@ -94,6 +95,7 @@ await runMain(async () => {
     model: trained,
     test: data.test,
   });
+  const summary = await writeTrainingResults(out, results);
   await Deno.remove(checkpoint).catch(() => {});
   trained?.dispose();
   if (result.diverged) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { digitPixels } from "../lib/corrupt.ts";
+import { corrupt, digitPixels } from "../lib/corrupt.ts";
 import {
   confusionMatrix,
   describeReadings,
@@ -17,7 +17,7 @@ import {
 } from "../lib/experiments/robustness.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { Classifier } from "../lib/model/classifier_model.ts";
-import { meanLoss, reconstructPixels } from "../lib/predict.ts";
+import { averageLoss, meanLoss, perImageLoss, reconstructPixels } from "../lib/predict.ts";
 import { createRng, shuffleInPlace } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 import { type Dataset, datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
@@ -69,7 +69,10 @@ const trained = (async () => {
   };
 })();
 
-/** The identity of the trained autoencoder's reconstructions, read by the trained classifier. */
+/**
+ * The identity of the trained autoencoder's reconstructions, read by the trained classifier, with the
+ * losses and reconstructions measured beside it.
+ */
 const scored = (async () => {
   const { standard, classifier } = await trained;
   return await measureIdentity([standard], classifier, digits, settings, 3);
@@ -89,7 +92,7 @@ Deno.test("identity shares and confusion matrices count what they should", () =>
 
 Deno.test("at zero corruption, identity is the classifier's accuracy on plain reconstructions, the baseline its accuracy", async () => {
   const { classifier, standard } = await trained;
-  const identity = await scored;
+  const { identity } = await scored;
   const reconstructed = await classifier.predict(
     await reconstructPixels(standard.model, digits.pixels),
   );
@@ -106,7 +109,7 @@ Deno.test("at zero corruption, identity is the classifier's accuracy on plain re
 });
 
 Deno.test("identity falls as the noise grows, and an image blanked out keeps the digit of chance", async () => {
-  const identity = await scored;
+  const { identity } = await scored;
   const [noise, occlusion] = identity.curves;
   const kept = noise.identity.standard;
   assert.ok(kept[3] < kept[0] - 0.2, `identity over noise ${kept}`);
@@ -131,7 +134,7 @@ Deno.test("identity falls as the noise grows, and an image blanked out keeps the
 
 Deno.test("the loss curves come from the same reconstructions: at each level, the model's test loss there", async () => {
   const { standard, classifier } = await trained;
-  const identity = await scored;
+  const { identity } = await scored;
   for (const curve of identity.curves) {
     assert.deepEqual(Object.keys(curve.losses), ["standard"]);
     for (const [i, level] of curve.levels.entries()) {
@@ -156,7 +159,13 @@ Deno.test("the loss curves come from the same reconstructions: at each level, th
   );
   // every model sees the same corrupted images: beside another model, the same numbers
   const untrained = { name: "untrained", model: Autoencoder.create({}, 5) };
-  const both = await measureIdentity([standard, untrained], classifier, digits, settings, 3);
+  const { identity: both } = await measureIdentity(
+    [standard, untrained],
+    classifier,
+    digits,
+    settings,
+    3,
+  );
   both.curves.forEach((curve, i) => {
     assert.deepEqual(curve.losses.standard, identity.curves[i].losses.standard);
     assert.notDeepEqual(curve.losses.untrained, curve.losses.standard);
@@ -164,15 +173,39 @@ Deno.test("the loss curves come from the same reconstructions: at each level, th
   untrained.model.dispose();
 });
 
+Deno.test("the clean loss and the figures' reconstructions come from the same reading", async () => {
+  const { standard, classifier } = await trained;
+  const { cleanLosses, at } = await scored;
+  assert.deepEqual(
+    [cleanLosses.standard],
+    await testLosses([standard], digits.pixels, null, 3),
+  );
+  assert.deepEqual(at.map(({ corruption }) => corruption), [
+    settings.corruptions.noise,
+    settings.corruptions.occlusion,
+  ]);
+  for (const { corruption, inputs, models } of at) {
+    const { pixels, losses, readings } = models.standard;
+    assert.deepEqual(inputs, corrupt(digits.pixels, corruption, 3));
+    assert.deepEqual(pixels, await reconstructPixels(standard.model, inputs));
+    assert.deepEqual(losses, await perImageLoss(standard.model, inputs, digits.pixels));
+    assert.deepEqual(
+      [averageLoss(losses)],
+      await testLosses([standard], digits.pixels, corruption, 3),
+    );
+    assert.deepEqual(readings, await classifier.predict(pixels));
+  }
+});
+
 Deno.test("a classifier trained on shuffled labels scores reconstructions at chance", async () => {
   const { standard, mislabelled } = await trained;
-  const identity = await measureIdentity([standard], mislabelled, digits, settings, 3);
+  const { identity } = await measureIdentity([standard], mislabelled, digits, settings, 3);
   const scores = [
     identity.classifierAccuracy,
     identity.ceiling.standard,
     ...identity.at.flatMap((at) => [at.baseline, at.identity.standard]),
   ];
-  const trustworthy = await scored;
+  const { identity: trustworthy } = await scored;
   // Chance is 0.1 where the reading is unrelated to the digit (somewhat more where the readings and
   // the digits are both skewed to a few classes); the same scores with the trained classifier are far
   // above it.
@@ -185,7 +218,7 @@ Deno.test("a classifier trained on shuffled labels scores reconstructions at cha
 });
 
 Deno.test("identity's files: a table, curves and heat maps, and the finding in words", async () => {
-  const identity = await scored;
+  const { identity } = await scored;
   const dir = await Deno.makeTempDir();
   try {
     const items = await writeIdentityResults(dir, identity);

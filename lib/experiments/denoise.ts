@@ -1,36 +1,30 @@
 /**
- * What `deno task denoise` leaves, put together from its denoisers' trainings: each denoiser's weights
- * (`denoiser-<kind>.safetensors`), every model — the standard one and each denoiser — on the same clean,
- * noisy and occluded test images (a table) and over the corruption curves (charts and tables), the
- * identity each keeps of the digits (`identity.ts`), the study's Figure 6 with its occlusion counterpart,
- * and the report's section.
+ * What `deno task denoise` measures of its denoisers' trainings: every model — the standard one and each
+ * denoiser — on the same clean, noisy and occluded test images (a table) and over the corruption curves,
+ * the identity each keeps of the digits (`identity.ts`), the study's Figure 6 with its occlusion
+ * counterpart, and what the noise denoiser judges of the study; `denoise_files.ts` writes it.
  *
  * @module
  */
-import { join } from "node:path";
 import { corrupt, type Corruption, describeCorruption } from "../corrupt.ts";
+import type { Pixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { TrainingParams } from "../experiment.ts";
-import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
 import type { Classifier } from "../model/classifier_model.ts";
-import { pickImages, reconstructPixels } from "../predict.ts";
-import { csvTable, type Finding, publishSection, type ReportItem } from "../report.ts";
-import { describeParams } from "../search_space.ts";
-import { lossHistory, readTrainingState, type TrainingRecord } from "../train/trainings.ts";
+import { averageLoss, pickImages, reconstructPixels } from "../predict.ts";
+import type { Finding } from "../report.ts";
+import { readTrainingState, type TrainingRecord } from "../train/trainings.ts";
 import { type Budget, closeTo, holdsWhen, TOLERANCE } from "./findings.ts";
 import { STUDY } from "../paper.ts";
 import {
   CORRUPTION_KINDS,
+  type CorruptionCurve,
   type CorruptionKind,
-  curveTable,
   type NamedModel,
   type RobustnessSettings,
-  testLosses,
-  writeCurve,
 } from "./robustness.ts";
-import { describeReadings, lossCurves, measureIdentity, writeIdentityResults } from "./identity.ts";
+import { describeReadings, type IdentityResults, lossCurves, measureIdentity } from "./identity.ts";
 
 /** One trained denoiser: what it undoes and its training's record. */
 export interface Denoiser {
@@ -39,7 +33,7 @@ export interface Denoiser {
   record: TrainingRecord;
 }
 
-/** The denoisers' trainings, as `denoise` hands them over to be written. */
+/** The denoisers' trainings, as `denoise` hands them over to be measured. */
 export interface DenoiseOutcome {
   standard: Autoencoder;
   denoisers: Denoiser[];
@@ -114,51 +108,106 @@ export function denoiserFindings(losses: DenoiserLosses): Finding[] {
   ];
 }
 
-/** Writes the denoisers' weights, the comparison, curves, figures and report section into `out`. */
-export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome): Promise<string[]> {
+/** A denoiser as `denoise` measured it: its training, and its model where it did not diverge. */
+export interface MeasuredDenoiser extends Denoiser {
+  /** The trained model; none where the training diverged. */
+  model?: Autoencoder;
+  /**
+   * Under its corruption, against the clean test images: its loss and the standard model's (none where
+   * it diverged).
+   */
+  losses?: { denoiser: number; standard: number };
+}
+
+/** One denoising figure: test digits under a denoiser's corruption, through both models. */
+export interface DenoisingFigure {
+  kind: CorruptionKind;
+  corruption: Corruption;
+  /** Rows: the digits original, corrupted, the standard model's output, the denoiser's output. */
+  rows: Pixels[][];
+  /** How the classifier reads the standard model's outputs and the denoiser's (true → read). */
+  readings: [string, string];
+}
+
+/** Everything `denoise` measured, as `denoise_files.ts` writes it. */
+export interface DenoiseResults {
+  hidden: number;
+  settings: RobustnessSettings;
+  params: TrainingParams;
+  seed: number;
+  trainImages: number;
+  testImages: number;
+  /** Test digits in each denoising figure. */
+  digits: number;
+  denoisers: MeasuredDenoiser[];
+  /**
+   * Every model (the standard one, then each denoiser that converged) on the same clean, noisy and
+   * occluded test images: the loss against the clean images.
+   */
+  comparison: { headers: string[]; rows: (string | number)[][] };
+  curves: CorruptionCurve[];
+  identity: IdentityResults;
+  /** A figure per denoiser that converged. */
+  figures: DenoisingFigure[];
+  findings: Finding[];
+}
+
+/**
+ * Measures the standard model and each denoiser of `outcome` on the same clean, noisy and occluded test
+ * images (each model reconstructs each corrupted set once, for the comparison, the curves and identity),
+ * and draws each denoiser's figure; the caller disposes the denoisers' models.
+ */
+export async function measureDenoisers(outcome: DenoiseOutcome): Promise<DenoiseResults> {
   const { standard, settings, clean, labels, classifier, seed } = outcome;
   const hidden = standard.config.hidden;
-  // Each denoiser's weights, as a model file (none where it diverged).
-  const trained: (NamedModel & Denoiser & { file?: string })[] = [];
+  const testImages = clean.length / IMAGE_PIXELS;
+  // Each denoiser's model, from its training's state (none where it diverged).
+  const denoisers: MeasuredDenoiser[] = [];
+  const trained: (NamedModel & Denoiser)[] = [];
   for (const denoiser of outcome.denoisers) {
-    const file = `denoiser-${denoiser.kind}.safetensors`;
     if (denoiser.record.diverged) {
-      await Deno.remove(join(out, file)).catch(() => {});
+      denoisers.push(denoiser);
       continue;
     }
     const { weights } = await readTrainingState(outcome.folder, denoiser.record.id);
     const model = Autoencoder.fromWeights({ hidden, dropout: outcome.params.dropout }, weights);
-    await model.save(join(out, file));
-    trained.push({ ...denoiser, name: `${denoiser.kind} denoiser`, model, file });
+    denoisers.push({ ...denoiser, model });
+    trained.push({ ...denoiser, name: `${denoiser.kind} denoiser`, model });
   }
 
   // Comparison: every model on the same clean, noisy and occluded test images, then on the curves.
   const models: NamedModel[] = [{ name: "standard", model: standard }, ...trained];
-  const columns = [null, ...CORRUPTION_KINDS.map((kind) => settings.corruptions[kind])];
-  const losses: number[][] = [];
-  for (const corruption of columns) losses.push(await testLosses(models, clean, corruption, seed));
-  const lossOf = (model: number, column: number) => losses[column][model];
-  const comparison = {
-    headers: ["model", ...columns.map((c) => c ? describeCorruption(c) : "clean")],
-    rows: models.map(({ name }, m) => [name, ...columns.map((_, c) => lossOf(m, c))]),
-  };
-  const identity = await measureIdentity(
+  const measured = await measureIdentity(
     models,
     classifier,
     { pixels: clean, labels },
     settings,
     seed,
   );
-  const curves = lossCurves(identity);
-  const charts: string[] = [];
-  for (const curve of curves) charts.push(await writeCurve(out, curve));
-  const identityItems = await writeIdentityResults(out, identity);
+  /** A model's losses on the clean test images, then under each corruption of the figures. */
+  const lossesOf = (name: string) => [
+    measured.cleanLosses[name],
+    ...measured.at.map((at) => averageLoss(at.models[name].losses)),
+  ];
+  const standardLosses = lossesOf("standard");
+  for (const denoiser of denoisers) {
+    const column = 1 + CORRUPTION_KINDS.indexOf(denoiser.kind);
+    if (denoiser.model) {
+      denoiser.losses = {
+        denoiser: lossesOf(`${denoiser.kind} denoiser`)[column],
+        standard: standardLosses[column],
+      };
+    }
+  }
+  const comparison = {
+    headers: ["model", "clean", ...measured.at.map((at) => describeCorruption(at.corruption))],
+    rows: models.map(({ name }) => [name, ...lossesOf(name)]),
+  };
 
   // Figures: the first test digits, corrupted as in the comparison, through both models (Figure 6).
   const indices = [...Array(outcome.digits).keys()];
   const preview = clean.subarray(0, outcome.digits * IMAGE_PIXELS);
-  const figures: Record<string, string> = {};
-  const readings: Record<string, string[]> = {};
+  const figures: DenoisingFigure[] = [];
   for (const { kind, corruption, model } of trained) {
     const corrupted = corrupt(preview, corruption, seed);
     const outputs = [
@@ -166,108 +215,41 @@ export async function writeDenoiseResults(out: string, outcome: DenoiseOutcome):
       await reconstructPixels(model, corrupted),
     ];
     const rows = [preview, corrupted, ...outputs].map((pixels) => pickImages(pixels, indices));
-    figures[kind] = `denoised-${kind}.png`;
-    await writeFileAtomic(join(out, figures[kind]), encodeDigitGrid(rows, { separateAfter: [1] }));
-    readings[kind] = [];
+    const readings: string[] = [];
     for (const output of outputs) {
-      readings[kind].push(describeReadings(labels, await classifier.predict(output), indices));
+      readings.push(describeReadings(labels, await classifier.predict(output), indices));
     }
+    figures.push({ kind, corruption, rows, readings: [readings[0], readings[1]] });
   }
 
-  // Files: comparison table (JSON, CSV), the report section.
-  await writeFileAtomic(join(out, "comparison.csv"), csvTable(comparison.headers, comparison.rows));
-  await writeJsonAtomic(join(out, "denoise.json"), {
-    standardModel: settings.model,
-    hidden,
-    seed,
-    params: outcome.params,
-    trainImages: outcome.trainImages,
-    testImages: clean.length / IMAGE_PIXELS,
-    classifier: settings.classifier,
-    denoisers: outcome.denoisers.map(({ kind, corruption, record }) => ({
-      kind,
-      corruption,
-      file: trained.find((t) => t.kind === kind)?.file ?? null,
-      diverged: record.diverged,
-      epochs: record.history.length,
-      history: lossHistory(record.history),
-    })),
-    comparison,
-    curves,
-    identity,
-  });
-  const summaries = outcome.denoisers.map(({ kind, corruption, record }) => {
-    const column = 1 + CORRUPTION_KINDS.indexOf(kind);
-    const reference = kind === "noise"
-      ? `the study reports ${STUDY.denoiserLoss.value} after ${STUDY.denoiserLoss.epochs} epochs`
-      : "the study proposed it as future work";
-    const m = trained.findIndex((t) => t.kind === kind);
-    if (m < 0) {
-      return `The ${kind} denoiser diverged at epoch ${record.history.length}, so it was not saved.`;
-    }
-    const [ours, standards] = [lossOf(1 + m, column), lossOf(0, column)].map((l) => l.toFixed(6));
-    return `The ${kind} denoiser (${record.history.length} epochs) reaches ${ours} on test images ` +
-      `under ${
-        describeCorruption(corruption)
-      }, against the clean ones (${reference}); the standard ` +
-      `model reaches ${standards}.`;
-  });
-  const items: ReportItem[] = [
-    {
-      kind: "text",
-      text: `Denoisers of d = ${hidden} trained on ${outcome.trainImages} images ` +
-        `(${describeParams(outcome.params)}; ${outcome.params.source}), evaluated on ` +
-        `${clean.length / IMAGE_PIXELS} test images. ${summaries.join(" ")}`,
-    },
-    {
-      kind: "table",
-      caption: "Test loss against the clean image, per model and input (MSE per pixel).",
-      headers: comparison.headers,
-      rows: comparison.rows.map(([name, ...values]) => [
-        name,
-        ...values.map((v) => (v as number).toFixed(6)),
-      ]),
-    },
-    ...curves.map((curve, i): ReportItem => ({
-      kind: "figure",
-      file: charts[i],
-      caption: `Test loss of the standard model and the denoisers as the ${
-        curve.kind === "noise" ? "noise" : "occluding square"
-      } grows.`,
-    })),
-    ...curves.map((curve): ReportItem => ({
-      kind: "table",
-      caption: `The ${curve.kind} curves' values.`,
-      ...curveTable(curve, 5),
-    })),
-    ...identityItems,
-    ...trained.map(({ kind, corruption }): ReportItem => ({
-      kind: "figure",
-      file: figures[kind],
-      caption:
-        `The first ${outcome.digits} test digits under ${
-          describeCorruption(corruption)
-        }: original, corrupted, the standard model's output, the ${kind} denoiser's output (rows). ` +
-        `The classifier reads (true → read) the standard model's outputs ${
-          readings[kind][0]
-        } and the ${kind} denoiser's ${readings[kind][1]}.`,
-    })),
-  ];
-  const noise = trained.findIndex((t) => t.kind === "noise");
-  const findings = outcome.denoisers.some(({ kind }) => kind === "noise")
+  // Findings: the noise denoiser against the standard model, on noisy and clean digits.
+  const noise = denoisers.find(({ kind }) => kind === "noise");
+  const findings = noise
     ? denoiserFindings({
-      denoiser: noise < 0 ? null : lossOf(1 + noise, 1 + CORRUPTION_KINDS.indexOf("noise")),
-      standardNoisy: lossOf(0, 1 + CORRUPTION_KINDS.indexOf("noise")),
-      standardClean: lossOf(0, 0),
+      denoiser: noise.losses?.denoiser ?? null,
+      standardNoisy: standardLosses[1 + CORRUPTION_KINDS.indexOf("noise")],
+      standardClean: standardLosses[0],
       corruption: settings.corruptions.noise,
       budget: {
-        epochs: outcome.denoisers.find(({ kind }) => kind === "noise")!.record.history.length,
+        epochs: noise.record.history.length,
         trainImages: outcome.trainImages,
-        testImages: clean.length / IMAGE_PIXELS,
+        testImages,
       },
     })
     : [];
-  await publishSection(out, { title: "Denoising autoencoders", items, findings });
-  trained.forEach(({ model }) => model.dispose());
-  return summaries;
+  return {
+    hidden,
+    settings,
+    params: outcome.params,
+    seed,
+    trainImages: outcome.trainImages,
+    testImages,
+    digits: outcome.digits,
+    denoisers,
+    comparison,
+    curves: lossCurves(measured.identity),
+    identity: measured.identity,
+    figures,
+    findings,
+  };
 }

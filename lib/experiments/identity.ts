@@ -107,12 +107,44 @@ export function confusionMatrix(labels: Uint8Array, readings: Uint8Array): numbe
   return matrix;
 }
 
+/** What one model made of every test digit under one corruption of the figures. */
+export interface Reconstructions {
+  /** The reconstructions, `count × 784` floats in [0, 1]. */
+  pixels: Float32Array;
+  /** Each reconstruction's loss against its clean digit. */
+  losses: Float32Array;
+  /** The classifier's reading of each reconstruction. */
+  readings: Uint8Array;
+}
+
+/** Every model's reconstructions of the test digits under one corruption of the figures. */
+export interface ReconstructionsAt {
+  corruption: Corruption;
+  /** The corrupted test digits every model reconstructed. */
+  inputs: Float32Array;
+  /** By model name. */
+  models: Record<string, Reconstructions>;
+}
+
+/**
+ * What {@link measureIdentity} measures: identity, and from the same reconstructions each model's losses
+ * and, under the figures' corruptions, the reconstructions themselves.
+ */
+export interface IdentityMeasurement {
+  identity: IdentityResults;
+  /** Each model's loss on the clean test digits, by name. */
+  cleanLosses: Record<string, number>;
+  /** Under each corruption of `identity.at`, in its order. */
+  at: ReconstructionsAt[];
+}
+
 /**
  * Scores `models` with `classifier` on `test` digits: the classifier's own accuracy, each model's
  * ceiling, identity under each corruption of `settings` (with confusion matrices) and over each curve's
  * levels, with each model's loss against the clean digits there (with a progress bar). Every model and
  * the baseline see the same corrupted images, seeded by `seed` as `testLosses` seeds them, and
- * each model reconstructs each corrupted set once.
+ * each model reconstructs each corrupted set once: its losses on the clean digits and its reconstructions
+ * under the figures' corruptions come back beside identity.
  */
 export async function measureIdentity(
   models: NamedModel[],
@@ -120,21 +152,28 @@ export async function measureIdentity(
   test: LabelledPixels,
   settings: RobustnessSettings,
   seed: number,
-): Promise<IdentityResults> {
+): Promise<IdentityMeasurement> {
   const { pixels, labels } = test;
+  const keyOf = (corruption: Corruption | null) =>
+    corruption && corruptionLevel(corruption) > 0 ? describeCorruption(corruption) : "";
+  const figureKeys = new Set(CORRUPTION_KINDS.map((kind) => keyOf(settings.corruptions[kind])));
   /**
-   * The classifier's reading of `inputs` and of each model's reconstruction of them, and that
-   * reconstruction's loss against the clean digits.
+   * The classifier's reading of `inputs`, and each model's reconstruction of them: each one's loss
+   * against the clean digit and reading, and (with `keep`) the reconstructions themselves.
    */
-  const readAll = async (inputs: Float32Array) => {
+  const readAll = async (inputs: Float32Array, keep: boolean) => {
     const readings: Record<string, Uint8Array> = {};
     const losses: Record<string, number> = {};
+    const kept: Record<string, Reconstructions> = {};
     for (const { name, model } of models) {
       const reconstructed = await reconstructPixels(model, inputs);
       readings[name] = await classifier.predict(reconstructed);
-      losses[name] = averageLoss(await reconstructionLosses(reconstructed, pixels));
+      const each = await reconstructionLosses(reconstructed, pixels);
+      losses[name] = averageLoss(each);
+      if (keep) kept[name] = { pixels: reconstructed, losses: each, readings: readings[name] };
     }
-    return { input: await classifier.predict(inputs), readings, losses };
+    const input = await classifier.predict(inputs);
+    return { input, readings, losses, kept: keep ? { inputs, models: kept } : undefined };
   };
   const share = (readings: Record<string, Uint8Array>) =>
     Object.fromEntries(
@@ -144,13 +183,14 @@ export async function measureIdentity(
   /**
    * The classifier's reading of the inputs under `corruption` (none: the clean ones) and of each model's
    * reconstruction of them, read once for each corruption (a curve's level 0 is the clean images, and
-   * the figures' corruptions lie on the curves).
+   * the figures' corruptions lie on the curves); the reconstructions are kept under the figures'.
    */
   const read = (corruption: Corruption | null) => {
-    const key = corruption && corruptionLevel(corruption) > 0 ? describeCorruption(corruption) : "";
+    const key = keyOf(corruption);
     let readings = memo.get(key);
     if (!readings) {
-      readings = readAll(corruption ? corrupt(pixels, corruption, seed) : pixels);
+      const inputs = corruption ? corrupt(pixels, corruption, seed) : pixels;
+      readings = readAll(inputs, figureKeys.has(key));
       memo.set(key, readings);
     }
     return readings;
@@ -158,9 +198,10 @@ export async function measureIdentity(
 
   const clean = await read(null);
   const at: IdentityAt[] = [];
+  const reconstructionsAt: ReconstructionsAt[] = [];
   for (const kind of CORRUPTION_KINDS) {
     const corruption = settings.corruptions[kind];
-    const { input, readings } = await read(corruption);
+    const { input, readings, kept } = await read(corruption);
     const confusion: Record<string, number[][]> = { [INPUT_NAME]: confusionMatrix(labels, input) };
     for (const [name, r] of Object.entries(readings)) confusion[name] = confusionMatrix(labels, r);
     at.push({
@@ -169,6 +210,7 @@ export async function measureIdentity(
       baseline: identityShare(input, labels),
       confusion,
     });
+    reconstructionsAt.push({ corruption, ...kept! });
   }
   const curves: IdentityCurve[] = [];
   for (const kind of CORRUPTION_KINDS) {
@@ -192,11 +234,15 @@ export async function measureIdentity(
     curves.push(curve);
   }
   return {
-    testImages: labels.length,
-    classifierAccuracy: identityShare(clean.input, labels),
-    ceiling: share(clean.readings),
-    at,
-    curves,
+    identity: {
+      testImages: labels.length,
+      classifierAccuracy: identityShare(clean.input, labels),
+      ceiling: share(clean.readings),
+      at,
+      curves,
+    },
+    cleanLosses: clean.losses,
+    at: reconstructionsAt,
   };
 }
 

@@ -1,23 +1,19 @@
 /**
- * Paths through the latent space, as `morph` draws and measures them: a straight line between two codes
- * decoded frame by frame, the digit classifier's reading of every frame, and how smooth the path is — the
+ * Paths through the latent space, as `morph` measures them: a straight line between two codes decoded
+ * frame by frame, the digit classifier's reading of every frame, and how smooth the path is — the
  * largest pixel change between neighbouring frames against the change between its ends, and how often
  * the reading changes (a regular space changes class a few times, not back and forth) — with the
- * figures of a path (GIF and strip with the readings under it) and the distribution over many paths.
+ * distribution over many paths, the decoded class centroids and the codes laid out in two dimensions;
+ * `morph_files.ts` writes them.
  *
  * @module
  */
-import { join } from "node:path";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
-import { encodeGrayGif } from "../figures/gif.ts";
-import { digitGlyph } from "../figures/glyphs.ts";
-import { type Digit, digitGrid, encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic } from "../files/atomic.ts";
+import type { Digits } from "../data/mnist.ts";
+import { classCentroids, interpolate, projectTo2d } from "../latent.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { createRng, permutation } from "../random.ts";
-import type { ReportItem } from "../report.ts";
-import { scatterChart, writeChart } from "../figures/charts.ts";
 
 /** A decoded path: its frames (784 pixels each, in [0, 1]) and the digit each frame is read as. */
 export interface DecodedPath {
@@ -50,14 +46,6 @@ export async function decodeCodes(
   const pixels = new Float32Array(frames.length * IMAGE_PIXELS);
   frames.forEach((frame, i) => pixels.set(frame, i * IMAGE_PIXELS));
   return { frames, readings: await classifier.predict(pixels) };
-}
-
-/**
- * A path's frames and, under them, the classifier's reading of each written as a digit: two rows of a
- * digit grid.
- */
-export function pathRows(path: DecodedPath): Digit[][] {
-  return [path.frames, Array.from(path.readings, (digit) => digitGlyph(digit))];
 }
 
 /**
@@ -152,31 +140,6 @@ export function roughestPath(paths: readonly PathSmoothness[]): number {
   return worst;
 }
 
-/**
- * Writes `paths` as `<name>.gif` (every path's frame t side by side in frame t) and `<name>.png` (each
- * path's frames in a row, the classifier's reading of each frame written under it); returns the two
- * file names.
- */
-export async function writePathFigures(
-  dir: string,
-  name: string,
-  paths: readonly DecodedPath[],
-  delayMs: number,
-): Promise<{ gif: string; strip: string }> {
-  const files = { gif: `${name}.gif`, strip: `${name}.png` };
-  const steps = paths[0].frames.length;
-  const frames = Array.from(
-    { length: steps },
-    (_, t) => digitGrid([paths.map((path) => path.frames[t])], { gap: 0 }),
-  );
-  await writeFileAtomic(join(dir, files.gif), encodeGrayGif(frames, { delayMs }));
-  const rows = paths.flatMap(pathRows);
-  // Each path's frames and readings together, set apart from the next path's.
-  const separateAfter = paths.map((_, i) => 2 * i + 1);
-  await writeFileAtomic(join(dir, files.strip), encodeDigitGrid(rows, { separateAfter }));
-  return files;
-}
-
 /** The smoothness of many paths, as a distribution. */
 export interface SmoothnessSummary {
   paths: number;
@@ -226,126 +189,142 @@ export function summarizeSmoothness(
   };
 }
 
-/** Random paths drawn together in one GIF and strip (the roughest is also drawn on its own). */
-const RANDOM_SHOWN = 8;
+/** Codes drawn on the latent map at most (a random subset beyond that, to keep the chart legible). */
+const MAP_POINTS = 5000;
+/** Added to the seed to draw the random pairs, apart from the map's subset. */
+const RANDOM_SEED_OFFSET = 7919;
 
-/** Random paths, as `morph` hands them over to be written. */
+/** What `morph` measures with: the trained model, the classifier, the test digits and the flags. */
+export interface MorphInputs {
+  model: Autoencoder;
+  classifier: Classifier;
+  /** The test digits, holding every digit (for the centroids). */
+  test: Digits;
+  /** The digit pairs to morph, from the first to the second. */
+  pairs: [number, number][];
+  /** Frames per path, both ends included. */
+  steps: number;
+  /** Paths between the codes of this many random pairs of test digits. */
+  random: number;
+  seed: number;
+  /** The weights files of the model and the classifier, as `morph.json` records them. */
+  weights: { model: string; classifier: string };
+  /** Milliseconds per GIF frame. */
+  delayMs: number;
+}
+
+/** One morph: the decoded straight line from one class centroid to another, and how smooth it is. */
+export interface Morph {
+  from: number;
+  to: number;
+  path: DecodedPath;
+  smoothness: PathSmoothness;
+}
+
+/** Straight paths between the codes of random pairs of test digits, and how smooth they are. */
 export interface RandomPaths {
   /** The test digits each path joins, by index. */
   pairs: [number, number][];
   /** The labels of the test digits. */
   labels: Uint8Array;
   paths: DecodedPath[];
+  smoothness: PathSmoothness[];
+  summary: SmoothnessSummary;
+  /** The index of the roughest path. */
+  roughest: number;
+}
+
+/** Test codes in two dimensions: a random subset, with their digits. */
+export interface LatentMap {
+  /** Whether the codes are projected on their first two principal components (d > 2). */
+  projected: boolean;
+  x: number[];
+  y: number[];
+  labels: number[];
+}
+
+/** Everything `morph` measured, as `morph_files.ts` writes it. */
+export interface MorphResults {
+  weights: MorphInputs["weights"];
+  hidden: number;
+  steps: number;
   delayMs: number;
+  centroids: Float32Array[];
+  /** Each class centroid decoded, and read. */
+  decodedCentroids: DecodedPath;
+  /** How many of the decoded centroids are read as their own class. */
+  ownClass: number;
+  morphs: Morph[];
+  /** None where no random paths were asked for. */
+  random?: RandomPaths;
+  map: LatentMap;
 }
 
 /**
- * Writes the random paths' figures into `dir` — the first few as `morph_random.{gif,png}`, the roughest
- * as `morph_random_roughest.{gif,png}`, each path's smoothness as `random_paths.{svg,png}` — and returns
- * their record (each path's ends, readings and smoothness; the distribution; the roughest) and report
- * items.
+ * Encodes the test digits of `inputs`, decodes each class centroid and each straight line between the
+ * centroids of its pairs and between the codes of random test digits, each frame read by the
+ * classifier, with how smooth each path is; and lays the codes out in two dimensions.
  */
-export async function writeRandomPaths(
-  dir: string,
-  random: RandomPaths,
-): Promise<{ record: unknown; items: ReportItem[] }> {
-  const { pairs, labels, paths } = random;
-  const steps = paths[0].frames.length;
+export async function measureMorphs(inputs: MorphInputs): Promise<MorphResults> {
+  const { model, classifier, steps, seed } = inputs;
+  const encoded = await model.getEncRepresentation(inputs.test);
+  const centroids = classCentroids(encoded);
+
+  // Centroids: each class's mean code decoded, and read.
+  const decodedCentroids = await decodeCodes(model, classifier, centroids);
+  const ownClass = decodedCentroids.readings.filter((reading, digit) => reading === digit).length;
+
+  // Morphs: decode and read each step of each straight line between centroids.
+  const morphs: Morph[] = [];
+  for (const [from, to] of inputs.pairs) {
+    const path = await decodeCodes(
+      model,
+      classifier,
+      interpolate(centroids[from], centroids[to], steps),
+    );
+    morphs.push({ from, to, path, smoothness: pathSmoothness(path) });
+  }
+
+  // Random paths: straight lines between the codes of random test digits, and how smooth they are.
+  const pairs = randomPairs(inputs.test.count, inputs.random, seed + RANDOM_SEED_OFFSET);
+  const code = (i: number) => encoded.codes.subarray(i * encoded.hidden, (i + 1) * encoded.hidden);
+  const paths = [];
+  for (const [a, b] of pairs) {
+    paths.push(await decodeCodes(model, classifier, interpolate(code(a), code(b), steps)));
+  }
   const smoothness = paths.map(pathSmoothness);
-  const summary = summarizeSmoothness(smoothness, steps);
-  const roughest = roughestPath(smoothness);
-  const shown = await writePathFigures(
-    dir,
-    "morph_random",
-    paths.slice(0, RANDOM_SHOWN),
-    random.delayMs,
-  );
-  const worst = await writePathFigures(
-    dir,
-    "morph_random_roughest",
-    [paths[roughest]],
-    random.delayMs,
-  );
-  await writeChart(
-    join(dir, "random_paths"),
-    await scatterChart({
-      title: `Smoothness of ${paths.length} straight paths between random test codes`,
-      x: {
-        title: "changes of the classifier's reading along the path",
-        whole: true,
-        values: smoothness.map((s) => s.readingChanges),
-      },
-      y: {
-        title: "largest step / distance between the ends",
-        values: smoothness.map((s) => s.largestStep ?? NaN),
-      },
-    }),
-  );
-  const step = (value: number | null) => value === null ? "undefined" : value.toFixed(3);
-  const { largestStep, evenStep, readingChanges } = summary;
-  const times = (k: number) => ["never", "once", "twice"][k] ?? `${k} times`;
-  const changes = readingChanges.flatMap((count, k) =>
-    count > 0 ? [`${times(k)} on ${count}`] : []
-  );
-  const [from, to] = pairs[roughest];
-  const goBack = summary.backAndForth === 1
-    ? "goes back to a digit it had left"
-    : "go back to a digit they had left";
-  const items: ReportItem[] = [
-    {
-      kind: "text",
-      text: `Is the encoded space regular? ${paths.length} straight lines of ${steps} frames ` +
-        "between the codes of random pairs of test digits: the largest pixel change between " +
-        "neighbouring frames, against the change between the ends, is " +
-        `${step(largestStep.median)} on the median path, at most ${step(largestStep.p90)} on 90% ` +
-        `of them and ${step(largestStep.max)} on the roughest (a path that changes evenly: ` +
-        `${step(evenStep)}; one that jumps in one step: 1). Along them the classifier's reading ` +
-        `changes ${changes.join(", ")}; ${summary.backAndForth} of the ${paths.length} paths ` +
-        `${goBack}.`,
-    },
-    {
-      kind: "figure",
-      file: shown.gif,
-      caption: `The first ${Math.min(RANDOM_SHOWN, paths.length)} random paths, side by side.`,
-    },
-    {
-      kind: "figure",
-      file: shown.strip,
-      caption: "The same paths' frames, a path per row, with the classifier's reading of every " +
-        "frame under it.",
-    },
-    {
-      kind: "figure",
-      file: "random_paths.png",
-      caption: "Each random path: its largest step against the distance between its ends, and " +
-        "how many times its reading changes.",
-    },
-    {
-      kind: "table",
-      caption: "Random paths by how many times the classifier's reading changes along them.",
-      headers: ["reading changes", "paths"],
-      rows: readingChanges.map((count, k) => [k, count]),
-    },
-    {
-      kind: "figure",
-      file: worst.strip,
-      caption: `The roughest random path, from test digit ${from} (a ${labels[from]}) to ${to} ` +
-        `(a ${labels[to]}): its largest step is ${step(smoothness[roughest].largestStep)} of the ` +
-        `way; read as ${describeRuns(paths[roughest].readings)}.`,
-    },
-  ];
-  const record = {
-    pairs: pairs.map(([a, b], i) => ({
-      from: { index: a, label: labels[a] },
-      to: { index: b, label: labels[b] },
-      readings: Array.from(paths[i].readings),
-      ...smoothness[i],
-    })),
-    summary,
-    roughest,
-    figures: { shown, roughest: worst, chart: "random_paths.png" },
+  const random = paths.length > 0
+    ? {
+      pairs,
+      labels: encoded.labels,
+      paths,
+      smoothness,
+      summary: summarizeSmoothness(smoothness, steps),
+      roughest: roughestPath(smoothness),
+    }
+    : undefined;
+
+  // Latent map: every code (or a random subset) in two dimensions, coloured by digit.
+  const { x, y } = projectTo2d(encoded);
+  const shown = permutation(encoded.labels.length, createRng(seed)).subarray(0, MAP_POINTS);
+  const map = {
+    projected: encoded.hidden > 2,
+    x: Array.from(shown, (i) => x[i]),
+    y: Array.from(shown, (i) => y[i]),
+    labels: Array.from(shown, (i) => encoded.labels[i]),
   };
-  return { record, items };
+  return {
+    weights: inputs.weights,
+    hidden: encoded.hidden,
+    steps,
+    delayMs: inputs.delayMs,
+    centroids,
+    decodedCentroids,
+    ownClass,
+    morphs,
+    random,
+    map,
+  };
 }
 
 /** The Euclidean distance between two images. */

@@ -1,29 +1,13 @@
 /**
  * The search step: its trials as trainings (one per trial and fold), trained and scored rung after rung —
  * successive halving, or the study's plain random search as a single rung — by one process or split
- * among shards, and what `deno task search` leaves: the ranked table, the validation loss against the
- * parameters, the best parameters and the report section.
+ * among shards, then ranked, the best judged against the study's; `search_files.ts` writes them.
  *
  * @module
  */
-import { join } from "node:path";
 import type { Digits } from "../data/mnist.ts";
-import { scatterChart, writeChart } from "../figures/charts.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
-import {
-  csvTable,
-  type Finding,
-  markdownTable,
-  publishSection,
-  type ReportItem,
-} from "../report.ts";
-import {
-  BEST_PARAMS_FILE,
-  describeParams,
-  rankTrials,
-  type TrialParams,
-  type TrialRecord,
-} from "../search_space.ts";
+import type { Finding } from "../report.ts";
+import { describeParams, rankTrials, type TrialParams, type TrialRecord } from "../search_space.ts";
 import { owns, type StepRun } from "../shards.ts";
 import type { EnginePlan } from "../train/engine.ts";
 import { type HalvingOutcome, type Rung, successiveHalving } from "../train/halving.ts";
@@ -213,14 +197,7 @@ function trialRecord(
   };
 }
 
-/** How the table shows each kind of number. */
-const FORMATS = {
-  dropout: (value: number) => value.toFixed(4),
-  rate: (value: number) => value.toExponential(2),
-  loss: (value: number) => value.toFixed(5),
-};
-
-/** A finished search, as `search` hands it over to be written. */
+/** A finished search, as `search` hands it over to be ranked. */
 export interface SearchOutcome {
   trials: TrialRecord[];
   scheduler: Scheduler;
@@ -234,107 +211,20 @@ export interface SearchOutcome {
   seed: number;
 }
 
-/**
- * Writes `trials.{json,csv}`, `loss_vs_params.{svg,png}`, `best_params.json` and the report section into
- * `out`; returns the ranked table as Markdown. With no converged trial, no parameters are recommended
- * and it throws after writing the table.
- */
-export async function writeSearchResults(out: string, outcome: SearchOutcome): Promise<string> {
-  const { folds, rungs } = outcome;
+/** A finished search ranked, as `search_files.ts` writes it. */
+export interface SearchResults extends SearchOutcome {
+  /** Every trial, best first: by last rung reached, then by validation loss there; diverged ones last. */
+  ranked: TrialRecord[];
+  /** The best trial that converged; none where every trial diverged. */
+  best?: TrialRecord;
+  findings: Finding[];
+}
+
+/** Ranks the trials of `outcome` and judges its best against the study's. */
+export function rankSearch(outcome: SearchOutcome): SearchResults {
   const ranked = rankTrials(outcome.trials);
-  const finished = ranked.filter((trial) => !trial.diverged);
-  const foldHeaders = folds === 1 ? [] : Array.from({ length: folds }, (_, f) => `fold ${f + 1}`);
-  const headers = [
-    "rank",
-    "trial",
-    "dropout",
-    "lr",
-    "L2",
-    "last rung",
-    "epochs",
-    "validation loss",
-    ...foldHeaders,
-  ];
-  const tableRows = (show: (value: number | null, kind: keyof typeof FORMATS) => string | number) =>
-    ranked.map((trial, rank) => [
-      rank + 1,
-      trial.index + 1,
-      show(trial.params.dropout, "dropout"),
-      show(trial.params.lr, "rate"),
-      show(trial.params.l2, "rate"),
-      trial.rung + 1,
-      trial.epochs,
-      show(trial.validationLoss, "loss"),
-      ...(folds === 1 ? [] : trial.foldLosses.map((loss) => show(loss, "loss"))),
-    ]);
-  const shownRows = tableRows((value, kind) => value === null ? "diverged" : FORMATS[kind](value));
-  await writeFileAtomic(
-    join(out, "trials.csv"),
-    csvTable(headers, tableRows((v) => v ?? "diverged")),
-  );
-  await writeJsonAtomic(join(out, "trials.json"), {
-    scheduler: outcome.scheduler,
-    eta: outcome.eta,
-    rungs,
-    folds,
-    seed: outcome.seed,
-    trials: outcome.trials,
-  });
-
-  const figure = "loss_vs_params";
-  if (finished.length > 0) await writeChart(join(out, figure), await lossChart(finished, outcome));
-  else {
-    for (const extension of ["svg", "png"]) {
-      await Deno.remove(join(out, `${figure}.${extension}`)).catch(() => {});
-    }
-  }
-
-  const bestPath = join(out, BEST_PARAMS_FILE.split("/").at(-1)!);
-  const best = finished[0];
-  if (best) {
-    await writeJsonAtomic(bestPath, {
-      ...best.params,
-      validationLoss: best.validationLoss,
-      trial: best.index + 1,
-      trials: ranked.length,
-      epochs: best.epochs,
-      scheduler: outcome.scheduler,
-      folds,
-      trainImages: outcome.trainImages,
-      seed: outcome.seed,
-    });
-  } else await Deno.remove(bestPath).catch(() => {}); // no stale recommendation beside these trials
-
-  await publishSection(out, {
-    title: `Hyper-parameter search: d = ${outcome.hidden}`,
-    findings: best ? searchFindings(best, outcome) : [],
-    items: [
-      { kind: "text", text: describeSearch(outcome, ranked, best) },
-      ...(finished.length > 0
-        ? [
-          {
-            kind: "figure",
-            file: `${figure}.png`,
-            caption: outcome.scheduler === "halving"
-              ? "Validation loss of each converged trial at its last rung against its learning rate " +
-                "(left) and L2 weight decay (right), coloured by the epochs it had trained by then: the " +
-                "trials that went on are those that trained best."
-              : "Validation loss of each converged trial against its learning rate (left) and L2 " +
-                "weight decay (right), coloured by dropout.",
-          } satisfies ReportItem,
-        ]
-        : []),
-      {
-        kind: "table",
-        caption: "All trials, best first: by last rung reached, then by validation loss there; " +
-          "diverged ones last.",
-        headers,
-        rows: shownRows,
-      },
-    ],
-  });
-  if (!best) throw new Error(`all ${ranked.length} trials diverged; narrow --lr-range`);
-  return markdownTable(headers, shownRows);
+  const best = ranked.find((trial) => !trial.diverged);
+  return { ...outcome, ranked, best, findings: best ? searchFindings(best, outcome) : [] };
 }
 
 /** How far the best learning rate may lie from the study's, as a factor, to count as the same. */
@@ -369,58 +259,4 @@ export function searchFindings(
     why: `${outcome.trials.length} of the study's ${STUDY.searchTrials} trials on ` +
       `${outcome.trainImages} of its ${STUDY.trainImages} images (lr ${factor} the study's)`,
   }];
-}
-
-/** The validation loss of each converged trial at its last rung against its lr and L2. */
-function lossChart(finished: TrialRecord[], outcome: SearchOutcome) {
-  const halving = outcome.scheduler === "halving";
-  return scatterChart({
-    title: halving
-      ? `Validation loss at each trial's last rung, ${finished.length} of ${outcome.trials.length} trials`
-      : `Validation loss after ${outcome.rungs[0].epochs} epochs, ${finished.length} of ` +
-        `${outcome.trials.length} trials`,
-    x: [
-      { title: "learning rate", values: finished.map((t) => t.params.lr), log: true },
-      { title: "L2 weight decay", values: finished.map((t) => t.params.l2), log: true },
-    ],
-    y: {
-      title: "validation loss (MSE per pixel)",
-      values: finished.map((t) => t.validationLoss!),
-      log: true,
-    },
-    color: halving
-      ? { title: "epochs trained", values: finished.map((t) => t.epochs), categorical: true }
-      : { title: "dropout", values: finished.map((t) => t.params.dropout) },
-    width: 360,
-  });
-}
-
-/** The search in words: how the trials were drawn, trained and scored, and what won. */
-function describeSearch(
-  outcome: SearchOutcome,
-  ranked: TrialRecord[],
-  best: TrialRecord | undefined,
-): string {
-  const exponent = (value: number) => String(+Math.log10(value).toFixed(2)).replace("-", "−");
-  const drawn = `dropout U[0, 0.5], lr 10^U(${
-    outcome.lrRange.map(exponent).join(", ")
-  }), L2 10^U(−6, −2)`;
-  const scoring = outcome.folds === 1
-    ? `scored on ${outcome.validationImages} held-out training images (never the test set)`
-    : `scored by ${outcome.folds}-fold cross-validation over the training split`;
-  const training = outcome.scheduler === "halving"
-    ? `successive halving (η = ${outcome.eta}): ${
-      outcome.rungs.map((rung) => `${rung.candidates} trained to ${rung.epochs} epochs`).join(
-        ", then ",
-      )
-    }, each rung's best going on from its own weights and optimiser state`
-    : `each trained ${outcome.rungs[0].epochs} epochs`;
-  const diverged = ranked.filter((trial) => trial.diverged).length;
-  const result = best
-    ? `Best: trial ${best.index + 1}, ${describeParams(best.params)}, validation loss ` +
-      `${FORMATS.loss(best.validationLoss!)} after ${best.epochs} epochs; train, sweep and ` +
-      "denoise now use it by default."
-    : "No trial converged, so no parameters are recommended.";
-  return `${ranked.length} combinations drawn as the study does (${drawn}), ${training}, on ` +
-    `${outcome.trainImages} images, ${scoring}; ${diverged} diverged. ${result}`;
 }

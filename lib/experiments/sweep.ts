@@ -1,22 +1,18 @@
 /**
- * What `deno task sweep` leaves, put together from its trainings' results: each size's weights
- * (`model-d<d>.safetensors`), the final losses per size with the exponential fitted to the test loss
- * against d (and Spearman's ρ, whether the loss falls with d at all), the loss-against-d chart, the same
- * test digits reconstructed by every size, the tables and the report's section.
+ * What `deno task sweep` sums up of its trainings' results: each size's model and final losses, the
+ * exponential fitted to the test loss against d (and Spearman's ρ, whether the loss falls with d at
+ * all), the same test digits reconstructed by every size, and what it judges of the study;
+ * `sweep_files.ts` writes it.
  *
  * @module
  */
-import { join } from "node:path";
+import type { Pixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
 import type { TrainingParams } from "../experiment.ts";
-import { scatterChart, writeChart } from "../figures/charts.ts";
-import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
-import { csvTable, type Finding, markdownTable, publishSection } from "../report.ts";
-import { describeParams } from "../search_space.ts";
+import type { Finding } from "../report.ts";
 import { type ExponentialFit, fitExponential, spearman } from "../stats.ts";
 import { lossHistory, readTrainingState, type TrainingRecord } from "../train/trainings.ts";
 import { EXPONENTIAL_R2, FALLING_RHO, holdsWhen } from "./findings.ts";
@@ -43,7 +39,7 @@ export interface SweepTrend {
   spearman: number | null;
 }
 
-/** A sweep's trainings, as `sweep` hands them over to be written. */
+/** A sweep's trainings, as `sweep` hands them over to be summed up. */
 export interface SweepOutcome {
   sizes: number[];
   /** Each size's record, in the order of `sizes`. */
@@ -56,135 +52,60 @@ export interface SweepOutcome {
   test: Digits;
 }
 
+/** A sweep's numbers, models and preview, as `sweep_files.ts` writes them. */
+export interface SweepResults {
+  sizes: number[];
+  params: TrainingParams;
+  seed: number;
+  trainImages: number;
+  testImages: number;
+  /** Each size's result, in the order of `sizes`. */
+  results: SizeResult[];
+  trend: SweepTrend;
+  /** Each size's trained model, in the order of `sizes`; none where it diverged. */
+  models: (Autoencoder | undefined)[];
+  /** The first test digits (top row) and their reconstruction by each size that converged. */
+  preview: Pixels[][];
+  findings: Finding[];
+}
+
 /**
- * Writes every size's weights, `sweep.{json,csv}`, `loss_vs_hidden.{svg,png}`,
- * `reconstructions_by_hidden.png` and the report section into `out`; returns the table as Markdown.
+ * Sums up the trainings of `outcome`: each size's final losses, the trend against d, each size's model
+ * (from its training's state) and its reconstructions of the first test digits; the caller disposes the
+ * models.
  */
-export async function writeSweepResults(out: string, outcome: SweepOutcome): Promise<string> {
+export async function summarizeSweep(outcome: SweepOutcome): Promise<SweepResults> {
   const { sizes, params } = outcome;
   const results = outcome.records.map((record, i) => sizeResult(sizes[i], record));
-  const converged = results.filter((r) => r.finalTestLoss !== null);
-  const trend = sweepTrend(converged);
+  const trend = sweepTrend(results.filter((r) => r.finalTestLoss !== null));
 
-  // Weights of each size that converged, and the same test digits reconstructed by each.
-  const preview = outcome.test.images.subarray(0, PREVIEW_DIGITS * IMAGE_PIXELS);
+  // Each size that converged, and the same test digits reconstructed by each.
+  const shown = outcome.test.images.subarray(0, PREVIEW_DIGITS * IMAGE_PIXELS);
   const columns = [...Array(Math.min(PREVIEW_DIGITS, outcome.test.count)).keys()];
-  const rows = [pickImages(preview, columns)];
+  const preview = [pickImages(shown, columns)];
+  const models: (Autoencoder | undefined)[] = [];
   for (const [i, hidden] of sizes.entries()) {
-    const weightsPath = join(out, `model-d${hidden}.safetensors`);
     if (results[i].diverged) {
-      await Deno.remove(weightsPath).catch(() => {}); // none of an earlier run beside these results
+      models.push(undefined);
       continue;
     }
     const { weights } = await readTrainingState(outcome.folder, outcome.records[i].id);
     const model = Autoencoder.fromWeights({ hidden, dropout: params.dropout }, weights);
-    await model.save(weightsPath);
-    rows.push(pickImages(await reconstructPixels(model, preview), columns));
-    model.dispose();
+    models.push(model);
+    preview.push(pickImages(await reconstructPixels(model, shown), columns));
   }
-  await writeFileAtomic(
-    join(out, "reconstructions_by_hidden.png"),
-    encodeDigitGrid(rows, { separateAfter: [0] }),
-  );
-
-  // The chart of loss against d with the fit.
-  const lossFigure = "loss_vs_hidden";
-  if (converged.length > 0) {
-    await writeChart(
-      join(out, lossFigure),
-      await scatterChart({
-        title: trend.fit
-          ? `Final test loss against hidden size (×${
-            trend.fit.factorPerUnit.toFixed(3)
-          } per unit of d)`
-          : "Final test loss against hidden size",
-        x: { title: "hidden size d", values: converged.map((r) => r.hidden), whole: true },
-        y: {
-          title: "final test loss (MSE per pixel)",
-          values: converged.map((r) => r.finalTestLoss!),
-          log: true,
-        },
-        trend: trend.fit ? "exponential" : undefined,
-      }),
-    );
-  } else {
-    for (const extension of ["svg", "png"]) {
-      await Deno.remove(join(out, `${lossFigure}.${extension}`)).catch(() => {});
-    }
-  }
-
-  // The table (JSON, CSV, report), with the fitted loss beside each measured one.
-  const fitted = (hidden: number) =>
-    trend.fit ? trend.fit.scale * Math.exp(trend.fit.rate * hidden) : null;
-  const headers = [
-    "d",
-    "final train loss",
-    "final validation loss",
-    "final test loss",
-    "fitted test loss",
-  ];
-  const tableRows = (show: (value: number | null) => string | number) =>
-    results.map((r) => [
-      r.hidden,
-      ...[r.finalTrainLoss, r.finalValidationLoss, r.finalTestLoss, fitted(r.hidden)].map(show),
-    ]);
-  await writeJsonAtomic(join(out, "sweep.json"), {
+  return {
+    sizes,
     params,
-    epochs: params.epochs,
-    batchSize: params.batchSize,
     seed: outcome.seed,
     trainImages: outcome.trainImages,
     testImages: outcome.test.count,
-    fit: trend.fit,
-    spearman: trend.spearman,
-    sizes: results,
-  });
-  await writeFileAtomic(
-    join(out, "sweep.csv"),
-    csvTable(headers, tableRows((value) => value ?? "diverged")),
-  );
-  const shownRows = tableRows((value) => value === null ? "diverged" : value.toFixed(5));
-  const diverged = results.filter((r) => r.diverged).map((r) => `d = ${r.hidden}`);
-  const trained = `One model per latent size d = ${sizes.join(", ")}, each trained ` +
-    `${params.epochs} epochs on ${outcome.trainImages} images with ${describeParams(params)} ` +
-    `(${params.source}); losses on ${outcome.test.count} test images.`;
-  await publishSection(out, {
-    title: "Hidden-layer size",
+    results,
+    trend,
+    models,
+    preview,
     findings: sweepFindings(trend, sizes),
-    items: [
-      {
-        kind: "text",
-        text: trained + (diverged.length > 0 ? ` Diverged: ${diverged.join(", ")}.` : "") +
-          describeTrend(trend),
-      },
-      ...(converged.length > 0
-        ? [{
-          kind: "figure" as const,
-          file: `${lossFigure}.png`,
-          caption:
-            "Final test loss of each size on a log scale, with an exponential fitted to it " +
-            "(drawn by Vega-Lite's regression; the table's fit is least squares on ln(loss)): a " +
-            "straight line means each unit of d cuts the loss by the same factor.",
-        }]
-        : []),
-      {
-        kind: "figure",
-        file: "reconstructions_by_hidden.png",
-        caption: `The first ${columns.length} test digits (top, set apart by a white line) and ` +
-          `their reconstructions by d = ${
-            sizes.filter((_, i) => !results[i].diverged).join(", ")
-          }, one row each, top to bottom.`,
-      },
-      {
-        kind: "table",
-        caption: "Final losses per size, and the fitted test loss.",
-        headers,
-        rows: shownRows,
-      },
-    ],
-  });
-  if (converged.length === 0) throw new Error(`every size diverged; wrote ${out}/`);
-  return markdownTable(headers, shownRows);
+  };
 }
 
 /**
@@ -241,19 +162,16 @@ export function sweepFindings({ fit, spearman }: SweepTrend, sizes: number[]): F
   ];
 }
 
-/** The trend in words, as the report states it. */
-function describeTrend({ fit, spearman }: SweepTrend): string {
-  if (!fit || spearman === null) return "";
-  return ` The final test loss changes by a factor of ${
-    fit.factorPerUnit.toFixed(3)
-  } per unit of ` +
-    `d: ln(loss) = ${signed(Math.log(fit.scale), 3)} ${fit.rate < 0 ? "−" : "+"} ` +
-    `${Math.abs(fit.rate).toFixed(4)}·d (least squares, R² = ${fit.r2.toFixed(3)}); Spearman's ` +
-    `ρ of loss with d is ${signed(spearman, 3)}.`;
-}
-
-/** `value` to `digits` decimals, negative with a minus sign (−), not a hyphen. */
-function signed(value: number, digits: number): string {
+/**
+ * `value` to `digits` decimals, negative with a minus sign (−), not a hyphen.
+ *
+ * @example
+ * ```ts
+ * import { signed } from "./sweep.ts";
+ * console.log(signed(-0.98765, 3)); // "−0.988"
+ * ```
+ */
+export function signed(value: number, digits: number): string {
   return value.toFixed(digits).replace("-", "−");
 }
 

@@ -1,21 +1,17 @@
 /**
- * What `deno task train` leaves: the history of its epochs, a loss curve, the first test digits beside
- * their reconstructions and the report's section — put together from one training's result.
+ * What `deno task train` sums up of one training's result: its rate, the first test digits beside their
+ * reconstructions, and what it judges of the study; `train_files.ts` writes it.
  *
  * @module
  */
-import { join } from "node:path";
+import type { Pixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
-import { lineChart, writeChart } from "../figures/charts.ts";
-import { encodeDigitGrid } from "../figures/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import { pickImages, reconstructPixels } from "../predict.ts";
-import { type Finding, publishSection, type ReportItem } from "../report.ts";
+import type { Finding } from "../report.ts";
 import type { TrainingParams } from "../experiment.ts";
-import { describeParams } from "../search_space.ts";
-import { formatRate, overallRate } from "../train/fit.ts";
+import { overallRate } from "../train/fit.ts";
 import { closeTo } from "./findings.ts";
 import { STUDY } from "../paper.ts";
 import type { FitResult } from "../train/trainer.ts";
@@ -23,7 +19,7 @@ import type { FitResult } from "../train/trainer.ts";
 /** Test digits shown beside their reconstructions. */
 const PREVIEW_DIGITS = 10;
 
-/** One training's result, as `train` hands it over to be written. */
+/** One training's result, as `train` hands it over to be summed up. */
 export interface TrainingOutcome {
   /** The model's latent size and how it trained. */
   hidden: number;
@@ -39,79 +35,45 @@ export interface TrainingOutcome {
   test: Digits;
 }
 
-/**
- * Writes `history.json`, `loss.{svg,png}`, `reconstructions.png` (where there is a model) and the report
- * section into `out`; returns the summary line of the report.
- */
-export async function writeTrainingResults(out: string, outcome: TrainingOutcome): Promise<string> {
-  const { hidden, params, result, model } = outcome;
-  const { history, diverged } = result;
-  const final = history.at(-1)!;
-  const samplesPerSecond = overallRate(history, outcome.trainImages);
-  await writeJsonAtomic(join(out, "history.json"), {
-    hidden,
-    params,
+/** One training's numbers and preview, as `train_files.ts` writes them. */
+export interface TrainingResults {
+  hidden: number;
+  params: TrainingParams;
+  seed: number;
+  engine: string;
+  trainImages: number;
+  testImages: number;
+  result: FitResult;
+  /** Training samples per second over every epoch. */
+  samplesPerSecond: number;
+  /** The first test digits (top row) and their reconstructions; none where the training diverged. */
+  preview?: Pixels[][];
+  findings: Finding[];
+}
+
+/** Sums up `outcome`: its rate, the first test digits reconstructed, what it judges of the study. */
+export async function summarizeTraining(outcome: TrainingOutcome): Promise<TrainingResults> {
+  const { model, test } = outcome;
+  let preview: Pixels[][] | undefined;
+  if (model) {
+    const shown = test.images.subarray(0, PREVIEW_DIGITS * IMAGE_PIXELS);
+    const indices = [...Array(Math.min(PREVIEW_DIGITS, test.count)).keys()];
+    preview = [shown, await reconstructPixels(model, shown)].map((pixels) =>
+      pickImages(pixels, indices)
+    );
+  }
+  return {
+    hidden: outcome.hidden,
+    params: outcome.params,
     seed: outcome.seed,
     engine: outcome.engine,
     trainImages: outcome.trainImages,
-    diverged,
-    epochsTrained: history.length,
-    samplesPerSecond,
-    finalTestLoss: final.testLoss,
-    epochs: history,
-  });
-  const items: ReportItem[] = [];
-  // A run that diverged from its first epoch has no finite loss to draw.
-  if (history.some((record) => Number.isFinite(record.trainLoss))) {
-    const epochs = history.map((record) => record.epoch);
-    await writeChart(
-      join(out, "loss"),
-      await lineChart({
-        title: `Loss per epoch, d = ${hidden}`,
-        x: { title: "epoch", whole: true },
-        y: { title: "mean squared error per pixel", log: true },
-        legend: "split",
-        series: [
-          { name: "train", x: epochs, y: history.map((r) => r.trainLoss) },
-          { name: "validation", x: epochs, y: history.map((r) => r.validationLoss ?? NaN) },
-          { name: "test", x: epochs, y: history.map((r) => r.testLoss ?? NaN) },
-        ],
-      }),
-    );
-    items.push({
-      kind: "figure",
-      file: "loss.png",
-      caption: "Train, validation and test loss per epoch.",
-    });
-  }
-  if (model) {
-    const preview = outcome.test.images.subarray(0, PREVIEW_DIGITS * IMAGE_PIXELS);
-    const indices = [...Array(Math.min(PREVIEW_DIGITS, outcome.test.count)).keys()];
-    const rows = [preview, await reconstructPixels(model, preview)].map((pixels) =>
-      pickImages(pixels, indices)
-    );
-    await writeFileAtomic(join(out, "reconstructions.png"), encodeDigitGrid(rows));
-    items.push({
-      kind: "figure",
-      file: "reconstructions.png",
-      caption: `The first ${indices.length} test digits (top) and their reconstructions (bottom).`,
-    });
-  }
-  const outcomeText = diverged
-    ? `diverged at epoch ${final.epoch} (a loss turned NaN or infinite), so no model was saved`
-    : `final test loss ${final.testLoss?.toFixed(5)}`;
-  const summary = `${history.length} epochs on ${outcome.trainImages} images with ` +
-    `${describeParams(params)} (${params.source}), trained by ${outcome.engine} at ${
-      formatRate(samplesPerSecond)
-    } ` +
-    `samples/s; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
-    `${STUDY.testLoss.epochs} epochs).`;
-  await publishSection(out, {
-    title: `Training: d = ${hidden}`,
-    items: [{ kind: "text", text: summary }, ...items],
-    findings: trainingFindings({ ...outcome, testImages: outcome.test.count }),
-  });
-  return summary;
+    testImages: test.count,
+    result: outcome.result,
+    samplesPerSecond: overallRate(outcome.result.history, outcome.trainImages),
+    preview,
+    findings: trainingFindings({ ...outcome, testImages: test.count }),
+  };
 }
 
 /**
