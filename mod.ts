@@ -188,3 +188,15 @@ export {
   writeChart,
 } from "./lib/figures/charts.ts";
 export { digitGlyph } from "./lib/figures/glyphs.ts";
+export { markdownTable } from "./lib/report.ts";
+
+// Notebooks: training in one call, cells run out of order, GIFs inline.
+export {
+  type AutoencoderTraining,
+  CellOrderError,
+  gifDisplay,
+  ranFirst,
+  trainAutoencoders,
+  type TrainedAutoencoder,
+  type TrainOptions,
+} from "./lib/notebook.ts";

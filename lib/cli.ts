@@ -274,12 +274,14 @@ export class ProgressBar {
     Deno.stderr.writeSync(new TextEncoder().encode(`\r${this.#line(done, status)}\x1b[K`));
   }
 
-  /** Ends the bar with a final line that stays, also when standard error is not a terminal. */
+  /**
+   * Ends the bar with a final line that stays, also when standard error is not a terminal (there through
+   * `console.error`, which a notebook's kernel shows under the cell).
+   */
   finish(status = ""): void {
     const line = this.#line(this.total, status);
-    Deno.stderr.writeSync(
-      new TextEncoder().encode(this.#interactive ? `\r${line}\x1b[K\n` : `${line}\n`),
-    );
+    if (!this.#interactive) return console.error(line);
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K\n`));
   }
 
   #line(done: number, status: string): string {

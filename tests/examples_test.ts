@@ -1,7 +1,7 @@
 /** The cluster examples under `examples/` run as written: their command lines pass the scripts' checks. */
 import assert from "node:assert/strict";
 import { shardOfEnvironment } from "../lib/shards.ts";
-import { parseYaml } from "./_deps.ts";
+import { KubernetesJob, parseYaml } from "./_deps.ts";
 import { lastLine, runScript } from "./_scripts.ts";
 
 /** What a command line parsed and checked by its script stops at, given an empty `--out`. */
@@ -63,6 +63,11 @@ Deno.test("the sbatch example runs each shard of its array, then the merge, with
 
 Deno.test("the Kubernetes example is an Indexed Job whose pods run the study's shards on a shared volume", async () => {
   const job = parseYaml(await Deno.readTextFile("examples/kubernetes/study.yaml"));
+  // valid against Kubernetes' schema of a batch/v1 Job, which does refuse a field of the wrong type
+  new KubernetesJob(job).validate();
+  const wrong = structuredClone(job);
+  wrong.spec.completions = String(job.spec.completions);
+  assert.throws(() => new KubernetesJob(wrong).validate(), /spec\/completions must be integer/);
   assert.equal(job.apiVersion, "batch/v1");
   assert.equal(job.kind, "Job");
   assert.match(job.metadata.name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);

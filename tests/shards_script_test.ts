@@ -5,6 +5,7 @@ import { exists } from "../lib/files/atomic.ts";
 import { checkpointPath } from "../lib/train/trainings.ts";
 import {
   assertRefuses,
+  assertSameResults,
   filesIn,
   killWhen,
   lastLine,
@@ -27,29 +28,6 @@ const SWEEP = [
   "--l2=0",
   "--dropout=0",
 ];
-
-/**
- * Asserts that the step folder `sharded` holds what `whole` holds: the same files, byte for byte — the
- * step's outputs and each training's state — but each training's record, whose settings and losses are
- * the same and whose seconds and engine describe the process that trained it.
- */
-async function assertSameResults(whole: string, sharded: string): Promise<void> {
-  const files = await filesIn(whole);
-  assert.deepEqual(await filesIn(sharded), files, "no lock, checkpoint or temporary file stays");
-  const losses = async (path: string) => {
-    const { engine: _, history, ...record } = JSON.parse(await Deno.readTextFile(path));
-    const epochs = history.map(({ seconds: _, samplesPerSecond: __, ...epoch }: object & {
-      seconds: number;
-      samplesPerSecond: number;
-    }) => epoch);
-    return { ...record, history: epochs };
-  };
-  for (const path of files) {
-    const [a, b] = [join(whole, path), join(sharded, path)];
-    if (/^trainings\/[^/]+\.json$/.test(path)) assert.deepEqual(await losses(b), await losses(a));
-    else assert.deepEqual(await Deno.readFile(b), await Deno.readFile(a), path);
-  }
-}
 
 /** Asserts that every run exited 0. */
 function assertAllDone(runs: ScriptRun[]): void {
