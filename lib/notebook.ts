@@ -7,7 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Autoencoder } from "./model/autoencoder.ts";
-import { STUDY_BEST_PARAMS } from "./search.ts";
+import { STUDY_BEST_PARAMS } from "./search_space.ts";
 import { setupBackend } from "./tfjs.ts";
 import { chooseEngine, createTrainer } from "./train/engine.ts";
 import { fit } from "./train/fit.ts";

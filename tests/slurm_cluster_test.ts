@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists } from "../lib/files.ts";
+import { exists } from "../lib/files/atomic.ts";
 import { checkpointPath } from "../lib/train/trainings.ts";
 import { assertSameResults, filesIn, lastLine, runScript } from "./_scripts.ts";
 
