@@ -13,6 +13,35 @@ import { spawnChild } from "../lib/cli.ts";
 const PEER_SCRIPT = join("bench", "torch_peer.py");
 /** The peer script's exit code when torch cannot be imported: the next Python is tried. */
 const PEER_NO_TORCH = 3;
+/** The peer script's exit code when its mode cannot run here (no CUDA, no `torch.func`): it is left out. */
+const PEER_UNSUPPORTED = 4;
+
+/** How many models the population peer stacks (`--mode vmap`), as many as the bench's largest population. */
+export const PEER_POPULATION = 30;
+
+/**
+ * The peers the bench runs with the Pythons to try: PyTorch eager (one model, as a user writes it), the whole
+ * step as one CUDA graph, and a population of {@link PEER_POPULATION} stacked by `torch.func.vmap` in one CUDA
+ * graph. The last two need CUDA (and PyTorch 2), and are left out with a note elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { benchPeers } from "./peer.ts";
+ * console.log(benchPeers(["/usr/bin/python3"]).map((peer) => peer.label));
+ * // ["PyTorch eager", "PyTorch CUDA graph", "PyTorch vmap ×30, CUDA graph"]
+ * ```
+ */
+export function benchPeers(pythons: readonly string[]): Peer[] {
+  return [
+    { label: "PyTorch eager", pythons },
+    { label: "PyTorch CUDA graph", pythons, args: ["--mode=graph"] },
+    {
+      label: `PyTorch vmap ×${PEER_POPULATION}, CUDA graph`,
+      pythons,
+      args: ["--mode=vmap", `--models=${PEER_POPULATION}`],
+    },
+  ];
+}
 
 /** A peer to run: what the table calls it, the Pythons to try in turn, and arguments of its own. */
 export interface Peer {
@@ -102,6 +131,10 @@ export async function runPeer(peer: Peer, work: PeerWork): Promise<PeerRun> {
     if (output.code === PEER_NO_TORCH) {
       tried.push(`${python}: no torch`);
       continue;
+    }
+    if (output.code === PEER_UNSUPPORTED) {
+      const why = JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
+      return { label, missing: `no ${label} peer here: ${why.error}` };
     }
     if (output.code !== 0) {
       const stderr = new TextDecoder().decode(output.stderr).trim().split("\n");

@@ -32,7 +32,7 @@ import { holdFolder } from "../lib/files/lock.ts";
 import { requestAdapter } from "../lib/gpu/adapter.ts";
 import { STUDY_BEST_PARAMS } from "../lib/search_space.ts";
 import { formatRate } from "../lib/train/fit.ts";
-import { type Peer, type PeerRun, runPeer } from "../bench/peer.ts";
+import { benchPeers, type Peer, type PeerRun, runPeer } from "../bench/peer.ts";
 import {
   DEFAULT_ROWS,
   HIDDEN,
@@ -113,9 +113,7 @@ await runMain(async () => {
     profile: flags.profile,
     rows: rows.map((row) => row.name),
   };
-  const peers: Peer[] = flags["no-peer"]
-    ? []
-    : [{ label: "PyTorch eager", pythons: [flags.python, "python3"] }];
+  const peers: Peer[] = flags["no-peer"] ? [] : benchPeers([flags.python, "python3"]);
   await holdFolder(flags.out);
 
   // Data: the first N training images, in one file that every row and the peer read.
