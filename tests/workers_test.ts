@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setupBackend } from "../lib/tfjs.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
-import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
+import { datasetOf, type Trainer, type TrainingJob } from "../lib/train/trainer.ts";
 import { WasmTrainer } from "../lib/train/wasm.ts";
 import { type WorkerEngine, WorkerPool } from "../lib/train/workers.ts";
 import { loadKernels } from "../lib/wasm/kernels.ts";
@@ -28,12 +28,21 @@ async function population(): Promise<TrainingJob[]> {
   }));
 }
 
-Deno.test("models trained in workers end byte-identical to the same models trained in this thread", async () => {
-  const jobs = await population();
-  const pool = await WorkerPool.create(jobs, { batchSize: 64, trainer: TFJS, workers: 2 });
-  const local = new TfjsTrainer(jobs, { batchSize: 64, backend });
+/**
+ * Trains `jobs` two epochs on 2 workers running `trainer` and on `local` in this thread, and asserts that
+ * every loss, evaluation and state is the same to the byte; the pool describes itself as `description`.
+ */
+async function assertTrainsAsInThread(
+  jobs: TrainingJob[],
+  trainer: WorkerEngine,
+  local: Trainer,
+  description: string,
+) {
+  // Worker 1 holds d = 2 and d = 3, worker 2 d = 4: populations other than the one in this thread.
+  const pool = await WorkerPool.create(jobs, { batchSize: 64, trainer, workers: 2 });
   try {
-    assert.equal(pool.description, "2 workers, tfjs wasm each");
+    assert.equal(pool.description, description);
+    // the same numerics: a checkpoint of one resumes on the other
     assert.equal(pool.numerics, local.numerics);
     for (let epoch = 0; epoch < 2; epoch++) {
       const progress: number[] = [];
@@ -49,36 +58,25 @@ Deno.test("models trained in workers end byte-identical to the same models train
   } finally {
     await Promise.all([pool.dispose(), local.dispose()]);
   }
+}
+
+Deno.test("models trained in tfjs workers end byte-identical to the same models trained in this thread", async () => {
+  const jobs = await population();
+  const local = new TfjsTrainer(jobs, { batchSize: 64, backend });
+  await assertTrainsAsInThread(jobs, TFJS, local, "2 workers, tfjs wasm each");
 });
 
 Deno.test("models trained by workers on aelab's wasm kernels end byte-identical to the wasm engine in this thread", async () => {
   const kernels = await loadKernels();
   assert.ok(typeof kernels !== "string", String(kernels));
   const jobs = await population();
-  // Worker 1 holds d = 2 and d = 3, worker 2 d = 4: populations other than the one in this thread.
-  const pool = await WorkerPool.create(jobs, {
-    batchSize: 64,
-    trainer: { engine: "wasm" },
-    workers: 2,
-  });
   const local = new WasmTrainer(kernels, jobs, { batchSize: 64 });
-  try {
-    assert.equal(pool.description, `2 workers, aelab wasm (${kernels.name}) each`);
-    // the same numerics: a checkpoint of one resumes on the other
-    assert.equal(pool.numerics, local.numerics);
-    for (let epoch = 0; epoch < 2; epoch++) {
-      const progress: number[] = [];
-      const losses = await pool.trainEpoch({ onProgress: (done) => progress.push(done) });
-      assert.deepEqual(losses, await local.trainEpoch());
-      assert.equal(progress.at(-1), 3 * 8);
-    }
-    assert.deepEqual(await pool.evaluate("test"), await local.evaluate("test"));
-    for (let i = 0; i < jobs.length; i++) {
-      assert.deepEqual(await pool.getState(i), await local.getState(i), `model ${i}`);
-    }
-  } finally {
-    await Promise.all([pool.dispose(), local.dispose()]);
-  }
+  await assertTrainsAsInThread(
+    jobs,
+    { engine: "wasm" },
+    local,
+    `2 workers, aelab wasm (${kernels.name}) each`,
+  );
 });
 
 Deno.test("a state set in a worker is taken up there, and models left out stay as they were", async () => {
