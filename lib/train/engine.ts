@@ -120,13 +120,14 @@ export async function chooseEngine(
   }
   if (gpu && !gpu.software) return plan("fused", `fused WebGPU on the GPU ${gpu.name}`);
   const noGpu = gpu ? `only the software adapter ${gpu.name}` : "no GPU";
-  const threads = workers === undefined ? cores > 1 ? `${cores} cores` : "one core" : "--workers";
+  // What sizes the CPU engines: the cores, or --workers.
+  const sized = workers === undefined ? cores > 1 ? `${cores} cores` : "one core" : "--workers";
   // aelab's own kernels where the wasm backend was asked for and the runtime has SIMD.
   const loaded = backend.backend === "wasm" ? await loadKernels() : "";
   if (typeof loaded !== "string") {
-    return ownWasm(loaded.name, workers ?? cores, ` (${threads}, ${noGpu})`);
+    return ownWasm(loaded.name, workers ?? cores, ` (${sized}, ${noGpu})`);
   }
-  if (poolable && (workers !== undefined || cores > 1)) return pool(`${threads}, ${noGpu}`);
+  if (poolable && (workers !== undefined || cores > 1)) return pool(`${sized}, ${noGpu}`);
   if (!poolable) {
     return plan("tfjs", `tfjs ${backend.backend} in this thread (the ${backend.backend} backend)`);
   }
