@@ -20,9 +20,21 @@ const PEER_UNSUPPORTED = 4;
 export const PEER_POPULATION = 30;
 
 /**
+ * A peer to run: what the table calls it, the Pythons to try in turn, arguments of its own, and
+ * environment variables beside this process's (e.g. a `PYTHONPATH` that holds another torch).
+ */
+export interface Peer {
+  label: string;
+  pythons: readonly string[];
+  args?: readonly string[];
+  env?: Record<string, string>;
+}
+
+/**
  * The peers the bench runs with the Pythons to try: PyTorch eager (one model, as a user writes it), the whole
  * step as one CUDA graph, and a population of {@link PEER_POPULATION} stacked by `torch.func.vmap` in one CUDA
- * graph. The last two need CUDA (and PyTorch 2), and are left out with a note elsewhere.
+ * graph — the last two need CUDA and PyTorch 2, and are left out with a note elsewhere — and, where `torch2`
+ * names a folder that holds PyTorch 2 for the CPU (pip's `--target`), PyTorch 2 eager beside the system's.
  *
  * @example
  * ```ts
@@ -31,7 +43,7 @@ export const PEER_POPULATION = 30;
  * // ["PyTorch eager", "PyTorch CUDA graph", "PyTorch vmap ×30, CUDA graph"]
  * ```
  */
-export function benchPeers(pythons: readonly string[]): Peer[] {
+export function benchPeers(pythons: readonly string[], torch2?: string): Peer[] {
   return [
     { label: "PyTorch eager", pythons },
     { label: "PyTorch CUDA graph", pythons, args: ["--mode=graph"] },
@@ -40,14 +52,8 @@ export function benchPeers(pythons: readonly string[]): Peer[] {
       pythons,
       args: ["--mode=vmap", `--models=${PEER_POPULATION}`],
     },
+    ...(torch2 ? [{ label: "PyTorch 2 eager (pip)", pythons, env: { PYTHONPATH: torch2 } }] : []),
   ];
-}
-
-/** A peer to run: what the table calls it, the Pythons to try in turn, and arguments of its own. */
-export interface Peer {
-  label: string;
-  pythons: readonly string[];
-  args?: readonly string[];
 }
 
 /** What every peer trains, as the bench's rows train it. */
@@ -121,7 +127,13 @@ export async function runPeer(peer: Peer, work: PeerWork): Promise<PeerRun> {
     let output;
     try {
       output = await spawnChild(
-        new Deno.Command(python, { args, stdin: "null", stdout: "piped", stderr: "piped" }),
+        new Deno.Command(python, {
+          args,
+          env: peer.env,
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }),
       ).output();
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
