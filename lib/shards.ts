@@ -171,7 +171,8 @@ export function owns(run: StepRun): (position: number) => boolean {
 
 /**
  * Whether a run that writes the step's outputs waits for results that other processes are training: a
- * whole run does (those it found held by another live process), a merge only with `--wait`.
+ * whole run does (those it found held by another live process, taken over if that process dies), a
+ * merge only with `--wait`.
  */
 export function waitsForOthers(run: StepRun): boolean {
   return run.kind === "whole" || (run.kind === "merge" && run.wait);

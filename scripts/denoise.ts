@@ -139,6 +139,7 @@ await runMain(async () => {
     label: "denoisers",
     owns: owns(run),
     fresh: flags.fresh,
+    wait: waitsForOthers(run),
   });
   if (run.kind === "shard") return reportShardDone(run.shard, folder);
 

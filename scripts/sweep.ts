@@ -86,6 +86,7 @@ await runMain(async () => {
     label: "sweep",
     owns: owns(run),
     fresh: flags.fresh,
+    wait: waitsForOthers(run),
   });
   if (run.kind === "shard") return reportShardDone(run.shard, folder);
 

@@ -10,8 +10,9 @@
  *
  * Processes share the folder (the shards of a step, on one machine or many over a network file system):
  * each holds a lock on every training it trains (`<id>.lock`, see `takeLock`), and skips, with a line,
- * one that a live process holds. The step's outputs are then made from every result there
- * ({@link gatherTrainings}), by whichever run writes them.
+ * one that a live process holds — or, a run that waits for others (a whole run), waits for its result,
+ * and takes it over and trains it if its holder dies. The step's outputs are then made from every result
+ * there ({@link gatherTrainings}), by whichever run writes them.
  *
  * Every kept result obeys the one resume rule (`checkpoint.ts`): other settings stop with one line that
  * names the setting and says `--fresh` starts over; more epochs than asked for are refused.
@@ -64,6 +65,11 @@ export interface TrainingsOptions {
    * halving reads each rung's loss from its history).
    */
   pastEpochs?: "refuse" | "keep";
+  /**
+   * Wait for the results of the trainings this run owns that live processes hold, taking over and
+   * training any whose holder dies (a whole run), instead of leaving them to those processes.
+   */
+  wait?: boolean;
 }
 
 /** A training's id as its files name it: anything else is refused. */
@@ -74,8 +80,9 @@ const POLL_MS = 1000;
 
 /**
  * Trains those of `trainings` that this run owns and that have not reached `options.epochs`, except any
- * a live process holds (skipped with a line); returns every training's record in order — undefined for
- * one that is neither kept nor trained here.
+ * a live process holds (skipped with a line; with `options.wait`, waited for, and trained here once its
+ * holder dies); returns every training's record in order — undefined for one that is neither kept nor
+ * trained here.
  *
  * @example
  * ```ts ignore
@@ -94,10 +101,33 @@ export async function runTrainings(
   for (const [i, training] of trainings.entries()) {
     records.push(options.fresh && owned[i] ? undefined : await readRecord(training, folder, past));
   }
-  const held = (await holdTrainings(
-    trainings.filter((_, i) => owned[i] && !isDone(records[i], epochs)),
-    folder,
-  )).map((training) => trainings.indexOf(training));
+  let left = [...trainings.keys()].filter((i) => owned[i] && !isDone(records[i], epochs));
+  const said = new Set<string>();
+  while (true) {
+    const held = await holdTrainings(left, trainings, folder, said);
+    await trainHeld(held, trainings, records, options);
+    left = left.filter((i) => !held.includes(i));
+    if (left.length === 0 || !options.wait) return records;
+    // Other processes train these: wait for their results, taking over any whose holder dies.
+    sayWaiting(missingList(left.map((i) => trainings[i].id), trainings.length), said);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    for (const i of left) records[i] = await readRecord(trainings[i], folder, past);
+    left = left.filter((i) => !isDone(records[i], epochs));
+  }
+}
+
+/**
+ * Trains the trainings `held` (indices into `trainings`) that this process holds, on from their kept
+ * results in `records`, where it writes their new ones; releases them.
+ */
+async function trainHeld(
+  held: readonly number[],
+  trainings: readonly Training[],
+  records: (TrainingRecord | undefined)[],
+  options: TrainingsOptions,
+): Promise<void> {
+  const { folder, epochs } = options;
+  const past = options.pastEpochs === "keep" ? Infinity : epochs;
   try {
     // Once held, a training's result is read again: another process may have finished it meanwhile.
     for (const i of held) {
@@ -121,7 +151,6 @@ export async function runTrainings(
   } finally {
     for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
   }
-  return records;
 }
 
 /** How {@link gatherTrainings} reads the results. */
@@ -152,21 +181,20 @@ export async function gatherTrainings(
 ): Promise<TrainingRecord[]> {
   const { folder, epochs } = options;
   const past = options.pastEpochs === "keep" ? Infinity : epochs;
-  let waitingFor = "";
+  const said = new Set<string>();
   while (true) {
     const records: (TrainingRecord | undefined)[] = [];
     for (const training of trainings) records.push(await readRecord(training, folder, past));
     const missing = trainings.filter((_, i) => !isDone(records[i], epochs)).map(({ id }) => id);
     if (missing.length === 0) return records as TrainingRecord[];
-    const list = `${missing.length} of ${trainings.length} trainings (${missing.join(", ")})`;
+    const list = missingList(missing, trainings.length);
     if (!options.wait) {
       throw new Error(
         `${list} have no result at ${epochs} epochs in ${folder}: run the shards that train ` +
           "them, then merge again",
       );
     }
-    if (list !== waitingFor) console.error(`waiting for ${list}, trained by other processes`);
-    waitingFor = list;
+    sayWaiting(list, said);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -236,24 +264,47 @@ async function readRecord(
 }
 
 /**
- * Takes the lock of each of `trainings` in `folder`; returns those this process now holds, and says in
- * one line per holder which ones live processes hold (and this run skips).
+ * Takes the lock of each of `trainings` of `indices` in `folder`; returns the indices of those this
+ * process now holds, and says in one line per holder which ones live processes hold (and this run
+ * skips), unless `said` already has that line.
  */
-async function holdTrainings(trainings: readonly Training[], folder: string): Promise<Training[]> {
-  const held: Training[] = [];
+async function holdTrainings(
+  indices: readonly number[],
+  trainings: readonly Training[],
+  folder: string,
+  said: Set<string>,
+): Promise<number[]> {
+  const held: number[] = [];
   const skipped = new Map<string, { holder: LockHolder; ids: string[] }>();
-  for (const training of trainings) {
-    const holder = await takeLock(lockPath(folder, training.id));
-    if (!holder) held.push(training);
+  for (const i of indices) {
+    const { id } = trainings[i];
+    const holder = await takeLock(lockPath(folder, id));
+    if (!holder) held.push(i);
     else {
       const key = JSON.stringify(holder);
-      skipped.set(key, { holder, ids: [...skipped.get(key)?.ids ?? [], training.id] });
+      skipped.set(key, { holder, ids: [...skipped.get(key)?.ids ?? [], id] });
     }
   }
   for (const { holder, ids } of skipped.values()) {
-    console.error(`skipping ${ids.join(", ")}: held by ${describeHolder(holder)}`);
+    say(`skipping ${ids.join(", ")}: held by ${describeHolder(holder)}`, said);
   }
   return held;
+}
+
+/** `2 of 5 trainings (d-002, d-004)`: the trainings of `ids` among `count`. */
+function missingList(ids: readonly string[], count: number): string {
+  return `${ids.length} of ${count} trainings (${ids.join(", ")})`;
+}
+
+/** Says that this run waits for the trainings of `list` ({@link missingList}), unless `said` has it. */
+function sayWaiting(list: string, said: Set<string>): void {
+  say(`waiting for ${list}, trained by other processes`, said);
+}
+
+/** Says `line` (on stderr) unless `said` has it; adds it there. */
+function say(line: string, said: Set<string>): void {
+  if (!said.has(line)) console.error(line);
+  said.add(line);
 }
 
 /** Removes a training's kept result (its record and state), to train it from its seed. */
