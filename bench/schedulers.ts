@@ -1,129 +1,355 @@
 /**
- * Successive halving against the study's random search at the same budget in training samples: for each
- * seed, `search --scheduler halving` with `--trials` trials up to `--epochs`, and `search --scheduler
- * random` with as many trials at as many epochs as spend the same samples; then each search's chosen
- * parameters trained to the full `--epochs` (`train` with the same seed, images and validation split, so
- * that a trial and its retraining are the same training), and their validation losses side by side.
+ * Which search finds parameters that train best in the long run: for each seed and each search variant,
+ * the search run in this process as `search` runs it (the same trials, rungs and scores, on the engine
+ * chosen), its pick taken; then every pick and, for each seed, the study's own parameters trained to
+ * `--final-epochs` at d = `--hidden` with that seed — all of them as one population — and each pick's
+ * test loss set against the study's parameters' of its seed.
  *
- *     deno run -A bench/schedulers.ts --seeds 0,1,2,3,4 --trials 9 --epochs 9 --limit 8000
+ *     deno run -A bench/schedulers.ts --seeds 0,1,2 --variants halving,halving-first3,halving-top81,random
  *
- * Prints a Markdown table and writes it with the raw numbers to `--out`.
+ * A variant is `halving` (today's search: `--trials` trials halved at η = 3 up to `--epochs`),
+ * `halving-first<N>` (its first rung at least N epochs, `search --min-epochs N`), `halving-top<N>` (its
+ * last rung at N epochs instead of `--epochs`; both go together, `halving-first3-top81`), or `random`
+ * (`search --scheduler random`: every trial the full `--epochs`, as the study's search; `random-<N>`: N
+ * epochs each). Everything runs in this process (the tool is bundled into one file for a GPU machine).
+ * Prints a Markdown table and a summary per variant (the median ratio to the study's parameters), and
+ * writes them with the raw numbers to `--out`; a line per stage goes to stderr.
  *
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain } from "../lib/cli.ts";
-import { checkInteger } from "../lib/experiment.ts";
+import { check, parseFlags, runMain, UsageError } from "../lib/cli.ts";
+import { loadMnist } from "../lib/data/mnist.ts";
+import {
+  checkInteger,
+  engineFlags,
+  type ExperimentData,
+  experimentData,
+  setupTraining,
+} from "../lib/experiment.ts";
+import {
+  gatherSearch,
+  rankSearch,
+  type Scheduler,
+  searchRungs,
+  trainSearch,
+} from "../lib/experiments/search.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
+import { STUDY } from "../lib/paper.ts";
 import { markdownTable } from "../lib/report.ts";
-import { halvingRungs } from "../lib/train/halving.ts";
-import type { Scheduler } from "../lib/experiments/search.ts";
+import { type BestParams, generateParams, LR_RANGE } from "../lib/search_space.ts";
+import { createTrainer } from "../lib/train/engine.ts";
+import { fit } from "../lib/train/fit.ts";
+import type { Rung } from "../lib/train/halving.ts";
+import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
-  "successive halving against random search at the same budget in training samples, on several seeds";
+  "search variants judged by the long run: each one's pick trained to --final-epochs beside the study's parameters, on several seeds";
+
+/** Halving's η in every variant, as `search`'s default. */
+const ETA = 3;
+
+/** How the table names the study's parameters. */
+const STUDYS = "the study's";
+
+/** A search variant: its scheduler and rungs. */
+interface Variant {
+  name: string;
+  scheduler: Scheduler;
+  rungs: Rung[];
+}
+
+/** One (seed, variant): its search's pick and what the pick made of the long run. */
+interface Row {
+  seed: number;
+  variant: string;
+  pick: BestParams;
+  /** The pick's validation loss in its search, at the epochs of its last rung. */
+  searchLoss: number;
+  searchSeconds: number;
+  /** Test loss after the final epochs; null where it diverged. */
+  testLoss: number | null;
+  /** `testLoss` over the study's parameters' of the same seed. */
+  ratio: number | null;
+}
 
 await runMain(async () => {
   const flags = parseFlags(Deno.args, "schedulers", SUMMARY, {
-    seeds: { type: "string", default: "0,1,2,3,4", help: "seeds of the searches, comma-separated" },
-    trials: { type: "number", default: 9, help: "trials of the halving search" },
-    epochs: { type: "number", default: 9, help: "the full budget: epochs of the last rung" },
-    eta: { type: "number", default: 3, help: "halving's η" },
-    "random-epochs": {
-      type: "number",
-      default: 3,
-      help: "epochs of each random trial (as many trials as the halving search's samples allow)",
+    seeds: { type: "string", default: "0,1,2", help: "seeds of the searches, comma-separated" },
+    variants: {
+      type: "string",
+      default: "halving,halving-first3,halving-top81,random",
+      help: "search variants, comma-separated: halving[-first<N>][-top<N>], random[-<N>]",
     },
-    limit: { type: "number", default: 8000, help: "training images" },
-    "batch-size": { type: "number", default: 64, help: "images per step" },
+    trials: { type: "number", default: 30, help: "trials of every search" },
+    epochs: { type: "number", default: 27, help: "the search's budget: epochs of the last rung" },
+    "final-epochs": { type: "number", default: 150, help: "epochs the picks train to" },
+    hidden: { type: "number", default: 4, help: "latent size d of the searches and the picks" },
+    "batch-size": { type: "number", default: 256, help: "images per step" },
+    limit: {
+      type: "number",
+      default: 0,
+      help: "train on only the first N training images (0: all)",
+    },
+    "test-limit": {
+      type: "number",
+      default: 0,
+      help: "evaluate on only the first N test images (0: all 10,000)",
+    },
+    backend: { type: "string", default: "auto", help: "tfjs backend" },
+    ...engineFlags(),
     out: { type: "string", default: "results/schedulers", help: "result folder" },
   });
-  for (const name of ["trials", "epochs", "random-epochs", "limit", "batch-size"] as const) {
+  for (const name of ["trials", "epochs", "final-epochs", "hidden", "batch-size"] as const) {
     checkInteger(name, flags[name], 1);
   }
-  const seeds = flags.seeds.split(",").map(Number);
-  check(seeds.every((seed) => Number.isInteger(seed) && seed >= 0), "--seeds must be integers ≥ 0");
-  // The halving search's cost in epochs of one model: each rung trains its candidates on from the last.
-  const rungs = halvingRungs(flags.trials, flags.epochs, flags.eta);
-  const budget = rungs.reduce(
+  const seeds = parseSeeds(flags.seeds);
+  const variants = [...new Set(flags.variants.split(",").map((name) => name.trim()))].map((name) =>
+    parseVariant(name, flags.trials, flags.epochs)
+  );
+  const { engine, out } = await setupTraining({ ...flags, seed: seeds[0], "data-dir": "" });
+  const mnist = await loadMnist({ quiet: true });
+  for (const variant of variants) {
+    console.error(
+      `${variant.name}: ${describeRungs(variant.rungs)} (${
+        cost(variant.rungs)
+      } epochs of one model)`,
+    );
+  }
+
+  // The searches, each on its seed's split, its pick taken as `search` takes it.
+  const data = new Map<number, ExperimentData>(
+    seeds.map((seed) => [seed, experimentData(mnist, { ...flags, seed })]),
+  );
+  const searched: Omit<Row, "testLoss" | "ratio">[] = [];
+  for (const seed of seeds) {
+    const { train, validation } = data.get(seed)!;
+    for (const variant of variants) {
+      console.error(`seed ${seed}, ${variant.name}: searching`);
+      const started = performance.now();
+      const plan = {
+        combinations: generateParams(flags.trials, seed, flags.hidden, LR_RANGE),
+        splits: [{ train, validation }],
+        rungs: variant.rungs,
+        seed,
+        batchSize: flags["batch-size"],
+        engine,
+        folder: join(out, `seed-${seed}`, variant.name, "trainings"),
+        fresh: true,
+      };
+      await trainSearch(plan, { kind: "whole" });
+      const { best } = rankSearch({
+        trials: await gatherSearch(plan, true),
+        scheduler: variant.scheduler,
+        rungs: variant.rungs,
+        eta: ETA,
+        folds: 1,
+        hidden: flags.hidden,
+        lrRange: [...LR_RANGE],
+        trainImages: train.count,
+        validationImages: validation.count,
+        seed,
+      });
+      if (!best) throw new Error(`seed ${seed}, ${variant.name}: every trial diverged`);
+      const { dropout, lr, l2 } = best.params;
+      const searchSeconds = (performance.now() - started) / 1000;
+      searched.push({
+        seed,
+        variant: variant.name,
+        pick: { dropout, lr, l2 },
+        searchLoss: best.validationLoss!,
+        searchSeconds,
+      });
+      console.error(
+        `seed ${seed}, ${variant.name}: picked lr ${lr.toExponential(2)}, dropout ` +
+          `${dropout.toFixed(4)}, L2 ${l2.toExponential(2)} in ${searchSeconds.toFixed(1)} s`,
+      );
+    }
+  }
+
+  // The long run: every pick and each seed's study's parameters, as one population.
+  const contenders = [
+    ...searched.map(({ seed, variant, pick }) => ({ seed, name: variant, params: pick })),
+    ...seeds.map((seed) => ({ seed, name: STUDYS, params: STUDY.bestParams as BestParams })),
+  ];
+  const jobs: TrainingJob[] = contenders.map(({ seed, name, params }) => {
+    const { train, validation, test } = data.get(seed)!;
+    return {
+      name: `seed ${seed} ${name}`,
+      model: { kind: "autoencoder", hidden: flags.hidden, dropout: params.dropout },
+      lr: params.lr,
+      l2: params.l2,
+      seed,
+      train: datasetOf(train),
+      validation: datasetOf(validation),
+      test: datasetOf(test),
+    };
+  });
+  const trainer = await createTrainer(engine, jobs, { batchSize: flags["batch-size"] });
+  console.error(
+    `training ${jobs.length} models (${searched.length} picks, the study's parameters on ` +
+      `${seeds.length} seed${seeds.length === 1 ? "" : "s"}) for ${
+        flags["final-epochs"]
+      } epochs on ${trainer.description}`,
+  );
+  const started = performance.now();
+  const results = await fit(trainer, { epochs: flags["final-epochs"], label: "long run" });
+  const finalSeconds = (performance.now() - started) / 1000;
+  const description = trainer.description;
+  await trainer.dispose();
+  const testLosses = results.map(({ history, diverged }) =>
+    diverged ? null : history.at(-1)?.testLoss ?? null
+  );
+  const studys = new Map(seeds.map((seed, k) => [seed, testLosses[searched.length + k]]));
+  const rows: Row[] = searched.map((row, k) => {
+    const own = testLosses[k];
+    const study = studys.get(row.seed);
+    return { ...row, testLoss: own, ratio: own !== null && study ? own / study : null };
+  });
+
+  // The table, the summary per variant, the files.
+  const date = new Date().toISOString();
+  const markdown = schedulersMarkdown(rows, variants, studys, {
+    engine: description,
+    date,
+    finalEpochs: flags["final-epochs"],
+    finalSeconds,
+    images: data.get(seeds[0])!.train.count,
+  });
+  console.log(markdown);
+  await writeFileAtomic(join(out, "schedulers.md"), markdown);
+  await writeJsonAtomic(join(out, "schedulers.json"), {
+    flags,
+    date,
+    engine: description,
+    variants,
+    studys: Object.fromEntries(studys),
+    finalSeconds,
+    rows,
+  });
+});
+
+/** Parses `--seeds`: integers ≥ 0, comma-separated. */
+function parseSeeds(text: string): number[] {
+  const seeds = text.split(",").map((part) => part.trim() === "" ? NaN : Number(part));
+  check(
+    seeds.every((seed) => Number.isInteger(seed) && seed >= 0),
+    `--seeds must be integers ≥ 0, comma-separated, got "${text}"`,
+  );
+  return [...new Set(seeds)];
+}
+
+/**
+ * The variant `name` of a search of `trials` trials up to `epochs`: `halving[-first<N>][-top<N>]` or
+ * `random[-<N>]`; anything else, or rungs that do not fit, is a usage error.
+ */
+function parseVariant(name: string, trials: number, epochs: number): Variant {
+  const halving = /^halving(?:-first(\d+))?(?:-top(\d+))?$/.exec(name);
+  const random = /^random(?:-(\d+))?$/.exec(name);
+  if (!halving && !random) {
+    throw new UsageError(
+      `--variants: unknown variant "${name}"; use halving[-first<N>][-top<N>] or random[-<N>]`,
+    );
+  }
+  const [first, top] = halving ? [halving[1], halving[2]] : [undefined, random![1]];
+  const last = top === undefined ? epochs : Number(top);
+  const min = first === undefined ? undefined : Number(first);
+  check(last >= 1 && (min === undefined || min >= 1), `--variants: ${name} needs epochs ≥ 1`);
+  try {
+    return {
+      name,
+      scheduler: halving ? "halving" : "random",
+      rungs: searchRungs(halving ? "halving" : "random", trials, last, ETA, min),
+    };
+  } catch (error) {
+    throw new UsageError(`--variants: ${name}: ${(error as Error).message}`);
+  }
+}
+
+/** Rungs as `30@1 → 10@3 → 3@9 → 1@27` (candidates @ epochs). */
+function describeRungs(rungs: readonly Rung[]): string {
+  return rungs.map((rung) => `${rung.candidates}@${rung.epochs}`).join(" → ");
+}
+
+/** What the rungs cost in epochs of one model: each rung trains its candidates on from the last. */
+function cost(rungs: readonly Rung[]): number {
+  return rungs.reduce(
     (sum, rung, k) => sum + rung.candidates * (rung.epochs - (rungs[k - 1]?.epochs ?? 0)),
     0,
   );
-  const randomTrials = Math.floor(budget / flags["random-epochs"]);
-  const common = [`--limit=${flags.limit}`, `--batch-size=${flags["batch-size"]}`];
-  console.error(
-    `halving: ${rungs.map((r) => `${r.candidates}@${r.epochs}`).join(" ")} = ${budget} epochs of ` +
-      `one model; random: ${randomTrials} trials × ${flags["random-epochs"]} epochs`,
+}
+
+/** The median of `values` (NaN for none). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The rows as a Markdown table, then a summary table per variant and a line of what ran where. */
+function schedulersMarkdown(
+  rows: readonly Row[],
+  variants: readonly Variant[],
+  studys: ReadonlyMap<number, number | null>,
+  run: { engine: string; date: string; finalEpochs: number; finalSeconds: number; images: number },
+): string {
+  const loss = (value: number | null | undefined) => value == null ? "diverged" : value.toFixed(5);
+  const ratio = (value: number | null) => value === null ? "—" : `${value.toFixed(3)}×`;
+  const table = markdownTable(
+    [
+      "seed",
+      "variant",
+      "lr",
+      "dropout",
+      "L2",
+      "search loss",
+      "search s",
+      `test loss after ${run.finalEpochs} epochs`,
+      `× ${STUDYS}`,
+    ],
+    [
+      ...rows.map((row) => [
+        row.seed,
+        row.variant,
+        row.pick.lr.toExponential(2),
+        row.pick.dropout.toFixed(4),
+        row.pick.l2.toExponential(2),
+        row.searchLoss.toFixed(5),
+        row.searchSeconds.toFixed(1),
+        loss(row.testLoss),
+        ratio(row.ratio),
+      ]),
+      ...[...studys].map(([seed, value]) => {
+        const { lr, dropout, l2 } = STUDY.bestParams;
+        const shown = [lr.toExponential(2), dropout.toFixed(4), l2.toExponential(2)];
+        return [seed, STUDYS, ...shown, "—", "—", loss(value), value === null ? "—" : "1.000×"];
+      }),
+    ],
   );
-
-  const rows: ({ seed: number } & Record<`${Scheduler}${"" | "Lr"}`, number>)[] = [];
-  for (const seed of seeds) {
-    const root = join(flags.out, `seed-${seed}`);
-    const chosen = {} as Record<`${Scheduler}${"" | "Lr"}`, number>;
-    for (
-      const [scheduler, args] of [
-        ["halving", [`--trials=${flags.trials}`, `--epochs=${flags.epochs}`, `--eta=${flags.eta}`]],
-        ["random", [`--trials=${randomTrials}`, `--epochs=${flags["random-epochs"]}`]],
-      ] as const
-    ) {
-      const out = join(root, scheduler, "search");
-      await step("search", [...args, `--scheduler=${scheduler}`, `--seed=${seed}`, ...common, out]);
-      const best = JSON.parse(await Deno.readTextFile(join(out, "best_params.json")));
-      // The chosen parameters trained to the full budget, as a search's trial would be.
-      const trained = join(root, scheduler, "train");
-      await step("train", [
-        `--lr=${best.lr}`,
-        `--l2=${best.l2}`,
-        `--dropout=${best.dropout}`,
-        `--epochs=${flags.epochs}`,
-        `--seed=${seed}`,
-        "--test-limit=1000",
-        ...common,
-        trained,
-      ]);
-      const history = JSON.parse(await Deno.readTextFile(join(trained, "history.json")));
-      chosen[scheduler] = history.epochs.at(-1).validationLoss;
-      chosen[`${scheduler}Lr`] = best.lr;
-    }
-    rows.push({ seed, ...chosen });
-  }
-  const headers = [
-    "seed",
-    "halving: chosen lr",
-    "halving: validation loss",
-    "random: chosen lr",
-    "random: validation loss",
-    "random / halving",
-  ];
-  const table = rows.map((row) => [
-    row.seed,
-    row.halvingLr.toExponential(2),
-    row.halving.toFixed(5),
-    row.randomLr.toExponential(2),
-    row.random.toFixed(5),
-    `${(row.random / row.halving).toFixed(3)}×`,
-  ]);
-  const wins = rows.filter((row) => row.halving < row.random).length;
-  const summary =
-    `${flags.trials} trials halved at η = ${flags.eta} up to ${flags.epochs} epochs ` +
-    `(${budget} epochs of one model) against ${randomTrials} random trials of ` +
-    `${flags["random-epochs"]} epochs, on ${flags.limit} images; the chosen parameters trained ` +
-    `${flags.epochs} epochs: halving's validation loss is lower for ${wins} of ${rows.length} seeds.`;
-  const markdown = `${markdownTable(headers, table)}\n\n${summary}\n`;
-  console.log(markdown);
-  await writeFileAtomic(join(flags.out, "schedulers.md"), markdown);
-  await writeJsonAtomic(join(flags.out, "schedulers.json"), { flags, rungs, budget, rows });
-});
-
-/** Runs the task `name` with `args`, the last of them its `--out` folder; throws when it fails. */
-async function step(name: string, args: string[]): Promise<void> {
-  const out = args.at(-1)!;
-  const script = new URL(`../scripts/${name}.ts`, import.meta.url).href;
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args.slice(0, -1), `--out=${out}`, "--fresh"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  if (code !== 0) throw new Error(`${name} ${args.join(" ")} failed (exit code ${code})`);
+  const summary = markdownTable(
+    [
+      "variant",
+      "rungs",
+      "epochs of one model",
+      "median search s",
+      `median × ${STUDYS}`,
+      "within 3%",
+    ],
+    variants.map((variant) => {
+      const own = rows.filter((row) => row.variant === variant.name);
+      const ratios = own.flatMap((row) => row.ratio === null ? [] : [row.ratio]);
+      return [
+        variant.name,
+        describeRungs(variant.rungs),
+        cost(variant.rungs),
+        median(own.map((row) => row.searchSeconds)).toFixed(1),
+        ratios.length ? `${median(ratios).toFixed(3)}×` : "—",
+        `${ratios.filter((value) => value <= 1.03).length} of ${own.length}`,
+      ];
+    }),
+  );
+  return `${table}\n\n${summary}\n\nThe picks and the study's parameters trained ` +
+    `${run.finalEpochs} epochs on ${run.images} images as one population in ` +
+    `${run.finalSeconds.toFixed(1)} s on ${run.engine}, ${run.date}.\n`;
 }

@@ -8,7 +8,7 @@
 import { dirname, join } from "node:path";
 import { check, describeError, type FlagSpec, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
-import { type Digits, loadMnist } from "./data/mnist.ts";
+import { type Digits, loadMnist, type Mnist } from "./data/mnist.ts";
 import { holdFolder, prepareFolder } from "./files/lock.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { Classifier } from "./model/classifier_model.ts";
@@ -171,6 +171,18 @@ export async function setupExperiment<T extends object = Record<never, never>>(
   const extra = more ? await more(backend) : {} as T;
   await (options.share ? prepareFolder : holdFolder)(flags.out);
   const mnist = await loadMnist({ dataDir });
+  return { data: experimentData(mnist, flags), backend, out: flags.out, ...extra };
+}
+
+/**
+ * MNIST as an experiment of seed `seed` uses it: {@link VALIDATION_SIZE} training images held out for
+ * validation by a split of that seed (a sixth of them where `limit` leaves fewer), the training images cut
+ * to `limit` and the test images to `test-limit` (0: all).
+ */
+export function experimentData(
+  mnist: Mnist,
+  flags: Pick<CommonFlagValues, "seed" | "limit" | "test-limit">,
+): ExperimentData {
   const limitedTrain = flags.limit > 0
     ? takeDigits(mnist.train, flags.limit + VALIDATION_SIZE)
     : mnist.train;
@@ -178,12 +190,7 @@ export async function setupExperiment<T extends object = Record<never, never>>(
   const split = splitTrainValidation(limitedTrain, { validationSize, seed: flags.seed });
   const train = flags.limit > 0 ? takeDigits(split.train, flags.limit) : split.train;
   const test = flags["test-limit"] > 0 ? takeDigits(mnist.test, flags["test-limit"]) : mnist.test;
-  return {
-    data: { train, validation: split.validation, test },
-    backend,
-    out: flags.out,
-    ...extra,
-  };
+  return { train, validation: split.validation, test };
 }
 
 async function checkDataDir(dataDir: string): Promise<void> {

@@ -31,13 +31,14 @@ import {
   rankSearch,
   type Scheduler,
   SCHEDULERS,
+  searchRungs,
   type Split,
   trainSearch,
 } from "../lib/experiments/search.ts";
 import { writeSearchResults } from "../lib/experiments/search_files.ts";
 import { describeParams, generateParams, kFoldSplits, LR_RANGE } from "../lib/search_space.ts";
 import { reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
-import { halvingRungs, type Rung } from "../lib/train/halving.ts";
+import type { Rung } from "../lib/train/halving.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -59,6 +60,12 @@ await runMain(async () => {
       help: `how the epochs are spent: ${SCHEDULERS.join(", ")}`,
     },
     eta: { type: "number", default: 3, help: "halving: keep the best 1/eta of each rung" },
+    "min-epochs": {
+      type: "number",
+      help:
+        "halving: epochs of the first rung at least (default: as many rungs as the trials halve " +
+        "to one)",
+    },
     "batch-size": { type: "number", default: 256, help: "images per step" },
     folds: {
       type: "number",
@@ -83,7 +90,16 @@ await runMain(async () => {
   checkChoice("scheduler", flags.scheduler, SCHEDULERS);
   check(flags.eta >= 2, `--eta must be at least 2, got ${flags.eta}`);
   const scheduler = flags.scheduler as Scheduler;
-  const rungs = scheduleRungs(scheduler, flags.trials, flags.epochs, flags.eta);
+  if (flags["min-epochs"] !== undefined) {
+    checkInteger("min-epochs", flags["min-epochs"], 1);
+    check(scheduler === "halving", "--min-epochs sets halving's first rung; random has one rung");
+  }
+  let rungs: Rung[];
+  try {
+    rungs = searchRungs(scheduler, flags.trials, flags.epochs, flags.eta, flags["min-epochs"]);
+  } catch (error) {
+    throw new UsageError(`--epochs ${flags.epochs}: ${(error as Error).message}`);
+  }
   const lrRange = parseRange("lr-range", flags["lr-range"]);
   const run = stepRun(flags);
 
@@ -141,16 +157,6 @@ await runMain(async () => {
   const best = results.best!; // the writer throws where every trial diverged
   console.error(`best: trial ${best.index + 1}, ${describeParams(best.params)}; wrote ${out}/`);
 });
-
-/** The rungs of `scheduler`: one rung of every trial at `epochs`, or those of successive halving. */
-function scheduleRungs(scheduler: Scheduler, trials: number, epochs: number, eta: number): Rung[] {
-  if (scheduler === "random") return [{ candidates: trials, epochs }];
-  try {
-    return halvingRungs(trials, epochs, eta);
-  } catch (error) {
-    throw new UsageError(`--epochs ${epochs}: ${(error as Error).message}`);
-  }
-}
 
 /** Parses `min,max` with 0 < min ≤ max; anything else is a usage error naming `--name`. */
 function parseRange(name: string, text: string): [number, number] {

@@ -39,6 +39,17 @@ Deno.test("the rungs grow by η in epochs and shrink by η in candidates, down t
   assert.equal(describeRungs(halvingRungs(1, 5, 3)), "1@5");
 });
 
+Deno.test("a first rung of at least minEpochs leaves out the rungs below it, from the top", () => {
+  assert.equal(describeRungs(halvingRungs(30, 27, 3, 3)), "30@3 10@9 3@27");
+  assert.equal(describeRungs(halvingRungs(30, 81, 3, 3)), "30@3 10@9 3@27 1@81");
+  assert.equal(describeRungs(halvingRungs(30, 27, 3, 1)), "30@1 10@3 3@9 1@27");
+  assert.equal(describeRungs(halvingRungs(30, 27, 3, 10)), "30@27");
+  assert.throws(() => halvingRungs(30, 27, 3, 28), {
+    name: "RangeError",
+    message: "the first rung's 28 epochs exceed the 27 of the last",
+  });
+});
+
 Deno.test("a budget too small for the rungs is a RangeError that says how many epochs would do", () => {
   assert.throws(() => halvingRungs(30, 10, 3), (error: Error) => {
     assert.ok(error instanceof RangeError);

@@ -10,7 +10,12 @@ import type { Finding } from "../report.ts";
 import { describeParams, rankTrials, type TrialParams, type TrialRecord } from "../search_space.ts";
 import { owns, type StepRun, waitsForOthers } from "../shards.ts";
 import type { EnginePlan } from "../train/engine.ts";
-import { type HalvingOutcome, type Rung, successiveHalving } from "../train/halving.ts";
+import {
+  type HalvingOutcome,
+  halvingRungs,
+  type Rung,
+  successiveHalving,
+} from "../train/halving.ts";
 import { datasetOf } from "../train/trainer.ts";
 import {
   gatherTrainings,
@@ -26,6 +31,21 @@ export const SCHEDULERS = ["halving", "random"] as const;
 
 /** How a search spends its budget. */
 export type Scheduler = typeof SCHEDULERS[number];
+
+/**
+ * The rungs of `scheduler`: one rung of every trial at `epochs`, or those of successive halving at `eta`
+ * (from `minEpochs` epochs where given); throws a `RangeError` where halving cannot fit its rungs.
+ */
+export function searchRungs(
+  scheduler: Scheduler,
+  trials: number,
+  epochs: number,
+  eta: number,
+  minEpochs?: number,
+): Rung[] {
+  if (scheduler === "random") return [{ candidates: trials, epochs }];
+  return halvingRungs(trials, epochs, eta, minEpochs);
+}
 
 /** Training images and the images a trial is scored on: the validation split, or one fold. */
 export interface Split {

@@ -25,23 +25,38 @@ export interface HalvingOutcome {
 /**
  * The rungs of successive halving of `candidates` at factor `eta` up to `epochs`: the last rung holds
  * one candidate at `epochs`, each earlier one η times as many (⌊n/η⌋ go on) at 1/η of the epochs after it (rounded),
- * and every rung needs at least one more epoch than the one before. Throws a `RangeError` that says why
- * when the budget does not fit that many rungs.
+ * and every rung needs at least one more epoch than the one before. With `minEpochs`, the first rung
+ * trains at least that many epochs: the rungs that would train fewer are left out from the top down,
+ * so that the last rung holds more than one candidate (30 at η = 3 up to 27 from 3 epochs: 30@3 10@9
+ * 3@27). Throws a `RangeError` that says why when the budget does not fit that many rungs.
  *
  * @example
  * ```ts
  * import { halvingRungs } from "./halving.ts";
  * console.log(halvingRungs(30, 27, 3).map((rung) => `${rung.candidates}@${rung.epochs}`).join(" "));
  * // 30@1 10@3 3@9 1@27
+ * console.log(halvingRungs(30, 27, 3, 3).map((rung) => `${rung.candidates}@${rung.epochs}`).join(" "));
+ * // 30@3 10@9 3@27
  * ```
  */
-export function halvingRungs(candidates: number, epochs: number, eta: number): Rung[] {
+export function halvingRungs(
+  candidates: number,
+  epochs: number,
+  eta: number,
+  minEpochs?: number,
+): Rung[] {
   if (!Number.isInteger(candidates) || candidates < 1) {
     throw new RangeError(`successive halving needs candidates, got ${candidates}`);
   }
   if (!(eta >= 2)) throw new RangeError(`η must be at least 2, got ${eta}`);
+  if (minEpochs !== undefined && !(minEpochs <= epochs)) {
+    throw new RangeError(`the first rung's ${minEpochs} epochs exceed the ${epochs} of the last`);
+  }
   const counts = [candidates];
   while (counts.at(-1)! > 1) counts.push(Math.max(1, Math.floor(counts.at(-1)! / eta)));
+  while (minEpochs !== undefined && Math.round(epochs / eta ** (counts.length - 1)) < minEpochs) {
+    counts.pop();
+  }
   const rungs = (budget: number) => {
     const last = counts.length - 1;
     const made = counts.map((count, k) => ({
