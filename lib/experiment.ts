@@ -89,6 +89,20 @@ export function checkInteger(name: string, value: number, min: number): void {
   );
 }
 
+/**
+ * The largest seed: the generators' state (`createRng` of `random.ts`) holds 32 bits, so a larger seed
+ * would give exactly the run of a smaller one.
+ */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** Throws a usage error unless `--seed`'s `value` is an integer the generators hold distinctly. */
+export function checkSeed(value: number): void {
+  check(
+    Number.isInteger(value) && value >= 0 && value <= MAX_SEED,
+    `--seed must be an integer in 0…${MAX_SEED} (the generators hold 32 bits), got ${value}`,
+  );
+}
+
 /** Throws a usage error unless the flag `--name`'s `value` lies in [min, max) ([min, max] when `closed`). */
 export function checkRange(
   name: string,
@@ -159,7 +173,7 @@ export async function setupExperiment<T extends object = Record<never, never>>(
   more?: (backend: BackendSetup) => Promise<T>,
   options: { share?: boolean } = {},
 ): Promise<Experiment & T> {
-  checkInteger("seed", flags.seed, 0);
+  checkSeed(flags.seed);
   checkInteger("limit", flags.limit, 0);
   checkInteger("test-limit", flags["test-limit"], 0);
   checkChoice("backend", flags.backend, BACKEND_CHOICES);

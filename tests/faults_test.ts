@@ -119,11 +119,19 @@ async function runWritingNothing(
 type BadFlag = [string[], RegExp];
 
 /** `--seed -1`, which every script with a seed refuses as a number (not a flag). */
-const NEGATIVE_SEED: BadFlag = [["--seed", "-1"], /--seed must be an integer ≥ 0, got -1$/];
+const NEGATIVE_SEED: BadFlag = [
+  ["--seed", "-1"],
+  /--seed must be an integer in 0…4294967295 .*, got -1$/,
+];
 
 /** Bad values of the flags every script that reads MNIST shares (checked by `setupExperiment`). */
 const COMMON_BAD_FLAGS: BadFlag[] = [
-  [["--seed=2.5"], /--seed must be an integer ≥ 0, got 2\.5$/],
+  [["--seed=2.5"], /--seed must be an integer in 0…4294967295 .*, got 2\.5$/],
+  // the generators hold 32 bits: 2³² would give exactly the run of seed 0
+  [
+    ["--seed=4294967296"],
+    /--seed must be an integer in 0…4294967295 \(the generators hold 32 bits\), got 4294967296$/,
+  ],
   [["--limit", "-5"], /--limit must be an integer ≥ 0, got -5$/],
   [["--test-limit=many"], /--test-limit must be a number, got "many"$/],
   [["--backend=tpu"], /--backend must be one of auto, webgpu, wasm, cpu, got "tpu"$/],
