@@ -822,3 +822,19 @@ Deno.test("a second run on a results folder in use is refused in one line naming
   assert.deepEqual(await lockFiles(folder), []);
   await assertFilesValid(folder);
 });
+
+Deno.test("train --out DIR writes only under DIR: its report is DIR/REPORT.md, not one in DIR's parent", async () => {
+  const folder = await caseFolder("issue", "outside-out");
+  const run = await runScriptIn(
+    "train",
+    [...await tinyFlags("train"), "--epochs=1", "--out=mine"],
+    {
+      cwd: folder,
+    },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const outside = [...(await snapshot(folder)).keys()].filter((path) => !path.startsWith("mine/"));
+  assert.deepEqual(outside, []);
+  assert.match(await Deno.readTextFile(join(folder, "mine", "REPORT.md")), /## Training: d = 4/);
+  await assertFilesValid(folder);
+});
