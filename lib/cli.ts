@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { cleanUpFiles, finishWrites, FolderError } from "./files.ts";
+import { watchParent } from "./parent.ts";
 
 /** A mistake in what the user asked for: bad flags, missing inputs. Scripts exit with code 2 on it. */
 export class UsageError extends Error {
@@ -164,8 +165,10 @@ export function spawnChild(command: Deno.Command): Deno.ChildProcess {
  * first line and exits 1 (the stack trace only with `AELAB_DEBUG=1`). SIGINT and SIGTERM stop it with
  * exit code 130 and 143: the signal is passed on to its child processes ({@link spawnChild}) and they are
  * waited for, the writes under way end and no new one starts, and however `main` then ends, the run ends
- * as stopped. On every one of these paths, the run's temporary files are removed and its results-folder
- * lock released, so nothing half-written stays behind.
+ * as stopped. A run started by another Deno process (`deno task`, a study's step) stops as on SIGTERM
+ * when that parent dies ({@link watchParent}), so that no orphan runs on. On every one of these paths,
+ * the run's temporary files are removed and its results-folder lock released, so nothing half-written
+ * stays behind.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   let stopped: Promise<void> | undefined;
@@ -190,6 +193,10 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     Deno.addSignalListener(signal, listener);
     return [signal, listener] as const;
   });
+  const unwatch = watchParent((parent) => {
+    console.error(`the process that started this run (${parent}) has ended: stopping`);
+    void stop("SIGTERM");
+  });
   let code = 0;
   try {
     await main();
@@ -203,6 +210,7 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   // A run being stopped ends as stopped, whatever its main did meanwhile.
   if (stopped) await stopped;
   cleanUpFiles();
+  unwatch();
   for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   if (code !== 0) Deno.exit(code);
 }
