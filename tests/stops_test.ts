@@ -1,19 +1,21 @@
 /**
- * Issue #23, case 1: a run whose parent dies — a study killed with SIGKILL, the `deno task` wrapper of a
- * script killed — stops with it rather than running on orphaned and holding its results folder, so that
- * a rerun at once finishes.
+ * Issue #23, cases 1 and 10: a run stops promptly. A run whose parent dies — a study killed with SIGKILL,
+ * the `deno task` wrapper of a script killed — stops with it rather than running on orphaned and holding
+ * its results folder, so that a rerun at once finishes; on the tfjs engine, SIGINT takes effect between
+ * batches, not at the end of the epoch.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   assertFilesValid,
+  errorLines,
   lockFiles,
   processesIn,
   startScript,
   temporaryFiles,
   waitUntilEnded,
 } from "./_faults.ts";
-import { runScript } from "./_scripts.ts";
+import { filesIn, runScript } from "./_scripts.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
@@ -90,5 +92,27 @@ Deno.test("a study killed with SIGKILL takes its running step with it, and a rer
     .ended;
   assert.equal(rerun.code, 0, rerun.stderr);
   assert.match(rerun.stderr, /study 1\/7: search — done earlier with the same flags, kept/);
+  await Deno.remove(folder, { recursive: true });
+});
+
+Deno.test("on the tfjs engine SIGINT stops a training inside its epoch, not at the epoch's end", async () => {
+  const folder = await Deno.makeTempDir({ prefix: "aelab-stops-" });
+  const out = join(folder, "train");
+  // One epoch of 20,000 images in batches of 64: tens of seconds on a CPU.
+  const flags = [
+    "--engine=tfjs",
+    "--epochs=2",
+    "--limit=20000",
+    "--test-limit=100",
+    "--batch-size=64",
+  ];
+  const run = startScript("train", [...flags, `--out=${out}`], { cwd: folder });
+  await run.printed(/^training d = 4 on 20000 images/m);
+  run.child.kill("SIGINT");
+  const outcome = await run.ended;
+  assert.equal(outcome.code, 130, outcome.stderr);
+  assert.deepEqual(errorLines(outcome.stderr), []);
+  assert.doesNotMatch(outcome.stderr, /train epoch 1\/2/, "it trained on to the epoch's end");
+  assert.deepEqual(await filesIn(out), []);
   await Deno.remove(folder, { recursive: true });
 });
