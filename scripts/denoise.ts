@@ -142,6 +142,7 @@ await runMain(async () => {
     folder,
     epochs: params.epochs,
     wait: waitsForOthers(run),
+    merge: run.kind === "merge",
   });
   const summaries = await writeDenoiseResults(out, {
     standard,

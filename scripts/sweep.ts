@@ -89,6 +89,7 @@ await runMain(async () => {
     folder,
     epochs: params.epochs,
     wait: waitsForOthers(run),
+    merge: run.kind === "merge",
   });
   const table = await writeSweepResults(out, {
     sizes,

@@ -160,6 +160,60 @@ Deno.test("a merge with trainings missing lists them in one line and writes noth
   await Deno.remove(join(out, ".."), { recursive: true });
 });
 
+/** A sweep of sizes 1 and 2 in `out` (`--out` given), for the merges below. */
+const MERGED_SWEEP = [
+  "--sizes=1,2",
+  "--epochs=1",
+  "--limit=300",
+  "--test-limit=100",
+  "--engine=tfjs",
+];
+
+Deno.test("a merge of shards trained on other backends names both in one line, exit 2, and writes nothing", async () => {
+  const out = join(await Deno.makeTempDir(), "sweep");
+  const flags = [...MERGED_SWEEP, `--out=${out}`];
+  for (const [shard, backend] of [["1/2", "cpu"], ["2/2", "wasm"]]) {
+    const run = await runScript("scripts/sweep.ts", [
+      ...flags,
+      `--shard=${shard}`,
+      `--backend=${backend}`,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+  }
+  const merged = await runScript("scripts/sweep.ts", [...flags, "--merge"]);
+  assert.equal(merged.code, 2, merged.stderr);
+  assert.equal(
+    lastLine(merged.stderr),
+    `error: the trainings in ${out}/trainings were trained on different engines (d-001 by tfjs ` +
+      "cpu; d-002 by tfjs wasm), whose numbers differ in the last digits: rerun the shards of one " +
+      "side with --fresh and the other side's --engine and --backend, then merge again",
+  );
+  assert.deepEqual((await filesIn(out)).filter((path) => !path.startsWith("trainings/")), []);
+  await Deno.remove(join(out, ".."), { recursive: true });
+});
+
+Deno.test("a merge that meets a truncated state writes nothing, and says to rerun its shard", async () => {
+  const out = join(await Deno.makeTempDir(), "sweep");
+  const flags = [...MERGED_SWEEP, `--out=${out}`];
+  for (const shard of ["1/2", "2/2"]) {
+    const run = await runScript("scripts/sweep.ts", [...flags, `--shard=${shard}`]);
+    assert.equal(run.code, 0, run.stderr);
+  }
+  const state = join(out, "trainings", "d-002.state.safetensors");
+  await Deno.truncate(state, 100);
+  const merged = await runScript("scripts/sweep.ts", [...flags, "--merge"]);
+  assert.equal(merged.code, 1, merged.stderr);
+  assert.match(
+    lastLine(merged.stderr),
+    new RegExp(
+      `^error: ${RegExp.escape(state)} is unreadable \\(.+\\); rerun the shard that trains it ` +
+        "with --fresh, then merge again$",
+    ),
+  );
+  assert.deepEqual((await filesIn(out)).filter((path) => !path.startsWith("trainings/")), []);
+  await Deno.remove(join(out, ".."), { recursive: true });
+});
+
 Deno.test("two shards of the denoisers merge into what one process writes", async () => {
   const model = await tinyTrainedModel();
   const root = await Deno.makeTempDir();

@@ -59,17 +59,23 @@ export function settingsDifference(saved: unknown, now: unknown, path = ""): str
   return a === b ? undefined : `${path || "settings"}: ${a} → ${b}`;
 }
 
+/** What a run that trains advises for saved progress it cannot use: start over. */
+export const START_OVER = "pass --fresh to start over";
+
 /**
  * Throws a {@link UsageError} unless `saved` (the settings `what` was made with) equals `now`: one line that
- * names the first setting that differs and says that `--fresh` starts over.
+ * names the first setting that differs and says what to do (`remedy`; by default that `--fresh` starts
+ * over).
  */
-export function checkSameSettings(saved: unknown, now: unknown, what: string): void {
+export function checkSameSettings(
+  saved: unknown,
+  now: unknown,
+  what: string,
+  remedy = `${START_OVER}, or --out elsewhere`,
+): void {
   const difference = settingsDifference(saved, now);
   if (difference) {
-    throw new UsageError(
-      `${what} was made with other settings (${difference}); pass --fresh to start over, or --out ` +
-        "elsewhere",
-    );
+    throw new UsageError(`${what} was made with other settings (${difference}); ${remedy}`);
   }
 }
 
@@ -170,7 +176,7 @@ export async function restoreCheckpoint(
 
 /**
  * The error for saved progress (`what`, the file at `path`) that cannot be read or used, `error` saying
- * why: one line that names it and says that `--fresh` starts over.
+ * why: one line that names it and says what to do (`remedy`; by default that `--fresh` starts over).
  *
  * @example
  * ```ts
@@ -179,11 +185,16 @@ export async function restoreCheckpoint(
  * console.log(error.message); // trainings/d-004.json is unreadable (not JSON); pass --fresh to start over
  * ```
  */
-export function unreadableProgress(what: string, path: string, error: unknown): Error {
+export function unreadableProgress(
+  what: string,
+  path: string,
+  error: unknown,
+  remedy = START_OVER,
+): Error {
   const reason = (error instanceof Error ? error.message : String(error))
     .replaceAll(`${path}: `, "")
     .replace(/\s*\n\s*/g, " ");
-  return new Error(`${what} is unreadable (${reason}); pass --fresh to start over`);
+  return new Error(`${what} is unreadable (${reason}); ${remedy}`);
 }
 
 /** A checkpoint's contents, checked; anything unreadable is an error naming `path` and `--fresh`. */

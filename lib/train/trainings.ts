@@ -29,7 +29,13 @@ import {
   writeJsonAtomic,
 } from "../files.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
-import { checkSameSettings, stateTensors, tensorsState, unreadableProgress } from "./checkpoint.ts";
+import {
+  checkSameSettings,
+  START_OVER,
+  stateTensors,
+  tensorsState,
+  unreadableProgress,
+} from "./checkpoint.ts";
 import { createTrainer, type EnginePlan } from "./engine.ts";
 import { fit } from "./fit.ts";
 import type { EpochRecord, FitResult, ModelState, TrainingJob } from "./trainer.ts";
@@ -49,6 +55,11 @@ export interface TrainingRecord extends FitResult {
   settings: unknown;
   /** What trained its last epochs, e.g. `2 workers, tfjs wasm each`. */
   engine: string;
+  /**
+   * What decided its numbers (the trainer's `numerics`, e.g. `tfjs wasm`): trainings of other numerics
+   * differ in the last digits, so they are not merged together. None in records of earlier versions.
+   */
+  numerics?: string;
 }
 
 /** How {@link runTrainings} trains. */
@@ -141,12 +152,22 @@ export interface GatherOptions {
   pastEpochs?: "refuse" | "keep";
   /** Wait for the results not there yet (other processes train them), instead of stopping. */
   wait: boolean;
+  /**
+   * Whether the run is a merge, which trains nothing: what it cannot use is redone by rerunning the
+   * shard that trains it, not by `--fresh` (which a merge refuses).
+   */
+  merge?: boolean;
 }
+
+/** What a merge advises for a kept result it cannot read. */
+const RERUN_SHARD = "rerun the shard that trains it with --fresh, then merge again";
 
 /**
  * Every training's record at `options.epochs` (or diverged before), read from the folder, each checked
- * by the resume rule. Where some are missing, it stops with one line listing them — or, with `wait`,
- * says once which it waits for and reads again each second until they are all there.
+ * by the resume rule, its state read whole, and all of the same numerics — so that a run that writes
+ * the step's outputs from them has read and checked every input before it writes anything. Where some
+ * are missing, it stops with one line listing them — or, with `wait`, says once which it waits for and
+ * reads again each second until they are all there.
  *
  * @example
  * ```ts ignore
@@ -159,12 +180,21 @@ export async function gatherTrainings(
 ): Promise<TrainingRecord[]> {
   const { folder, epochs } = options;
   const past = options.pastEpochs === "keep" ? Infinity : epochs;
+  const remedy = options.merge ? RERUN_SHARD : START_OVER;
   let waitingFor = "";
   while (true) {
     const records: (TrainingRecord | undefined)[] = [];
-    for (const training of trainings) records.push(await readRecord(training, folder, past));
+    for (const training of trainings) {
+      records.push(await readRecord(training, folder, past, remedy));
+    }
     const missing = trainings.filter((_, i) => !isDone(records[i], epochs)).map(({ id }) => id);
-    if (missing.length === 0) return records as TrainingRecord[];
+    if (missing.length === 0) {
+      checkSameNumerics(records as TrainingRecord[], folder);
+      for (const record of records as TrainingRecord[]) {
+        if (!record.diverged) await readTrainingState(folder, record.id, remedy);
+      }
+      return records as TrainingRecord[];
+    }
     const list = `${missing.length} of ${trainings.length} trainings (${missing.join(", ")})`;
     if (!options.wait) {
       throw new Error(
@@ -176,6 +206,24 @@ export async function gatherTrainings(
     waitingFor = list;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/**
+ * Throws a {@link UsageError} naming each side where `records` were trained on other numerics (shards
+ * run with other `--engine` or `--backend`): their losses differ in the last digits from one process's.
+ */
+function checkSameNumerics(records: readonly TrainingRecord[], folder: string): void {
+  const byNumerics = new Map<string, string[]>();
+  for (const { id, numerics } of records) {
+    if (numerics !== undefined) byNumerics.set(numerics, [...byNumerics.get(numerics) ?? [], id]);
+  }
+  if (byNumerics.size <= 1) return;
+  const sides = [...byNumerics].map(([numerics, ids]) => `${ids.join(", ")} by ${numerics}`);
+  throw new UsageError(
+    `the trainings in ${folder} were trained on different engines (${sides.join("; ")}), whose ` +
+      "numbers differ in the last digits: rerun the shards of one side with --fresh and the other " +
+      "side's --engine and --backend, then merge again",
+  );
 }
 
 /**
@@ -197,7 +245,11 @@ export function lossHistory(
  * The state a training saved (weights, Adam's moments, steps, epochs), for its model or to train on; one
  * that cannot be read is an error that names the file and says that `--fresh` starts over.
  */
-export async function readTrainingState(folder: string, id: string): Promise<ModelState> {
+export async function readTrainingState(
+  folder: string,
+  id: string,
+  remedy = START_OVER,
+): Promise<ModelState> {
   const path = statePath(folder, id);
   try {
     const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
@@ -207,7 +259,7 @@ export async function readTrainingState(folder: string, id: string): Promise<Mod
     }
     return { ...tensorsState(tensors), steps, epochs };
   } catch (error) {
-    throw unreadableProgress(path, path, error);
+    throw unreadableProgress(path, path, error, remedy);
   }
 }
 
@@ -216,26 +268,35 @@ function isDone(record: TrainingRecord | undefined, epochs: number): boolean {
   return record !== undefined && (record.diverged || record.history.length >= epochs);
 }
 
-/** The kept record of `training` in `folder`, checked by the resume rule (at most `epochs`). */
+/**
+ * The kept record of `training` in `folder`, checked by the resume rule (at most `epochs`); what cannot
+ * be used is an error that says what to do (`remedy`).
+ */
 async function readRecord(
   { id, settings }: Training,
   folder: string,
   epochs: number,
+  remedy = START_OVER,
 ): Promise<TrainingRecord | undefined> {
   if (!ID.test(id)) throw new RangeError(`a training's id must be a file name, got "${id}"`);
   const path = recordPath(folder, id);
   const record = await readJsonIfExists<TrainingRecord>(path).catch((error) => {
-    throw unreadableProgress(path, path, error);
+    throw unreadableProgress(path, path, error, remedy);
   });
   if (record && !Array.isArray(record.history)) {
-    throw unreadableProgress(path, path, new Error("no history"));
+    throw unreadableProgress(path, path, new Error("no history"), remedy);
   }
   if (record) {
-    checkSameSettings(record.settings, settings, path);
+    checkSameSettings(
+      record.settings,
+      settings,
+      path,
+      remedy === START_OVER ? undefined : "merge with the flags its shards were given",
+    );
     if (record.history.length > epochs) {
       throw new UsageError(
         `${path} has trained ${record.history.length} epochs, past the ${epochs} asked for; ask ` +
-          "for more epochs, or pass --fresh to start over",
+          `for more epochs, or ${remedy}`,
       );
     }
   }
@@ -308,6 +369,7 @@ async function trainGroup(
         id: member.id,
         settings: member.settings,
         engine: trainer.description,
+        numerics: trainer.numerics,
         ...results[k],
       };
       // A diverged training keeps its record (it says so) but no state to train on or use.
