@@ -16,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain } from "../lib/cli.ts";
+import { check, counted, parseFlags, runMain } from "../lib/cli.ts";
 import { corrupt, describeCorruption, digitPixels } from "../lib/corrupt.ts";
 import type { Digits } from "../lib/data/mnist.ts";
 import {
@@ -119,7 +119,7 @@ await runMain(async () => {
     `training the ${
       kinds.map((kind) => describeCorruption(settings.corruptions[kind])).join(" and ")
     } ` +
-      `denoisers on ${data.train.count} images for ${params.epochs} epochs, ${
+      `denoisers on ${data.train.count} images for ${counted(params.epochs, "epoch")}, ${
         describeParams(params)
       }`,
   );

@@ -14,7 +14,7 @@
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain } from "../lib/cli.ts";
+import { check, counted, parseFlags, runMain } from "../lib/cli.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
 import {
   commonFlags,
@@ -67,7 +67,9 @@ await runMain(async () => {
     };
   });
   console.error(
-    `sweeping d = ${sizes.join(", ")}: ${params.epochs} epochs each on ${train.count} images, ` +
+    `sweeping d = ${sizes.join(", ")}: ${
+      counted(params.epochs, "epoch")
+    } each on ${train.count} images, ` +
       describeParams(params),
   );
 

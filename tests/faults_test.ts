@@ -176,7 +176,14 @@ function badFlags(script: Script): BadFlag[] {
 }
 
 const OWN_BAD_FLAGS: Record<Script, BadFlag[]> = {
-  train: [[["--hidden=0"], /--hidden must be an integer ≥ 1, got 0$/]],
+  train: [
+    [["--hidden=0"], /--hidden must be an integer ≥ 1, got 0$/],
+    [
+      ["--hidden=1000000000"],
+      /--hidden must be at most 784 \(the pixels of a digit\), got 1000000000$/,
+    ],
+    [["--epochs", "--out", "X"], /train: --epochs needs a value, but the flag --out follows it$/],
+  ],
   search: [
     [["--trials=0"], /--trials must be an integer ≥ 1, got 0$/],
     [["--eta=1"], /--eta must be at least 2, got 1$/],
@@ -193,6 +200,7 @@ const OWN_BAD_FLAGS: Record<Script, BadFlag[]> = {
   ],
   corrupt: [
     [["--digits=0"], /--digits must be an integer ≥ 1, got 0$/],
+    [["--model=/"], /--model \/ is a folder, not a trained model: pass its \.safetensors file$/],
     [["--noise-levels=a,b"], /--noise-levels must be comma-separated numbers/],
     [["--noise", "-0.5"], /--noise must lie in \[0, Infinity\), got -0\.5$/],
   ],

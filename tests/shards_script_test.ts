@@ -150,7 +150,7 @@ Deno.test("a merge with trainings missing lists them in one line and writes noth
   assert.equal(merged.code, 1, merged.stderr);
   assert.equal(
     lastLine(merged.stderr),
-    `error: 1 of 2 trainings (d-002) have no result at 1 epochs in ${out}/trainings: run the ` +
+    `error: 1 of 2 trainings (d-002) have no result at 1 epoch in ${out}/trainings: run the ` +
       "shards that train them, then merge again",
   );
   assert.deepEqual(await filesIn(out), [

@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { counted } from "../cli.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
 import { lineChart, writeChart } from "../figures/charts.ts";
@@ -100,7 +101,7 @@ export async function writeTrainingResults(out: string, outcome: TrainingOutcome
     ? `diverged at epoch ${final.epoch} (a loss turned NaN or infinite), so no model was saved`
     : `final test loss ${final.testLoss?.toFixed(5)}`;
   const rate = Math.round(samplesPerSecond).toLocaleString("en-US");
-  const summary = `${history.length} epochs on ${outcome.trainImages} images with ` +
+  const summary = `${counted(history.length, "epoch")} on ${outcome.trainImages} images with ` +
     `${describeParams(params)} (${params.source}), trained by ${outcome.engine} at ${rate} ` +
     `samples/s; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
     `${STUDY.testLoss.epochs} epochs).`;

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { UsageError } from "../cli.ts";
+import { counted, UsageError } from "../cli.ts";
 import {
   describeHolder,
   type LockHolder,
@@ -198,7 +198,9 @@ export async function gatherTrainings(
     const list = `${missing.length} of ${trainings.length} trainings (${missing.join(", ")})`;
     if (!options.wait) {
       throw new Error(
-        `${list} have no result at ${epochs} epochs in ${folder}: run the shards that train ` +
+        `${list} have no result at ${
+          counted(epochs, "epoch")
+        } in ${folder}: run the shards that train ` +
           "them, then merge again",
       );
     }
