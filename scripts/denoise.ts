@@ -39,7 +39,7 @@ import {
 import { describeParams } from "../lib/search.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { type Dataset, datasetOf } from "../lib/train/trainer.ts";
-import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
+import { gatherTrainings, runTrainings, unfinishedTrainings } from "../lib/train/trainings.ts";
 
 /**
  * Offsets from `--seed` of the seeds that corrupt the training and the validation images; the test images
@@ -126,7 +126,7 @@ await runMain(async () => {
 
   // Loop: the denoisers this run trains (all, or a shard's share) not done yet, as one population.
   const folder = join(out, "trainings");
-  await runTrainings(trainings, {
+  const kept = await runTrainings(trainings, {
     folder,
     epochs: params.epochs,
     engine,
@@ -135,7 +135,10 @@ await runMain(async () => {
     owns: owns(run),
     fresh: flags.fresh,
   });
-  if (run.kind === "shard") return reportShardDone(run.shard, folder);
+  if (run.kind === "shard") {
+    const elsewhere = unfinishedTrainings(trainings, kept, params.epochs, owns(run));
+    return reportShardDone(run.shard, folder, elsewhere);
+  }
 
   // Files, from every denoiser's result: weights, comparison, curves, figures, report.
   const records = await gatherTrainings(trainings, {

@@ -27,7 +27,7 @@ import { writeSweepResults } from "../lib/experiments/sweep.ts";
 import { describeParams } from "../lib/search.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
-import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
+import { gatherTrainings, runTrainings, unfinishedTrainings } from "../lib/train/trainings.ts";
 
 /** The largest latent size a sweep takes: a code as long as the image it encodes. */
 const MAX_HIDDEN = IMAGE_PIXELS;
@@ -75,7 +75,7 @@ await runMain(async () => {
 
   // Loop: the sizes this run trains (all, or a shard's share) not done yet, as one population.
   const folder = join(out, "trainings");
-  await runTrainings(trainings, {
+  const kept = await runTrainings(trainings, {
     folder,
     epochs: params.epochs,
     engine,
@@ -84,7 +84,10 @@ await runMain(async () => {
     owns: owns(run),
     fresh: flags.fresh,
   });
-  if (run.kind === "shard") return reportShardDone(run.shard, folder);
+  if (run.kind === "shard") {
+    const elsewhere = unfinishedTrainings(trainings, kept, params.epochs, owns(run));
+    return reportShardDone(run.shard, folder, elsewhere);
+  }
 
   // Files, from every size's result: weights, table, fit, figures, report.
   const records = await gatherTrainings(trainings, {

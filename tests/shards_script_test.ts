@@ -169,6 +169,46 @@ const MERGED_SWEEP = [
   "--engine=tfjs",
 ];
 
+Deno.test("a shard whose share another process holds says so in its last line, one skipping line per holder", async () => {
+  const out = join(await Deno.makeTempDir(), "sweep");
+  const flags = [
+    ...SWEEP.filter((flag) => !flag.startsWith("--epochs")),
+    "--epochs=20",
+    `--out=${out}`,
+  ];
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "scripts/sweep.ts", ...flags, "--shard=1/2"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    // Once the first shard holds its share (sizes 1, 3 and 5), the same shard is run again.
+    const locks = ["d-001.lock", "d-003.lock", "d-005.lock"].map((name) =>
+      join(out, "trainings", name)
+    );
+    while (!(await Promise.all(locks.map(exists))).every(Boolean)) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const again = await runScript("scripts/sweep.ts", [...flags, "--shard=1/2"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(
+      again.stderr.match(/^skipping d-001, d-003, d-005: held by process \d+/gm)?.length,
+      1,
+      again.stderr,
+    );
+    assert.equal(
+      lastLine(again.stderr),
+      "shard 1/2 stopped short of its share: other processes still train d-001, d-003, d-005 " +
+        `into ${out}/trainings/; merge with --merge --wait to wait for them`,
+    );
+  } finally {
+    holder.kill("SIGKILL");
+    await holder.status;
+  }
+  await Deno.remove(join(out, ".."), { recursive: true });
+});
+
 Deno.test("a merge of shards trained on other backends names both in one line, exit 2, and writes nothing", async () => {
   const out = join(await Deno.makeTempDir(), "sweep");
   const flags = [...MERGED_SWEEP, `--out=${out}`];

@@ -142,6 +142,20 @@ export async function runTrainings(
   return records;
 }
 
+/**
+ * The ids of those of `trainings` that this run owns (`owns`, as in {@link TrainingsOptions}) and whose
+ * record (`records`, as {@link runTrainings} returned them) is not done at `epochs`: those other live
+ * processes held, and this run skipped.
+ */
+export function unfinishedTrainings(
+  trainings: readonly Training[],
+  records: readonly (TrainingRecord | undefined)[],
+  epochs: number,
+  owns: (index: number) => boolean = () => true,
+): string[] {
+  return trainings.filter((_, i) => owns(i) && !isDone(records[i], epochs)).map(({ id }) => id);
+}
+
 /** How {@link gatherTrainings} reads the results. */
 export interface GatherOptions {
   /** The folder of the results, `<out>/trainings`. */
@@ -316,7 +330,8 @@ async function holdTrainings(trainings: readonly Training[], folder: string): Pr
     const holder = await takeLock(lockPath(folder, training.id));
     if (!holder) held.push(training);
     else {
-      const key = JSON.stringify(holder);
+      // One process holds each of its trainings' locks since another moment: it is one holder.
+      const key = `${holder.pid}@${holder.host}`;
       skipped.set(key, { holder, ids: [...skipped.get(key)?.ids ?? [], training.id] });
     }
   }
