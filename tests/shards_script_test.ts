@@ -64,7 +64,7 @@ Deno.test("three shards of a search at once, one killed and run again, merge int
 
   // Shard 2 trains trial 2 alone in the first rung: killed there after an epoch, it is run again while
   // the others go on; shard 1 waits for its result before the second rung.
-  const checkpoint = await checkpointPath(join(out, "trainings"), ["trial-002"]);
+  const checkpoint = checkpointPath(join(out, "trainings"), "trial-002");
   const shard = (i: number) => [...SEARCH, `--shard=${i}/3`, `--out=${out}`];
   const runs = await Promise.all([
     runScript("scripts/search.ts", shard(1)),
@@ -74,7 +74,10 @@ Deno.test("three shards of a search at once, one killed and run again, merge int
   ]);
   assertAllDone(runs);
   assert.match(runs[0].stderr, /^shard 1\/3 \(--shard\): trains the 1st of every 3 trainings$/m);
-  assert.match(runs[1].stderr, /rung 1\/3 .*: resuming after epoch 1 from .*checkpoint-/);
+  assert.match(
+    runs[1].stderr,
+    /rung 1\/3 .*: resuming after epoch 1 from .*trial-002\.checkpoint\.safetensors/,
+  );
   assert.equal(await exists(join(out, "trials.json")), false, "a shard writes none of the outputs");
 
   const merged = await runScript("scripts/search.ts", [...SEARCH, "--merge", `--out=${out}`]);
@@ -106,7 +109,7 @@ Deno.test("three shards of a sweep at once, one killed and one given twice, merg
 
   // Shard 2 of 3 trains d = 2 and 5 as one population: killed after its first epoch, run again. Shard 3
   // is also given twice by mistake: one of the two trains d = 3, the other finds it held or done.
-  const checkpoint = await checkpointPath(join(out, "trainings"), ["d-002", "d-005"]);
+  const checkpoint = checkpointPath(join(out, "trainings"), "d-002");
   const shard = (i: number) => [...SWEEP, `--shard=${i}/3`, "--workers=1", `--out=${out}`];
   const runs = await Promise.all([
     runScript("scripts/sweep.ts", shard(1)),
@@ -116,7 +119,10 @@ Deno.test("three shards of a sweep at once, one killed and one given twice, merg
     runScript("scripts/sweep.ts", shard(3)),
   ]);
   assertAllDone(runs);
-  assert.match(runs[1].stderr, /sweep: resuming after epoch 1 from .*checkpoint-/);
+  assert.match(
+    runs[1].stderr,
+    /sweep: resuming after epoch 1 from .*d-002\.checkpoint\.safetensors/,
+  );
   const trainedThree = runs.slice(2).filter((run) => /sweep d = 3 epoch 2\/2/.test(run.stderr));
   assert.equal(trainedThree.length, 1, runs.slice(2).map((run) => run.stderr).join("\n"));
 
@@ -137,6 +143,59 @@ Deno.test("three shards of a sweep at once, one killed and one given twice, merg
     lastLine(other.stderr),
     /d-001\.json was made with other settings \(lr: 0\.003 → 0\.01\)/,
   );
+  await assertSameResults(whole, out);
+  await Deno.remove(root, { recursive: true });
+});
+
+/**
+ * Runs shard 2 of 3 of {@link SWEEP} into `out` and kills it once d = 2 has a checkpoint (after its first
+ * epoch).
+ */
+async function killShardAfterAnEpoch(out: string): Promise<void> {
+  const checkpoint = checkpointPath(join(out, "trainings"), "d-002");
+  await killWhen(
+    "scripts/sweep.ts",
+    [...SWEEP, "--shard=2/3", "--workers=1", `--out=${out}`],
+    async () => await exists(checkpoint) || undefined,
+  );
+}
+
+Deno.test("a whole run after a killed shard resumes the shard's trainings from their checkpoints and leaves none", async () => {
+  const root = await Deno.makeTempDir();
+  const [whole, out] = [join(root, "whole", "sweep"), join(root, "resumed", "sweep")];
+  const single = await runScript("scripts/sweep.ts", [...SWEEP, `--out=${whole}`]);
+  assert.equal(single.code, 0, single.stderr);
+  await killShardAfterAnEpoch(out);
+  const resumed = await runScript("scripts/sweep.ts", [...SWEEP, `--out=${out}`]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(
+    resumed.stderr,
+    /sweep: resuming after epoch 1 from .*d-002\.checkpoint\.safetensors/,
+  );
+  assert.equal(resumed.stdout, single.stdout);
+  await assertSameResults(whole, out);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("two reruns at once of a killed shard resume its trainings, each from its checkpoint", async () => {
+  const root = await Deno.makeTempDir();
+  const [whole, out] = [join(root, "whole", "sweep"), join(root, "sharded", "sweep")];
+  const single = await runScript("scripts/sweep.ts", [...SWEEP, `--out=${whole}`]);
+  assert.equal(single.code, 0, single.stderr);
+  await killShardAfterAnEpoch(out);
+  const shard = (i: number) => [...SWEEP, `--shard=${i}/3`, "--workers=1", `--out=${out}`];
+  const runs = await Promise.all([
+    runScript("scripts/sweep.ts", shard(1)),
+    runScript("scripts/sweep.ts", shard(2)),
+    runScript("scripts/sweep.ts", shard(2)),
+    runScript("scripts/sweep.ts", shard(3)),
+  ]);
+  assertAllDone(runs);
+  const stderr = runs.map((run) => run.stderr).join("\n");
+  assert.equal(stderr.match(/resuming after epoch 1 from .*d-002\.checkpoint/g)?.length, 1, stderr);
+  const merged = await runScript("scripts/sweep.ts", [...SWEEP, "--merge", `--out=${out}`]);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.equal(merged.stdout, single.stdout);
   await assertSameResults(whole, out);
   await Deno.remove(root, { recursive: true });
 });

@@ -121,22 +121,9 @@ export async function saveCheckpoint(
   trainer: Trainer,
   saved: { settings: unknown; results: FitResult[]; epochs: number },
 ): Promise<void> {
-  const tensors: Record<string, TensorData> = {};
-  const progress = [];
-  for (let i = 0; i < trainer.jobs.length; i++) {
-    const state = await trainer.getState(i);
-    Object.assign(tensors, stateTensors(state, `model.${i}.`));
-    progress.push({ steps: state.steps, epochs: state.epochs });
-  }
-  await writeFileAtomic(
-    path,
-    encodeSafetensors(tensors, {
-      settings: JSON.stringify(saved.settings),
-      results: JSON.stringify(saved.results),
-      epochs: String(saved.epochs),
-      progress: JSON.stringify(progress),
-    }),
-  );
+  const states = [];
+  for (let i = 0; i < trainer.jobs.length; i++) states.push(await trainer.getState(i));
+  await writeCheckpoint(path, states, saved);
 }
 
 /**
@@ -150,6 +137,76 @@ export async function restoreCheckpoint(
   trainer: Trainer,
   epochs: number,
 ): Promise<{ results: FitResult[]; epochs: number } | undefined> {
+  const saved = await loadCheckpoint(options, epochs);
+  if (!saved) return undefined;
+  try {
+    for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
+  } catch (error) {
+    throw unreadableProgress(`the checkpoint ${options.path}`, options.path, error);
+  }
+  return { results: saved.results, epochs: saved.epochs };
+}
+
+/** One training's checkpoint: its state after `epochs` epochs, and its history so far. */
+export interface TrainingCheckpoint {
+  state: ModelState;
+  result: FitResult;
+  epochs: number;
+}
+
+/** Saves one training's checkpoint at `path` (a checkpoint of a population of one) with `settings`. */
+export async function saveTrainingCheckpoint(
+  path: string,
+  settings: unknown,
+  { state, result, epochs }: TrainingCheckpoint,
+): Promise<void> {
+  await writeCheckpoint(path, [state], { settings, results: [result], epochs });
+}
+
+/**
+ * The checkpoint of one training at `options.path` by the resume rule, for a run asking for `epochs`
+ * epochs; undefined where there is none (or `fresh`). Other settings, past `epochs` or unreadable: as
+ * {@link restoreCheckpoint}.
+ */
+export async function loadTrainingCheckpoint(
+  options: CheckpointOptions,
+  epochs: number,
+): Promise<TrainingCheckpoint | undefined> {
+  const saved = await loadCheckpoint(options, epochs);
+  if (!saved) return undefined;
+  if (saved.states.length !== 1) {
+    throw unreadableProgress(
+      `the checkpoint ${options.path}`,
+      options.path,
+      new Error(`${saved.states.length} models, not one training's`),
+    );
+  }
+  return { state: saved.states[0], result: saved.results[0], epochs: saved.epochs };
+}
+
+/** Writes the states of a population after `saved.epochs` epochs, with its results and settings. */
+async function writeCheckpoint(
+  path: string,
+  states: readonly ModelState[],
+  saved: { settings: unknown; results: FitResult[]; epochs: number },
+): Promise<void> {
+  const tensors: Record<string, TensorData> = {};
+  for (const [i, state] of states.entries()) {
+    Object.assign(tensors, stateTensors(state, `model.${i}.`));
+  }
+  await writeFileAtomic(
+    path,
+    encodeSafetensors(tensors, {
+      settings: JSON.stringify(saved.settings),
+      results: JSON.stringify(saved.results),
+      epochs: String(saved.epochs),
+      progress: JSON.stringify(states.map(({ steps, epochs }) => ({ steps, epochs }))),
+    }),
+  );
+}
+
+/** The checkpoint at `options.path`, checked by the resume rule; undefined where there is none (or `fresh`). */
+async function loadCheckpoint(options: CheckpointOptions, epochs: number) {
   if (options.fresh) return undefined;
   let bytes;
   try {
@@ -166,12 +223,7 @@ export async function restoreCheckpoint(
         "for; ask for more epochs, or pass --fresh to start over",
     );
   }
-  try {
-    for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
-  } catch (error) {
-    throw unreadableProgress(`the checkpoint ${options.path}`, options.path, error);
-  }
-  return { results: saved.results, epochs: saved.epochs };
+  return saved;
 }
 
 /**

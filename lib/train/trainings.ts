@@ -3,8 +3,10 @@
  * result per training in a folder: `<id>.json` (its settings and history) and `<id>.state.safetensors`
  * (its weights, Adam's moments, steps and epochs). A run trains, as one population on the chosen engine,
  * every training it owns (all, or a shard's share) that has not yet reached the epochs asked for — new
- * ones from their seed, finished ones on from their saved state — with a checkpoint after each epoch,
- * and writes each result atomically when its training ends. So an interrupted step resumes where it
+ * ones from their seed, finished ones on from their saved state — with a checkpoint of each training
+ * after each epoch (`<id>.checkpoint.safetensors`: found by the training's id whichever run made it, a
+ * shard or a whole run, resumed from, and removed once the training's result is written), and writes each
+ * result atomically when its training ends. So an interrupted step resumes where it
  * was, a step asked for more epochs trains on, and successive halving continues its survivors from their
  * own state.
  *
@@ -31,6 +33,8 @@ import {
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
 import {
   checkSameSettings,
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
   START_OVER,
   stateTensors,
   tensorsState,
@@ -116,15 +120,27 @@ export async function runTrainings(
     trainings.filter((_, i) => owned[i] && !isDone(records[i], epochs)),
     folder,
   )).map((training) => trainings.indexOf(training));
+  // The states of the trainings that resume from their checkpoints, by index.
+  const resumed = new Map<number, ModelState>();
   try {
-    // Once held, a training's result is read again: another process may have finished it meanwhile.
+    // Once held, a training's result is read again: another process may have finished it meanwhile;
+    // then its checkpoint, where one is ahead of its result.
     for (const i of held) {
-      if (options.fresh) await removeResult(folder, trainings[i].id);
+      const { id, settings } = trainings[i];
+      if (options.fresh) await removeResult(folder, id);
       else records[i] = await readRecord(trainings[i], folder, past);
+      const path = checkpointPath(folder, id);
+      const saved = await loadTrainingCheckpoint({ path, settings, fresh: options.fresh }, past);
+      if (saved && saved.epochs > (records[i]?.history.length ?? 0)) {
+        console.error(`${options.label}: resuming after epoch ${saved.epochs} from ${path}`);
+        records[i] = { id, settings, engine: "", ...saved.result };
+        resumed.set(i, saved.state);
+      } else await removeFile(path); // behind its result, or to start over
     }
-    // The trainings to train, grouped by the epochs they start from (one population each).
+    // The trainings to train, grouped by the epochs they start from (one population each); one resumed
+    // at the epochs asked for trains none, and writes its result.
     const groups = new Map<number, number[]>();
-    for (const i of held.filter((i) => !isDone(records[i], epochs))) {
+    for (const i of held.filter((i) => resumed.has(i) || !isDone(records[i], epochs))) {
       const start = records[i]?.history.length ?? 0;
       groups.set(start, [...groups.get(start) ?? [], i]);
     }
@@ -132,6 +148,7 @@ export async function runTrainings(
       const trained = await trainGroup(members.map((i) => trainings[i]), {
         ...options,
         from: members.map((i) => records[i]),
+        states: members.map((i) => resumed.get(i)),
         start,
       });
       members.forEach((i, k) => records[i] = trained[k]);
@@ -341,43 +358,60 @@ async function holdTrainings(trainings: readonly Training[], folder: string): Pr
   return held;
 }
 
-/** Removes a training's kept result (its record and state), to train it from its seed. */
+/** Removes a training's kept result (its record, state and checkpoint), to train it from its seed. */
 async function removeResult(folder: string, id: string): Promise<void> {
-  for (const path of [recordPath(folder, id), statePath(folder, id)]) {
-    await Deno.remove(path).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+  for (const path of [recordPath(folder, id), statePath(folder, id), checkpointPath(folder, id)]) {
+    await removeFile(path);
   }
 }
 
+/** Removes the file at `path`, if there is one. */
+async function removeFile(path: string): Promise<void> {
+  await Deno.remove(path).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}
+
 /**
- * Trains `members` together from epoch `start` (from their saved states where they have any) to the
- * epochs asked for, with a checkpoint of the population after each epoch; writes and returns their
- * records.
+ * Trains `members` together from epoch `start` (from their checkpoints' `states`, else their saved
+ * states where they have any) to the epochs asked for, with a checkpoint of each after each epoch;
+ * writes and returns their records, and removes their checkpoints.
  */
 async function trainGroup(
   members: readonly Training[],
-  options: TrainingsOptions & { from: (TrainingRecord | undefined)[]; start: number },
+  options: TrainingsOptions & {
+    from: (TrainingRecord | undefined)[];
+    states: (ModelState | undefined)[];
+    start: number;
+  },
 ): Promise<TrainingRecord[]> {
   const { folder, epochs, label } = options;
   const trainer = await createTrainer(options.engine, members.map(({ job }) => job), options);
   try {
     for (const [k, member] of members.entries()) {
-      if (!options.from[k]) continue;
-      const state = await readTrainingState(folder, member.id);
+      const path = options.states[k]
+        ? checkpointPath(folder, member.id)
+        : statePath(folder, member.id);
+      const state = options.states[k] ??
+        (options.from[k] ? await readTrainingState(folder, member.id) : undefined);
+      if (!state) continue;
       await trainer.setState(k, state).catch((error) => {
-        throw unreadableProgress(statePath(folder, member.id), statePath(folder, member.id), error);
+        throw unreadableProgress(path, path, error);
       });
     }
-    const checkpoint = await checkpointPath(folder, members.map(({ id }) => id));
     const results = await fit(trainer, {
       epochs,
       label: members.length === 1 ? `${label} ${members[0].job.name}` : label,
       from: options.from.map((record) => record ?? { history: [], diverged: false }),
-      checkpoint: {
-        path: checkpoint,
-        settings: { trainings: members.map(({ id, settings }) => ({ id, settings })) },
-        fresh: options.fresh,
+      afterEpoch: async (epoch, results) => {
+        for (const [k, { id, settings }] of members.entries()) {
+          const state = await trainer.getState(k);
+          await saveTrainingCheckpoint(checkpointPath(folder, id), settings, {
+            state,
+            result: results[k],
+            epochs: epoch,
+          });
+        }
       },
     });
     const records = [];
@@ -392,9 +426,9 @@ async function trainGroup(
       // A diverged training keeps its record (it says so) but no state to train on or use.
       if (!record.diverged) await writeState(folder, member.id, await trainer.getState(k));
       await writeJsonAtomic(recordPath(folder, member.id), record);
+      await removeFile(checkpointPath(folder, member.id));
       records.push(record);
     }
-    await Deno.remove(checkpoint).catch(() => {});
     return records;
   } finally {
     await trainer.dispose();
@@ -420,21 +454,15 @@ function lockPath(folder: string, id: string): string {
 }
 
 /**
- * The checkpoint that a population of the trainings `ids` keeps in `folder` while it trains, named after
- * its members: `checkpoint-<hash>.safetensors` (so the populations of a step's shards keep theirs apart).
+ * The checkpoint a training keeps in `folder` while it trains, named after its id whichever run trains
+ * it: `<id>.checkpoint.safetensors`.
  *
  * @example
  * ```ts
  * import { checkpointPath } from "./trainings.ts";
- * console.log(await checkpointPath("trainings", ["d-002", "d-005"])); // trainings/checkpoint-….safetensors
+ * console.log(checkpointPath("trainings", "d-002")); // trainings/d-002.checkpoint.safetensors
  * ```
  */
-export async function checkpointPath(folder: string, ids: readonly string[]): Promise<string> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ids.join(",")));
-  const hex = Array.from(
-    new Uint8Array(hash).subarray(0, 6),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
-  return `${folder}/checkpoint-${hex}.safetensors`;
+export function checkpointPath(folder: string, id: string): string {
+  return `${folder}/${id}.checkpoint.safetensors`;
 }
