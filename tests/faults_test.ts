@@ -846,3 +846,50 @@ Deno.test("train --out DIR writes only under DIR: its report is DIR/REPORT.md, n
   assert.match(await Deno.readTextFile(join(folder, "mine", "REPORT.md")), /## Training: d = 4/);
   await assertFilesValid(folder);
 });
+
+/** Mounts a tmpfs of `size` at `folder` where this process may (as root); whether it did. */
+async function mountTmpfs(folder: string, size: string): Promise<boolean> {
+  const mount = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", folder],
+    stdout: "null",
+    stderr: "null",
+  });
+  return await mount.output().then(({ success }) => success, () => false);
+}
+
+/** Unmounts what is mounted at `folder`. */
+async function unmount(folder: string): Promise<void> {
+  await new Deno.Command("umount", { args: [folder] }).output();
+}
+
+const SMALL_DISK = await caseFolder("issue", "small-disk");
+/** Whether this process may mount a tmpfs (as root, with the capability): tried once, unmounted. */
+const MAY_MOUNT = await mountTmpfs(SMALL_DISK, "1m") && (await unmount(SMALL_DISK), true);
+
+Deno.test({
+  name:
+    "a disk too small for a sweep's checkpoints is one line before the first epoch, leaving nothing",
+  // A disk of 1 MB needs a tmpfs, which only root mounts.
+  ignore: !MAY_MOUNT,
+  fn: async () => {
+    assert.ok(await mountTmpfs(SMALL_DISK, "1m"));
+    try {
+      const out = join(SMALL_DISK, "sweep");
+      const run = await runScriptIn(
+        "sweep",
+        ["--sizes=1-4", "--epochs=1", "--limit=256", "--test-limit=100", `--out=${out}`],
+        { cwd: SMALL_DISK },
+      );
+      assertOneLineError(
+        run,
+        1,
+        /sweep\/trainings: 1\.0 MB free on its disk, and 4 trainings need about \d+\.\d MB there for their checkpoints and results; free some space, or pass --out on another disk$/,
+      );
+      assert.doesNotMatch(run.stderr, /epoch 1\/1/);
+      assert.deepEqual(await filesIn(SMALL_DISK), []);
+      assert.deepEqual([...Deno.readDirSync(SMALL_DISK)], []);
+    } finally {
+      await unmount(SMALL_DISK);
+    }
+  },
+});

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { statfsSync } from "node:fs";
 import { counted, UsageError } from "../cli.ts";
 import {
   describeHolder,
@@ -42,7 +43,7 @@ import {
 } from "./checkpoint.ts";
 import { createTrainer, type EnginePlan } from "./engine.ts";
 import { fit } from "./fit.ts";
-import type { EpochRecord, FitResult, ModelState, TrainingJob } from "./trainer.ts";
+import type { EpochRecord, FitResult, ModelState, Trainer, TrainingJob } from "./trainer.ts";
 
 /** One training of a step. */
 export interface Training {
@@ -153,9 +154,13 @@ export async function runTrainings(
       });
       members.forEach((i, k) => records[i] = trained[k]);
     }
-  } finally {
+  } catch (error) {
     for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
+    // A run that failed before any result leaves no empty folder behind.
+    await Deno.remove(folder).catch(() => {});
+    throw error;
   }
+  for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
   return records;
 }
 
@@ -399,6 +404,7 @@ async function trainGroup(
         throw unreadableProgress(path, path, error);
       });
     }
+    await checkFreeSpace(folder, trainer, members.length);
     const results = await fit(trainer, {
       epochs,
       label: members.length === 1 ? `${label} ${members[0].job.name}` : label,
@@ -432,6 +438,40 @@ async function trainGroup(
     return records;
   } finally {
     await trainer.dispose();
+  }
+}
+
+/**
+ * Throws an error naming `folder` unless its disk has room for what training the `count` models of
+ * `trainer` writes there: a checkpoint of each after every epoch, written beside the one it replaces,
+ * then its result — twice their states' bytes. So that a full disk stops a run before its first epoch,
+ * not when the epoch's checkpoint is written.
+ */
+async function checkFreeSpace(folder: string, trainer: Trainer, count: number): Promise<void> {
+  let bytes = 0;
+  for (let k = 0; k < count; k++) {
+    const { weights, moments } = await trainer.getState(k);
+    for (const part of [weights, moments.first, moments.second]) {
+      for (const data of Object.values(part)) bytes += data.byteLength;
+    }
+  }
+  const needed = 2 * bytes;
+  let free;
+  try {
+    const { bavail, bsize } = statfsSync(folder);
+    free = bavail * bsize;
+  } catch {
+    return; // a file system that does not say: the writes will tell
+  }
+  if (free < needed) {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    throw new Error(
+      `${folder}: ${mb(free)} free on its disk, and ${counted(count, "training")} need about ` +
+        `${
+          mb(needed)
+        } there for their checkpoints and results; free some space, or pass --out on ` +
+        "another disk",
+    );
   }
 }
 
