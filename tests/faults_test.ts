@@ -200,7 +200,6 @@ const OWN_BAD_FLAGS: Record<Script, BadFlag[]> = {
   ],
   corrupt: [
     [["--digits=0"], /--digits must be an integer ≥ 1, got 0$/],
-    [["--model=/"], /--model \/ is a folder, not a trained model: pass its \.safetensors file$/],
     [["--noise-levels=a,b"], /--noise-levels must be comma-separated numbers/],
     [["--noise", "-0.5"], /--noise must lie in \[0, Infinity\), got -0\.5$/],
   ],
@@ -333,7 +332,11 @@ const BAD_MODELS: {
     make: (path) => Deno.writeTextFile(path, '{"weights": [1, 2, 3]}\n'),
     message: /./,
   },
-  { name: "a folder", make: (path) => Deno.mkdir(path), message: /./ },
+  {
+    name: "a folder",
+    make: (path) => Deno.mkdir(path),
+    message: /--model .* is a folder, not a trained model: pass its \.safetensors file$/,
+  },
   {
     name: "one NaN",
     make: (path, good) =>
