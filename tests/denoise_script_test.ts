@@ -187,7 +187,10 @@ Deno.test("a killed denoise resumes its denoiser from its last epoch and ends as
 
   const resumed = await runScript("scripts/denoise.ts", [...flags, `--out=${killed}`]);
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stderr, /noise denoiser: resuming after epoch [12] from/);
+  assert.match(
+    resumed.stderr,
+    /denoisers: resuming after epoch [12] from .*noise\.checkpoint\.safetensors/,
+  );
   const losses = async (folder: string) =>
     JSON.parse(await Deno.readTextFile(join(folder, "trainings", "noise.json"))).history.map(
       (e: { trainLoss: number; validationLoss: number; testLoss: number }) => [
