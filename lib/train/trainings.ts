@@ -3,8 +3,10 @@
  * result per training in a folder: `<id>.json` (its settings and history) and `<id>.state.safetensors`
  * (its weights, Adam's moments, steps and epochs). A run trains, as one population on the chosen engine,
  * every training it owns (all, or a shard's share) that has not yet reached the epochs asked for — new
- * ones from their seed, finished ones on from their saved state — with a checkpoint after each epoch,
- * and writes each result atomically when its training ends. So an interrupted step resumes where it
+ * ones from their seed, finished ones on from their saved state — with a checkpoint of each training
+ * after each epoch (`<id>.checkpoint.safetensors`: found by the training's id whichever run made it, a
+ * shard or a whole run, resumed from, and removed once the training's result is written), and writes each
+ * result atomically when its training ends. So an interrupted step resumes where it
  * was, a step asked for more epochs trains on, and successive halving continues its survivors from their
  * own state.
  *
@@ -19,14 +21,23 @@
  *
  * @module
  */
-import { UsageError } from "../cli.ts";
+import { statfsSync } from "node:fs";
+import { counted, UsageError } from "../cli.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { describeHolder, type LockHolder, releaseLock, takeLock } from "../files/lock.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
-import { checkSameSettings, stateTensors, tensorsState, unreadableProgress } from "./checkpoint.ts";
+import {
+  checkSameSettings,
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
+  START_OVER,
+  stateTensors,
+  tensorsState,
+  unreadableProgress,
+} from "./checkpoint.ts";
 import { createTrainer, type EnginePlan } from "./engine.ts";
 import { fit } from "./fit.ts";
-import type { EpochRecord, FitResult, ModelState, TrainingJob } from "./trainer.ts";
+import type { EpochRecord, FitResult, ModelState, Trainer, TrainingJob } from "./trainer.ts";
 
 /** One training of a step. */
 export interface Training {
@@ -43,6 +54,11 @@ export interface TrainingRecord extends FitResult {
   settings: unknown;
   /** What trained its last epochs, e.g. `2 workers, tfjs wasm each`. */
   engine: string;
+  /**
+   * What decided its numbers (the trainer's `numerics`, e.g. `tfjs wasm`): trainings of other numerics
+   * differ in the last digits, so they are not merged together. None in records of earlier versions.
+   */
+  numerics?: string;
 }
 
 /** How {@link runTrainings} trains. */
@@ -118,7 +134,7 @@ export async function runTrainings(
 
 /**
  * Trains the trainings `held` (indices into `trainings`) that this process holds, on from their kept
- * results in `records`, where it writes their new ones; releases them.
+ * results or checkpoints in `records`, where it writes their new ones; releases them.
  */
 async function trainHeld(
   held: readonly number[],
@@ -128,15 +144,27 @@ async function trainHeld(
 ): Promise<void> {
   const { folder, epochs } = options;
   const past = options.pastEpochs === "keep" ? Infinity : epochs;
+  // The states of the trainings that resume from their checkpoints, by index.
+  const resumed = new Map<number, ModelState>();
   try {
-    // Once held, a training's result is read again: another process may have finished it meanwhile.
+    // Once held, a training's result is read again: another process may have finished it meanwhile;
+    // then its checkpoint, where one is ahead of its result.
     for (const i of held) {
-      if (options.fresh) await removeResult(folder, trainings[i].id);
+      const { id, settings } = trainings[i];
+      if (options.fresh) await removeResult(folder, id);
       else records[i] = await readRecord(trainings[i], folder, past);
+      const path = checkpointPath(folder, id);
+      const saved = await loadTrainingCheckpoint({ path, settings, fresh: options.fresh }, past);
+      if (saved && saved.epochs > (records[i]?.history.length ?? 0)) {
+        console.error(`${options.label}: resuming after epoch ${saved.epochs} from ${path}`);
+        records[i] = { id, settings, engine: "", ...saved.result };
+        resumed.set(i, saved.state);
+      } else await removeFile(path); // behind its result, or to start over
     }
-    // The trainings to train, grouped by the epochs they start from (one population each).
+    // The trainings to train, grouped by the epochs they start from (one population each); one resumed
+    // at the epochs asked for trains none, and writes its result.
     const groups = new Map<number, number[]>();
-    for (const i of held.filter((i) => !isDone(records[i], epochs))) {
+    for (const i of held.filter((i) => resumed.has(i) || !isDone(records[i], epochs))) {
       const start = records[i]?.history.length ?? 0;
       groups.set(start, [...groups.get(start) ?? [], i]);
     }
@@ -144,13 +172,32 @@ async function trainHeld(
       const trained = await trainGroup(members.map((i) => trainings[i]), {
         ...options,
         from: members.map((i) => records[i]),
+        states: members.map((i) => resumed.get(i)),
         start,
       });
       members.forEach((i, k) => records[i] = trained[k]);
     }
-  } finally {
+  } catch (error) {
     for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
+    // A run that failed before any result leaves no empty folder behind.
+    await Deno.remove(folder).catch(() => {});
+    throw error;
   }
+  for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
+}
+
+/**
+ * The ids of those of `trainings` that this run owns (`owns`, as in {@link TrainingsOptions}) and whose
+ * record (`records`, as {@link runTrainings} returned them) is not done at `epochs`: those other live
+ * processes held, and this run skipped.
+ */
+export function unfinishedTrainings(
+  trainings: readonly Training[],
+  records: readonly (TrainingRecord | undefined)[],
+  epochs: number,
+  owns: (index: number) => boolean = () => true,
+): string[] {
+  return trainings.filter((_, i) => owns(i) && !isDone(records[i], epochs)).map(({ id }) => id);
 }
 
 /** How {@link gatherTrainings} reads the results. */
@@ -163,12 +210,22 @@ export interface GatherOptions {
   pastEpochs?: "refuse" | "keep";
   /** Wait for the results not there yet (other processes train them), instead of stopping. */
   wait: boolean;
+  /**
+   * Whether the run is a merge, which trains nothing: what it cannot use is redone by rerunning the
+   * shard that trains it, not by `--fresh` (which a merge refuses).
+   */
+  merge?: boolean;
 }
+
+/** What a merge advises for a kept result it cannot read. */
+const RERUN_SHARD = "rerun the shard that trains it with --fresh, then merge again";
 
 /**
  * Every training's record at `options.epochs` (or diverged before), read from the folder, each checked
- * by the resume rule. Where some are missing, it stops with one line listing them — or, with `wait`,
- * says once which it waits for and reads again each second until they are all there.
+ * by the resume rule, its state read whole, and all of the same numerics — so that a run that writes
+ * the step's outputs from them has read and checked every input before it writes anything. Where some
+ * are missing, it stops with one line listing them — or, with `wait`, says once which it waits for and
+ * reads again each second until they are all there.
  *
  * @example
  * ```ts ignore
@@ -181,22 +238,51 @@ export async function gatherTrainings(
 ): Promise<TrainingRecord[]> {
   const { folder, epochs } = options;
   const past = options.pastEpochs === "keep" ? Infinity : epochs;
+  const remedy = options.merge ? RERUN_SHARD : START_OVER;
   const said = new Set<string>();
   while (true) {
     const records: (TrainingRecord | undefined)[] = [];
-    for (const training of trainings) records.push(await readRecord(training, folder, past));
+    for (const training of trainings) {
+      records.push(await readRecord(training, folder, past, remedy));
+    }
     const missing = trainings.filter((_, i) => !isDone(records[i], epochs)).map(({ id }) => id);
-    if (missing.length === 0) return records as TrainingRecord[];
+    if (missing.length === 0) {
+      checkSameNumerics(records as TrainingRecord[], folder);
+      for (const record of records as TrainingRecord[]) {
+        if (!record.diverged) await readTrainingState(folder, record.id, remedy);
+      }
+      return records as TrainingRecord[];
+    }
     const list = missingList(missing, trainings.length);
     if (!options.wait) {
       throw new Error(
-        `${list} have no result at ${epochs} epochs in ${folder}: run the shards that train ` +
+        `${list} have no result at ${
+          counted(epochs, "epoch")
+        } in ${folder}: run the shards that train ` +
           "them, then merge again",
       );
     }
     sayWaiting(list, said);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/**
+ * Throws a {@link UsageError} naming each side where `records` were trained on other numerics (shards
+ * run with other `--engine` or `--backend`): their losses differ in the last digits from one process's.
+ */
+function checkSameNumerics(records: readonly TrainingRecord[], folder: string): void {
+  const byNumerics = new Map<string, string[]>();
+  for (const { id, numerics } of records) {
+    if (numerics !== undefined) byNumerics.set(numerics, [...byNumerics.get(numerics) ?? [], id]);
+  }
+  if (byNumerics.size <= 1) return;
+  const sides = [...byNumerics].map(([numerics, ids]) => `${ids.join(", ")} by ${numerics}`);
+  throw new UsageError(
+    `the trainings in ${folder} were trained on different engines (${sides.join("; ")}), whose ` +
+      "numbers differ in the last digits: rerun the shards of one side with --fresh and the other " +
+      "side's --engine and --backend, then merge again",
+  );
 }
 
 /**
@@ -218,7 +304,11 @@ export function lossHistory(
  * The state a training saved (weights, Adam's moments, steps, epochs), for its model or to train on; one
  * that cannot be read is an error that names the file and says that `--fresh` starts over.
  */
-export async function readTrainingState(folder: string, id: string): Promise<ModelState> {
+export async function readTrainingState(
+  folder: string,
+  id: string,
+  remedy = START_OVER,
+): Promise<ModelState> {
   const path = statePath(folder, id);
   try {
     const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
@@ -228,7 +318,7 @@ export async function readTrainingState(folder: string, id: string): Promise<Mod
     }
     return { ...tensorsState(tensors), steps, epochs };
   } catch (error) {
-    throw unreadableProgress(path, path, error);
+    throw unreadableProgress(path, path, error, remedy);
   }
 }
 
@@ -237,26 +327,35 @@ function isDone(record: TrainingRecord | undefined, epochs: number): boolean {
   return record !== undefined && (record.diverged || record.history.length >= epochs);
 }
 
-/** The kept record of `training` in `folder`, checked by the resume rule (at most `epochs`). */
+/**
+ * The kept record of `training` in `folder`, checked by the resume rule (at most `epochs`); what cannot
+ * be used is an error that says what to do (`remedy`).
+ */
 async function readRecord(
   { id, settings }: Training,
   folder: string,
   epochs: number,
+  remedy = START_OVER,
 ): Promise<TrainingRecord | undefined> {
   if (!ID.test(id)) throw new RangeError(`a training's id must be a file name, got "${id}"`);
   const path = recordPath(folder, id);
   const record = await readJsonIfExists<TrainingRecord>(path).catch((error) => {
-    throw unreadableProgress(path, path, error);
+    throw unreadableProgress(path, path, error, remedy);
   });
   if (record && !Array.isArray(record.history)) {
-    throw unreadableProgress(path, path, new Error("no history"));
+    throw unreadableProgress(path, path, new Error("no history"), remedy);
   }
   if (record) {
-    checkSameSettings(record.settings, settings, path);
+    checkSameSettings(
+      record.settings,
+      settings,
+      path,
+      remedy === START_OVER ? undefined : "merge with the flags its shards were given",
+    );
     if (record.history.length > epochs) {
       throw new UsageError(
         `${path} has trained ${record.history.length} epochs, past the ${epochs} asked for; ask ` +
-          "for more epochs, or pass --fresh to start over",
+          `for more epochs, or ${remedy}`,
       );
     }
   }
@@ -281,7 +380,8 @@ async function holdTrainings(
     const holder = await takeLock(lockPath(folder, id));
     if (!holder) held.push(i);
     else {
-      const key = JSON.stringify(holder);
+      // One process holds each of its trainings' locks since another moment: it is one holder.
+      const key = `${holder.pid}@${holder.host}`;
       skipped.set(key, { holder, ids: [...skipped.get(key)?.ids ?? [], id] });
     }
   }
@@ -307,43 +407,61 @@ function say(line: string, said: Set<string>): void {
   said.add(line);
 }
 
-/** Removes a training's kept result (its record and state), to train it from its seed. */
+/** Removes a training's kept result (its record, state and checkpoint), to train it from its seed. */
 async function removeResult(folder: string, id: string): Promise<void> {
-  for (const path of [recordPath(folder, id), statePath(folder, id)]) {
-    await Deno.remove(path).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+  for (const path of [recordPath(folder, id), statePath(folder, id), checkpointPath(folder, id)]) {
+    await removeFile(path);
   }
 }
 
+/** Removes the file at `path`, if there is one. */
+async function removeFile(path: string): Promise<void> {
+  await Deno.remove(path).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}
+
 /**
- * Trains `members` together from epoch `start` (from their saved states where they have any) to the
- * epochs asked for, with a checkpoint of the population after each epoch; writes and returns their
- * records.
+ * Trains `members` together from epoch `start` (from their checkpoints' `states`, else their saved
+ * states where they have any) to the epochs asked for, with a checkpoint of each after each epoch;
+ * writes and returns their records, and removes their checkpoints.
  */
 async function trainGroup(
   members: readonly Training[],
-  options: TrainingsOptions & { from: (TrainingRecord | undefined)[]; start: number },
+  options: TrainingsOptions & {
+    from: (TrainingRecord | undefined)[];
+    states: (ModelState | undefined)[];
+    start: number;
+  },
 ): Promise<TrainingRecord[]> {
   const { folder, epochs, label } = options;
   const trainer = await createTrainer(options.engine, members.map(({ job }) => job), options);
   try {
     for (const [k, member] of members.entries()) {
-      if (!options.from[k]) continue;
-      const state = await readTrainingState(folder, member.id);
+      const path = options.states[k]
+        ? checkpointPath(folder, member.id)
+        : statePath(folder, member.id);
+      const state = options.states[k] ??
+        (options.from[k] ? await readTrainingState(folder, member.id) : undefined);
+      if (!state) continue;
       await trainer.setState(k, state).catch((error) => {
-        throw unreadableProgress(statePath(folder, member.id), statePath(folder, member.id), error);
+        throw unreadableProgress(path, path, error);
       });
     }
-    const checkpoint = await checkpointPath(folder, members.map(({ id }) => id));
+    await checkFreeSpace(folder, trainer, members.length);
     const results = await fit(trainer, {
       epochs,
       label: members.length === 1 ? `${label} ${members[0].job.name}` : label,
       from: options.from.map((record) => record ?? { history: [], diverged: false }),
-      checkpoint: {
-        path: checkpoint,
-        settings: { trainings: members.map(({ id, settings }) => ({ id, settings })) },
-        fresh: options.fresh,
+      afterEpoch: async (epoch, results) => {
+        for (const [k, { id, settings }] of members.entries()) {
+          const state = await trainer.getState(k);
+          await saveTrainingCheckpoint(checkpointPath(folder, id), settings, {
+            state,
+            result: results[k],
+            epochs: epoch,
+          });
+        }
       },
     });
     const records = [];
@@ -352,17 +470,52 @@ async function trainGroup(
         id: member.id,
         settings: member.settings,
         engine: trainer.description,
+        numerics: trainer.numerics,
         ...results[k],
       };
       // A diverged training keeps its record (it says so) but no state to train on or use.
       if (!record.diverged) await writeState(folder, member.id, await trainer.getState(k));
       await writeJsonAtomic(recordPath(folder, member.id), record);
+      await removeFile(checkpointPath(folder, member.id));
       records.push(record);
     }
-    await Deno.remove(checkpoint).catch(() => {});
     return records;
   } finally {
     await trainer.dispose();
+  }
+}
+
+/**
+ * Throws an error naming `folder` unless its disk has room for what training the `count` models of
+ * `trainer` writes there: a checkpoint of each after every epoch, written beside the one it replaces,
+ * then its result — twice their states' bytes. So that a full disk stops a run before its first epoch,
+ * not when the epoch's checkpoint is written.
+ */
+async function checkFreeSpace(folder: string, trainer: Trainer, count: number): Promise<void> {
+  let bytes = 0;
+  for (let k = 0; k < count; k++) {
+    const { weights, moments } = await trainer.getState(k);
+    for (const part of [weights, moments.first, moments.second]) {
+      for (const data of Object.values(part)) bytes += data.byteLength;
+    }
+  }
+  const needed = 2 * bytes;
+  let free;
+  try {
+    const { bavail, bsize } = statfsSync(folder);
+    free = bavail * bsize;
+  } catch {
+    return; // a file system that does not say: the writes will tell
+  }
+  if (free < needed) {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    throw new Error(
+      `${folder}: ${mb(free)} free on its disk, and ${counted(count, "training")} need about ` +
+        `${
+          mb(needed)
+        } there for their checkpoints and results; free some space, or pass --out on ` +
+        "another disk",
+    );
   }
 }
 
@@ -385,21 +538,15 @@ function lockPath(folder: string, id: string): string {
 }
 
 /**
- * The checkpoint that a population of the trainings `ids` keeps in `folder` while it trains, named after
- * its members: `checkpoint-<hash>.safetensors` (so the populations of a step's shards keep theirs apart).
+ * The checkpoint a training keeps in `folder` while it trains, named after its id whichever run trains
+ * it: `<id>.checkpoint.safetensors`.
  *
  * @example
  * ```ts
  * import { checkpointPath } from "./trainings.ts";
- * console.log(await checkpointPath("trainings", ["d-002", "d-005"])); // trainings/checkpoint-….safetensors
+ * console.log(checkpointPath("trainings", "d-002")); // trainings/d-002.checkpoint.safetensors
  * ```
  */
-export async function checkpointPath(folder: string, ids: readonly string[]): Promise<string> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ids.join(",")));
-  const hex = Array.from(
-    new Uint8Array(hash).subarray(0, 6),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
-  return `${folder}/checkpoint-${hex}.safetensors`;
+export function checkpointPath(folder: string, id: string): string {
+  return `${folder}/${id}.checkpoint.safetensors`;
 }
