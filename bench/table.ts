@@ -7,6 +7,7 @@
  * @module
  */
 import { join } from "node:path";
+import { counted } from "../lib/cli.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 import type { GpuAdapter } from "../lib/gpu/adapter.ts";
 import type { KernelTime } from "../lib/gpu/timing.ts";
@@ -328,7 +329,11 @@ function speedTargets(
       text,
       peer ? find(name)?.ratioToPeer : null,
       met,
-      peer ? `no ${name} row` : `no PyTorch peer of ${models} model(s)`,
+      peer
+        ? `no ${name} row`
+        : peers.length === 0
+        ? "no PyTorch peer"
+        : `no PyTorch peer of ${counted(models, "model")}`,
     );
   };
   const fallback = skipped.some(({ name }) => name === WASM_ROW) ? CPU_ROW : WASM_ROW;
