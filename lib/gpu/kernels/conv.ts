@@ -10,9 +10,8 @@
  * channel) pair and slice of the batch and the map sum the nine taps over their slice, reduce in
  * workgroup memory and leave one partial sum per slice, which a second pass adds up.
  *
- * Each kernel is one WGSL text whose sizes are `const`s filled from the layer's geometry; its loops run
- * over those constants only, so that the shader compiler unrolls them and the private accumulators are
- * indexed by constants (and stay in registers).
+ * Each kernel is one WGSL text whose sizes are `const`s filled from the layer's geometry; a gather's
+ * taps are listed in it one statement each (see {@link convGather}).
  *
  * @module
  */
@@ -84,6 +83,10 @@ const GATHER_WORKGROUP = 256;
  * those k with parity + p − k even, reading input q + (parity + p − k) / 2 — and together they read
  * only a 2 × 2 patch of the input.
  *
+ * The loads, the taps and the stores are unrolled in the text — one statement each, listed from the
+ * layer's geometry — so that the accumulators are indexed by constants only and stay in registers: shader
+ * compilers do not reliably unroll WGSL loops (NVIDIA's, through SPIR-V, does not).
+ *
  * @example
  * ```ts ignore
  * const kernel = convGather(dims, {
@@ -103,24 +106,51 @@ export function convGather(dims: Dims, spec: ConvGatherSpec): Kernel {
   const cellSide = toCoarse ? outSide : Math.ceil(outSide / 2);
   const block = [4, 2, 1].find((size) => outChannels % size === 0)!;
   const blocks = outChannels / block;
+  // Each output of a cell (its parity going to fine) with the taps k = (ky, kx) that feed it, each
+  // reading the input at step · q + (dy, dx): 2·q + k − p going to coarse, q + (parity + p − k) / 2
+  // going to fine for the k with parity + p − k even.
+  const parities = toCoarse ? [[0, 0]] : [[0, 0], [0, 1], [1, 0], [1, 1]];
+  const offset = (parity: number, k: number) =>
+    toCoarse ? k - g.padding : (parity + g.padding - k) / 2;
+  const taps = parities.flatMap(([py, px], output) =>
+    [0, 1, 2].flatMap((ky) =>
+      [0, 1, 2].map((kx) => ({ output, k: ky * 3 + kx, dy: offset(py, ky), dx: offset(px, kx) }))
+    )
+  ).filter(({ dy, dx }) => Number.isInteger(dy) && Number.isInteger(dx));
+  // The inputs a cell reads, each loaded once per input channel, and what each tap adds.
+  const inputs = [...new Set(taps.map(({ dy, dx }) => `${dy}, ${dx}`))];
+  const channels = [...Array(block).keys()];
+  const sums = taps.flatMap(({ output, k, dy, dx }) =>
+    channels.map((j) => ({ acc: output * block + j, input: inputs.indexOf(`${dy}, ${dx}`), j, k }))
+  );
+  const stores = parities.flatMap(([py, px], output) =>
+    channels.map((j) => ({ py, px, j, acc: output * block + j }))
+  );
   const k = new KernelBuilder();
   const params = k.use(BUFFERS.params, "f32");
   sourceReader(k, "input", spec.input);
   epilogueFunction(k, spec.epilogue);
   const output = k.use(spec.output, "f32", "read_write");
-  // The sizes, an invocation's cell and the entry point, both directions alike; each adds `gather`.
-  const cells = `
+  const main = `
 const IN_CHANNELS = ${inChannels}u;
 const IN_SIDE = ${inSide};
 const OUT_CHANNELS = ${outChannels}u;
 const OUT_SIDE = ${outSide}u;
-const PADDING = ${g.padding};
+// Input and output positions per cell step: 2 and 1 going to coarse, 1 and 2 going to fine.
+const IN_STEP = ${toCoarse ? 2 : 1};
+const OUT_STEP = ${toCoarse ? 1 : 2}u;
+// weight [coarse][fine][ky][kx]: the 3 × 3 kernels of consecutive output and input channels lie
+// OC_KERNELS and IC_KERNELS kernels apart.
 const WEIGHT = ${spec.weightOffset}u;
+const OC_KERNELS = ${toCoarse ? "IN_CHANNELS" : "1u"};
+const IC_KERNELS = ${toCoarse ? "1u" : "OUT_CHANNELS"};
 // Output channels per invocation, and the blocks of them.
 const BLOCK = ${block}u;
 const BLOCKS = ${blocks}u;
 const CELL_SIDE = ${cellSide}u;
 const CELLS = BLOCKS * CELL_SIDE * CELL_SIDE;
+// The sums of an invocation: acc[output · BLOCK + j] for output channel oc + j of each output of its cell.
+const SUMS = ${parities.length}u * BLOCK;
 
 // An invocation's cell: batch row b, the first output channel oc of its block, position (qy, qx).
 struct Cell { b: u32, oc: u32, qy: i32, qx: i32 }
@@ -129,8 +159,24 @@ fn cell_of(index: u32) -> Cell {
   let oc = index % CELLS / (CELL_SIDE * CELL_SIDE) * BLOCK;
   return Cell(index / CELLS, oc, i32(position / CELL_SIDE), i32(position % CELL_SIDE));
 }
-fn output_index(m: u32, b: u32, element: u32) -> u32 {
-  return (m * BATCH + b) * OUT_CHANNELS * OUT_SIDE * OUT_SIDE + element;
+
+// The input at IN_STEP · q + (dy, dx) in the channel whose plane starts at plane, 0 outside the map.
+fn input_near(row: u32, plane: u32, cell: Cell, dy: i32, dx: i32) -> f32 {
+  let iy = IN_STEP * cell.qy + dy;
+  let ix = IN_STEP * cell.qx + dx;
+  if (iy < 0 || iy >= IN_SIDE || ix < 0 || ix >= IN_SIDE) { return 0.0; }
+  return input_at(row, plane + u32(iy * IN_SIDE + ix));
+}
+
+// Output OUT_STEP · q + (py, px) of channel oc + j for model m, through the epilogue, if inside the map.
+fn store_output(m: u32, cell: Cell, py: u32, px: u32, j: u32, value: f32) {
+  let oy = OUT_STEP * u32(cell.qy) + py;
+  let ox = OUT_STEP * u32(cell.qx) + px;
+  if (oy < OUT_SIDE && ox < OUT_SIDE) {
+    let e = ((cell.oc + j) * OUT_SIDE + oy) * OUT_SIDE + ox;
+    ${output}[(m * BATCH + cell.b) * OUT_CHANNELS * OUT_SIDE * OUT_SIDE + e] =
+      epilogue(m, cell.b, cell.oc + j, e, value);
+  }
 }
 
 @compute @workgroup_size(${GATHER_WORKGROUP})
@@ -139,86 +185,21 @@ fn main(${MAIN_PARAMETERS}) {
   let index = ${flatIndex(GATHER_WORKGROUP)};
   if (index >= BATCH * CELLS) { return; }
   let cell = cell_of(index);
-  gather(m, cell, input_row(m, cell.b));
-}`;
-  const main = toCoarse
-    ? `${cells}
-
-// The outputs of the cell for model m, whose input sample starts at row.
-fn gather(m: u32, cell: Cell, row: u32) {
-  var acc: array<f32, BLOCK>;
+  let row = input_row(m, cell.b);
+  var acc: array<f32, SUMS>;
   for (var ic = 0u; ic < IN_CHANNELS; ic++) {
-    // weight [oc][ic][ky][kx]: the block's output channels lie 9 · IN_CHANNELS apart.
-    let w = m * PARAMS + WEIGHT + (cell.oc * IN_CHANNELS + ic) * 9u;
+    let w = m * PARAMS + WEIGHT + (cell.oc * OC_KERNELS + ic * IC_KERNELS) * 9u;
     let plane = ic * u32(IN_SIDE * IN_SIDE);
-    for (var ky = 0; ky < 3; ky++) {
-      let iy = 2 * cell.qy - PADDING + ky;
-      let inside = iy >= 0 && iy < IN_SIDE;
-      for (var kx = 0; kx < 3; kx++) {
-        let ix = 2 * cell.qx - PADDING + kx;
-        var v = 0.0;
-        if (inside && ix >= 0 && ix < IN_SIDE) {
-          v = input_at(row, plane + u32(iy * IN_SIDE + ix));
-        }
-        for (var j = 0u; j < BLOCK; j++) {
-          acc[j] += v * ${params}[w + j * 9u * IN_CHANNELS + u32(ky * 3 + kx)];
-        }
-      }
-    }
+    ${inputs.map((at, i) => `let v${i} = input_near(row, plane, cell, ${at});`).join("\n    ")}
+    ${
+    sums.map(({ acc, input, j, k }) =>
+      `acc[${acc}] += v${input} * ${params}[w + (${j}u * 9u * OC_KERNELS + ${k}u)];`
+    ).join("\n    ")
   }
-  for (var j = 0u; j < BLOCK; j++) {
-    let e = ((cell.oc + j) * OUT_SIDE + u32(cell.qy)) * OUT_SIDE + u32(cell.qx);
-    ${output}[output_index(m, cell.b, e)] = epilogue(m, cell.b, cell.oc + j, e, acc[j]);
   }
-}`
-    : `${cells}
-// A cell reads the 2 × 2 input patch from q + PATCH, PATCH the least (parity + p − k) / 2
-// with parity + p − k even.
-const PATCH = ${(g.padding - 1) >> 1};
-
-// The outputs of the cell for model m, whose input sample starts at row.
-fn gather(m: u32, cell: Cell, row: u32) {
-  // acc[(py · 2 + px) · BLOCK + j]: output 2·q + (py, px), channel oc + j.
-  var acc: array<f32, 4u * BLOCK>;
-  for (var ic = 0u; ic < IN_CHANNELS; ic++) {
-    // weight [ic][oc][ky][kx]: the block's output channels lie 9 apart.
-    let w = m * PARAMS + WEIGHT + (ic * OUT_CHANNELS + cell.oc) * 9u;
-    let plane = ic * u32(IN_SIDE * IN_SIDE);
-    var quad: array<f32, 4>;
-    for (var dy = 0; dy < 2; dy++) {
-      let iy = cell.qy + PATCH + dy;
-      for (var dx = 0; dx < 2; dx++) {
-        let ix = cell.qx + PATCH + dx;
-        if (iy >= 0 && iy < IN_SIDE && ix >= 0 && ix < IN_SIDE) {
-          quad[dy * 2 + dx] = input_at(row, plane + u32(iy * IN_SIDE + ix));
-        }
-      }
-    }
-    // Tap k feeds the output of parity (k + p) mod 2, from the input q + (parity + p − k) / 2.
-    for (var ky = 0; ky < 3; ky++) {
-      let py = (ky + PADDING) & 1;
-      let dy = ((py + PADDING - ky) >> 1u) - PATCH;
-      for (var kx = 0; kx < 3; kx++) {
-        let px = (kx + PADDING) & 1;
-        let v = quad[dy * 2 + ((px + PADDING - kx) >> 1u) - PATCH];
-        for (var j = 0u; j < BLOCK; j++) {
-          acc[u32(py * 2 + px) * BLOCK + j] += v * ${params}[w + j * 9u + u32(ky * 3 + kx)];
-        }
-      }
-    }
-  }
-  for (var py = 0u; py < 2u; py++) {
-    for (var px = 0u; px < 2u; px++) {
-      let fy = 2u * u32(cell.qy) + py;
-      let fx = 2u * u32(cell.qx) + px;
-      if (fy < OUT_SIDE && fx < OUT_SIDE) {
-        for (var j = 0u; j < BLOCK; j++) {
-          let e = ((cell.oc + j) * OUT_SIDE + fy) * OUT_SIDE + fx;
-          let value = acc[(py * 2u + px) * BLOCK + j];
-          ${output}[output_index(m, cell.b, e)] = epilogue(m, cell.b, cell.oc + j, e, value);
-        }
-      }
-    }
+  ${
+    stores.map(({ py, px, j, acc }) => `store_output(m, cell, ${py}u, ${px}u, ${j}u, acc[${acc}]);`)
+      .join("\n  ")
   }
 }`;
   const [x, y] = flatGrid(dims.batch * blocks * cellSide * cellSide, GATHER_WORKGROUP);

@@ -39,21 +39,46 @@ export function linearSlices(batch: number): number {
   return Math.ceil(batch / SLICE_ROWS);
 }
 
+/** An invocation's results (i, j), at row r0 + 16·i and column c0 + 16·j, as `sums[n]`. */
+const RESULTS = Array.from({ length: PER_THREAD * PER_THREAD }, (_, n) => ({
+  n,
+  i: Math.floor(n / PER_THREAD),
+  j: n % PER_THREAD,
+}));
+
+/** A step of the product at depth kk: the invocation's values of A and of B there, then each result's multiply-add. */
+const MULTIPLY_ADD = [
+  ...RESULTS.filter(({ j }) => j === 0).map(({ i }) =>
+    `let a${i} = tileA[kk * TILE + lid.y + ${i}u * THREADS];`
+  ),
+  ...RESULTS.filter(({ i }) => i === 0).map(({ j }) =>
+    `let b${j} = tileB[kk * TILE + lid.x + ${j}u * THREADS];`
+  ),
+  ...RESULTS.map(({ n, i, j }) => `sums[${n}] += a${i} * b${j};`),
+].join("\n      ");
+
 /**
  * `C [ROWS][COLS] = A [ROWS][DEPTH] · B [DEPTH][COLS]` for model `wg.z / SLICES`, over the slice
  * `wg.z % SLICES` of the depth (`SLICE_DEPTH` deep, a multiple of 16), each element passed to
  * `store(m, slice, r, c, value)`. Operands are staged per round as A [k][r] and B [k][c], so that reading them
  * across invocations walks consecutive addresses: invocation (tx, ty) loads A(r, k0 + tx) and
  * B(k0 + ty, c) for its rows r = ty + 16·i and columns c = tx + 16·j, and sums the results at those
- * rows and columns.
+ * rows and columns. The products and stores of an invocation's results are unrolled in the text, one
+ * statement each, so that `sums` is indexed by constants only and stays in registers: shader compilers
+ * do not reliably unroll WGSL loops (NVIDIA's, through SPIR-V, does not).
  */
 const TILED_PRODUCT = `
 const THREADS = ${THREADS}u;
 const PER_THREAD = ${PER_THREAD}u;
-const TILE = ${TILE}u;
+const TILE = THREADS * PER_THREAD;
 
 var<workgroup> tileA: array<f32, THREADS * TILE>;
 var<workgroup> tileB: array<f32, THREADS * TILE>;
+
+// Result (r, c) of model m's slice of the depth, if it lies inside C.
+fn store_result(m: u32, slice: u32, r: u32, c: u32, value: f32) {
+  if (r < ROWS && c < COLS) { store(m, slice, r, c, value); }
+}
 
 @compute @workgroup_size(THREADS, THREADS)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -76,22 +101,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     }
     workgroupBarrier();
     for (var kk = 0u; kk < THREADS; kk++) {
-      for (var i = 0u; i < PER_THREAD; i++) {
-        let a = tileA[kk * TILE + lid.y + i * THREADS];
-        for (var j = 0u; j < PER_THREAD; j++) {
-          sums[i * PER_THREAD + j] += a * tileB[kk * TILE + lid.x + j * THREADS];
-        }
-      }
+      ${MULTIPLY_ADD}
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < PER_THREAD; i++) {
-    for (var j = 0u; j < PER_THREAD; j++) {
-      let r = r0 + i * THREADS;
-      let c = c0 + j * THREADS;
-      if (r < ROWS && c < COLS) { store(m, slice, r, c, sums[i * PER_THREAD + j]); }
-    }
-  }
+  ${
+  RESULTS.map(({ n, i, j }) =>
+    `store_result(m, slice, r0 + ${i}u * THREADS, c0 + ${j}u * THREADS, sums[${n}]);`
+  ).join("\n  ")
+}
 }`;
 
 /** What {@link linearKernel} computes, and from which buffers. */
