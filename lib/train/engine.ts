@@ -1,7 +1,8 @@
 /**
  * The one place the engine is chosen: `--engine auto` takes the fused WebGPU engine on a hardware GPU
  * adapter, else aelab's wasm engine where the runtime has WebAssembly SIMD under the wasm backend — as a
- * pool of workers, one per core, on more than one core — else the pool of tfjs workers on a CPU with more
+ * pool of workers, one per core, on more than one core (a population smaller than the pool, `train`'s
+ * one model too, data-parallel on all of them) — else the pool of tfjs workers on a CPU with more
  * than one core, tfjs in this thread otherwise, and says which and why in one line. {@link createTrainer}
  * then builds that engine's trainer for a population; nothing else asks which engine it is.
  *
@@ -34,8 +35,9 @@ export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", "workers", "fuse
 export interface EnginePlan {
   engine: Engine;
   /**
-   * Threads it trains on, at most one per model: the workers of the pool (`workers`), or those of aelab's
-   * wasm engine, which trains in this thread on one and as a pool of workers on more.
+   * Threads it trains on: the workers of the pool (`workers`, at most one per model), or those of
+   * aelab's wasm engine, which trains in this thread on one and as a pool of workers on more (all of
+   * them, data-parallel, where there are fewer models).
    */
   workers: number;
   /** The tfjs backend of this thread, which the workers run too. */
@@ -93,7 +95,7 @@ export async function chooseEngine(
   if (choice === "tfjs") return plan("tfjs", `tfjs ${backend.backend} in this thread`);
   const ownWasm = (name: string, threads: number, why: string) => {
     const where = threads > 1
-      ? `on a pool of ${workers ?? `up to ${threads}`} workers, one per model at most`
+      ? `on a pool of ${workers ?? threads} workers, data-parallel where there are fewer models`
       : "in this thread";
     return plan("wasm", `aelab's WebAssembly kernels (${name}) ${where}${why}`, threads);
   };
@@ -171,7 +173,7 @@ export async function createTrainer(
     const refusal = jobs.map(wasmRefusal).find((reason) => reason !== undefined);
     const kernels = await loadKernels();
     if (!refusal && typeof kernels !== "string") {
-      if (Math.min(plan.workers, jobs.length) <= 1) return new WasmTrainer(kernels, jobs, options);
+      if (plan.workers <= 1) return new WasmTrainer(kernels, jobs, options);
       return await WorkerPool.create(jobs, {
         ...options,
         trainer: { engine: "wasm" },
