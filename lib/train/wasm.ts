@@ -45,6 +45,9 @@ export function wasmRefusal(job: TrainingJob): string | undefined {
 /** The numerics of aelab's wasm engine, wherever it runs (see `Trainer.numerics`). */
 export const WASM_NUMERICS = "wasm";
 
+/** What a worker of a data-parallel pool shares of an evaluation besides its error: nothing. */
+const NO_GRADIENTS = new Float32Array(0);
+
 /** Steps taken and epochs trained by one model. */
 interface Progress {
   steps: number;
@@ -150,16 +153,20 @@ export class WasmTrainer implements Trainer {
   }
 
   evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]> {
+    // In a data-parallel pool, each worker evaluates every W-th batch, and they add up their errors.
+    const { rank = 0, workers = 1 } = this.#exchange ?? {};
     return Promise.resolve(this.jobs.map((job, i) => {
       const dataset = job[split];
       if (!dataset || active?.[i] === false) return null;
       let sum = 0;
-      for (let start = 0; start < dataset.count; start += this.batchSize) {
+      const stride = workers * this.batchSize;
+      for (let start = rank * this.batchSize; start < dataset.count; start += stride) {
         const end = Math.min(start + this.batchSize, dataset.count);
         const indices = Int32Array.from({ length: end - start }, (_, k) => start + k);
         this.#population.loadBatch(dataset.inputs, dataset.targets, indices);
         sum += this.#population.errorSum(i);
       }
+      if (this.#exchange) sum = this.#exchange.sum(NO_GRADIENTS, sum);
       return sum / IMAGE_PIXELS / Math.max(dataset.count, 1);
     }));
   }

@@ -233,7 +233,7 @@ export class WorkerPool implements Trainer {
   }
 
   async evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]> {
-    const parts = await Promise.all(this.#answering.map((entry) =>
+    const parts = await Promise.all(this.#workers.map((entry) =>
       this.#request(entry, {
         type: "evaluate",
         split,
@@ -266,14 +266,6 @@ export class WorkerPool implements Trainer {
     return Promise.resolve();
   }
 
-  /**
-   * The workers that answer for the models they hold: all of them, or — where each holds every model
-   * (data-parallel, every copy the same) — the first.
-   */
-  get #answering(): PoolWorker[] {
-    return this.#exchange ? this.#workers.slice(0, 1) : this.#workers;
-  }
-
   /** The worker holding model `index` (the first, data-parallel), and the model's index there. */
   #holder(index: number): [PoolWorker, number] {
     if (!Number.isInteger(index) || index < 0 || index >= this.jobs.length) {
@@ -284,10 +276,13 @@ export class WorkerPool implements Trainer {
     return [this.#workers[index % count], Math.floor(index / count)];
   }
 
-  /** The answering workers' answers, one per model each holds, back in the population's order. */
+  /**
+   * Each worker's answers, one per model it holds, back in the population's order; data-parallel, the
+   * first worker's (every worker answers the same).
+   */
   #gather<T>(parts: T[][]): T[] {
     const all: T[] = new Array(this.jobs.length);
-    parts.slice(0, this.#answering.length).forEach((values, w) =>
+    parts.slice(0, this.#exchange ? 1 : parts.length).forEach((values, w) =>
       values.forEach((value, k) => all[this.#workers[w].models[k]] = value)
     );
     return all;
