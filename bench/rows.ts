@@ -207,7 +207,8 @@ export async function runRow(job: RowJob): Promise<void> {
     seed,
     train,
   }));
-  const trainer = await createTrainer(plan, jobs, { batchSize: job.batchSize });
+  // As `train` does: a population smaller than a wasm pool trains data-parallel on all of it.
+  const trainer = await createTrainer(plan, jobs, { batchSize: job.batchSize, dataParallel: true });
   try {
     // A capped row's steps are slow enough that one warm-up step is all compilation needs.
     const warmupSteps = capped ? Math.min(job.warmupSteps, 1) : job.warmupSteps;

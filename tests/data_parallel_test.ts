@@ -68,6 +68,7 @@ Deno.test("one model on 2 wasm workers trains data-parallel as the wasm engine i
     batchSize: 64,
     trainer: { engine: "wasm" },
     workers: 2,
+    dataParallel: true,
   });
   const local = new WasmTrainer(kernels, jobs, { batchSize: 64 });
   const tfjs = new TfjsTrainer(jobs, { batchSize: 64, backend });

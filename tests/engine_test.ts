@@ -253,7 +253,7 @@ Deno.test("auto takes fused on a hardware adapter only, else wasm (a pool of it 
     [
       { choice: "auto", backend: wasm, cores: 2, adapter: SOFTWARE },
       "wasm",
-      /aelab's WebAssembly kernels .* on a pool of 2 workers.*\(2 cores, only the software adapter llvmpipe/,
+      /aelab's WebAssembly kernels .* on a pool of up to 2 workers.*\(2 cores, only the software adapter llvmpipe/,
     ],
     [
       { choice: "auto", backend: CPU, cores: 4, adapter: null },
@@ -283,7 +283,7 @@ Deno.test("auto takes fused on a hardware adapter only, else wasm (a pool of it 
     [
       { choice: "wasm", backend: CPU, workers: 2, cores: 1, adapter: null },
       "wasm",
-      /aelab's WebAssembly kernels .* on a pool of 2 workers, data-parallel where there are fewer models \(--workers\)$/,
+      /aelab's WebAssembly kernels .* on a pool of 2 workers, one per model at most \(--workers\)$/,
     ],
     [
       { choice: "auto", backend: CPU, workers: 2, cores: 1, adapter: null },

@@ -6,10 +6,11 @@
  * engine in this thread (`TfjsTrainer`, `WasmTrainer`), a whole epoch per request, so a model ends
  * byte-identical wherever it trains.
  *
- * A population smaller than the pool on aelab's kernels trains data-parallel instead, on every worker:
- * each holds every model (the same weights from the same seeds), computes the gradients of its slice of
- * each batch, and sums them with the others' in shared memory (`exchange.ts`) before every worker takes
- * the same Adam step — so `train`'s single model uses every core, still one request per epoch.
+ * Asked to, a population smaller than the pool on aelab's kernels trains data-parallel instead, on every
+ * worker: each holds every model (the same weights from the same seeds), computes the gradients of its
+ * slice of each batch, and sums them with the others' in shared memory (`exchange.ts`) before every
+ * worker takes the same Adam step — so `train`'s single model uses every core, still one request per
+ * epoch. Its numbers then follow the engine in this thread to float rounding, not to the byte.
  *
  * A worker that fails — its wasm throws, or an error nothing catches ends it — stops the pool: every
  * request then rejects with one line that names the worker and the models it held.
@@ -90,10 +91,15 @@ export interface WorkerPoolOptions {
   /** What every worker trains with. */
   trainer: WorkerEngine;
   /**
-   * How many workers to start: with fewer models, as many as there are models — or, on aelab's wasm
-   * kernels, all of them, training the models data-parallel.
+   * How many workers to start: with fewer models, as many as there are models — or, data-parallel, all
+   * of them.
    */
   workers: number;
+  /**
+   * Where there are fewer models than `workers` and they train on aelab's wasm kernels: train every
+   * model on every worker, each a slice of every batch (default false: one worker per model).
+   */
+  dataParallel?: boolean;
   /**
    * The module worker `w` (0, 1, …) runs, where it is not `worker.ts` (undefined): one that answers the
    * pool as `worker.ts` does, e.g. a test's worker that fails on cue.
@@ -170,7 +176,8 @@ export class WorkerPool implements Trainer {
   ): Promise<WorkerPool> {
     const { trainer } = options;
     const { computes, numerics } = await describeEngine(trainer);
-    const dataParallel = trainer.engine === "wasm" && options.workers > jobs.length;
+    const dataParallel = options.dataParallel === true && trainer.engine === "wasm" &&
+      options.workers > jobs.length;
     const count = dataParallel
       ? options.workers
       : Math.max(1, Math.min(options.workers, jobs.length));
