@@ -34,7 +34,8 @@ export const ROW_SYNTAX = "ENGINE[-BACKEND][-WORKERS][:MODELS]";
 
 /**
  * The rows `--only` takes by default, in the table's order: tfjs in this thread on each backend, aelab's
- * wasm engine with one model and on 2 workers training a population of 10, the tfjs worker pool of 1, 2
+ * wasm engine with one model in this thread and data-parallel on 2 workers, and on 2 workers training a
+ * population of 10, the tfjs worker pool of 1, 2
  * and (where there are more than 2) all cores training a population of 10, the fused engine with one
  * model and populations of 10 and 30.
  */
@@ -43,6 +44,7 @@ export const DEFAULT_ROWS = [
   "tfjs-wasm",
   "tfjs-webgpu",
   "wasm",
+  "wasm-2",
   "wasm-2:10",
   "workers-1:10",
   "workers-2:10",
@@ -205,7 +207,8 @@ export async function runRow(job: RowJob): Promise<void> {
     seed,
     train,
   }));
-  const trainer = await createTrainer(plan, jobs, { batchSize: job.batchSize });
+  // As `train` does: a population smaller than a wasm pool trains data-parallel on all of it.
+  const trainer = await createTrainer(plan, jobs, { batchSize: job.batchSize, dataParallel: true });
   try {
     // A capped row's steps are slow enough that one warm-up step is all compilation needs.
     const warmupSteps = capped ? Math.min(job.warmupSteps, 1) : job.warmupSteps;

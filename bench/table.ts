@@ -303,7 +303,7 @@ function total(measurement: Measurement): number {
  * population of 30 ≥ 3× PyTorch's population of 30 (stacked by vmap in a CUDA graph), in total; without
  * one, tfjs wasm in this thread (cpu where wasm was skipped) ≥ 1× PyTorch on the CPU. Wherever the pool's
  * rows ran: a pool of 2 workers ≥ 1.8× the single model of tfjs wasm in total, and a pool of 1 within 5%
- * of it (a worker costs nothing).
+ * of it (a worker costs nothing); one model data-parallel on 2 wasm workers ≥ 1.7× it on one.
  */
 function speedTargets(
   rows: BenchRow[],
@@ -351,6 +351,7 @@ function speedTargets(
       ),
     ]
     : [ofPeer(`default engine (${fallback}) ≥ 1× PyTorch on the CPU`, fallback, (r) => r >= 1)];
+  const [single, split] = [find("wasm:1"), find("wasm-2:1")];
   const pool = [
     target(
       `worker pool of 2, population of 10, ≥ 1.8× the single-model tfjs wasm row in total`,
@@ -362,6 +363,12 @@ function speedTargets(
       "worker pool of 1 within 5% of the single-model tfjs wasm row",
       find("workers-1:10")?.ratioToWasm,
       (r) => Math.abs(r - 1) <= 0.05,
+      "",
+    ),
+    target(
+      "one model data-parallel on 2 wasm workers ≥ 1.7× the same model on one",
+      single && split && split.samplesPerSecond / single.samplesPerSecond,
+      (r) => r >= 1.7,
       "",
     ),
   ].filter(({ measured }) => measured !== null);

@@ -57,7 +57,11 @@ await runMain(async () => {
     validation: datasetOf(data.validation),
     test: datasetOf(data.test),
   };
-  const trainer = await createTrainer(engine, [job], { batchSize: params.batchSize });
+  // One model: on a pool of wasm workers, every worker trains a slice of each batch.
+  const trainer = await createTrainer(engine, [job], {
+    batchSize: params.batchSize,
+    dataParallel: true,
+  });
   console.error(
     `training d = ${flags.hidden} on ${data.train.count} images for ${
       counted(params.epochs, "epoch")

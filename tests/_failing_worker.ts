@@ -1,27 +1,30 @@
 /**
  * A pool worker that fails on cue: `lib/train/worker.ts` as it is, except that at step 3 of its second
- * epoch its training throws, as a crashing WebAssembly module would mid-epoch. A pool runs it through
- * `WorkerPoolOptions.workerModule` (see `_failing_pool.ts`).
+ * epoch its training throws — tfjs's or aelab's wasm engine's alike — as a crashing WebAssembly module
+ * would mid-epoch. A pool runs it through `WorkerPoolOptions.workerModule` (see `_failing_pool.ts`).
  */
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
 import type { EpochOptions } from "../lib/train/trainer.ts";
+import { WasmTrainer } from "../lib/train/wasm.ts";
 import "../lib/train/worker.ts";
 
 /** The epoch (1, 2, …) at which the worker fails, and the step of it. */
 const FAILING_EPOCH = 2;
 const FAILING_STEP = 3;
 
-const trainEpoch = TfjsTrainer.prototype.trainEpoch;
 let epochs = 0;
-TfjsTrainer.prototype.trainEpoch = function (options: EpochOptions = {}): Promise<number[]> {
-  const epoch = ++epochs;
-  return trainEpoch.call(this, {
-    ...options,
-    onProgress: (done, total) => {
-      if (epoch === FAILING_EPOCH && done === FAILING_STEP) {
-        throw new Error(`fault injected at step ${done}`);
-      }
-      options.onProgress?.(done, total);
-    },
-  });
-};
+for (const trainer of [TfjsTrainer, WasmTrainer]) {
+  const trainEpoch = trainer.prototype.trainEpoch;
+  trainer.prototype.trainEpoch = function (options: EpochOptions = {}): Promise<number[]> {
+    const epoch = ++epochs;
+    return trainEpoch.call(this, {
+      ...options,
+      onProgress: (done, total) => {
+        if (epoch === FAILING_EPOCH && done === FAILING_STEP) {
+          throw new Error(`fault injected at step ${done}`);
+        }
+        options.onProgress?.(done, total);
+      },
+    });
+  };
+}

@@ -1,9 +1,11 @@
 /**
  * The one place the engine is chosen: `--engine auto` takes the fused WebGPU engine on a hardware GPU
  * adapter, else aelab's wasm engine where the runtime has WebAssembly SIMD under the wasm backend — as a
- * pool of workers, one per core, on more than one core — else the pool of tfjs workers on a CPU with more
- * than one core, tfjs in this thread otherwise, and says which and why in one line. {@link createTrainer}
- * then builds that engine's trainer for a population; nothing else asks which engine it is.
+ * pool of workers, one per core, on more than one core (where the caller asks, a population smaller
+ * than the pool data-parallel on all of them: `train`'s one model) — else the pool of tfjs workers on a
+ * CPU with more than one core, tfjs in this thread otherwise, and says which and why in one line.
+ * {@link createTrainer} then builds that engine's trainer for a population; nothing else asks which
+ * engine it is.
  *
  * @module
  */
@@ -34,8 +36,9 @@ export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", "workers", "fuse
 export interface EnginePlan {
   engine: Engine;
   /**
-   * Threads it trains on, at most one per model: the workers of the pool (`workers`), or those of aelab's
-   * wasm engine, which trains in this thread on one and as a pool of workers on more.
+   * Threads it trains on, at most one per model: the workers of the pool (`workers`), or those of
+   * aelab's wasm engine, which trains in this thread on one and as a pool of workers on more (all of
+   * them, a population smaller than the pool data-parallel, where `createTrainer` is asked to).
    */
   workers: number;
   /** The tfjs backend of this thread, which the workers run too. */
@@ -135,6 +138,19 @@ export async function chooseEngine(
   return plan("tfjs", `tfjs ${backend.backend} in this thread (one core, ${noGpu}${why})`);
 }
 
+/** How {@link createTrainer} builds a trainer. */
+export interface TrainerOptions {
+  /** Images per training step. */
+  batchSize: number;
+  /**
+   * On a pool of aelab's wasm workers, train a population smaller than the pool data-parallel on all of
+   * them (see `WorkerPool`) rather than one worker per model; default false. Its numbers then depend on
+   * the pool's size, so a population that must train to the bytes it would in another grouping (a
+   * sharded step's) leaves it off.
+   */
+  dataParallel?: boolean;
+}
+
 /** Whether the engine of `plan` trains on the WebGPU adapter (the fused engine, tfjs on webgpu). */
 export function trainsOnGpu(plan: EnginePlan): boolean {
   return plan.engine === "fused" || plan.backend.backend === "webgpu";
@@ -150,7 +166,7 @@ export function trainsOnGpu(plan: EnginePlan): boolean {
 export async function createTrainer(
   plan: EnginePlan,
   jobs: readonly TrainingJob[],
-  options: { batchSize: number },
+  options: TrainerOptions,
 ): Promise<Trainer> {
   if (plan.engine === "fused") {
     const refusal = jobs.map(fusedRefusal).find((reason) => reason !== undefined);
@@ -171,11 +187,15 @@ export async function createTrainer(
     const refusal = jobs.map(wasmRefusal).find((reason) => reason !== undefined);
     const kernels = await loadKernels();
     if (!refusal && typeof kernels !== "string") {
-      if (Math.min(plan.workers, jobs.length) <= 1) return new WasmTrainer(kernels, jobs, options);
+      const dataParallel = options.dataParallel === true && plan.workers > jobs.length;
+      if (!dataParallel && Math.min(plan.workers, jobs.length) <= 1) {
+        return new WasmTrainer(kernels, jobs, { batchSize: options.batchSize });
+      }
       return await WorkerPool.create(jobs, {
         ...options,
         trainer: { engine: "wasm" },
         workers: plan.workers,
+        dataParallel,
       });
     }
     const why = refusal ?? kernels as string;

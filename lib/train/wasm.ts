@@ -13,6 +13,7 @@ import type { AutoencoderSpec } from "../model/spec.ts";
 import { dropoutMask, dropoutRng } from "../random.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 import { WasmPopulation } from "../wasm/population.ts";
+import type { GradientExchange } from "./exchange.ts";
 import {
   type EpochOptions,
   type ModelState,
@@ -43,6 +44,9 @@ export function wasmRefusal(job: TrainingJob): string | undefined {
 
 /** The numerics of aelab's wasm engine, wherever it runs (see `Trainer.numerics`). */
 export const WASM_NUMERICS = "wasm";
+
+/** What a worker of a data-parallel pool shares of an evaluation besides its error: nothing. */
+const NO_GRADIENTS = new Float32Array(0);
 
 /** Steps taken and epochs trained by one model. */
 interface Progress {
@@ -81,9 +85,19 @@ export class WasmTrainer implements Trainer {
   readonly #progress: Progress[];
   /** Each model's units per dropout layer, in forward order (empty without dropout). */
   readonly #dropoutUnits: number[][];
+  /** Where this trainer is one worker of a data-parallel pool: how it sums its gradients with theirs. */
+  readonly #exchange: GradientExchange | undefined;
 
-  /** Lays out the population of `jobs` (autoencoders, see {@link wasmRefusal}) on `kernels`. */
-  constructor(kernels: Kernels, jobs: readonly TrainingJob[], options: { batchSize: number }) {
+  /**
+   * Lays out the population of `jobs` (autoencoders, see {@link wasmRefusal}) on `kernels`. With an
+   * `exchange`, it is one of the workers that train the population data-parallel: each step it computes
+   * the gradients of its slice of the batch only, and takes the Adam step of the whole batch's.
+   */
+  constructor(
+    kernels: Kernels,
+    jobs: readonly TrainingJob[],
+    options: { batchSize: number; exchange?: GradientExchange },
+  ) {
     const specs = jobs.map((job) => {
       const refusal = wasmRefusal(job);
       if (refusal) throw new Error(refusal);
@@ -92,6 +106,7 @@ export class WasmTrainer implements Trainer {
     this.jobs = jobs;
     this.batchSize = options.batchSize;
     this.description = `aelab wasm (${kernels.name}) in this thread`;
+    this.#exchange = options.exchange;
     this.#population = new WasmPopulation(
       kernels,
       jobs.map((job, i) => ({ ...specs[i], l2: job.l2, seed: job.seed })),
@@ -126,12 +141,9 @@ export class WasmTrainer implements Trainer {
       let steps = 0;
       for (let start = 0; start < order.length; start += this.batchSize) {
         const indices = order.subarray(start, Math.min(start + this.batchSize, order.length));
-        this.#population.loadBatch(train.inputs, train.targets, indices);
         const units = this.#dropoutUnits[i];
-        if (units.length > 0) {
-          this.#population.loadMasks(i, units.map((n) => dropoutMask(rng, indices.length, n, p)));
-        }
-        sum += this.#population.step(i, lr, ++progress.steps);
+        const masks = units.map((n) => dropoutMask(rng, indices.length, n, p));
+        sum += this.#step(i, indices, masks, lr, ++progress.steps);
         steps++;
         options.onProgress?.(++done, total);
       }
@@ -141,16 +153,20 @@ export class WasmTrainer implements Trainer {
   }
 
   evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]> {
+    // In a data-parallel pool, each worker evaluates every W-th batch, and they add up their errors.
+    const { rank = 0, workers = 1 } = this.#exchange ?? {};
     return Promise.resolve(this.jobs.map((job, i) => {
       const dataset = job[split];
       if (!dataset || active?.[i] === false) return null;
       let sum = 0;
-      for (let start = 0; start < dataset.count; start += this.batchSize) {
+      const stride = workers * this.batchSize;
+      for (let start = rank * this.batchSize; start < dataset.count; start += stride) {
         const end = Math.min(start + this.batchSize, dataset.count);
         const indices = Int32Array.from({ length: end - start }, (_, k) => start + k);
         this.#population.loadBatch(dataset.inputs, dataset.targets, indices);
         sum += this.#population.errorSum(i);
       }
+      if (this.#exchange) sum = this.#exchange.sum(NO_GRADIENTS, sum);
       return sum / IMAGE_PIXELS / Math.max(dataset.count, 1);
     }));
   }
@@ -175,6 +191,38 @@ export class WasmTrainer implements Trainer {
 
   dispose(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * Model `i`'s Adam step `t` at learning rate `lr` on the images `indices` of its training set, with
+   * the dropout `masks` drawn for them (one per dropout layer, row after row); returns the batch's loss.
+   * In a data-parallel pool, this worker loads only its slice of the rows (and of the masks).
+   */
+  #step(
+    i: number,
+    indices: Int32Array,
+    masks: Float32Array[],
+    lr: number,
+    t: number,
+  ): number {
+    const { train } = this.jobs[i];
+    const rows = indices.length;
+    const [start, end] = this.#exchange?.slice(rows) ?? [0, rows];
+    let errorSum = 0;
+    if (end > start) {
+      this.#population.loadBatch(train.inputs, train.targets, indices.subarray(start, end));
+      if (masks.length > 0) {
+        const units = this.#dropoutUnits[i];
+        this.#population.loadMasks(
+          i,
+          masks.map((mask, k) => mask.subarray(start * units[k], end * units[k])),
+        );
+      }
+      errorSum = this.#population.gradient(i, rows);
+    } else this.#population.gradients(i).fill(0);
+    if (this.#exchange) errorSum = this.#exchange.sum(this.#population.gradients(i), errorSum);
+    this.#population.update(i, lr, t);
+    return errorSum / (rows * IMAGE_PIXELS);
   }
 
   #model(index: number): Progress {

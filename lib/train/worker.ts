@@ -1,14 +1,15 @@
 /**
  * One worker of the pool (`workers.ts`): builds the trainer it is told — a {@link TfjsTrainer} on the
  * backend it names (wasm, single-threaded, in this worker's own thread) or a {@link WasmTrainer} on
- * aelab's kernels — of the models it holds on the datasets it was handed (shared memory, not copies), and
- * answers the pool's requests — train a whole epoch, evaluate, get or set a model's state — one at a
- * time, each with its request number.
+ * aelab's kernels, on its own or as one of a data-parallel pool — of the models it holds on the datasets
+ * it was handed (shared memory, not copies), and answers the pool's requests — train a whole epoch,
+ * evaluate, get or set a model's state — one at a time, each with its request number.
  *
  * @module
  */
 import { setupBackend } from "../tfjs.ts";
 import { loadKernels } from "../wasm/kernels.ts";
+import { GradientExchange } from "./exchange.ts";
 import { TfjsTrainer } from "./tfjs.ts";
 import type { Trainer } from "./trainer.ts";
 import { WasmTrainer } from "./wasm.ts";
@@ -93,5 +94,9 @@ async function createTrainer(request: PoolRequest & { type: "init" }): Promise<T
   }
   const kernels = await loadKernels();
   if (typeof kernels === "string") throw new Error(kernels);
-  return new WasmTrainer(kernels, request.jobs, request);
+  const { batchSize, exchange } = request;
+  return new WasmTrainer(kernels, request.jobs, {
+    batchSize,
+    exchange: exchange && new GradientExchange(exchange.buffer, exchange.rank, exchange.workers),
+  });
 }

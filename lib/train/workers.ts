@@ -6,6 +6,12 @@
  * engine in this thread (`TfjsTrainer`, `WasmTrainer`), a whole epoch per request, so a model ends
  * byte-identical wherever it trains.
  *
+ * Asked to, a population smaller than the pool on aelab's kernels trains data-parallel instead, on every
+ * worker: each holds every model (the same weights from the same seeds), computes the gradients of its
+ * slice of each batch, and sums them with the others' in shared memory (`exchange.ts`) before every
+ * worker takes the same Adam step — so `train`'s single model uses every core, still one request per
+ * epoch. Its numbers then follow the engine in this thread to float rounding, not to the byte.
+ *
  * A worker that fails — its wasm throws, or an error nothing catches ends it — stops the pool: every
  * request then rejects with one line that names the worker and the models it held.
  *
@@ -23,6 +29,8 @@ import {
   type TrainingJob,
 } from "./trainer.ts";
 import type { Pixels } from "../data/batches.ts";
+import { gradientCount } from "../wasm/population.ts";
+import { abortExchange, exchangeBuffer } from "./exchange.ts";
 import { WASM_NUMERICS } from "./wasm.ts";
 
 /** What every worker of a pool trains with: tfjs on a backend, or aelab's WebAssembly kernels. */
@@ -30,11 +38,25 @@ export type WorkerEngine = { engine: "tfjs"; backend: BackendChoice } | { engine
 
 /** What the pool asks a worker. */
 type PoolCall =
-  | { type: "init"; trainer: WorkerEngine; batchSize: number; jobs: TrainingJob[] }
+  | {
+    type: "init";
+    trainer: WorkerEngine;
+    batchSize: number;
+    jobs: TrainingJob[];
+    /** Where the pool trains data-parallel: the shared gradients, and this worker's place among them. */
+    exchange?: ExchangePlace;
+  }
   | { type: "train"; active: boolean[]; steps?: number }
   | { type: "evaluate"; split: Split; active: boolean[] }
   | { type: "getState"; index: number }
   | { type: "setState"; index: number; state: ModelState };
+
+/** A worker's place in a data-parallel pool: the exchange's shared buffer, its rank, and the workers. */
+export interface ExchangePlace {
+  buffer: SharedArrayBuffer;
+  rank: number;
+  workers: number;
+}
 
 /** A request to a worker: a {@link PoolCall} numbered by `id`. */
 export type PoolRequest = PoolCall & { id: number };
@@ -68,8 +90,16 @@ export interface WorkerPoolOptions {
   batchSize: number;
   /** What every worker trains with. */
   trainer: WorkerEngine;
-  /** How many workers to start (fewer when there are fewer models). */
+  /**
+   * How many workers to start: with fewer models, as many as there are models — or, data-parallel, all
+   * of them.
+   */
   workers: number;
+  /**
+   * Where there are fewer models than `workers` and they train on aelab's wasm kernels: train every
+   * model on every worker, each a slice of every batch (default false: one worker per model).
+   */
+  dataParallel?: boolean;
   /**
    * The module worker `w` (0, 1, …) runs, where it is not `worker.ts` (undefined): one that answers the
    * pool as `worker.ts` does, e.g. a test's worker that fails on cue.
@@ -110,24 +140,35 @@ export class WorkerPool implements Trainer {
   readonly description: string;
   readonly numerics: string;
   readonly #workers: PoolWorker[];
+  /** The shared buffer of the gradients, where the pool trains data-parallel. */
+  readonly #exchange: SharedArrayBuffer | undefined;
   #nextId = 0;
   #failure: Error | undefined;
 
   private constructor(
     jobs: readonly TrainingJob[],
-    options: { batchSize: number; computes: string; numerics: string; workers: PoolWorker[] },
+    options: {
+      batchSize: number;
+      computes: string;
+      numerics: string;
+      workers: PoolWorker[];
+      exchange?: SharedArrayBuffer;
+    },
   ) {
     this.jobs = jobs;
     this.batchSize = options.batchSize;
     const count = options.workers.length;
-    this.description = `${count} worker${count === 1 ? "" : "s"}, ${options.computes} each`;
+    const split = options.exchange ? " data-parallel" : "";
+    this.description = `${count} worker${count === 1 ? "" : "s"}${split}, ${options.computes} each`;
     this.numerics = options.numerics;
     this.#workers = options.workers;
+    this.#exchange = options.exchange;
   }
 
   /**
-   * Starts `workers` workers (fewer when there are fewer models), hands each its models and the datasets
-   * as shared memory, and waits until each has set up its engine and built its models.
+   * Starts `workers` workers (fewer when there are fewer models, unless they train them data-parallel),
+   * hands each its models and the datasets as shared memory, and waits until each has set up its engine
+   * and built its models.
    */
   static async create(
     jobs: readonly TrainingJob[],
@@ -135,23 +176,38 @@ export class WorkerPool implements Trainer {
   ): Promise<WorkerPool> {
     const { trainer } = options;
     const { computes, numerics } = await describeEngine(trainer);
-    const count = Math.max(1, Math.min(options.workers, jobs.length));
+    const dataParallel = options.dataParallel === true && trainer.engine === "wasm" &&
+      options.workers > jobs.length;
+    const count = dataParallel
+      ? options.workers
+      : Math.max(1, Math.min(options.workers, jobs.length));
+    const exchange = dataParallel ? exchangeBuffer(count, largestGradients(jobs)) : undefined;
     const shared = sharedJobs(jobs);
     const workers: PoolWorker[] = Array.from({ length: count }, (_, w) => ({
       worker: new Worker((options.workerModule?.(w) ?? WORKER_MODULE).href, { type: "module" }),
       models: [],
       pending: new Map(),
     }));
-    jobs.forEach((_, i) => workers[i % count].models.push(i));
-    const pool = new WorkerPool(jobs, { ...options, computes, numerics, workers });
+    jobs.forEach((_, i) => {
+      for (const entry of dataParallel ? workers : [workers[i % count]]) entry.models.push(i);
+    });
+    const pool = new WorkerPool(jobs, {
+      ...options,
+      computes,
+      // Slices of the batch sum their gradients in another order: the numbers depend on how many.
+      numerics: exchange ? `${numerics}, data-parallel on ${count}` : numerics,
+      workers,
+      exchange,
+    });
     workers.forEach((entry, w) => pool.#listen(entry, w));
     try {
-      await Promise.all(workers.map((entry) =>
+      await Promise.all(workers.map((entry, w) =>
         pool.#request(entry, {
           type: "init",
           trainer,
           batchSize: options.batchSize,
           jobs: entry.models.map((i) => shared[i]),
+          exchange: exchange && { buffer: exchange, rank: w, workers: count },
         })
       ));
     } catch (error) {
@@ -175,7 +231,8 @@ export class WorkerPool implements Trainer {
         { type: "train", active: entry.models.map((i) => active[i]), steps: options.steps },
         (steps) => {
           done[w] = steps;
-          options.onProgress?.(done.reduce((a, b) => a + b, 0), total);
+          // Data-parallel workers take every step together: the first one's count is the pool's.
+          options.onProgress?.(this.#exchange ? steps : done.reduce((a, b) => a + b, 0), total);
         },
       )
     ));
@@ -200,11 +257,15 @@ export class WorkerPool implements Trainer {
 
   async setState(index: number, state: ModelState): Promise<void> {
     const [entry, local] = this.#holder(index);
-    await this.#request(entry, { type: "setState", index: local, state });
+    const holders = this.#exchange ? this.#workers : [entry];
+    await Promise.all(
+      holders.map((holder) => this.#request(holder, { type: "setState", index: local, state })),
+    );
   }
 
   dispose(): Promise<void> {
     this.#failure ??= new Error("the worker pool was disposed");
+    if (this.#exchange) abortExchange(this.#exchange);
     for (const entry of this.#workers) {
       entry.worker.terminate();
       entry.pending.clear();
@@ -212,19 +273,23 @@ export class WorkerPool implements Trainer {
     return Promise.resolve();
   }
 
-  /** The worker holding model `index`, and the model's index there. */
+  /** The worker holding model `index` (the first, data-parallel), and the model's index there. */
   #holder(index: number): [PoolWorker, number] {
     if (!Number.isInteger(index) || index < 0 || index >= this.jobs.length) {
       throw new RangeError(`no model ${index} among ${this.jobs.length}`);
     }
+    if (this.#exchange) return [this.#workers[0], index];
     const count = this.#workers.length;
     return [this.#workers[index % count], Math.floor(index / count)];
   }
 
-  /** Each worker's answers, one per model it holds, back in the population's order. */
+  /**
+   * Each worker's answers, one per model it holds, back in the population's order; data-parallel, the
+   * first worker's (every worker answers the same).
+   */
   #gather<T>(parts: T[][]): T[] {
     const all: T[] = new Array(this.jobs.length);
-    parts.forEach((values, w) =>
+    parts.slice(0, this.#exchange ? 1 : parts.length).forEach((values, w) =>
       values.forEach((value, k) => all[this.#workers[w].models[k]] = value)
     );
     return all;
@@ -267,6 +332,8 @@ export class WorkerPool implements Trainer {
     this.#failure = new Error(
       `worker ${w + 1} of ${this.#workers.length} failed (${message}); it held ${names.join(", ")}`,
     );
+    // The other workers of a data-parallel step wait for this one: release them.
+    if (this.#exchange) abortExchange(this.#exchange);
     for (const entry of this.#workers) {
       for (const pending of entry.pending.values()) pending.reject(this.#failure);
       entry.pending.clear();
@@ -285,6 +352,14 @@ async function describeEngine(
   const kernels = await loadKernels();
   if (typeof kernels === "string") throw new Error(kernels);
   return { computes: `aelab wasm (${kernels.name})`, numerics: WASM_NUMERICS };
+}
+
+/** Floats of the largest gradients among `jobs`' models (0 where none is an autoencoder). */
+function largestGradients(jobs: readonly TrainingJob[]): number {
+  return Math.max(
+    0,
+    ...jobs.map((job) => job.model.kind === "autoencoder" ? gradientCount(job.model.hidden) : 0),
+  );
 }
 
 /**

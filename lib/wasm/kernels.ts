@@ -95,6 +95,7 @@ export interface KernelExports {
     rowBytes: number,
     lanes: number,
     rows: number,
+    meanRows: number,
   ): number;
   adam(
     weights: number,

@@ -180,8 +180,7 @@ export class WasmPopulation {
       return tapTables.get(key)!.taps;
     };
     this.#models = models.map((settings) => {
-      const layout = parameterLayout(settings.hidden);
-      const count = Math.ceil(layout.size / 4) * 4;
+      const count = gradientCount(settings.hidden);
       const [params, grads, first, second] = [0, 1, 2, 3].map(() => allocate(count * 4));
       const geometry = layerGeometry(settings.hidden);
       // Each layer reads the map its predecessor wrote.
@@ -262,14 +261,26 @@ export class WasmPopulation {
 
   /**
    * One Adam step of model `model` on the loaded batch (with the masks loaded for it where it has
-   * dropout), at learning rate `lr`, as Adam's step `t`; returns the batch's loss before the update.
+   * dropout), at learning rate `lr`, as Adam's step `t`: {@link gradient}, then {@link update}; returns
+   * the batch's loss before the update.
    */
   step(model: number, lr: number, t: number): number {
+    const sum = this.gradient(model);
+    this.update(model, lr, t);
+    return sum / (this.#rows * IMAGE_PIXELS);
+  }
+
+  /**
+   * Model `model`'s gradients (see {@link gradients}) of the mean loss over `meanRows` images, of which
+   * the loaded batch is a slice (default: the loaded batch alone), with the masks loaded for it where it
+   * has dropout; returns the loaded images' squared error, summed over them and their pixels. Slices of
+   * one batch, their gradients summed, give the whole batch's gradients.
+   */
+  gradient(model: number, meanRows: number = this.#rows): number {
     const slots = this.#onBatch(model);
-    const k = this.#kernels;
     this.#forward(slots, true);
     const last = slots.layers.at(-1)!;
-    const sum = k.squaredError(
+    const sum = this.#kernels.squaredError(
       last.output.offset,
       this.#target.offset,
       last.grad.offset,
@@ -277,9 +288,16 @@ export class WasmPopulation {
       this.#rowBytes,
       this.#lanes,
       this.#rows,
+      meanRows,
     );
     this.#backward(slots);
-    k.adam(
+    return sum;
+  }
+
+  /** Model `model`'s Adam step from its gradients, at learning rate `lr`, as Adam's step `t`. */
+  update(model: number, lr: number, t: number): void {
+    const slots = this.#model(model);
+    this.#kernels.adam(
       slots.params,
       slots.grads,
       slots.first,
@@ -289,7 +307,16 @@ export class WasmPopulation {
       lr / (1 - BETA1 ** t),
       1 / Math.sqrt(1 - BETA2 ** t),
     );
-    return sum / (this.#rows * IMAGE_PIXELS);
+  }
+
+  /**
+   * Model `model`'s gradients in the population's memory, flat in the order of its weights (padded to a
+   * multiple of 4 floats): written by {@link gradient}, read by {@link update}, and free to be summed
+   * with other slices' gradients in between.
+   */
+  gradients(model: number): Float32Array {
+    const slots = this.#model(model);
+    return new Float32Array(this.#memory.buffer, slots.grads, slots.count);
   }
 
   /** The squared error of model `model` on the loaded batch, summed over its images and pixels; no dropout. */
@@ -304,6 +331,7 @@ export class WasmPopulation {
       IMAGE_PIXELS,
       this.#rowBytes,
       this.#lanes,
+      this.#rows,
       this.#rows,
     );
   }
@@ -554,6 +582,20 @@ export class WasmPopulation {
       at += size * 4;
     }
   }
+}
+
+/**
+ * Floats of the gradients (and of the parameters and each Adam moment) of a model of latent size `hidden`
+ * in a population: its parameters, padded to a multiple of 4.
+ *
+ * @example
+ * ```ts
+ * import { gradientCount } from "./population.ts";
+ * console.log(gradientCount(4)); // 49544
+ * ```
+ */
+export function gradientCount(hidden: number): number {
+  return Math.ceil(parameterLayout(hidden).size / 4) * 4;
 }
 
 /** `bytes` rounded up to the alignment of every buffer. */

@@ -430,14 +430,16 @@ export function linearWeightGradient(
 /**
  * The squared error of the reconstruction `output` (sigmoid outputs, one channel of `area` pixels)
  * against `target`, summed over the first `rows` lanes (a double). Unless `grad` is 0, also writes the
- * gradient of their mean with respect to the sigmoid's input: 2 (y − t) y (1 − y) / (rows · area), zero
- * in the lanes past `rows`.
+ * gradient of the mean over `meanRows` images (`rows`, or the whole batch where these rows are a slice of
+ * it) with respect to the sigmoid's input: 2 (y − t) y (1 − y) / (meanRows · area), zero in the lanes
+ * past `rows`.
  */
 export function squaredError(
   output: usize, target: usize, grad: usize, area: i32, rowBytes: i32, lanes: i32, rows: i32,
+  meanRows: i32,
 ): f64 {
   const laneBytes = lanes << 2;
-  const scale = f32x4.splat(<f32>(2.0 / (<f64>rows * <f64>area)));
+  const scale = f32x4.splat(<f32>(2.0 / (<f64>meanRows * <f64>area)));
   const one = f32x4.splat(1);
   const limit = i32x4.splat(rows);
   let total: f64 = 0;
