@@ -37,6 +37,7 @@ import {
 import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 import { STUDY } from "../lib/paper.ts";
 import { markdownTable } from "../lib/report.ts";
+import { median } from "../lib/stats.ts";
 import { type BestParams, generateParams, LR_RANGE } from "../lib/search_space.ts";
 import { createTrainer } from "../lib/train/engine.ts";
 import { fit } from "../lib/train/fit.ts";
@@ -82,7 +83,7 @@ await runMain(async () => {
       default: "halving,halving-first3,halving-top81,random",
       help: "search variants, comma-separated: halving[-first<N>][-top<N>], random[-<N>]",
     },
-    trials: { type: "number", default: 30, help: "trials of every search" },
+    trials: { type: "number", default: STUDY.searchTrials, help: "trials of every search" },
     epochs: { type: "number", default: 27, help: "the search's budget: epochs of the last rung" },
     "final-epochs": { type: "number", default: 150, help: "epochs the picks train to" },
     hidden: { type: "number", default: 4, help: "latent size d of the searches and the picks" },
@@ -130,6 +131,7 @@ await runMain(async () => {
       const started = performance.now();
       const plan = {
         combinations: generateParams(flags.trials, seed, flags.hidden, LR_RANGE),
+        withStudy: true,
         splits: [{ train, validation }],
         rungs: variant.rungs,
         seed,
@@ -278,13 +280,6 @@ function cost(rungs: readonly Rung[]): number {
     (sum, rung, k) => sum + rung.candidates * (rung.epochs - (rungs[k - 1]?.epochs ?? 0)),
     0,
   );
-}
-
-/** The median of `values` (NaN for none). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** The rows as a Markdown table, then a summary table per variant and a line of what ran where. */
