@@ -175,7 +175,7 @@ export function pendingSearchPick(study: string, pick: string): Finding {
     measured: pick,
     criterion: SEARCH_PICK.criterion,
     verdict: "not comparable",
-    why: "the contender is missing: run train again (it trains the study's parameters beside the " +
-      "search's pick)",
+    why: "the contender is missing: run train again, with the search's pick (it then trains the " +
+      "study's parameters beside it)",
   };
 }
