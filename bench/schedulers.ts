@@ -13,7 +13,8 @@
  * (`search --scheduler random`: every trial the full `--epochs`, as the study's search; `random-<N>`: N
  * epochs each). Everything runs in this process (the tool is bundled into one file for a GPU machine).
  * Prints a Markdown table and a summary per variant (the median ratio to the study's parameters), and
- * writes them with the raw numbers to `--out`; a line per stage goes to stderr.
+ * writes them with the raw numbers to `--out` (each search's pick to `searches.json` as it comes, so
+ * that a run cut short keeps them); a line per stage goes to stderr.
  *
  * @module
  */
@@ -163,6 +164,8 @@ await runMain(async () => {
         searchLoss: best.validationLoss!,
         searchSeconds,
       });
+      // Kept as they come, so that a run cut short still leaves its searches' picks.
+      await writeJsonAtomic(join(out, "searches.json"), searched);
       console.error(
         `seed ${seed}, ${variant.name}: picked lr ${lr.toExponential(2)}, dropout ` +
           `${dropout.toFixed(4)}, L2 ${l2.toExponential(2)} in ${searchSeconds.toFixed(1)} s`,
@@ -175,8 +178,9 @@ await runMain(async () => {
     ...searched.map(({ seed, variant, pick }) => ({ seed, name: variant, params: pick })),
     ...seeds.map((seed) => ({ seed, name: STUDYS, params: STUDY.bestParams as BestParams })),
   ];
+  // Judged on the test images only: no validation split to evaluate each epoch.
   const jobs: TrainingJob[] = contenders.map(({ seed, name, params }) => {
-    const { train, validation, test } = data.get(seed)!;
+    const { train, test } = data.get(seed)!;
     return {
       name: `seed ${seed} ${name}`,
       model: { kind: "autoencoder", hidden: flags.hidden, dropout: params.dropout },
@@ -184,7 +188,6 @@ await runMain(async () => {
       l2: params.l2,
       seed,
       train: datasetOf(train),
-      validation: datasetOf(validation),
       test: datasetOf(test),
     };
   });

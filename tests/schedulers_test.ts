@@ -75,6 +75,9 @@ Deno.test("the schedulers bench takes each variant's pick as search does and set
     assert.ok(row.testLoss! > 0 && row.testLoss! < 0.4, `${row.variant}: ${row.testLoss}`);
     assert.equal(row.ratio, row.testLoss! / study);
   }
+  // Each search's pick was kept as it came, before the long run.
+  const searches = JSON.parse(await Deno.readTextFile(join(out, "searches.json")));
+  assert.deepEqual(searches.map((search: Row) => search.pick), rows.map((row) => row.pick));
   // The same pick in one population trains to the same loss.
   if (survivor === lowest) assert.equal(halving.testLoss, random.testLoss);
   // The table: a row per pick and the study's parameters, then the summary per variant.
