@@ -13,8 +13,9 @@
  * (`search --scheduler random`: every trial the full `--epochs`, as the study's search; `random-<N>`: N
  * epochs each). Everything runs in this process (the tool is bundled into one file for a GPU machine).
  * Prints a Markdown table and a summary per variant (the median ratio to the study's parameters), and
- * writes them with the raw numbers to `--out` (each search's pick to `searches.json` as it comes, so
- * that a run cut short keeps them); a line per stage goes to stderr.
+ * writes them with the raw numbers to `--out`; a line per stage goes to stderr. Each search's pick goes
+ * to `searches.json` as it comes: run again with the same settings (unless `--fresh`), the searches
+ * there are taken as they are, so that a run cut short goes on where it was.
  *
  * @module
  */
@@ -35,7 +36,7 @@ import {
   searchRungs,
   trainSearch,
 } from "../lib/experiments/search.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 import { STUDY } from "../lib/paper.ts";
 import { markdownTable } from "../lib/report.ts";
 import { median } from "../lib/stats.ts";
@@ -60,6 +61,15 @@ interface Variant {
   name: string;
   scheduler: Scheduler;
   rungs: Rung[];
+}
+
+/** A search's pick, as `searches.json` keeps it. */
+type Searched = Omit<Row, "testLoss" | "ratio">;
+
+/** What `searches.json` holds: the searches' settings and each one's pick. */
+interface Searches {
+  settings: Record<string, number>;
+  searched: Searched[];
 }
 
 /** One (seed, variant): its search's pick and what the pick made of the long run. */
@@ -102,6 +112,11 @@ await runMain(async () => {
     backend: { type: "string", default: "auto", help: "tfjs backend" },
     ...engineFlags(),
     out: { type: "string", default: "results/schedulers", help: "result folder" },
+    fresh: {
+      type: "boolean",
+      default: false,
+      help: "search again rather than take the searches of a run of the same settings from --out",
+    },
   });
   for (const name of ["trials", "epochs", "final-epochs", "hidden", "batch-size"] as const) {
     checkInteger(name, flags[name], 1);
@@ -124,10 +139,29 @@ await runMain(async () => {
   const data = new Map<number, ExperimentData>(
     seeds.map((seed) => [seed, experimentData(mnist, { ...flags, seed })]),
   );
-  const searched: Omit<Row, "testLoss" | "ratio">[] = [];
+  // Searches a run of the same settings kept are taken as they are (a run cut short goes on).
+  const searchesPath = join(out, "searches.json");
+  const settings = {
+    trials: flags.trials,
+    epochs: flags.epochs,
+    hidden: flags.hidden,
+    batchSize: flags["batch-size"],
+    limit: flags.limit,
+  };
+  const kept = flags.fresh ? undefined : await readJsonIfExists<Searches>(searchesPath);
+  const keptSearches = JSON.stringify(kept?.settings) === JSON.stringify(settings)
+    ? kept!.searched
+    : [];
+  const searched: Searched[] = [];
   for (const seed of seeds) {
     const { train, validation } = data.get(seed)!;
     for (const variant of variants) {
+      const done = keptSearches.find((one) => one.seed === seed && one.variant === variant.name);
+      if (done) {
+        searched.push(done);
+        console.error(`seed ${seed}, ${variant.name}: kept from ${searchesPath}`);
+        continue;
+      }
       console.error(`seed ${seed}, ${variant.name}: searching`);
       const started = performance.now();
       const plan = {
@@ -165,7 +199,13 @@ await runMain(async () => {
         searchSeconds,
       });
       // Kept as they come, so that a run cut short still leaves its searches' picks.
-      await writeJsonAtomic(join(out, "searches.json"), searched);
+      await writeJsonAtomic(
+        searchesPath,
+        {
+          settings,
+          searched: [...searched, ...keptSearches.filter((one) => !searched.includes(one))],
+        } satisfies Searches,
+      );
       console.error(
         `seed ${seed}, ${variant.name}: picked lr ${lr.toExponential(2)}, dropout ` +
           `${dropout.toFixed(4)}, L2 ${l2.toExponential(2)} in ${searchSeconds.toFixed(1)} s`,
