@@ -5,9 +5,9 @@ import { budgetGap, closeTo } from "../lib/experiments/findings.ts";
 import { STUDY } from "../lib/paper.ts";
 import { searchFindings } from "../lib/experiments/search.ts";
 import { sweepFindings, sweepTrend } from "../lib/experiments/sweep.ts";
-import { trainingFindings } from "../lib/experiments/train.ts";
+import { contenderParams, trainingFindings } from "../lib/experiments/train.ts";
 import { type Finding, publishSection, writeReport } from "../lib/report.ts";
-import type { TrialRecord } from "../lib/search_space.ts";
+import { STUDY_PARAMS_SOURCE, type TrialRecord } from "../lib/search_space.ts";
 import type { FitResult } from "../lib/train/trainer.ts";
 
 /** The study's own budget: every number is comparable at it. */
@@ -157,6 +157,18 @@ Deno.test("the search's pick is judged against the study's parameters after 150 
   // without a contender (the study's own parameters trained), no such finding
   const alone = trainingFindings({ hidden: 4, result: result(150, 0.03), ...FULL_IMAGES });
   assert.deepEqual(alone.map((f) => f.key), [undefined]);
+});
+
+Deno.test("the study's parameters train beside a search's pick only: not beside flags, nor themselves", () => {
+  const pick = { dropout: 0.0002, lr: 1.81e-2, l2: 2.25e-5, epochs: 150, batchSize: 256 };
+  const from = (source: string, params = pick) => contenderParams({ ...params, source });
+  assert.deepEqual(from("results/search/best_params.json"), STUDY.bestParams);
+  assert.equal(from("flags"), undefined);
+  assert.equal(from(STUDY_PARAMS_SOURCE, { ...pick, lr: 1e-3 }), undefined);
+  assert.equal(
+    from("results/search/best_params.json", { ...pick, ...STUDY.bestParams }),
+    undefined,
+  );
 });
 
 /** The images of the study's budget, as a training's findings take them. */
