@@ -67,7 +67,7 @@ export {
   type TrainingJob,
 } from "./lib/train/trainer.ts";
 export { TfjsTrainer } from "./lib/train/tfjs.ts";
-export { WorkerPool, type WorkerPoolOptions } from "./lib/train/workers.ts";
+export { type WorkerEngine, WorkerPool, type WorkerPoolOptions } from "./lib/train/workers.ts";
 export { FusedTrainer } from "./lib/train/fused.ts";
 export { wasmRefusal, WasmTrainer } from "./lib/train/wasm.ts";
 export { type Kernels, loadKernels } from "./lib/wasm/kernels.ts";

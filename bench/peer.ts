@@ -13,12 +13,47 @@ import { spawnChild } from "../lib/cli.ts";
 const PEER_SCRIPT = join("bench", "torch_peer.py");
 /** The peer script's exit code when torch cannot be imported: the next Python is tried. */
 const PEER_NO_TORCH = 3;
+/** The peer script's exit code when its mode cannot run here (no CUDA, no `torch.func`): it is left out. */
+const PEER_UNSUPPORTED = 4;
 
-/** A peer to run: what the table calls it, the Pythons to try in turn, and arguments of its own. */
+/** How many models the population peer stacks (`--mode vmap`), as many as the bench's largest population. */
+export const PEER_POPULATION = 30;
+
+/**
+ * A peer to run: what the table calls it, the Pythons to try in turn, arguments of its own, and
+ * environment variables beside this process's (e.g. a `PYTHONPATH` that holds another torch).
+ */
 export interface Peer {
   label: string;
   pythons: readonly string[];
   args?: readonly string[];
+  env?: Record<string, string>;
+}
+
+/**
+ * The peers the bench runs with the Pythons to try: PyTorch eager (one model, as a user writes it), the whole
+ * step as one CUDA graph, and a population of {@link PEER_POPULATION} stacked by `torch.func.vmap` in one CUDA
+ * graph — the last two need CUDA and PyTorch 2, and are left out with a note elsewhere — and, where `torch2`
+ * names a folder that holds PyTorch 2 for the CPU (pip's `--target`), PyTorch 2 eager beside the system's.
+ *
+ * @example
+ * ```ts
+ * import { benchPeers } from "./peer.ts";
+ * console.log(benchPeers(["/usr/bin/python3"]).map((peer) => peer.label));
+ * // ["PyTorch eager", "PyTorch CUDA graph", "PyTorch vmap ×30, CUDA graph"]
+ * ```
+ */
+export function benchPeers(pythons: readonly string[], torch2?: string): Peer[] {
+  return [
+    { label: "PyTorch eager", pythons },
+    { label: "PyTorch CUDA graph", pythons, args: ["--mode=graph"] },
+    {
+      label: `PyTorch vmap ×${PEER_POPULATION}, CUDA graph`,
+      pythons,
+      args: ["--mode=vmap", `--models=${PEER_POPULATION}`],
+    },
+    ...(torch2 ? [{ label: "PyTorch 2 eager (pip)", pythons, env: { PYTHONPATH: torch2 } }] : []),
+  ];
 }
 
 /** What every peer trains, as the bench's rows train it. */
@@ -92,7 +127,13 @@ export async function runPeer(peer: Peer, work: PeerWork): Promise<PeerRun> {
     let output;
     try {
       output = await spawnChild(
-        new Deno.Command(python, { args, stdin: "null", stdout: "piped", stderr: "piped" }),
+        new Deno.Command(python, {
+          args,
+          env: peer.env,
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }),
       ).output();
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -102,6 +143,10 @@ export async function runPeer(peer: Peer, work: PeerWork): Promise<PeerRun> {
     if (output.code === PEER_NO_TORCH) {
       tried.push(`${python}: no torch`);
       continue;
+    }
+    if (output.code === PEER_UNSUPPORTED) {
+      const why = JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
+      return { label, missing: `no ${label} peer here: ${why.error}` };
     }
     if (output.code !== 0) {
       const stderr = new TextDecoder().decode(output.stderr).trim().split("\n");

@@ -34,14 +34,16 @@ export const ROW_SYNTAX = "ENGINE[-BACKEND][-WORKERS][:MODELS]";
 
 /**
  * The rows `--only` takes by default, in the table's order: tfjs in this thread on each backend, aelab's
- * wasm engine, the worker pool of 1, 2 and (where there are more than 2) all cores training a population
- * of 10, the fused engine with one model and populations of 10 and 30.
+ * wasm engine with one model and on 2 workers training a population of 10, the tfjs worker pool of 1, 2
+ * and (where there are more than 2) all cores training a population of 10, the fused engine with one
+ * model and populations of 10 and 30.
  */
 export const DEFAULT_ROWS = [
   "tfjs-cpu",
   "tfjs-wasm",
   "tfjs-webgpu",
   "wasm",
+  "wasm-2:10",
   "workers-1:10",
   "workers-2:10",
   ...(navigator.hardwareConcurrency > 2 ? ["workers:10"] : []),

@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { finishWrites, removeTemporaryFiles } from "./files/atomic.ts";
 import { FolderError, releaseFoldersAndLocks } from "./files/lock.ts";
+import { watchParent } from "./parent.ts";
 
 /** A mistake in what the user asked for: bad flags, missing inputs. Scripts exit with code 2 on it. */
 export class UsageError extends Error {
@@ -69,7 +70,7 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
       allowPositionals: false,
     });
   } catch (error) {
-    throw new UsageError(`${command}: ${(error as Error).message.split("\n")[0]}`);
+    throw new UsageError(`${command}: ${describeParseError(error as Error, args)}`);
   }
   if (parsed.values.help) {
     console.log(helpText(command, summary, specs));
@@ -107,6 +108,23 @@ function joinDashedValues(args: string[], options: Record<string, { type: string
 }
 
 /**
+ * A flag-parsing error as one line: a flag followed by another flag where its value should be
+ * (`--epochs --out X`) is named with what followed it.
+ */
+function describeParseError(error: Error, args: string[]): string {
+  const ambiguous = /^Option '(--[^ ']+)(?: <value>)?' argument is ambiguous/.exec(error.message);
+  if (!ambiguous) return error.message.split("\n")[0];
+  const next = args[args.indexOf(ambiguous[1]) + 1];
+  return `${ambiguous[1]} needs a value, but the flag ${next} follows it`;
+}
+
+/** How to run the task `task`, as a user of this copy of aelab types it (by URL where it was run so). */
+export function taskCommand(task: string): string {
+  const script = new URL(`../scripts/${task}.ts`, import.meta.url);
+  return script.protocol === "file:" ? `deno task ${task}` : `deno run -A ${script.href}`;
+}
+
+/**
  * What `--help` prints, generated from the declarations the parser uses: the usage line, `summary` (one
  * line of what the task does), then each flag with its help and its default.
  *
@@ -133,7 +151,20 @@ export function helpText(
       : ` (default ${spec.default})`;
     return `  --${name.padEnd(14)} ${spec.help}${fallback}`;
   });
-  return [`usage: deno task ${command} [flags]`, "", summary, "", ...lines].join("\n");
+  return [`usage: ${taskCommand(command)} [flags]`, "", summary, "", ...lines].join("\n");
+}
+
+/**
+ * `count` and `noun`, the noun plural unless the count is 1: `1 epoch`, `2 epochs`.
+ *
+ * @example
+ * ```ts
+ * import { counted } from "./cli.ts";
+ * console.log(counted(1, "epoch"), counted(3, "model")); // 1 epoch 3 models
+ * ```
+ */
+export function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 /** Throws a {@link UsageError} with `message` unless `condition` holds. */
@@ -188,10 +219,17 @@ export function spawnChild(command: Deno.Command): Deno.ChildProcess {
  * first line and exits 1 (the stack trace only with `AELAB_DEBUG=1`). SIGINT and SIGTERM stop it with
  * exit code 130 and 143: the signal is passed on to its child processes ({@link spawnChild}) and they are
  * waited for, the writes under way end and no new one starts, and however `main` then ends, the run ends
- * as stopped. On every one of these paths, the run's temporary files are removed and its results-folder
- * lock released, so nothing half-written stays behind.
+ * as stopped, saying that a rerun resumes from what was saved (unless `options.resumes` is false: a
+ * script that keeps no progress, such as the explorer). A run started by another Deno process (`deno task`, a study's step) stops as on SIGTERM
+ * when that parent dies ({@link watchParent}), so that no orphan runs on. On every one of these paths,
+ * the run's temporary files are removed and its results-folder lock released, so nothing half-written
+ * stays behind.
  */
-export async function runMain(main: () => Promise<void>): Promise<void> {
+export async function runMain(
+  main: () => Promise<void>,
+  options: { resumes?: boolean } = {},
+): Promise<void> {
+  const resumes = options.resumes ?? true;
   let stopped: Promise<void> | undefined;
   const stop = (signal: StopSignal) =>
     stopped ??= (async () => {
@@ -205,7 +243,9 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
       await finishWrites();
       leaveNothingBehind();
       console.error(
-        `stopped by ${signal}; what was saved before stays, and a rerun resumes from it`,
+        `stopped by ${signal}${
+          resumes ? "; what was saved before stays, and a rerun resumes from it" : ""
+        }`,
       );
       Deno.exit(SIGNAL_EXIT_CODES[signal]);
     })();
@@ -213,6 +253,10 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     const listener = () => void stop(signal);
     Deno.addSignalListener(signal, listener);
     return [signal, listener] as const;
+  });
+  const unwatch = watchParent((parent) => {
+    console.error(`the process that started this run (${parent}) has ended: stopping`);
+    void stop("SIGTERM");
   });
   let code = 0;
   try {
@@ -227,6 +271,7 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   // A run being stopped ends as stopped, whatever its main did meanwhile.
   if (stopped) await stopped;
   leaveNothingBehind();
+  unwatch();
   for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   if (code !== 0) Deno.exit(code);
 }

@@ -6,9 +6,10 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { check, describeError, type FlagSpec, UsageError } from "./cli.ts";
+import { check, describeError, type FlagSpec, taskCommand, UsageError } from "./cli.ts";
 import { splitTrainValidation, takeDigits } from "./data/batches.ts";
-import { type Digits, loadMnist, type Mnist } from "./data/mnist.ts";
+import { IMAGE_PIXELS } from "./data/geometry.ts";
+import { type Digits, loadMnist, type Mnist, mnistDataDir } from "./data/mnist.ts";
 import { holdFolder, prepareFolder } from "./files/lock.ts";
 import { Autoencoder } from "./model/autoencoder.ts";
 import { Classifier } from "./model/classifier_model.ts";
@@ -47,9 +48,23 @@ export function commonFlags(experiment: string) {
       default: 0,
       help: "evaluate on only the first N test images (0: all 10,000)",
     },
-    "data-dir": { type: "string", default: "", help: "MNIST cache folder (default data/mnist)" },
+    "data-dir": dataDirFlag(),
     out: { type: "string", default: join(RESULTS_ROOT, experiment), help: "result folder" },
   } satisfies Record<string, FlagSpec>;
+}
+
+/**
+ * The flag `--data-dir`, its help naming the folder used without it (which differs for a copy of aelab
+ * run by URL).
+ */
+export function dataDirFlag(): FlagSpec & { type: "string"; default: string } {
+  let fallback;
+  try {
+    fallback = mnistDataDir();
+  } catch (error) {
+    fallback = describeError(error);
+  }
+  return { type: "string", default: "", help: `MNIST cache folder (default ${fallback})` };
 }
 
 /** Flags of every experiment that trains: what trains, and the size of the worker pool. */
@@ -86,6 +101,29 @@ export function checkInteger(name: string, value: number, min: number): void {
   check(
     Number.isInteger(value) && value >= min,
     `--${name} must be an integer ≥ ${min}, got ${value}`,
+  );
+}
+
+/**
+ * The largest seed: the generators' state (`createRng` of `random.ts`) holds 32 bits, so a larger seed
+ * would give exactly the run of a smaller one.
+ */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** Throws a usage error unless `--seed`'s `value` is an integer the generators hold distinctly. */
+export function checkSeed(value: number): void {
+  check(
+    Number.isInteger(value) && value >= 0 && value <= MAX_SEED,
+    `--seed must be an integer in 0…${MAX_SEED} (the generators hold 32 bits), got ${value}`,
+  );
+}
+
+/** Throws a usage error unless `--hidden`'s `value` is a latent size: 1 … the pixels of a digit. */
+export function checkHidden(value: number): void {
+  checkInteger("hidden", value, 1);
+  check(
+    value <= IMAGE_PIXELS,
+    `--hidden must be at most ${IMAGE_PIXELS} (the pixels of a digit), got ${value}`,
   );
 }
 
@@ -159,7 +197,7 @@ export async function setupExperiment<T extends object = Record<never, never>>(
   more?: (backend: BackendSetup) => Promise<T>,
   options: { share?: boolean } = {},
 ): Promise<Experiment & T> {
-  checkInteger("seed", flags.seed, 0);
+  checkSeed(flags.seed);
   checkInteger("limit", flags.limit, 0);
   checkInteger("test-limit", flags["test-limit"], 0);
   checkChoice("backend", flags.backend, BACKEND_CHOICES);
@@ -214,12 +252,6 @@ export const TRAINED_MODEL = join(RESULTS_ROOT, "train", "model.safetensors");
 /** Where `deno task classify` leaves the digit classifier that scores the digits' identity. */
 export const TRAINED_CLASSIFIER = join(RESULTS_ROOT, "classify", "classifier.safetensors");
 
-/** How to run the task `task`, as a user of this copy of aelab types it. */
-function taskCommand(task: string): string {
-  const script = new URL(`../scripts/${task}.ts`, import.meta.url);
-  return script.protocol === "file:" ? `deno task ${task}` : `deno run -A ${script.href}`;
-}
-
 /**
  * Loads the trained model at `path` for an experiment that needs one: a missing file is a usage error that
  * says how to train one first; a file that is no such model (another kind, other shapes, values that are
@@ -250,13 +282,18 @@ async function loadModel<T>(
   made: { what: string; task: string; flag: string },
   load: (path: string) => Promise<T>,
 ): Promise<T> {
+  let info;
   try {
-    await Deno.stat(path);
+    info = await Deno.stat(path);
   } catch {
     throw new UsageError(
       `no ${made.what} at ${path}: run \`${taskCommand(made.task)}\` first (or pass ${made.flag})`,
     );
   }
+  check(
+    info.isFile,
+    `${made.flag} ${path} is a folder, not a ${made.what}: pass its .safetensors file`,
+  );
   try {
     return await load(path);
   } catch (error) {

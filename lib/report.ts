@@ -54,12 +54,15 @@ export interface ReportSection {
 export const SECTION_FILE = "report.json";
 
 /**
- * Saves `section` as `report.json` in `outDir` and regenerates `REPORT.md` in the folder above it (the
- * results root), from every experiment folder there that holds a section.
+ * Saves `section` as `report.json` in `outDir` and regenerates `REPORT.md`: in the folder above `outDir`
+ * where `outDir` is named after an experiment (`<results root>/train`: the results root's report, from
+ * every experiment folder there that holds a section), else inside `outDir` (its own section alone), so
+ * that a run writes nothing outside the folder it was given. Returns the report's path.
  */
 export async function publishSection(outDir: string, section: ReportSection): Promise<string> {
   await writeJsonAtomic(join(outDir, SECTION_FILE), section);
-  return await writeReport(dirname(outDir));
+  if (EXPERIMENT_ORDER.includes(basename(outDir))) return await writeReport(dirname(outDir));
+  return await writeReportFile(outDir, [[".", section]]);
 }
 
 /** Regenerates `REPORT.md` in `resultsRoot` from the sections found there; returns its path. */
@@ -85,11 +88,21 @@ export async function writeReport(resultsRoot: string): Promise<string> {
     });
     if (section) sections.push([folder, section]);
   }
+  return await writeReportFile(resultsRoot, sections);
+}
+
+/** Writes `REPORT.md` in `folder` from `sections`, each with the folder its figures are in; its path. */
+async function writeReportFile(
+  folder: string,
+  sections: [string, ReportSection][],
+): Promise<string> {
   const parts = ["# aelab — results", "", `Generated ${new Date().toISOString()} by aelab.`, ""];
   const findings = settleFindings(sections.flatMap(([, section]) => section.findings ?? []));
   if (findings.length > 0) parts.push(renderFindings(findings));
-  for (const [folder, section] of sections) parts.push(renderSection(section, folder));
-  const report = join(resultsRoot, "REPORT.md");
+  for (const [sectionFolder, section] of sections) {
+    parts.push(renderSection(section, sectionFolder));
+  }
+  const report = join(folder, "REPORT.md");
   await writeFileAtomic(report, parts.join("\n"));
   return report;
 }

@@ -171,14 +171,30 @@ export function owns(run: StepRun): (position: number) => boolean {
 
 /**
  * Whether a run that writes the step's outputs waits for results that other processes are training: a
- * whole run does (those it found held by another live process), a merge only with `--wait`.
+ * whole run does (those it found held by another live process, taken over if that process dies), a
+ * merge only with `--wait`.
  */
 export function waitsForOthers(run: StepRun): boolean {
   return run.kind === "whole" || (run.kind === "merge" && run.wait);
 }
 
-/** Says in one line that `shard` has trained its share, into `folder`, and what comes next. */
-export function reportShardDone({ index, count }: Shard, folder: string): void {
+/**
+ * Says in one line that `shard` has trained its share, into `folder`, and what comes next — or, where
+ * other live processes still train some of its share (`elsewhere`, their ids: this run skipped them),
+ * that the share is not all there yet.
+ */
+export function reportShardDone(
+  { index, count }: Shard,
+  folder: string,
+  elsewhere: string[] = [],
+): void {
+  if (elsewhere.length > 0) {
+    console.error(
+      `shard ${index}/${count} stopped short of its share: other processes still train ` +
+        `${elsewhere.join(", ")} into ${folder}/; merge with --merge --wait to wait for them`,
+    );
+    return;
+  }
   console.error(
     `shard ${index}/${count} done: its trainings' results are in ${folder}/; merge with --merge ` +
       "once every shard is done",

@@ -27,12 +27,12 @@ import { check, parseFlags, runMain } from "../lib/cli.ts";
 import { takeDigits } from "../lib/data/batches.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
 import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
-import { makeScratchFolder } from "../lib/files/atomic.ts";
+import { exists, makeScratchFolder } from "../lib/files/atomic.ts";
 import { holdFolder } from "../lib/files/lock.ts";
 import { requestAdapter } from "../lib/gpu/adapter.ts";
 import { STUDY_BEST_PARAMS } from "../lib/search_space.ts";
 import { formatRate } from "../lib/train/fit.ts";
-import { type Peer, type PeerRun, runPeer } from "../bench/peer.ts";
+import { benchPeers, type Peer, type PeerRun, runPeer } from "../bench/peer.ts";
 import {
   DEFAULT_ROWS,
   HIDDEN,
@@ -93,6 +93,12 @@ await runMain(async () => {
       default: "/usr/bin/python3",
       help: "Python with torch for the peer (python3 is tried next)",
     },
+    torch2: {
+      type: "string",
+      default: join("bench", ".torch2"),
+      help:
+        "folder holding PyTorch 2 for the CPU (pip --target): a peer of its own where it is there",
+    },
     out: { type: "string", default: join(RESULTS_ROOT, "bench"), help: "result folder" },
   });
   for (const name of ["images", "batch-size", "epochs", "rounds"] as const) {
@@ -113,9 +119,8 @@ await runMain(async () => {
     profile: flags.profile,
     rows: rows.map((row) => row.name),
   };
-  const peers: Peer[] = flags["no-peer"]
-    ? []
-    : [{ label: "PyTorch eager", pythons: [flags.python, "python3"] }];
+  const torch2 = await exists(flags.torch2) ? flags.torch2 : undefined;
+  const peers: Peer[] = flags["no-peer"] ? [] : benchPeers([flags.python, "python3"], torch2);
   await holdFolder(flags.out);
 
   // Data: the first N training images, in one file that every row and the peer read.

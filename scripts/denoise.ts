@@ -16,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain } from "../lib/cli.ts";
+import { check, counted, parseFlags, runMain } from "../lib/cli.ts";
 import { corrupt, describeCorruption, digitPixels } from "../lib/corrupt.ts";
 import type { Digits } from "../lib/data/mnist.ts";
 import {
@@ -40,7 +40,7 @@ import {
 import { describeParams } from "../lib/search_space.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { type Dataset, datasetOf } from "../lib/train/trainer.ts";
-import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
+import { gatherTrainings, runTrainings, unfinishedTrainings } from "../lib/train/trainings.ts";
 
 /**
  * Offsets from `--seed` of the seeds that corrupt the training and the validation images; the test images
@@ -124,14 +124,14 @@ await runMain(async () => {
     `training the ${
       kinds.map((kind) => describeCorruption(settings.corruptions[kind])).join(" and ")
     } ` +
-      `denoisers on ${data.train.count} images for ${params.epochs} epochs, ${
+      `denoisers on ${data.train.count} images for ${counted(params.epochs, "epoch")}, ${
         describeParams(params)
       }`,
   );
 
   // Loop: the denoisers this run trains (all, or a shard's share) not done yet, as one population.
   const folder = join(out, "trainings");
-  await runTrainings(trainings, {
+  const kept = await runTrainings(trainings, {
     folder,
     epochs: params.epochs,
     engine,
@@ -139,14 +139,19 @@ await runMain(async () => {
     label: "denoisers",
     owns: owns(run),
     fresh: flags.fresh,
+    wait: waitsForOthers(run),
   });
-  if (run.kind === "shard") return reportShardDone(run.shard, folder);
+  if (run.kind === "shard") {
+    const elsewhere = unfinishedTrainings(trainings, kept, params.epochs, owns(run));
+    return reportShardDone(run.shard, folder, elsewhere);
+  }
 
   // Measures and files, from every denoiser's result: weights, comparison, curves, figures, report.
   const records = await gatherTrainings(trainings, {
     folder,
     epochs: params.epochs,
     wait: waitsForOthers(run),
+    merge: run.kind === "merge",
   });
   const results = await measureDenoisers({
     standard,

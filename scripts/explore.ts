@@ -14,7 +14,7 @@
 import { check, parseFlags, runMain } from "../lib/cli.ts";
 import { takeDigits } from "../lib/data/batches.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
-import { checkInteger, RESULTS_ROOT } from "../lib/experiment.ts";
+import { checkInteger, dataDirFlag, RESULTS_ROOT } from "../lib/experiment.ts";
 import type { ModelEntry } from "../lib/explore/manifest.ts";
 import { findClassifier, findModels } from "../lib/explore/models.ts";
 import { serveExplorer } from "../lib/explore/server.ts";
@@ -43,7 +43,7 @@ await runMain(async () => {
     },
     build: { type: "string", default: "", help: "write a static site into this folder instead" },
     digits: { type: "number", default: 2000, help: "test digits on the latent map" },
-    "data-dir": { type: "string", default: "", help: "MNIST cache folder (default data/mnist)" },
+    "data-dir": dataDirFlag(),
   });
   checkInteger("port", flags.port, 0);
   check(flags.port <= 65535, `--port must be at most 65535, got ${flags.port}`);
@@ -93,7 +93,7 @@ await runMain(async () => {
     console.error(`note: on ${flags.host}, anyone who can reach this machine can read the folder`);
   }
   await server.finished;
-});
+}, { resumes: false });
 
 /** The models the page shows, as a few words: "5 models and the digit classifier". */
 function describeModels(models: ModelEntry[], classifier: string | undefined): string {

@@ -21,6 +21,7 @@ import { check, parseFlags, runMain, UsageError } from "../lib/cli.ts";
 import { pickDigits } from "../lib/data/batches.ts";
 import {
   checkChoice,
+  checkHidden,
   checkInteger,
   commonFlags,
   engineFlags,
@@ -83,7 +84,7 @@ await runMain(async () => {
     ...commonFlags("search"),
   });
   checkInteger("trials", flags.trials, 1);
-  checkInteger("hidden", flags.hidden, 1);
+  checkHidden(flags.hidden);
   checkInteger("epochs", flags.epochs, 1);
   checkInteger("batch-size", flags["batch-size"], 1);
   checkInteger("folds", flags.folds, 1);

@@ -24,6 +24,7 @@ import { check, parseFlags, runMain, spawnChild, stopSignal, UsageError } from "
 import {
   checkChoice,
   checkInteger,
+  checkSeed,
   commonFlags,
   engineFlags,
   RESULTS_ROOT,
@@ -173,7 +174,7 @@ await runMain(async () => {
     shard: shardFlags().shard,
   });
   checkChoice("profile", flags.profile, Object.keys(PROFILES));
-  checkInteger("seed", flags.seed, 0);
+  checkSeed(flags.seed);
   checkChoice("backend", flags.backend, BACKEND_CHOICES);
   checkChoice("engine", flags.engine, ENGINE_CHOICES);
   if (flags.workers !== undefined) checkInteger("workers", flags.workers, 1);

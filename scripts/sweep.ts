@@ -14,7 +14,7 @@
  * @module
  */
 import { join } from "node:path";
-import { check, parseFlags, runMain } from "../lib/cli.ts";
+import { check, counted, parseFlags, runMain } from "../lib/cli.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
 import {
   commonFlags,
@@ -28,7 +28,7 @@ import { writeSweepResults } from "../lib/experiments/sweep_files.ts";
 import { describeParams } from "../lib/search_space.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
-import { gatherTrainings, runTrainings } from "../lib/train/trainings.ts";
+import { gatherTrainings, runTrainings, unfinishedTrainings } from "../lib/train/trainings.ts";
 
 /** The largest latent size a sweep takes: a code as long as the image it encodes. */
 const MAX_HIDDEN = IMAGE_PIXELS;
@@ -72,13 +72,15 @@ await runMain(async () => {
     };
   });
   console.error(
-    `sweeping d = ${sizes.join(", ")}: ${params.epochs} epochs each on ${train.count} images, ` +
+    `sweeping d = ${sizes.join(", ")}: ${
+      counted(params.epochs, "epoch")
+    } each on ${train.count} images, ` +
       describeParams(params),
   );
 
   // Loop: the sizes this run trains (all, or a shard's share) not done yet, as one population.
   const folder = join(out, "trainings");
-  await runTrainings(trainings, {
+  const kept = await runTrainings(trainings, {
     folder,
     epochs: params.epochs,
     engine,
@@ -86,14 +88,19 @@ await runMain(async () => {
     label: "sweep",
     owns: owns(run),
     fresh: flags.fresh,
+    wait: waitsForOthers(run),
   });
-  if (run.kind === "shard") return reportShardDone(run.shard, folder);
+  if (run.kind === "shard") {
+    const elsewhere = unfinishedTrainings(trainings, kept, params.epochs, owns(run));
+    return reportShardDone(run.shard, folder, elsewhere);
+  }
 
   // Files, from every size's result: weights, table, fit, figures, report.
   const records = await gatherTrainings(trainings, {
     folder,
     epochs: params.epochs,
     wait: waitsForOthers(run),
+    merge: run.kind === "merge",
   });
   const sweep = await summarizeSweep({
     sizes,

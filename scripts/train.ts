@@ -8,9 +8,9 @@
  * @module
  */
 import { join } from "node:path";
-import { parseFlags, runMain } from "../lib/cli.ts";
+import { counted, parseFlags, runMain } from "../lib/cli.ts";
 import {
-  checkInteger,
+  checkHidden,
   commonFlags,
   engineFlags,
   setupTraining,
@@ -38,7 +38,7 @@ await runMain(async () => {
     ...engineFlags(),
     ...commonFlags("train"),
   });
-  checkInteger("hidden", flags.hidden, 1);
+  checkHidden(flags.hidden);
   const params = await trainingParams(flags);
   console.error(`parameters: ${params.source}`);
 
@@ -70,10 +70,11 @@ await runMain(async () => {
     : [job];
   const trainer = await createTrainer(engine, jobs, { batchSize: params.batchSize });
   console.error(
-    `training d = ${flags.hidden} on ${data.train.count} images for ${params.epochs} epochs, ` +
-      `${describeParams(params)}${
-        contender ? `, beside the study's parameters (${describeParams(contender)})` : ""
-      }, on ${trainer.description}`,
+    `training d = ${flags.hidden} on ${data.train.count} images for ${
+      counted(params.epochs, "epoch")
+    }, ${describeParams(params)}${
+      contender ? `, beside the study's parameters (${describeParams(contender)})` : ""
+    }, on ${trainer.description}`,
   );
 
   // Loop: a run interrupted with the same settings resumes after its last epoch's checkpoint.

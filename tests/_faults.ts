@@ -267,11 +267,8 @@ async function assertValidFile(path: string): Promise<void> {
   }
 }
 
-/**
- * Ends every process whose command line names `folder` (a step or row left running by a killed study or
- * bench), with SIGKILL, and waits until they are gone.
- */
-export async function killProcessesIn(folder: string): Promise<void> {
+/** The processes whose command line names `folder`, this one aside. */
+export async function processesIn(folder: string): Promise<number[]> {
   const pids: number[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     const pid = Number(entry.name);
@@ -279,18 +276,32 @@ export async function killProcessesIn(folder: string): Promise<void> {
     const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
     if (cmdline.includes(folder)) pids.push(pid);
   }
+  return pids;
+}
+
+/** Waits until each of `pids` has ended (a zombie, dead with its parent not yet told, has ended). */
+export async function waitUntilEnded(pids: number[]): Promise<void> {
+  for (const pid of pids) {
+    while (await Deno.stat(`/proc/${pid}`).then(() => true, () => false)) {
+      const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+      if (/^State:\s+Z/m.test(status)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/**
+ * Ends every process whose command line names `folder` (a step or row left running by a killed study or
+ * bench), with SIGKILL, and waits until they are gone.
+ */
+export async function killProcessesIn(folder: string): Promise<void> {
+  const pids = await processesIn(folder);
   for (const pid of pids) {
     try {
       Deno.kill(pid, "SIGKILL");
     } catch { /* gone */ }
   }
-  for (const pid of pids) {
-    while (await Deno.stat(`/proc/${pid}`).then(() => true, () => false)) {
-      const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
-      if (/^State:\s+Z/m.test(status)) break; // a zombie: dead, its parent not yet told
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  await waitUntilEnded(pids);
 }
 
 /**

@@ -59,3 +59,56 @@ Deno.test("runPeer takes the first Python with torch and reads its JSON line", a
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+Deno.test("runPeer leaves out a mode that cannot run here, saying why in the peer's words", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const noCuda = await standIn(folder, "no-cuda", '{"error": "graph mode needs CUDA"}', 4);
+    const run = await runPeer(
+      { label: "PyTorch CUDA graph", pythons: [noCuda], args: ["--mode=graph"] },
+      WORK,
+    );
+    assert.deepEqual(run, {
+      label: "PyTorch CUDA graph",
+      missing: "no PyTorch CUDA graph peer here: graph mode needs CUDA",
+    });
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("the torch peer's vmap mode trains a stacked population on the CPU, where torch.func is", async () => {
+  // Debian's torch 1.13 has no torch.func: then the mode says so (exit 4), which is what it must say.
+  const images = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(images, new Uint8Array(784 * 8).map((_, i) => (i * 37) % 256));
+    const output = await new Deno.Command("/usr/bin/python3", {
+      args: [
+        "bench/torch_peer.py",
+        `--images-file=${images}`,
+        "--mode=vmap",
+        "--device=cpu",
+        "--models=3",
+        "--batch-size=4",
+        "--steps=2",
+        "--warmup-steps=1",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const line = JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
+    if (output.code === 4) {
+      assert.match(line.error, /vmap mode needs torch\.func/);
+      return;
+    }
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    assert.equal(line.models, 3);
+    assert.equal(line.steps, 2);
+    assert.ok(Number.isFinite(line.loss) && line.loss > 0 && line.loss < 1, JSON.stringify(line));
+    assert.ok(
+      Math.abs(line.samples_per_second - 3 * line.per_model) < 1e-6 * line.samples_per_second,
+    );
+  } finally {
+    await Deno.remove(images);
+  }
+});

@@ -56,7 +56,7 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     if (fused) {
       // every kernel of a training step, timed on the GPU
       const kernels = fused.profile as { label: string; microseconds: number }[];
-      assert.equal(kernels.length, 32);
+      assert.equal(kernels.length, 33);
       assert.ok(kernels.every(({ microseconds }) => microseconds > 0), JSON.stringify(kernels));
       const markdown = await Deno.readTextFile(join(out, "bench.md"));
       assert.match(markdown, /## Where a fused step's time goes/);

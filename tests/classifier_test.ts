@@ -170,7 +170,11 @@ Deno.test("a short training reads held-out digits far above chance; a pool of wo
   const test = datasetOf(await testDigits(500));
   const jobs = [job({ model: { kind: "classifier", dropout: 0.25 }, lr: 2e-3, train, test })];
   const local = new TfjsTrainer(jobs, { batchSize: 32, backend });
-  const pool = await WorkerPool.create(jobs, { batchSize: 32, backend: "wasm", workers: 1 });
+  const pool = await WorkerPool.create(jobs, {
+    batchSize: 32,
+    trainer: { engine: "tfjs", backend: "wasm" },
+    workers: 1,
+  });
   try {
     const [before] = await local.evaluate("test");
     for (let epoch = 0; epoch < 2; epoch++) {

@@ -181,13 +181,16 @@ Deno.test("denoise trains a denoiser per corruption that beats the standard mode
 Deno.test("a killed denoise resumes its denoiser from its last epoch and ends as an uninterrupted one", async () => {
   const root = await Deno.makeTempDir();
   const flags = await tinyFlags(await tinyTrainedModel(), ["--kinds=noise"]);
-  const checkpoint = /^trainings\/checkpoint-[0-9a-f]+\.safetensors$/;
+  const checkpoint = /^trainings\/[\w-]+\.checkpoint\.safetensors$/;
   const { whole, killed } = await runWholeAndKilled("scripts/denoise.ts", flags, root, checkpoint);
   assert.equal(await exists(join(killed, "denoiser-noise.safetensors")), false, "killed too late");
 
   const resumed = await runScript("scripts/denoise.ts", [...flags, `--out=${killed}`]);
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stderr, /noise denoiser: resuming after epoch [12] from/);
+  assert.match(
+    resumed.stderr,
+    /denoisers: resuming after epoch [12] from .*noise\.checkpoint\.safetensors/,
+  );
   const losses = async (folder: string) =>
     JSON.parse(await Deno.readTextFile(join(folder, "trainings", "noise.json"))).history.map(
       (e: { trainLoss: number; validationLoss: number; testLoss: number }) => [

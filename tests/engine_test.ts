@@ -242,7 +242,7 @@ function choose({ choice, backend, workers, ...machine }: Choice, quiet = false)
   return onMachine(machine, () => chooseEngine(choice, { backend, workers, quiet }));
 }
 
-Deno.test("auto takes fused on a hardware adapter only, else workers where they run and help, else wasm or tfjs", async () => {
+Deno.test("auto takes fused on a hardware adapter only, else wasm (a pool of it on several cores), else workers where they run and help, else tfjs", async () => {
   const cases: [Choice, Engine, RegExp][] = [
     [
       { choice: "auto", backend: wasm, cores: 2, adapter: HARDWARE },
@@ -252,8 +252,8 @@ Deno.test("auto takes fused on a hardware adapter only, else workers where they 
     [{ choice: "auto", backend: WEBGPU, cores: 2, adapter: HARDWARE }, "fused", /on the GPU/],
     [
       { choice: "auto", backend: wasm, cores: 2, adapter: SOFTWARE },
-      "workers",
-      /tfjs wasm workers.*\(2 cores, only the software adapter llvmpipe/,
+      "wasm",
+      /aelab's WebAssembly kernels .* on a pool of up to 2 workers.*\(2 cores, only the software adapter llvmpipe/,
     ],
     [
       { choice: "auto", backend: CPU, cores: 4, adapter: null },
@@ -277,8 +277,18 @@ Deno.test("auto takes fused on a hardware adapter only, else workers where they 
     ],
     [
       { choice: "auto", backend: wasm, workers: 3, cores: 1, adapter: null },
+      "wasm",
+      /aelab's WebAssembly kernels .* on a pool of 3 workers.*\(--workers, no GPU\)/,
+    ],
+    [
+      { choice: "wasm", backend: CPU, workers: 2, cores: 1, adapter: null },
+      "wasm",
+      /aelab's WebAssembly kernels .* on a pool of 2 workers, one per model at most \(--workers\)$/,
+    ],
+    [
+      { choice: "auto", backend: CPU, workers: 2, cores: 1, adapter: null },
       "workers",
-      /a pool of 3 tfjs wasm workers.*\(--workers, no GPU\)/,
+      /a pool of 2 tfjs cpu workers.*\(--workers, no GPU\)/,
     ],
     [
       { choice: "auto", backend: WEBGPU, cores: 8, adapter: SOFTWARE },
@@ -307,7 +317,9 @@ Deno.test("auto takes fused on a hardware adapter only, else workers where they 
     const { value: plan, lines } = await choose(asked);
     assert.equal(plan.engine, engine, what);
     assert.equal(plan.auto, asked.choice === "auto", what);
-    assert.equal(plan.workers, asked.workers ?? asked.cores, what);
+    // aelab's wasm engine asked for trains in this thread unless --workers says otherwise
+    const threads = asked.choice === "wasm" ? 1 : asked.cores;
+    assert.equal(plan.workers, asked.workers ?? threads, what);
     assert.equal(plan.backend, asked.backend, what);
     // the choice and its reason, in one line
     assert.equal(lines.length, 1, what);
@@ -332,10 +344,6 @@ Deno.test("an engine that is unknown or cannot be had here, or --workers beside 
     [
       { choice: "fused", backend: wasm, workers: 2, cores: 2, adapter: HARDWARE },
       /^--workers sizes the worker pool; it does not go with --engine fused$/,
-    ],
-    [
-      { choice: "wasm", backend: wasm, workers: 2, cores: 2, adapter: HARDWARE },
-      /^--workers sizes the worker pool; it does not go with --engine wasm$/,
     ],
     [
       { choice: "workers", backend: WEBGPU, cores: 2, adapter: HARDWARE },

@@ -30,6 +30,16 @@ Deno.test("explore refuses a missing folder, or one without a model, in one line
   await Deno.remove(root, { recursive: true });
 });
 
+Deno.test("explore refuses a file where a step's folder belongs in one line, exit 2", async () => {
+  const root = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(root, "train"), "not a folder\n");
+  await assertRefuses(
+    [`--results=${root}`],
+    /\/train is a file, where a step's result folder belongs: move it away$/,
+  );
+  await Deno.remove(root, { recursive: true });
+});
+
 Deno.test("explore refuses a model file that is not what its place says (an autoencoder, the classifier), naming it", async () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ["sweep/model-d2.safetensors", new TextEncoder().encode("not weights"), /too short|header/],
@@ -126,7 +136,10 @@ Deno.test("explore serves the page, the manifest, the digits and the models on l
   for (const file of models) {
     assert.deepEqual(await get(`results/${file}`), await Deno.readFile(join(root, file)));
   }
-  assert.match(await explorer.stop(), /serving 4 models and the digit classifier of .* read-only/);
+  const stopped = await explorer.stop();
+  assert.match(stopped, /serving 4 models and the digit classifier of .* read-only/);
+  // It keeps no progress: its stop says nothing of a rerun resuming.
+  assert.match(stopped.trim().split("\n").at(-1)!, /^stopped by SIGTERM$/);
   await Deno.remove(root, { recursive: true });
 });
 

@@ -119,11 +119,19 @@ async function runWritingNothing(
 type BadFlag = [string[], RegExp];
 
 /** `--seed -1`, which every script with a seed refuses as a number (not a flag). */
-const NEGATIVE_SEED: BadFlag = [["--seed", "-1"], /--seed must be an integer ≥ 0, got -1$/];
+const NEGATIVE_SEED: BadFlag = [
+  ["--seed", "-1"],
+  /--seed must be an integer in 0…4294967295 .*, got -1$/,
+];
 
 /** Bad values of the flags every script that reads MNIST shares (checked by `setupExperiment`). */
 const COMMON_BAD_FLAGS: BadFlag[] = [
-  [["--seed=2.5"], /--seed must be an integer ≥ 0, got 2\.5$/],
+  [["--seed=2.5"], /--seed must be an integer in 0…4294967295 .*, got 2\.5$/],
+  // the generators hold 32 bits: 2³² would give exactly the run of seed 0
+  [
+    ["--seed=4294967296"],
+    /--seed must be an integer in 0…4294967295 \(the generators hold 32 bits\), got 4294967296$/,
+  ],
   [["--limit", "-5"], /--limit must be an integer ≥ 0, got -5$/],
   [["--test-limit=many"], /--test-limit must be a number, got "many"$/],
   [["--backend=tpu"], /--backend must be one of auto, webgpu, wasm, cpu, got "tpu"$/],
@@ -168,7 +176,14 @@ function badFlags(script: Script): BadFlag[] {
 }
 
 const OWN_BAD_FLAGS: Record<Script, BadFlag[]> = {
-  train: [[["--hidden=0"], /--hidden must be an integer ≥ 1, got 0$/]],
+  train: [
+    [["--hidden=0"], /--hidden must be an integer ≥ 1, got 0$/],
+    [
+      ["--hidden=1000000000"],
+      /--hidden must be at most 784 \(the pixels of a digit\), got 1000000000$/,
+    ],
+    [["--epochs", "--out", "X"], /train: --epochs needs a value, but the flag --out follows it$/],
+  ],
   search: [
     [["--trials=0"], /--trials must be an integer ≥ 1, got 0$/],
     [["--eta=1"], /--eta must be at least 2, got 1$/],
@@ -317,7 +332,11 @@ const BAD_MODELS: {
     make: (path) => Deno.writeTextFile(path, '{"weights": [1, 2, 3]}\n'),
     message: /./,
   },
-  { name: "a folder", make: (path) => Deno.mkdir(path), message: /./ },
+  {
+    name: "a folder",
+    make: (path) => Deno.mkdir(path),
+    message: /--model .* is a folder, not a trained model: pass its \.safetensors file$/,
+  },
   {
     name: "one NaN",
     make: (path, good) =>
@@ -813,4 +832,67 @@ Deno.test("a second run on a results folder in use is refused in one line naming
   assert.equal((await first.ended).code, 130);
   assert.deepEqual(await lockFiles(folder), []);
   await assertFilesValid(folder);
+});
+
+Deno.test("train --out DIR writes only under DIR: its report is DIR/REPORT.md, not one in DIR's parent", async () => {
+  const folder = await caseFolder("issue", "outside-out");
+  const run = await runScriptIn(
+    "train",
+    [...await tinyFlags("train"), "--epochs=1", "--out=mine"],
+    {
+      cwd: folder,
+    },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const outside = [...(await snapshot(folder)).keys()].filter((path) => !path.startsWith("mine/"));
+  assert.deepEqual(outside, []);
+  assert.match(await Deno.readTextFile(join(folder, "mine", "REPORT.md")), /## Training: d = 4/);
+  await assertFilesValid(folder);
+});
+
+/** Mounts a tmpfs of `size` at `folder` where this process may (as root); whether it did. */
+async function mountTmpfs(folder: string, size: string): Promise<boolean> {
+  const mount = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", folder],
+    stdout: "null",
+    stderr: "null",
+  });
+  return await mount.output().then(({ success }) => success, () => false);
+}
+
+/** Unmounts what is mounted at `folder`. */
+async function unmount(folder: string): Promise<void> {
+  await new Deno.Command("umount", { args: [folder] }).output();
+}
+
+const SMALL_DISK = await caseFolder("issue", "small-disk");
+/** Whether this process may mount a tmpfs (as root, with the capability): tried once, unmounted. */
+const MAY_MOUNT = await mountTmpfs(SMALL_DISK, "1m") && (await unmount(SMALL_DISK), true);
+
+Deno.test({
+  name:
+    "a disk too small for a sweep's checkpoints is one line before the first epoch, leaving nothing",
+  // A disk of 1 MB needs a tmpfs, which only root mounts.
+  ignore: !MAY_MOUNT,
+  fn: async () => {
+    assert.ok(await mountTmpfs(SMALL_DISK, "1m"));
+    try {
+      const out = join(SMALL_DISK, "sweep");
+      const run = await runScriptIn(
+        "sweep",
+        ["--sizes=1-4", "--epochs=1", "--limit=256", "--test-limit=100", `--out=${out}`],
+        { cwd: SMALL_DISK },
+      );
+      assertOneLineError(
+        run,
+        1,
+        /sweep\/trainings: 1\.0 MB free on its disk, and 4 trainings need about \d+\.\d MB there for their checkpoints and results; free some space, or pass --out on another disk$/,
+      );
+      assert.doesNotMatch(run.stderr, /epoch 1\/1/);
+      assert.deepEqual(await filesIn(SMALL_DISK), []);
+      assert.deepEqual([...Deno.readDirSync(SMALL_DISK)], []);
+    } finally {
+      await unmount(SMALL_DISK);
+    }
+  },
 });

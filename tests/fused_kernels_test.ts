@@ -29,6 +29,7 @@ import {
   packWeights,
   parameterLayout,
 } from "../lib/gpu/layout.ts";
+import { gradientPartials } from "../lib/gpu/kernels/partial_sums.ts";
 import { buildPlan, convWeightGradientKernel, layerInput } from "../lib/gpu/plan.ts";
 import { initialWeights } from "../lib/model/architecture.ts";
 import { createRng, normal } from "../lib/random.ts";
@@ -42,10 +43,12 @@ const HIDDEN_MAX = 4;
 const HIDDENS = [4, 3];
 const LAYERS = layerGeometry(HIDDEN_MAX);
 const PARAMS = parameterLayout(HIDDEN_MAX).size;
-const IMAGES = 6;
-/** The state of the kernel tests: batch 1 of a pass whose orders hold 5 rows, so 2 of 3 rows are valid. */
-const STATE = { step: 6, batch: 1, rows: 5, training: 1 };
-const ORDERS = [[0, 1, 2, 3, 4], [5, 4, 3, 2, 1]];
+/**
+ * The batch sizes the layer kernels are checked at: a small one, where every reduction is one slice; an
+ * odd one, where the largest convolutions' reductions split into slices; and a large one, where every
+ * weight gradient's does, the last slices shorter than the others.
+ */
+const BATCHES = [3, 7, 64];
 
 const context = await GpuContext.create([], "the kernel tests");
 
@@ -58,15 +61,30 @@ function gradientBlocks(layer: LayerGeometry): number[] {
 /** Each convolution's weight-gradient kernel once for each block (the plan picks one by size). */
 function blockedWeightGradients(dims: Dims): Kernel[] {
   const images: Source = { kind: "bytes", name: BUFFERS.images };
+  const { slots } = gradientPartials(dims, LAYERS);
   return LAYERS.flatMap((layer) =>
     gradientBlocks(layer).map((block) =>
-      convWeightGradientKernel(dims, layer, layerInput(LAYERS, layer.index, images), block)
+      convWeightGradientKernel(
+        dims,
+        layer,
+        layerInput(LAYERS, layer.index, images),
+        slots[layer.index],
+        block,
+      )
     )
   );
 }
 
-/** Buffers and every kernel of a population's passes, bound once, run one at a time by label. */
-async function harness(dims: Dims) {
+/** The step state the kernels read: steps taken, batch of the pass, order length, training flag. */
+interface State {
+  step: number;
+  batch: number;
+  rows: number;
+  training: number;
+}
+
+/** Buffers for `images` images and every kernel of a population's passes, bound once, run one at a time by label. */
+async function harness(dims: Dims, images: number) {
   const plan = buildPlan(dims, LAYERS);
   const kernels = [...plan.train, ...blockedWeightGradients(dims)];
   const compiler = new KernelCompiler(context.device);
@@ -75,7 +93,7 @@ async function harness(dims: Dims) {
   for (
     const spec of [
       ...populationBuffers(dims, LAYERS),
-      ...datasetBuffers(dims.models, IMAGES, false),
+      ...datasetBuffers(dims.models, images, false),
     ]
   ) {
     buffers.set(spec.name, await context.createBuffer(spec.name, spec.bytes));
@@ -84,12 +102,17 @@ async function harness(dims: Dims) {
   const dispatches = await compiler.bind(kernels, buffers);
   return {
     dims,
-    /** Runs the kernel labelled `label`. */
-    async run(label: string) {
-      const dispatch = dispatches.find((d) => d.label === label);
-      assert.ok(dispatch, `no kernel ${label}`);
+    /** Runs the kernels labelled `labels`, in turn. */
+    async run(...labels: string[]) {
       const encoder = context.device.createCommandEncoder();
-      encodeDispatches(encoder, [dispatch]);
+      encodeDispatches(
+        encoder,
+        labels.map((label) => {
+          const dispatch = dispatches.find((d) => d.label === label);
+          assert.ok(dispatch, `no kernel ${label}`);
+          return dispatch;
+        }),
+      );
       context.device.queue.submit([encoder.finish()]);
       await context.device.queue.onSubmittedWorkDone();
       context.check();
@@ -102,7 +125,7 @@ async function harness(dims: Dims) {
       const buffer = buffers.get(name)!;
       return new Float32Array(await context.read(buffer, 0, buffer.size));
     },
-    writeState(state: typeof STATE) {
+    writeState(state: State) {
       this.write(
         BUFFERS.state,
         new Uint32Array([state.step, state.batch, state.rows, state.training]),
@@ -127,55 +150,71 @@ const rng = createRng(2024);
 const randomNormal = (n: number, scale = 1) =>
   Float32Array.from({ length: n }, () => scale * normal(rng));
 
-const dims = { models: HIDDENS.length, batch: 3, params: PARAMS };
-const gpu = await harness(dims);
-// Weights at the full latent size for every model: the masked latent unit of model 1 holds non-zero
-// weights, which the kernels' masks must ignore.
-const params = new Float32Array(dims.models * PARAMS);
-HIDDENS.forEach((_, m) => {
-  params.set(packWeights(initialWeights(HIDDEN_MAX, rng), HIDDEN_MAX, HIDDEN_MAX), m * PARAMS);
-});
-gpu.write(BUFFERS.params, params);
-gpu.writeModels(HIDDENS.map((hidden, m) => ({ lr: 1e-3, wd: 0, dropout: 0, seed: 7 + m, hidden })));
-gpu.writeState(STATE);
-const imageBytes = Uint8Array.from(
-  { length: IMAGES * IMAGE_PIXELS },
-  () => Math.floor(rng() * 256),
-);
-gpu.write(BUFFERS.images, imageBytes);
-gpu.write(BUFFERS.order, Uint32Array.from(ORDERS.flat()));
-
-/** Rows of the batch that hold samples. */
-const VALID = Math.min(dims.batch, STATE.rows - STATE.batch * dims.batch);
-
-/** Model `m`'s input images of the batch as the kernels gather them: zeros past the valid rows. */
-function gatheredImages(m: number): Float32Array {
-  const pixels = new Float32Array(dims.batch * IMAGE_PIXELS);
-  for (let b = 0; b < VALID; b++) {
-    const sample = ORDERS[m][STATE.batch * dims.batch + b];
-    for (let p = 0; p < IMAGE_PIXELS; p++) {
-      pixels[b * IMAGE_PIXELS + p] = imageBytes[sample * IMAGE_PIXELS + p] / 255;
-    }
-  }
-  return pixels;
-}
-
-/** Model `m`'s slice of a `[models][batch][size]` buffer. */
-function slice(values: Float32Array, m: number, size: number): Float32Array {
-  return values.subarray(m * dims.batch * size, (m + 1) * dims.batch * size);
-}
-
-/** A tensor of model `m`'s parameter slot, in PyTorch shape. */
-function parameter(m: number, slot: LayerGeometry["weight"]): tf.Tensor {
-  const start = m * PARAMS + slot.offset;
-  return tf.tensor(params.slice(start, start + slot.size), slot.spec.shape);
+/**
+ * A harness at batch `batch` with random weights, images and sample orders written, in batch 1 of a
+ * pass whose orders hold 2 · batch − 1 rows: every row of the batch but the last holds a sample.
+ */
+async function fixture(batch: number) {
+  const dims = { models: HIDDENS.length, batch, params: PARAMS };
+  const state: State = { step: 6, batch: 1, rows: 2 * batch - 1, training: 1 };
+  const images = state.rows + 1;
+  const gpu = await harness(dims, images);
+  // Weights at the full latent size for every model: the masked latent unit of model 1 holds non-zero
+  // weights, which the kernels' masks must ignore.
+  const params = new Float32Array(dims.models * PARAMS);
+  HIDDENS.forEach((_, m) => {
+    params.set(packWeights(initialWeights(HIDDEN_MAX, rng), HIDDEN_MAX, HIDDEN_MAX), m * PARAMS);
+  });
+  gpu.write(BUFFERS.params, params);
+  gpu.writeModels(
+    HIDDENS.map((hidden, m) => ({ lr: 1e-3, wd: 0, dropout: 0, seed: 7 + m, hidden })),
+  );
+  gpu.writeState(state);
+  const imageBytes = Uint8Array.from(
+    { length: images * IMAGE_PIXELS },
+    () => Math.floor(rng() * 256),
+  );
+  gpu.write(BUFFERS.images, imageBytes);
+  // Model 0 takes the images in order, model 1 from the last.
+  const orders = HIDDENS.map((_, m) =>
+    Array.from({ length: state.rows }, (_, i) => (m === 0 ? i : images - 1 - i))
+  );
+  gpu.write(BUFFERS.order, Uint32Array.from(orders.flat()));
+  return {
+    dims,
+    gpu,
+    state,
+    params,
+    /** Rows of the batch that hold samples. */
+    valid: Math.min(batch, state.rows - state.batch * batch),
+    /** Model `m`'s input images of the batch as the kernels gather them: zeros past the valid rows. */
+    gatheredImages(m: number): Float32Array {
+      const pixels = new Float32Array(batch * IMAGE_PIXELS);
+      for (let b = 0; b < this.valid; b++) {
+        const sample = orders[m][state.batch * batch + b];
+        for (let p = 0; p < IMAGE_PIXELS; p++) {
+          pixels[b * IMAGE_PIXELS + p] = imageBytes[sample * IMAGE_PIXELS + p] / 255;
+        }
+      }
+      return pixels;
+    },
+    /** Model `m`'s slice of a `[models][batch][size]` buffer. */
+    slice(values: Float32Array, m: number, size: number): Float32Array {
+      return values.subarray(m * batch * size, (m + 1) * batch * size);
+    },
+    /** A tensor of model `m`'s parameter slot, in PyTorch shape. */
+    parameter(m: number, slot: LayerGeometry["weight"]): tf.Tensor {
+      const start = m * PARAMS + slot.offset;
+      return tf.tensor(params.slice(start, start + slot.size), slot.spec.shape);
+    },
+  };
 }
 
 /** Samples of a layer's input or output in PyTorch shape: `[batch, C, side, side]`, or `[batch, F]`. */
-function sampleShape(layer: LayerGeometry, which: "input" | "output"): number[] {
+function sampleShape(layer: LayerGeometry, which: "input" | "output", batch: number): number[] {
   const side = which === "input" ? layer.inputSide : layer.outputSide;
   const channels = which === "input" ? layer.spec.inputs : layer.spec.outputs;
-  return layer.spec.kind === "linear" ? [dims.batch, channels] : [dims.batch, channels, side, side];
+  return layer.spec.kind === "linear" ? [batch, channels] : [batch, channels, side, side];
 }
 
 /** A layer's pre-activation in tfjs, with PyTorch's semantics (NCHW, explicit padding, output padding). */
@@ -184,6 +223,7 @@ function preActivation(layer: LayerGeometry, x: tf.Tensor, w: tf.Tensor, b: tf.T
   if (spec.kind === "linear") {
     return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D, false, true).add(b);
   }
+  const batch = x.shape[0];
   const nhwc = x.transpose([0, 2, 3, 1]) as tf.Tensor4D;
   const filter = w.transpose([2, 3, 1, 0]) as tf.Tensor4D;
   const p = spec.padding ?? 0;
@@ -193,8 +233,8 @@ function preActivation(layer: LayerGeometry, x: tf.Tensor, w: tf.Tensor, b: tf.T
   } else {
     // tfjs's "same" is not PyTorch's p1/op1: transpose with "valid" (full size), then crop.
     const full = (layer.inputSide - 1) * 2 + 3;
-    y = tf.conv2dTranspose(nhwc, filter, [dims.batch, full, full, spec.outputs], 2, "valid");
-    y = y.slice([0, p, p, 0], [dims.batch, layer.outputSide, layer.outputSide, spec.outputs]);
+    y = tf.conv2dTranspose(nhwc, filter, [batch, full, full, spec.outputs], 2, "valid");
+    y = y.slice([0, p, p, 0], [batch, layer.outputSide, layer.outputSide, spec.outputs]);
   }
   return y.add(b).transpose([0, 3, 1, 2]);
 }
@@ -231,94 +271,104 @@ function assertClose(actual: Float32Array, expected: Float32Array | number[], wh
   assert.ok(worst <= bound, `${what}: max abs error ${worst} > ${bound}`);
 }
 
-for (const layer of LAYERS) {
-  const name = layer.spec.name;
-  Deno.test(`kernels of ${name} agree with tfjs: forward, weight gradient, input gradient`, async () => {
-    const previous = LAYERS[layer.index - 1];
-    // The layer's input: gathered images, or the previous activation of random pre-activations.
-    const before = randomNormal(dims.models * dims.batch * layer.inputSize);
-    if (previous) {
-      const stored = new Float32Array(before.length);
-      for (let m = 0; m < dims.models; m++) {
-        const activated = tf.tidy(() =>
-          activate(
-            previous.activation,
-            tf.tensor(slice(before, m, layer.inputSize), [dims.batch, layer.inputSize]),
-            m,
-          )
-            .dataSync()
-        );
-        stored.set(activated, m * dims.batch * layer.inputSize);
+const fixtures = new Map<number, Awaited<ReturnType<typeof fixture>>>();
+for (const batch of BATCHES) fixtures.set(batch, await fixture(batch));
+
+for (const [batch, f] of fixtures) {
+  const { dims, gpu, slice } = f;
+  for (const layer of LAYERS) {
+    const name = layer.spec.name;
+    Deno.test(`kernels of ${name} agree with tfjs at batch ${batch}: forward, weight gradient, input gradient`, async () => {
+      const previous = LAYERS[layer.index - 1];
+      // The layer's input: gathered images, or the previous activation of random pre-activations.
+      const before = randomNormal(dims.models * batch * layer.inputSize);
+      if (previous) {
+        const stored = new Float32Array(before.length);
+        for (let m = 0; m < dims.models; m++) {
+          const activated = tf.tidy(() =>
+            activate(
+              previous.activation,
+              tf.tensor(slice(before, m, layer.inputSize), [batch, layer.inputSize]),
+              m,
+            )
+              .dataSync()
+          );
+          stored.set(activated, m * batch * layer.inputSize);
+        }
+        gpu.write(activationBuffer(previous.spec.name), stored);
       }
-      gpu.write(activationBuffer(previous.spec.name), stored);
-    }
-    const outputGradient = randomNormal(dims.models * dims.batch * layer.outputSize);
-    gpu.write(gradientBuffer(name), outputGradient);
-    await gpu.run(`forward ${name}`);
-    await gpu.run(`weight gradient ${name}`);
-    if (previous) await gpu.run(`input gradient ${name}`);
-    const output = await gpu.read(activationBuffer(name));
-    // the plan's weight gradient, then the same with each block of coarse channels
-    const gradients = [await gpu.read(BUFFERS.grads)];
-    for (const block of gradientBlocks(layer)) {
-      await gpu.run(`weight gradient ${name} (block ${block})`);
-      gradients.push(await gpu.read(BUFFERS.grads));
-    }
-    const inputGradient = previous ? await gpu.read(gradientBuffer(previous.spec.name)) : null;
+      const outputGradient = randomNormal(dims.models * batch * layer.outputSize);
+      gpu.write(gradientBuffer(name), outputGradient);
+      await gpu.run(`forward ${name}`);
+      await gpu.run(`weight gradient ${name}`, "gradient sums");
+      if (previous) await gpu.run(`input gradient ${name}`);
+      const output = await gpu.read(activationBuffer(name));
+      // the plan's weight gradient, then the same with each block of coarse channels
+      const gradients = [await gpu.read(BUFFERS.grads)];
+      for (const block of gradientBlocks(layer)) {
+        await gpu.run(`weight gradient ${name} (block ${block})`, "gradient sums");
+        gradients.push(await gpu.read(BUFFERS.grads));
+      }
+      const inputGradient = previous ? await gpu.read(gradientBuffer(previous.spec.name)) : null;
 
-    for (let m = 0; m < dims.models; m++) {
-      tf.tidy(() => {
-        const w = parameter(m, layer.weight);
-        const b = parameter(m, layer.bias);
-        const g = tf.tensor(
-          slice(outputGradient, m, layer.outputSize),
-          sampleShape(layer, "output"),
-        );
-        const inputShape = sampleShape(layer, "input");
-        const u = previous
-          ? tf.tensor(slice(before, m, layer.inputSize), inputShape)
-          : tf.tensor(gatheredImages(m), inputShape);
-        const input = (u: tf.Tensor) =>
-          previous
-            ? activate(previous.activation, u.reshape([dims.batch, -1]), m).reshape(inputShape)
-            : u;
-        const expected = activate(layer.activation, preActivation(layer, input(u), w, b), m);
-        assertClose(
-          slice(output, m, layer.outputSize),
-          expected.flatten().arraySync() as number[],
-          `${name} forward, model ${m}`,
-        );
+      for (let m = 0; m < dims.models; m++) {
+        tf.tidy(() => {
+          const w = f.parameter(m, layer.weight);
+          const b = f.parameter(m, layer.bias);
+          const g = tf.tensor(
+            slice(outputGradient, m, layer.outputSize),
+            sampleShape(layer, "output", batch),
+          );
+          const inputShape = sampleShape(layer, "input", batch);
+          const u = previous
+            ? tf.tensor(slice(before, m, layer.inputSize), inputShape)
+            : tf.tensor(f.gatheredImages(m), inputShape);
+          const input = (u: tf.Tensor) =>
+            previous
+              ? activate(previous.activation, u.reshape([batch, -1]), m).reshape(inputShape)
+              : u;
+          const expected = activate(layer.activation, preActivation(layer, input(u), w, b), m);
+          assertClose(
+            slice(output, m, layer.outputSize),
+            expected.flatten().arraySync() as number[],
+            `${name} forward, model ${m}`,
+          );
 
-        // The kernels take the gradient with respect to the pre-activation: differentiate Σ pre · g.
-        const [du, dw, db] = tf.grads((u: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
-          preActivation(layer, input(u), w, b).mul(g).sum()
-        )([u, w, b]);
-        for (const [variant, grads] of gradients.entries()) {
-          const at = (slot: LayerGeometry["weight"]) =>
-            grads.subarray(m * PARAMS + slot.offset, m * PARAMS + slot.offset + slot.size);
-          const what = variant === 0 ? "" : ` (block ${gradientBlocks(layer)[variant - 1]})`;
-          assertClose(
-            at(layer.weight),
-            dw.flatten().arraySync() as number[],
-            `${name} weight gradient${what}, model ${m}`,
-          );
-          assertClose(
-            at(layer.bias),
-            db.flatten().arraySync() as number[],
-            `${name} bias gradient${what}, model ${m}`,
-          );
-        }
-        if (inputGradient) {
-          assertClose(
-            slice(inputGradient, m, layer.inputSize),
-            du.flatten().arraySync() as number[],
-            `${name} input gradient, model ${m}`,
-          );
-        }
-      });
-    }
-  });
+          // The kernels take the gradient with respect to the pre-activation: differentiate Σ pre · g.
+          const [du, dw, db] = tf.grads((u: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+            preActivation(layer, input(u), w, b).mul(g).sum()
+          )([u, w, b]);
+          for (const [variant, grads] of gradients.entries()) {
+            const at = (slot: LayerGeometry["weight"]) =>
+              grads.subarray(m * PARAMS + slot.offset, m * PARAMS + slot.offset + slot.size);
+            const what = variant === 0 ? "" : ` (block ${gradientBlocks(layer)[variant - 1]})`;
+            assertClose(
+              at(layer.weight),
+              dw.flatten().arraySync() as number[],
+              `${name} weight gradient${what}, model ${m}`,
+            );
+            assertClose(
+              at(layer.bias),
+              db.flatten().arraySync() as number[],
+              `${name} bias gradient${what}, model ${m}`,
+            );
+          }
+          if (inputGradient) {
+            assertClose(
+              slice(inputGradient, m, layer.inputSize),
+              du.flatten().arraySync() as number[],
+              `${name} input gradient, model ${m}`,
+            );
+          }
+        });
+      }
+    });
+  }
 }
+
+/** The fixture the loss, Adam, finish and dropout tests use. */
+const small = fixtures.get(BATCHES[0])!;
+const { dims, gpu, params, slice, state: STATE, valid: VALID } = small;
 
 Deno.test("the loss kernel gives the batch MSE's gradient through the sigmoid and each row's share", async () => {
   const last = LAYERS.at(-1)!;
@@ -334,7 +384,10 @@ Deno.test("the loss kernel gives the batch MSE's gradient through the sigmoid an
     for (let m = 0; m < dims.models; m++) {
       tf.tidy(() => {
         const u = tf.tensor(slice(pre, m, size), [dims.batch, size]).slice([0, 0], [VALID, size]);
-        const t = tf.tensor(gatheredImages(m), [dims.batch, size]).slice([0, 0], [VALID, size]);
+        const t = tf.tensor(small.gatheredImages(m), [dims.batch, size]).slice([0, 0], [
+          VALID,
+          size,
+        ]);
         const loss = (u: tf.Tensor) => u.sigmoid().sub(t).square().mean();
         const expected = tf.grad(loss)(u).pad([[0, dims.batch - VALID], [0, 0]]);
         assertClose(
@@ -414,7 +467,7 @@ Deno.test("the finish kernel adds each model's row losses to its sum and advance
 });
 
 Deno.test("dropout is reproducible for a seed and step, drops about p of the units, scales the rest", async () => {
-  const wide = await harness({ models: 2, batch: 64, params: PARAMS });
+  const wide = await harness({ models: 2, batch: 64, params: PARAMS }, 1);
   const layer = LAYERS.find((l) => l.activation === "reluDropout")!;
   const previous = LAYERS[layer.index - 1];
   const p = [0.5, 0.2];

@@ -55,7 +55,11 @@ const trained = (async () => {
     job("classifier", classifier, 2e-3, few),
     job("mislabelled classifier", classifier, 2e-3, { ...few, labels: shuffled }),
   ];
-  const pool = await WorkerPool.create(jobs, { batchSize: 32, backend: "wasm", workers: 2 });
+  const pool = await WorkerPool.create(jobs, {
+    batchSize: 32,
+    trainer: { engine: "tfjs", backend: "wasm" },
+    workers: 2,
+  });
   for (let epoch = 0; epoch < 3; epoch++) await pool.trainEpoch();
   const states = await Promise.all(jobs.map((_, i) => pool.getState(i)));
   await pool.dispose();

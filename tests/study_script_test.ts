@@ -66,7 +66,8 @@ for (
     [["--profile=huge"], /--profile must be one of quick, tiny, full/],
     [["--engine=turbo"], /--engine must be one of auto, workers, fused, wasm, tfjs/],
     [["--workers=0"], /--workers must be an integer ≥ 1, got 0/],
-    [["--seed=-1"], /--seed must be an integer ≥ 0/],
+    [["--seed=-1"], /--seed must be an integer in 0…4294967295/],
+    [["--seed=4294967296"], /--seed must be an integer in 0…4294967295 .*, got 4294967296$/],
   ] as const
 ) {
   Deno.test(`study refuses ${flags.join(" ")} with one line and exit code 2`, () =>

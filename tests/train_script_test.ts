@@ -32,7 +32,9 @@ Deno.test("train writes weights, history, a loss curve and reconstructions", asy
   assert.ok(chart.width > 400);
   assert.match(await Deno.readTextFile(join(out, "loss.svg")), /epoch/);
   const names = [...Deno.readDirSync(out)].map((entry) => entry.name).sort();
+  // Its own report inside --out: a folder not named after the experiment is no results root's.
   assert.deepEqual(names, [
+    "REPORT.md",
     "history.json",
     "loss.png",
     "loss.svg",

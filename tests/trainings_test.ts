@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { setupBackend } from "../lib/tfjs.ts";
+import { STALE_LOCK_MS } from "../lib/files/lock.ts";
 import { chooseEngine } from "../lib/train/engine.ts";
 import { gatherTrainings, runTrainings, type Training } from "../lib/train/trainings.ts";
 
@@ -84,6 +85,64 @@ Deno.test("a training a live process holds is skipped with a line; a merge lists
     "a.state.safetensors",
     "b.json",
     "b.state.safetensors",
+  ]);
+  await Deno.remove(folder, { recursive: true });
+});
+
+Deno.test("a waiting run takes over the trainings whose holders die, on this machine or another", async () => {
+  const folder = await Deno.makeTempDir();
+  const trainings = [training("a", 1), training("b", 2), training("c", 3)];
+  const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  const since = "2025-01-01T00:00:00Z";
+  // b held by a live process of this machine, c by one of another machine that touched it just now
+  await Deno.writeTextFile(
+    `${folder}/b.lock`,
+    JSON.stringify({ pid: sleeper.pid, host: Deno.hostname(), since }),
+  );
+  await Deno.writeTextFile(`${folder}/c.lock`, JSON.stringify({ pid: 1, host: "node-b", since }));
+  const lines: string[] = [];
+  let heard = () => {};
+  const log = console.error;
+  console.error = (line: string) => {
+    lines.push(line);
+    heard();
+  };
+  /** Once the run has said `line`. */
+  const hear = (line: string) =>
+    new Promise<void>((resolve) => {
+      heard = () => lines.includes(line) && resolve();
+      heard();
+    });
+  let records;
+  try {
+    const running = runTrainings(trainings, { ...options(folder), wait: true });
+    await hear("waiting for 2 of 3 trainings (b, c), trained by other processes");
+    sleeper.kill(); // b's holder dies
+    await sleeper.status;
+    await hear("waiting for 1 of 3 trainings (c), trained by other processes");
+    // c's holder stops touching its lock: untouched past the stale limit, it is taken over
+    const stale = new Date(Date.now() - STALE_LOCK_MS - 1000);
+    await Deno.utime(`${folder}/c.lock`, stale, stale);
+    records = await running;
+  } finally {
+    console.error = log;
+  }
+  assert.deepEqual(records.map((record) => [record?.id, record?.history.length]), [
+    ["a", 2],
+    ["b", 2],
+    ["c", 2],
+  ]);
+  assert.deepEqual(lines.filter((line) => line.startsWith("skipping")), [
+    `skipping b: held by process ${sleeper.pid} on ${Deno.hostname()} since ${since}`,
+    `skipping c: held by process 1 on node-b since ${since}`,
+  ]);
+  assert.deepEqual(Object.keys(await files(folder)), [
+    "a.json",
+    "a.state.safetensors",
+    "b.json",
+    "b.state.safetensors",
+    "c.json",
+    "c.state.safetensors",
   ]);
   await Deno.remove(folder, { recursive: true });
 });

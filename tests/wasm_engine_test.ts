@@ -20,6 +20,7 @@ import { fit } from "../lib/train/fit.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
 import { WasmTrainer } from "../lib/train/wasm.ts";
+import { WorkerPool } from "../lib/train/workers.ts";
 import { type Kernels, loadKernels } from "../lib/wasm/kernels.ts";
 import { WasmPopulation } from "../lib/wasm/population.ts";
 import {
@@ -199,7 +200,7 @@ Deno.test("state handed out and taken back trains on to the same numbers, also o
   await tfjs.dispose();
 });
 
-Deno.test("a classifier is an error under --engine wasm and trains on tfjs under auto", async () => {
+Deno.test("a classifier is an error under --engine wasm and trains on tfjs (or its workers) under auto", async () => {
   const job = autoencoderJob({ train, hidden: 4 });
   const classifier = {
     ...job,
@@ -224,11 +225,20 @@ Deno.test("a classifier is an error under --engine wasm and trains on tfjs under
     });
     assert.ok(fallback instanceof TfjsTrainer);
     await fallback.dispose();
+    // where auto chose a pool of wasm workers, the pool of tfjs workers
+    const pool = await createTrainer({ ...asked, auto: true, workers: 2 }, [classifier], {
+      batchSize: 32,
+    });
+    assert.ok(pool instanceof WorkerPool);
+    assert.equal(pool.description, "1 worker, tfjs wasm each");
+    await pool.dispose();
   } finally {
     console.error = print;
   }
   assert.deepEqual(lines, [
     "engine: the wasm engine trains autoencoders only, not a classifier; tfjs wasm in this thread " +
+    "trains instead",
+    "engine: the wasm engine trains autoencoders only, not a classifier; a pool of tfjs wasm workers " +
     "trains instead",
   ]);
 });

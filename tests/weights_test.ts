@@ -180,3 +180,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test("loadSafetensors refuses a file of gigabytes past its header's data without reading it", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  await saveSafetensors(path, { b: { shape: [2], data: Float32Array.of(1, 2) } });
+  const described = (await Deno.stat(path)).size;
+  // 5 GB, sparse: read whole, it would not fit in an ArrayBuffer.
+  await Deno.truncate(path, 5e9);
+  await assert.rejects(
+    loadSafetensors(path),
+    new RegExp(
+      `^Error: ${
+        RegExp.escape(path)
+      }: 5000000000 bytes, past the ${described} its header describes$`,
+    ),
+  );
+  await Deno.remove(path);
+});

@@ -2,12 +2,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setupBackend } from "../lib/tfjs.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
-import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
-import { WorkerPool } from "../lib/train/workers.ts";
+import { datasetOf, type Trainer, type TrainingJob } from "../lib/train/trainer.ts";
+import { WasmTrainer } from "../lib/train/wasm.ts";
+import { type WorkerEngine, WorkerPool } from "../lib/train/workers.ts";
+import { loadKernels } from "../lib/wasm/kernels.ts";
 import { testDigits, trainDigits } from "./_fixtures.ts";
 import { assertRefuses, lastLine, runScript } from "./_scripts.ts";
 
 const { backend } = await setupBackend("wasm", { quiet: true });
+/** Workers that run tfjs on wasm. */
+const TFJS: WorkerEngine = { engine: "tfjs", backend: "wasm" };
 
 /** Three models of different sizes, dropout and seeds, on 512 training and 200 test digits. */
 async function population(): Promise<TrainingJob[]> {
@@ -24,12 +28,21 @@ async function population(): Promise<TrainingJob[]> {
   }));
 }
 
-Deno.test("models trained in workers end byte-identical to the same models trained in this thread", async () => {
-  const jobs = await population();
-  const pool = await WorkerPool.create(jobs, { batchSize: 64, backend: "wasm", workers: 2 });
-  const local = new TfjsTrainer(jobs, { batchSize: 64, backend });
+/**
+ * Trains `jobs` two epochs on 2 workers running `trainer` and on `local` in this thread, and asserts that
+ * every loss, evaluation and state is the same to the byte; the pool describes itself as `description`.
+ */
+async function assertTrainsAsInThread(
+  jobs: TrainingJob[],
+  trainer: WorkerEngine,
+  local: Trainer,
+  description: string,
+) {
+  // Worker 1 holds d = 2 and d = 3, worker 2 d = 4: populations other than the one in this thread.
+  const pool = await WorkerPool.create(jobs, { batchSize: 64, trainer, workers: 2 });
   try {
-    assert.equal(pool.description, "2 workers, tfjs wasm each");
+    assert.equal(pool.description, description);
+    // the same numerics: a checkpoint of one resumes on the other
     assert.equal(pool.numerics, local.numerics);
     for (let epoch = 0; epoch < 2; epoch++) {
       const progress: number[] = [];
@@ -45,11 +58,30 @@ Deno.test("models trained in workers end byte-identical to the same models train
   } finally {
     await Promise.all([pool.dispose(), local.dispose()]);
   }
+}
+
+Deno.test("models trained in tfjs workers end byte-identical to the same models trained in this thread", async () => {
+  const jobs = await population();
+  const local = new TfjsTrainer(jobs, { batchSize: 64, backend });
+  await assertTrainsAsInThread(jobs, TFJS, local, "2 workers, tfjs wasm each");
+});
+
+Deno.test("models trained by workers on aelab's wasm kernels end byte-identical to the wasm engine in this thread", async () => {
+  const kernels = await loadKernels();
+  assert.ok(typeof kernels !== "string", String(kernels));
+  const jobs = await population();
+  const local = new WasmTrainer(kernels, jobs, { batchSize: 64 });
+  await assertTrainsAsInThread(
+    jobs,
+    { engine: "wasm" },
+    local,
+    `2 workers, aelab wasm (${kernels.name}) each`,
+  );
 });
 
 Deno.test("a state set in a worker is taken up there, and models left out stay as they were", async () => {
   const jobs = await population();
-  const pool = await WorkerPool.create(jobs, { batchSize: 64, backend: "wasm", workers: 3 });
+  const pool = await WorkerPool.create(jobs, { batchSize: 64, trainer: TFJS, workers: 3 });
   const local = new TfjsTrainer(jobs, { batchSize: 64, backend });
   try {
     await local.trainEpoch();
@@ -67,7 +99,7 @@ Deno.test("a state set in a worker is taken up there, and models left out stay a
 
 Deno.test("more workers than models start only as many as there are models", async () => {
   const [job] = await population();
-  const pool = await WorkerPool.create([job], { batchSize: 64, backend: "wasm", workers: 8 });
+  const pool = await WorkerPool.create([job], { batchSize: 64, trainer: TFJS, workers: 8 });
   assert.equal(pool.description, "1 worker, tfjs wasm each");
   await pool.dispose();
   await assert.rejects(pool.trainEpoch(), /disposed/);
@@ -101,10 +133,9 @@ Deno.test("a worker that fails mid-epoch stops the run with one line naming its 
       "error: worker 2 of 2 failed (fault injected at step 3); it held d = 2, d = 4",
     );
     assert.doesNotMatch(failed.stderr, /\n\s+at /, "no stack trace");
-    // The checkpoint of the first epoch is there, and nothing else of the sweep's results.
-    const left = [...Deno.readDirSync(join(out, "trainings"))].map((entry) => entry.name);
-    assert.equal(left.length, 1);
-    assert.match(left[0], /^checkpoint-[0-9a-f]+\.safetensors$/);
+    // Each size's checkpoint of the first epoch is there, and nothing else of the sweep's results.
+    const left = [...Deno.readDirSync(join(out, "trainings"))].map((entry) => entry.name).sort();
+    assert.deepEqual(left, [1, 2, 3, 4].map((d) => `d-00${d}.checkpoint.safetensors`));
     const rerun = await runScript("scripts/sweep.ts", [...sweep, `--out=${out}`]);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stderr, /resuming after epoch 1 from/);

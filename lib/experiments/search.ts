@@ -8,7 +8,7 @@
 import type { Digits } from "../data/mnist.ts";
 import type { Finding } from "../report.ts";
 import { describeParams, rankTrials, type TrialParams, type TrialRecord } from "../search_space.ts";
-import { owns, type StepRun } from "../shards.ts";
+import { owns, type StepRun, waitsForOthers } from "../shards.ts";
 import type { EnginePlan } from "../train/engine.ts";
 import {
   type HalvingOutcome,
@@ -108,6 +108,7 @@ export async function trainSearch(plan: SearchPlan, run: StepRun): Promise<void>
       // Only the first rung may start over; the later ones train on what it kept.
       fresh: plan.fresh && rung === 0,
       pastEpochs: "keep",
+      wait: waitsForOthers(run),
     });
     if (rung >= last) return undefined; // this run's share ends here
     return await scoreRung(candidates, epochs, { ...plan, trainings, records, wait: true });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { counted } from "../cli.ts";
 import { formatRate } from "../train/fit.ts";
 import { join } from "node:path";
 import { lineChart, writeChart } from "../figures/charts.ts";
@@ -104,7 +105,7 @@ export async function writeTrainingResults(out: string, results: TrainingResults
     ? `diverged at epoch ${final.epoch} (a loss turned NaN or infinite), so no model was saved`
     : `final test loss ${final.testLoss?.toFixed(5)}`;
   const rate = formatRate(samplesPerSecond);
-  const summary = `${history.length} epochs on ${results.trainImages} images with ` +
+  const summary = `${counted(history.length, "epoch")} on ${results.trainImages} images with ` +
     `${describeParams(params)} (${params.source}), trained by ${results.engine} at ${rate} ` +
     `samples/s; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
     `${STUDY.testLoss.epochs} epochs).${contender ? ` ${describeContender(contender)}` : ""}`;

@@ -57,12 +57,17 @@ export async function findModels(folder: string): Promise<ModelEntry[]> {
   );
 }
 
-/** The names in `folder`, none where it is missing. */
+/** The names in `folder`, none where it is missing; one that is not a folder is a usage error. */
 async function listFolder(folder: string): Promise<string[]> {
   const names: string[] = [];
   try {
     for await (const entry of Deno.readDir(folder)) names.push(entry.name);
   } catch (error) {
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new UsageError(
+        `${folder} is a file, where a step's result folder belongs: move it away`,
+      );
+    }
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return names;

@@ -1,8 +1,8 @@
 /**
  * Locks as aelab takes them: the results-folder lock (one run at a time in a folder, the folder made
- * ready first) and a shard's lock on each training it trains — a lock file with the holder's pid and
- * host, taken atomically in a way a network file system keeps (no `flock`), released on exit
- * ({@link releaseFoldersAndLocks}), taken over when its holder is gone.
+ * ready first) and a shard's lock on each training it trains — a lock file naming the holder (its pid,
+ * start and machine), taken atomically in a way a network file system keeps (no `flock`), touched while
+ * held, released on exit ({@link releaseFoldersAndLocks}), taken over when its holder is gone.
  *
  * It imports only `atomic.ts`, whose temporary files and writes under way its locks share.
  *
@@ -17,6 +17,7 @@ import {
   temporaries,
   temporaryName,
   whileRunning,
+  writeFileAtomic,
 } from "./atomic.ts";
 
 /** The lock file a run holds in its results folder. */
@@ -31,7 +32,7 @@ const madeFolders = new Set<string>();
 /** How often a held lock is touched, so that a run on another machine can tell it from a dead one. */
 const HEARTBEAT_MS = 30_000;
 
-/** A lock of another machine untouched for this long was left by a dead holder. */
+/** A lock untouched for this long was left by a dead holder, on whatever machine. */
 export const STALE_LOCK_MS = 5 * 60_000;
 
 /** Who holds a lock: the process and its machine, and since when. */
@@ -39,6 +40,13 @@ export interface LockHolder {
   pid: number;
   host: string;
   since: string;
+  /** The machine's boot (Linux's boot id): a holder of an earlier boot is gone. */
+  boot?: string;
+  /**
+   * When the process started, in clock ticks since boot (Linux): a process of that pid that started at
+   * another time is another process, the holder gone.
+   */
+  start?: number;
 }
 
 /** Why a folder cannot be used: it is held by another run, or cannot be made or written. */
@@ -111,10 +119,13 @@ export async function holdFolder(folder: string): Promise<void> {
  * is this process's (also when it was already), else the live holder. Safe on a network file system,
  * without `flock`: the holder's record is written whole under a temporary name and published as `lock`
  * by a hard link, which fails where the name exists (an exclusive create that readers never see half
- * written); a dead holder's lock is renamed aside, which one process alone can do, checked to be the
- * one judged dead, and removed. A held lock is touched every 30 s: its holder is dead when, on this
- * machine, its process is gone, and on another machine, it has gone untouched for 5 minutes (machines
- * whose clocks agree within that).
+ * written). A dead holder's lock is replaced, by a rename, under a claim on its take-over — a lock file
+ * beside it, taken the same way — that one process alone holds, and only while it still holds the dead
+ * holder's record: so of processes taking it over at once one alone gets it, however they interleave.
+ *
+ * A held lock is touched every 30 s. Its holder is dead when it has gone untouched for 5 minutes (on any
+ * machine, whose clocks agree within that) or, on this machine, when its process is gone: its pid runs
+ * no more, or runs another process (one that started at another time, or in another boot).
  *
  * @example
  * ```ts
@@ -131,18 +142,9 @@ export function takeLock(lock: string): Promise<LockHolder | undefined> {
 /** {@link takeLock}'s work. */
 async function takeLockNow(lock: string): Promise<LockHolder | undefined> {
   if (locks.has(lock)) return undefined;
-  const holder: LockHolder = {
-    pid: Deno.pid,
-    host: Deno.hostname(),
-    since: new Date().toISOString(),
-  };
-  const text = JSON.stringify(holder) + "\n";
-  while (!(await publish(lock, text))) {
-    const found = await readLock(lock);
-    if (!found) continue; // released in between
-    if (isAlive(found)) return found.holder;
-    await retire(lock, found.text);
-  }
+  const text = JSON.stringify(thisHolder()) + "\n";
+  const holder = await takeFile(lock, text);
+  if (holder) return holder;
   locks.set(lock, text);
   if (!heartbeat) {
     heartbeat = setInterval(touchLocks, HEARTBEAT_MS);
@@ -151,15 +153,56 @@ async function takeLockNow(lock: string): Promise<LockHolder | undefined> {
   return undefined;
 }
 
+/**
+ * Makes the lock file `lock` hold `text`, this process's record, unless a live holder has it: returns
+ * undefined once it does, else the live holder (of `lock`, or of the claim on taking it over).
+ */
+async function takeFile(lock: string, text: string): Promise<LockHolder | undefined> {
+  while (!(await publish(lock, text))) {
+    const found = await readLock(lock);
+    if (!found) continue; // released in between
+    if (isAlive(found)) return found.holder;
+    const taken = await replaceDead(lock, found.text, text);
+    if (taken !== false) return taken === true ? undefined : taken;
+  }
+  return undefined;
+}
+
+/**
+ * Replaces the lock file `lock`, found holding `dead` (a dead holder's record), by `text`, holding the
+ * claim on its take-over (`<name>.takeover.lock`, itself taken by {@link takeFile}) meanwhile: so one
+ * process alone replaces it, and only while it still holds `dead` — never a record published since.
+ * Returns whether `lock` is now this process's, or the live holder of the claim.
+ */
+async function replaceDead(
+  lock: string,
+  dead: string,
+  text: string,
+): Promise<boolean | LockHolder> {
+  const claim = `${lock.replace(/\.lock$/, "")}.takeover.lock`;
+  const claimant = await takeFile(claim, text);
+  if (claimant) return claimant;
+  try {
+    if (await readText(lock) !== dead) return false; // taken over, or released, meanwhile
+    await writeFileAtomic(lock, text);
+    return await readText(lock) === text;
+  } finally {
+    await releaseFile(claim, text);
+  }
+}
+
 /** Releases a lock this process took with {@link takeLock} (if it still holds it). */
 export async function releaseLock(lock: string): Promise<void> {
   const text = locks.get(lock);
   if (text === undefined) return;
   locks.delete(lock);
   if (locks.size === 0) stopHeartbeat();
-  if (await Deno.readTextFile(lock).catch(() => undefined) === text) {
-    await Deno.remove(lock).catch(() => {});
-  }
+  await releaseFile(lock, text);
+}
+
+/** Removes the lock file `lock` if it holds `text` (this process's record). */
+async function releaseFile(lock: string, text: string): Promise<void> {
+  if (await readText(lock) === text) await Deno.remove(lock).catch(() => {});
 }
 
 /** A lock's holder as words: `process 123 on host-a since 2025-…`. */
@@ -227,10 +270,14 @@ interface FoundLock {
   touched: number;
 }
 
-/** The lock file at `lock`, or undefined where there is none. */
+/**
+ * The lock file at `lock`, or undefined where there is none. Read before its time is asked, so that a
+ * lock replaced in between shows a time no older than its text's.
+ */
 async function readLock(lock: string): Promise<FoundLock | undefined> {
   try {
-    const [text, info] = await Promise.all([Deno.readTextFile(lock), Deno.stat(lock)]);
+    const text = await Deno.readTextFile(lock);
+    const info = await Deno.stat(lock);
     let holder: LockHolder | undefined;
     try {
       holder = JSON.parse(text);
@@ -242,31 +289,62 @@ async function readLock(lock: string): Promise<FoundLock | undefined> {
   }
 }
 
-/**
- * Removes the lock at `lock` left by a dead holder (whose file held `text`): renamed aside first, so
- * that of several processes taking it over at once one alone removes it; a live holder's lock taken in
- * between is put back.
- */
-async function retire(lock: string, text: string): Promise<void> {
-  const aside = temporaryName(lock);
-  temporaries.add(aside);
-  try {
-    if (await Deno.readTextFile(lock) !== text) return; // taken over already
-    await Deno.rename(lock, aside);
-    if (await Deno.readTextFile(aside) !== text) await Deno.link(aside, lock).catch(() => {});
-  } catch {
-    /* another process took it over first */
-  } finally {
-    await Deno.remove(aside).catch(() => {});
-    temporaries.delete(aside);
-  }
+/** The text of the file at `path`, or undefined where it cannot be read (it is gone). */
+function readText(path: string): Promise<string | undefined> {
+  return Deno.readTextFile(path).catch(() => undefined);
 }
 
 /** Whether the holder of a lock as found still runs (see {@link takeLock}). */
 function isAlive(found: FoundLock): found is FoundLock & { holder: LockHolder } {
   const { holder, touched } = found;
-  if (!holder) return false;
-  if (holder.host !== Deno.hostname()) return Date.now() - touched < STALE_LOCK_MS;
-  // This pid on this machine: an earlier process (a restarted container), as this one holds no such lock.
-  return holder.pid !== Deno.pid && processRuns(holder.pid);
+  if (!holder || Date.now() - touched >= STALE_LOCK_MS) return false;
+  if (holder.host !== Deno.hostname()) return true;
+  if (holder.boot !== undefined && holder.boot !== bootAndStart().boot) return false;
+  // A record without its start (an older aelab's): its pid alone, other than this process's (which
+  // holds no such lock: a restarted container's earlier process), until it goes stale.
+  if (holder.start === undefined) return holder.pid !== Deno.pid && processRuns(holder.pid);
+  return processStart(holder.pid) === holder.start;
+}
+
+/** This process as a lock names it, now. */
+function thisHolder(): LockHolder {
+  return {
+    pid: Deno.pid,
+    host: Deno.hostname(),
+    since: new Date().toISOString(),
+    ...bootAndStart(),
+  };
+}
+
+/** This machine's boot and this process's start (where the system tells them), read once. */
+function bootAndStart(): Pick<LockHolder, "boot" | "start"> {
+  thisProcess ??= { boot: bootId(), start: processStart(Deno.pid) };
+  return thisProcess;
+}
+
+/** What {@link bootAndStart} read. */
+let thisProcess: Pick<LockHolder, "boot" | "start"> | undefined;
+
+/** This machine's boot id (Linux), undefined where the system has none. */
+function bootId(): string | undefined {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When process `pid` of this machine started, in clock ticks since boot: field 22 of `/proc/<pid>/stat`
+ * (counted after the command's name, which may hold spaces and parentheses); undefined where no such
+ * process runs, or the system has no `/proc`.
+ */
+function processStart(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    return Number.isInteger(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
 }

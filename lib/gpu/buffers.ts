@@ -11,6 +11,7 @@ import type { DeviceNeed } from "./device.ts";
 import { type Dims, type Kernel, MODEL_WORDS, STATE_WORDS } from "./kernel.ts";
 import type { LayerGeometry } from "./layout.ts";
 import { activationBuffer, BUFFERS, gradientBuffer } from "./kernels/common.ts";
+import { gradientPartials } from "./kernels/partial_sums.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 
 /** A buffer to create: its name and size in bytes. */
@@ -53,6 +54,11 @@ export function populationBuffers(dims: Dims, layers: readonly LayerGeometry[]):
     { name: BUFFERS.state, bytes: STATE_WORDS * 4, holds: "the step state" },
     { name: BUFFERS.rowLoss, bytes: models * batch * 4, holds: `the row losses of ${perSample}` },
     { name: BUFFERS.lossSum, bytes: models * 4, holds: "the loss sums" },
+    {
+      name: BUFFERS.partials,
+      bytes: gradientPartials(dims, layers).size * 4,
+      holds: `the partial sums of the gradients of ${perModel}`,
+    },
     ...layers.flatMap((layer) => {
       const bytes = models * batch * layer.outputSize * 4;
       const name = layer.spec.name;

@@ -1,20 +1,28 @@
 /**
  * The kernels of the engine's passes, in dispatch order, built from the layer list: a training step
- * (forward, loss, backward, Adam, finish: 32 dispatches for the study's ten layers) and an evaluation step
- * (forward without dropout, loss, finish).
+ * (forward, loss, backward, the gradient sums, Adam, finish: 33 dispatches for the study's ten layers)
+ * and an evaluation step (forward without dropout, loss, finish).
  *
- * Per layer, forward is one kernel; backward is a weight-gradient kernel and, except for the first layer,
- * an input-gradient kernel that also applies the previous layer's activation derivative.
+ * Per layer, forward is one kernel; backward is a weight-gradient kernel, which leaves partial sums over
+ * slices of the batch, and, except for the first layer, an input-gradient kernel that also applies the
+ * previous layer's activation derivative. One kernel then adds up every layer's partial sums.
  *
  * @module
  */
 import type { Dims, Kernel } from "./kernel.ts";
 import type { LayerGeometry } from "./layout.ts";
 import { adamKernel } from "./kernels/adam.ts";
-import { activationBuffer, BUFFERS, gradientBuffer, type Source } from "./kernels/common.ts";
+import {
+  activationBuffer,
+  BUFFERS,
+  gradientBuffer,
+  type PartialSlot,
+  type Source,
+} from "./kernels/common.ts";
 import { convGather, convGeometry, convWeightGradient } from "./kernels/conv.ts";
 import { linearKernel } from "./kernels/linear.ts";
 import { finishKernel, lossKernel } from "./kernels/loss.ts";
+import { gradientPartials, gradientSumKernel } from "./kernels/partial_sums.ts";
 
 /** The kernels of every pass the engine runs. */
 export interface Plan {
@@ -67,13 +75,15 @@ function forwardKernel(dims: Dims, layer: LayerGeometry, input: Source): Kernel 
 }
 
 /**
- * The weight-gradient kernel of convolution `layer`, reading `input`; `block` forces the coarse channels
- * per job (and names the kernel after it), else the kernel chooses.
+ * The weight-gradient kernel of convolution `layer`, reading `input` and writing its partial sums to
+ * `partials`; `block` forces the coarse channels per job (and names the kernel after it), else the kernel
+ * chooses.
  */
 export function convWeightGradientKernel(
   dims: Dims,
   layer: LayerGeometry,
   input: Source,
+  partials: PartialSlot,
   block?: number,
 ): Kernel {
   const conv = layer.spec.kind === "conv";
@@ -85,21 +95,24 @@ export function convWeightGradientKernel(
   return convWeightGradient(dims, {
     label: `weight gradient ${layer.spec.name}${block ? ` (block ${block})` : ""}`,
     geometry: convGeometry(layer),
-    weightOffset: layer.weight.offset,
-    biasOffset: layer.bias.offset,
     fine: conv ? input : gradient,
     coarse: conv ? gradient : input,
     biasFrom: conv ? "coarse" : "fine",
+    partials,
     block,
   });
 }
 
-/** The backward kernels of `layer`: its weight gradient, then (not for the first) its input gradient. */
+/**
+ * The backward kernels of `layer`: its weight gradient (partial sums to `partials`), then (not for the
+ * first) its input gradient.
+ */
 function backwardKernels(
   dims: Dims,
   layers: readonly LayerGeometry[],
   layer: LayerGeometry,
   input: Source,
+  partials: PartialSlot,
 ): Kernel[] {
   const name = layer.spec.name;
   const outputGradient = gradientBuffer(name);
@@ -113,9 +126,10 @@ function backwardKernels(
       layer,
       outputGradient,
       input: input.name,
+      partials,
     }));
   } else {
-    kernels.push(convWeightGradientKernel(dims, layer, input));
+    kernels.push(convWeightGradientKernel(dims, layer, input, partials));
   }
   if (layer.index === 0) return kernels;
   const previous = layers[layer.index - 1];
@@ -158,7 +172,7 @@ function backwardKernels(
  * import { buildPlan } from "./plan.ts";
  * import { layerGeometry, parameterLayout } from "./layout.ts";
  * const plan = buildPlan({ models: 2, batch: 8, params: parameterLayout(4).size }, layerGeometry(4));
- * console.log(plan.train.length); // 32
+ * console.log(plan.train.length); // 33
  * ```
  */
 export function buildPlan(dims: Dims, layers: readonly LayerGeometry[]): Plan {
@@ -168,11 +182,19 @@ export function buildPlan(dims: Dims, layers: readonly LayerGeometry[]): Plan {
     forwardKernel(dims, layer, layerInput(layers, layer.index, images))
   );
   const loss = lossKernel(dims, activationBuffer(last.spec.name), gradientBuffer(last.spec.name));
+  const partials = gradientPartials(dims, layers);
   const backward = layers.toReversed().flatMap((layer) =>
-    backwardKernels(dims, layers, layer, layerInput(layers, layer.index, images))
+    backwardKernels(
+      dims,
+      layers,
+      layer,
+      layerInput(layers, layer.index, images),
+      partials.slots[layer.index],
+    )
   );
+  const sums = gradientSumKernel(dims, layers, partials);
   return {
-    train: [...forward, loss, ...backward, adamKernel(dims), finishKernel(dims)],
+    train: [...forward, loss, ...backward, sums, adamKernel(dims), finishKernel(dims)],
     evaluate: [...forward, loss, finishKernel(dims)],
   };
 }

@@ -188,9 +188,57 @@ export function saveSafetensors(
   return writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-/** Reads the safetensors file `path` (see {@link decodeSafetensors} for what it checks). */
+/**
+ * Reads the safetensors file `path` (see {@link decodeSafetensors} for what it checks), its header
+ * first: a file longer than its header describes (a file of gigabytes given as a model) is refused
+ * before its data is read.
+ */
 export async function loadSafetensors(path: string): Promise<Safetensors> {
+  const file = await Deno.open(path);
+  try {
+    const { size } = await file.stat();
+    const described = await describedSize(file, size);
+    if (described !== undefined && size > described) {
+      fail(path, `${size} bytes, past the ${described} its header describes`);
+    }
+  } finally {
+    file.close();
+  }
   return decodeSafetensors(await Deno.readFile(path), path);
+}
+
+/**
+ * The bytes of the safetensors file `file` (`size` bytes) as its header describes them: undefined where
+ * the header cannot tell (left to {@link decodeSafetensors} to say why).
+ */
+async function describedSize(file: Deno.FsFile, size: number): Promise<number | undefined> {
+  if (size < 8) return undefined;
+  const declared = new DataView((await readFully(file, 8)).buffer).getBigUint64(0, true);
+  if (declared > BigInt(size - 8)) return undefined;
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(await readFully(file, Number(declared))));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(header)) return undefined;
+  const ends = Object.entries(header).filter(([key]) => key !== METADATA_KEY).map(([, entry]) =>
+    isRecord(entry) && Array.isArray(entry.data_offsets) ? Number(entry.data_offsets[1]) : NaN
+  );
+  const end = Math.max(0, ...ends);
+  return Number.isSafeInteger(end) ? 8 + Number(declared) + end : undefined;
+}
+
+/** The next `length` bytes of `file` (fewer where it ends first). */
+async function readFully(file: Deno.FsFile, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    const read = await file.read(bytes.subarray(filled));
+    if (read === null) return bytes.subarray(0, filled);
+    filled += read;
+  }
+  return bytes;
 }
 
 function fail(name: string, problem: string): never {

@@ -59,17 +59,23 @@ export function settingsDifference(saved: unknown, now: unknown, path = ""): str
   return a === b ? undefined : `${path || "settings"}: ${a} → ${b}`;
 }
 
+/** What a run that trains advises for saved progress it cannot use: start over. */
+export const START_OVER = "pass --fresh to start over";
+
 /**
  * Throws a {@link UsageError} unless `saved` (the settings `what` was made with) equals `now`: one line that
- * names the first setting that differs and says that `--fresh` starts over.
+ * names the first setting that differs and says what to do (`remedy`; by default that `--fresh` starts
+ * over).
  */
-export function checkSameSettings(saved: unknown, now: unknown, what: string): void {
+export function checkSameSettings(
+  saved: unknown,
+  now: unknown,
+  what: string,
+  remedy = `${START_OVER}, or --out elsewhere`,
+): void {
   const difference = settingsDifference(saved, now);
   if (difference) {
-    throw new UsageError(
-      `${what} was made with other settings (${difference}); pass --fresh to start over, or --out ` +
-        "elsewhere",
-    );
+    throw new UsageError(`${what} was made with other settings (${difference}); ${remedy}`);
   }
 }
 
@@ -115,22 +121,9 @@ export async function saveCheckpoint(
   trainer: Trainer,
   saved: { settings: unknown; results: FitResult[]; epochs: number },
 ): Promise<void> {
-  const tensors: Record<string, TensorData> = {};
-  const progress = [];
-  for (let i = 0; i < trainer.jobs.length; i++) {
-    const state = await trainer.getState(i);
-    Object.assign(tensors, stateTensors(state, `model.${i}.`));
-    progress.push({ steps: state.steps, epochs: state.epochs });
-  }
-  await writeFileAtomic(
-    path,
-    encodeSafetensors(tensors, {
-      settings: JSON.stringify(saved.settings),
-      results: JSON.stringify(saved.results),
-      epochs: String(saved.epochs),
-      progress: JSON.stringify(progress),
-    }),
-  );
+  const states = [];
+  for (let i = 0; i < trainer.jobs.length; i++) states.push(await trainer.getState(i));
+  await writeCheckpoint(path, states, saved);
 }
 
 /**
@@ -144,6 +137,76 @@ export async function restoreCheckpoint(
   trainer: Trainer,
   epochs: number,
 ): Promise<{ results: FitResult[]; epochs: number } | undefined> {
+  const saved = await loadCheckpoint(options, epochs);
+  if (!saved) return undefined;
+  try {
+    for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
+  } catch (error) {
+    throw unreadableProgress(`the checkpoint ${options.path}`, options.path, error);
+  }
+  return { results: saved.results, epochs: saved.epochs };
+}
+
+/** One training's checkpoint: its state after `epochs` epochs, and its history so far. */
+export interface TrainingCheckpoint {
+  state: ModelState;
+  result: FitResult;
+  epochs: number;
+}
+
+/** Saves one training's checkpoint at `path` (a checkpoint of a population of one) with `settings`. */
+export async function saveTrainingCheckpoint(
+  path: string,
+  settings: unknown,
+  { state, result, epochs }: TrainingCheckpoint,
+): Promise<void> {
+  await writeCheckpoint(path, [state], { settings, results: [result], epochs });
+}
+
+/**
+ * The checkpoint of one training at `options.path` by the resume rule, for a run asking for `epochs`
+ * epochs; undefined where there is none (or `fresh`). Other settings, past `epochs` or unreadable: as
+ * {@link restoreCheckpoint}.
+ */
+export async function loadTrainingCheckpoint(
+  options: CheckpointOptions,
+  epochs: number,
+): Promise<TrainingCheckpoint | undefined> {
+  const saved = await loadCheckpoint(options, epochs);
+  if (!saved) return undefined;
+  if (saved.states.length !== 1) {
+    throw unreadableProgress(
+      `the checkpoint ${options.path}`,
+      options.path,
+      new Error(`${saved.states.length} models, not one training's`),
+    );
+  }
+  return { state: saved.states[0], result: saved.results[0], epochs: saved.epochs };
+}
+
+/** Writes the states of a population after `saved.epochs` epochs, with its results and settings. */
+async function writeCheckpoint(
+  path: string,
+  states: readonly ModelState[],
+  saved: { settings: unknown; results: FitResult[]; epochs: number },
+): Promise<void> {
+  const tensors: Record<string, TensorData> = {};
+  for (const [i, state] of states.entries()) {
+    Object.assign(tensors, stateTensors(state, `model.${i}.`));
+  }
+  await writeFileAtomic(
+    path,
+    encodeSafetensors(tensors, {
+      settings: JSON.stringify(saved.settings),
+      results: JSON.stringify(saved.results),
+      epochs: String(saved.epochs),
+      progress: JSON.stringify(states.map(({ steps, epochs }) => ({ steps, epochs }))),
+    }),
+  );
+}
+
+/** The checkpoint at `options.path`, checked by the resume rule; undefined where there is none (or `fresh`). */
+async function loadCheckpoint(options: CheckpointOptions, epochs: number) {
   if (options.fresh) return undefined;
   let bytes;
   try {
@@ -160,17 +223,12 @@ export async function restoreCheckpoint(
         "for; ask for more epochs, or pass --fresh to start over",
     );
   }
-  try {
-    for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
-  } catch (error) {
-    throw unreadableProgress(`the checkpoint ${options.path}`, options.path, error);
-  }
-  return { results: saved.results, epochs: saved.epochs };
+  return saved;
 }
 
 /**
  * The error for saved progress (`what`, the file at `path`) that cannot be read or used, `error` saying
- * why: one line that names it and says that `--fresh` starts over.
+ * why: one line that names it and says what to do (`remedy`; by default that `--fresh` starts over).
  *
  * @example
  * ```ts
@@ -179,11 +237,16 @@ export async function restoreCheckpoint(
  * console.log(error.message); // trainings/d-004.json is unreadable (not JSON); pass --fresh to start over
  * ```
  */
-export function unreadableProgress(what: string, path: string, error: unknown): Error {
+export function unreadableProgress(
+  what: string,
+  path: string,
+  error: unknown,
+  remedy = START_OVER,
+): Error {
   const reason = (error instanceof Error ? error.message : String(error))
     .replaceAll(`${path}: `, "")
     .replace(/\s*\n\s*/g, " ");
-  return new Error(`${what} is unreadable (${reason}); pass --fresh to start over`);
+  return new Error(`${what} is unreadable (${reason}); ${remedy}`);
 }
 
 /** A checkpoint's contents, checked; anything unreadable is an error naming `path` and `--fresh`. */

@@ -1,8 +1,9 @@
 /**
  * The one place the engine is chosen: `--engine auto` takes the fused WebGPU engine on a hardware GPU
- * adapter, the worker pool on a CPU with more than one core, aelab's wasm engine on one core (where the
- * runtime has WebAssembly SIMD), tfjs in this thread otherwise, and says which and why in one line. {@link createTrainer} then builds that engine's trainer for a population; nothing
- * else asks which engine it is.
+ * adapter, else aelab's wasm engine where the runtime has WebAssembly SIMD under the wasm backend — as a
+ * pool of workers, one per core, on more than one core — else the pool of tfjs workers on a CPU with more
+ * than one core, tfjs in this thread otherwise, and says which and why in one line. {@link createTrainer}
+ * then builds that engine's trainer for a population; nothing else asks which engine it is.
  *
  * @module
  */
@@ -32,7 +33,10 @@ export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", "workers", "fuse
 /** The engine chosen, with what it needs to build trainers. */
 export interface EnginePlan {
   engine: Engine;
-  /** Workers of the pool (the `workers` engine); at most one per model. */
+  /**
+   * Threads it trains on, at most one per model: the workers of the pool (`workers`), or those of aelab's
+   * wasm engine, which trains in this thread on one and as a pool of workers on more.
+   */
   workers: number;
   /** The tfjs backend of this thread, which the workers run too. */
   backend: BackendSetup;
@@ -45,11 +49,12 @@ const WORKER_BACKENDS = ["wasm", "cpu"];
 
 /**
  * Chooses the engine for `choice` on this machine: `auto` takes `fused` on a hardware GPU adapter, else
- * `workers` (one per core, or `workers` of them) where the tfjs backend runs in workers (wasm, cpu) and
- * there is more than one core or `workers` was given, else `wasm` under the wasm backend where the runtime
- * has WebAssembly SIMD, else `tfjs`. A choice that cannot be had here, or
- * `workers` given beside an engine without a pool, is a {@link UsageError}. Prints the choice and its
- * reason in one line unless `quiet`.
+ * `wasm` under the wasm backend where the runtime has WebAssembly SIMD (on one worker per core, or on
+ * `workers`), else `workers` (one per core, or `workers` of them) where the tfjs backend runs in workers
+ * (cpu) and there is more than one core or `workers` was given, else `tfjs`. `wasm` trains in this thread
+ * unless `workers` (more than one) is given. A choice that cannot be had here, or `workers` given beside
+ * an engine without workers, is a {@link UsageError}. Prints the choice and its reason in one line unless
+ * `quiet`.
  *
  * @example
  * ```ts
@@ -68,14 +73,14 @@ export async function chooseEngine(
   if (!ENGINE_CHOICES.includes(choice)) {
     throw new UsageError(`unknown engine "${choice}": choose one of ${ENGINE_CHOICES.join(", ")}`);
   }
-  if (workers !== undefined && choice !== "auto" && choice !== "workers") {
+  if (workers !== undefined && (choice === "tfjs" || choice === "fused")) {
     throw new UsageError(`--workers sizes the worker pool; it does not go with --engine ${choice}`);
   }
   const cores = navigator.hardwareConcurrency;
   const poolable = WORKER_BACKENDS.includes(backend.backend);
-  const plan = (engine: Engine, reason: string): EnginePlan => {
+  const plan = (engine: Engine, reason: string, threads = workers ?? cores): EnginePlan => {
     if (!options.quiet) console.error(`engine: ${engine} — ${reason}`);
-    return { engine, workers: workers ?? cores, backend, auto: choice === "auto" };
+    return { engine, workers: threads, backend, auto: choice === "auto" };
   };
   const pool = (why: string) =>
     plan(
@@ -86,12 +91,16 @@ export async function chooseEngine(
         `(${why})`,
     );
   if (choice === "tfjs") return plan("tfjs", `tfjs ${backend.backend} in this thread`);
-  const ownWasm = (name: string, why: string) =>
-    plan("wasm", `aelab's WebAssembly kernels (${name}) in this thread${why}`);
+  const ownWasm = (name: string, threads: number, why: string) => {
+    const where = threads > 1
+      ? `on a pool of ${workers ?? `up to ${threads}`} workers, one per model at most`
+      : "in this thread";
+    return plan("wasm", `aelab's WebAssembly kernels (${name}) ${where}${why}`, threads);
+  };
   if (choice === "wasm") {
     const loaded = await loadKernels();
     if (typeof loaded === "string") throw new UsageError(loaded);
-    return ownWasm(loaded.name, "");
+    return ownWasm(loaded.name, workers ?? 1, workers === undefined ? "" : " (--workers)");
   }
   if (choice === "workers") {
     if (!poolable) {
@@ -111,15 +120,17 @@ export async function chooseEngine(
   }
   if (gpu && !gpu.software) return plan("fused", `fused WebGPU on the GPU ${gpu.name}`);
   const noGpu = gpu ? `only the software adapter ${gpu.name}` : "no GPU";
-  if (poolable && (workers !== undefined || cores > 1)) {
-    return pool(`${workers === undefined ? `${cores} cores` : "--workers"}, ${noGpu}`);
+  // What sizes the CPU engines: the cores, or --workers.
+  const sized = workers === undefined ? cores > 1 ? `${cores} cores` : "one core" : "--workers";
+  // aelab's own kernels where the wasm backend was asked for and the runtime has SIMD.
+  const loaded = backend.backend === "wasm" ? await loadKernels() : "";
+  if (typeof loaded !== "string") {
+    return ownWasm(loaded.name, workers ?? cores, ` (${sized}, ${noGpu})`);
   }
+  if (poolable && (workers !== undefined || cores > 1)) return pool(`${sized}, ${noGpu}`);
   if (!poolable) {
     return plan("tfjs", `tfjs ${backend.backend} in this thread (the ${backend.backend} backend)`);
   }
-  // One core: aelab's own kernels where the wasm backend was asked for and the runtime has SIMD.
-  const loaded = backend.backend === "wasm" ? await loadKernels() : "";
-  if (typeof loaded !== "string") return ownWasm(loaded.name, ` (one core, ${noGpu})`);
   const why = loaded ? `; ${loaded}` : "";
   return plan("tfjs", `tfjs ${backend.backend} in this thread (one core, ${noGpu}${why})`);
 }
@@ -132,8 +143,9 @@ export function trainsOnGpu(plan: EnginePlan): boolean {
 /**
  * A trainer for `jobs` on the engine of `plan`. Where `auto` chose the fused engine but the GPU cannot
  * hold the population, or the population holds models the fused or wasm engine does not train
- * (`fusedRefusal`, `wasmRefusal`), it says so in one line and trains on tfjs in this thread instead;
- * under `--engine fused` or `--engine wasm` those are errors.
+ * (`fusedRefusal`, `wasmRefusal`), it says so in one line and trains on tfjs in this thread instead (on
+ * the pool of tfjs workers where `auto` chose a pool of wasm workers); under `--engine fused` or
+ * `--engine wasm` those are errors.
  */
 export async function createTrainer(
   plan: EnginePlan,
@@ -158,16 +170,28 @@ export async function createTrainer(
   if (plan.engine === "wasm") {
     const refusal = jobs.map(wasmRefusal).find((reason) => reason !== undefined);
     const kernels = await loadKernels();
-    if (!refusal && typeof kernels !== "string") return new WasmTrainer(kernels, jobs, options);
+    if (!refusal && typeof kernels !== "string") {
+      if (Math.min(plan.workers, jobs.length) <= 1) return new WasmTrainer(kernels, jobs, options);
+      return await WorkerPool.create(jobs, {
+        ...options,
+        trainer: { engine: "wasm" },
+        workers: plan.workers,
+      });
+    }
     const why = refusal ?? kernels as string;
     if (!plan.auto) throw new UsageError(why);
-    console.error(`engine: ${why}; tfjs ${plan.backend.backend} in this thread trains instead`);
-    return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
+    const { backend } = plan.backend;
+    if (plan.workers > 1 && WORKER_BACKENDS.includes(backend)) {
+      console.error(`engine: ${why}; a pool of tfjs ${backend} workers trains instead`);
+      return await createTrainer({ ...plan, engine: "workers" }, jobs, options);
+    }
+    console.error(`engine: ${why}; tfjs ${backend} in this thread trains instead`);
+    return new TfjsTrainer(jobs, { ...options, backend });
   }
   if (plan.engine === "workers") {
     return await WorkerPool.create(jobs, {
       ...options,
-      backend: plan.backend.backend as "wasm" | "cpu",
+      trainer: { engine: "tfjs", backend: plan.backend.backend as "wasm" | "cpu" },
       workers: plan.workers,
     });
   }

@@ -23,6 +23,11 @@ export interface FitOptions {
    * model's history, all of the same length.
    */
   from?: FitResult[];
+  /**
+   * Called after each epoch with the epoch and every model's results so far (after the checkpoint):
+   * where a caller keeps its own progress, such as each training's checkpoint.
+   */
+  afterEpoch?: (epoch: number, results: FitResult[]) => Promise<void>;
 }
 
 /**
@@ -113,6 +118,7 @@ export async function fit(trainer: Trainer, options: FitOptions): Promise<FitRes
         epochs: epoch,
       });
     }
+    await options.afterEpoch?.(epoch, results);
   }
   return results;
 }

@@ -4,7 +4,8 @@
  * model's kind under the epoch's dropout masks — an autoencoder's mean squared error against the target
  * images, a classifier's cross-entropy against the labels ({@link OBJECTIVES}, the one place a loss is
  * chosen) — and applies `torch.optim.Adam` with coupled L2 weight decay as one fused update over all
- * parameters; the loss is read back once per epoch.
+ * parameters; the loss is read back once per epoch. The loops let the event loop turn every
+ * {@link TURN_EVERY_MS}, so that a stop signal takes effect between batches.
  *
  * The worker pool (`workers.ts`) runs this same trainer inside each worker, so a model trains to the same
  * bytes in this thread and in a worker.
@@ -36,6 +37,25 @@ const EPSILON = 1e-8;
 
 /** Images evaluated at once. */
 const EVALUATION_BATCH = 1000;
+
+/**
+ * The longest a training or evaluation loop runs before it lets the event loop turn, so that a stop
+ * signal's listener runs between batches rather than at the epoch's end.
+ */
+const TURN_EVERY_MS = 100;
+
+/**
+ * A function for a loop's batches that lets the event loop turn (a timer of 0 ms) where
+ * {@link TURN_EVERY_MS} have passed since it last did, and returns at once otherwise.
+ */
+function eventLoopTurns(): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < TURN_EVERY_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    last = performance.now();
+  };
+}
 
 /** What a model learns: the targets of a batch, and its loss against them. */
 interface Objective {
@@ -201,7 +221,9 @@ class TfjsModel {
     const rng = dropoutRng(this.job.seed, this.#epochs++);
     let total: tf.Tensor = tf.scalar(0);
     let steps = 0;
+    const turn = eventLoopTurns();
     for (let start = 0; start < order.length; start += batchSize) {
+      await turn();
       const indices = order.subarray(start, Math.min(start + batchSize, order.length));
       const { inputs, targets } = this.#batch(train, indices);
       const masks = this.#dropoutMasks(indices.length, rng);
@@ -231,7 +253,9 @@ class TfjsModel {
    */
   async evaluate(dataset: Dataset): Promise<number> {
     let total: tf.Tensor = tf.scalar(0);
+    const turn = eventLoopTurns();
     for (let start = 0; start < dataset.count; start += EVALUATION_BATCH) {
+      await turn();
       const end = Math.min(start + EVALUATION_BATCH, dataset.count);
       const indices = Int32Array.from({ length: end - start }, (_, i) => start + i);
       const { inputs, targets } = this.#batch(dataset, indices);

@@ -4,8 +4,9 @@
  * their losses, evaluates them, and hands each model's state out and takes it back (weights and Adam's
  * moments in PyTorch's layout, steps and epochs taken) for checkpoints and for training on elsewhere.
  *
- * Three engines implement it: tfjs in this thread (`tfjs.ts`), a pool of Deno Workers each running tfjs
- * on wasm (`workers.ts`), and the fused WebGPU engine (`fused.ts`); `engine.ts` chooses one. Whatever
+ * Four engines implement it: tfjs in this thread (`tfjs.ts`), aelab's WebAssembly kernels (`wasm.ts`), a
+ * pool of Deno Workers each running one of these two (`workers.ts`), and the fused WebGPU engine
+ * (`fused.ts`); `engine.ts` chooses one. Whatever
  * the engine, a model of seed s starts from the same weights and sees the same batches in the same
  * order.
  *

@@ -3,29 +3,41 @@
  * result per training in a folder: `<id>.json` (its settings and history) and `<id>.state.safetensors`
  * (its weights, Adam's moments, steps and epochs). A run trains, as one population on the chosen engine,
  * every training it owns (all, or a shard's share) that has not yet reached the epochs asked for — new
- * ones from their seed, finished ones on from their saved state — with a checkpoint after each epoch,
- * and writes each result atomically when its training ends. So an interrupted step resumes where it
+ * ones from their seed, finished ones on from their saved state — with a checkpoint of each training
+ * after each epoch (`<id>.checkpoint.safetensors`: found by the training's id whichever run made it, a
+ * shard or a whole run, resumed from, and removed once the training's result is written), and writes each
+ * result atomically when its training ends. So an interrupted step resumes where it
  * was, a step asked for more epochs trains on, and successive halving continues its survivors from their
  * own state.
  *
  * Processes share the folder (the shards of a step, on one machine or many over a network file system):
  * each holds a lock on every training it trains (`<id>.lock`, see `takeLock`), and skips, with a line,
- * one that a live process holds. The step's outputs are then made from every result there
- * ({@link gatherTrainings}), by whichever run writes them.
+ * one that a live process holds — or, a run that waits for others (a whole run), waits for its result,
+ * and takes it over and trains it if its holder dies. The step's outputs are then made from every result
+ * there ({@link gatherTrainings}), by whichever run writes them.
  *
  * Every kept result obeys the one resume rule (`checkpoint.ts`): other settings stop with one line that
  * names the setting and says `--fresh` starts over; more epochs than asked for are refused.
  *
  * @module
  */
-import { UsageError } from "../cli.ts";
+import { statfsSync } from "node:fs";
+import { counted, UsageError } from "../cli.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { describeHolder, type LockHolder, releaseLock, takeLock } from "../files/lock.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
-import { checkSameSettings, stateTensors, tensorsState, unreadableProgress } from "./checkpoint.ts";
+import {
+  checkSameSettings,
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
+  START_OVER,
+  stateTensors,
+  tensorsState,
+  unreadableProgress,
+} from "./checkpoint.ts";
 import { createTrainer, type EnginePlan } from "./engine.ts";
 import { fit } from "./fit.ts";
-import type { EpochRecord, FitResult, ModelState, TrainingJob } from "./trainer.ts";
+import type { EpochRecord, FitResult, ModelState, Trainer, TrainingJob } from "./trainer.ts";
 
 /** One training of a step. */
 export interface Training {
@@ -42,6 +54,11 @@ export interface TrainingRecord extends FitResult {
   settings: unknown;
   /** What trained its last epochs, e.g. `2 workers, tfjs wasm each`. */
   engine: string;
+  /**
+   * What decided its numbers (the trainer's `numerics`, e.g. `tfjs wasm`): trainings of other numerics
+   * differ in the last digits, so they are not merged together. None in records of earlier versions.
+   */
+  numerics?: string;
 }
 
 /** How {@link runTrainings} trains. */
@@ -64,6 +81,11 @@ export interface TrainingsOptions {
    * halving reads each rung's loss from its history).
    */
   pastEpochs?: "refuse" | "keep";
+  /**
+   * Wait for the results of the trainings this run owns that live processes hold, taking over and
+   * training any whose holder dies (a whole run), instead of leaving them to those processes.
+   */
+  wait?: boolean;
 }
 
 /** A training's id as its files name it: anything else is refused. */
@@ -74,8 +96,9 @@ const POLL_MS = 1000;
 
 /**
  * Trains those of `trainings` that this run owns and that have not reached `options.epochs`, except any
- * a live process holds (skipped with a line); returns every training's record in order — undefined for
- * one that is neither kept nor trained here.
+ * a live process holds (skipped with a line; with `options.wait`, waited for, and trained here once its
+ * holder dies); returns every training's record in order — undefined for one that is neither kept nor
+ * trained here.
  *
  * @example
  * ```ts ignore
@@ -94,19 +117,54 @@ export async function runTrainings(
   for (const [i, training] of trainings.entries()) {
     records.push(options.fresh && owned[i] ? undefined : await readRecord(training, folder, past));
   }
-  const held = (await holdTrainings(
-    trainings.filter((_, i) => owned[i] && !isDone(records[i], epochs)),
-    folder,
-  )).map((training) => trainings.indexOf(training));
+  let left = [...trainings.keys()].filter((i) => owned[i] && !isDone(records[i], epochs));
+  const said = new Set<string>();
+  while (true) {
+    const held = await holdTrainings(left, trainings, folder, said);
+    await trainHeld(held, trainings, records, options);
+    left = left.filter((i) => !held.includes(i));
+    if (left.length === 0 || !options.wait) return records;
+    // Other processes train these: wait for their results, taking over any whose holder dies.
+    sayWaiting(missingList(left.map((i) => trainings[i].id), trainings.length), said);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    for (const i of left) records[i] = await readRecord(trainings[i], folder, past);
+    left = left.filter((i) => !isDone(records[i], epochs));
+  }
+}
+
+/**
+ * Trains the trainings `held` (indices into `trainings`) that this process holds, on from their kept
+ * results or checkpoints in `records`, where it writes their new ones; releases them.
+ */
+async function trainHeld(
+  held: readonly number[],
+  trainings: readonly Training[],
+  records: (TrainingRecord | undefined)[],
+  options: TrainingsOptions,
+): Promise<void> {
+  const { folder, epochs } = options;
+  const past = options.pastEpochs === "keep" ? Infinity : epochs;
+  // The states of the trainings that resume from their checkpoints, by index.
+  const resumed = new Map<number, ModelState>();
   try {
-    // Once held, a training's result is read again: another process may have finished it meanwhile.
+    // Once held, a training's result is read again: another process may have finished it meanwhile;
+    // then its checkpoint, where one is ahead of its result.
     for (const i of held) {
-      if (options.fresh) await removeResult(folder, trainings[i].id);
+      const { id, settings } = trainings[i];
+      if (options.fresh) await removeResult(folder, id);
       else records[i] = await readRecord(trainings[i], folder, past);
+      const path = checkpointPath(folder, id);
+      const saved = await loadTrainingCheckpoint({ path, settings, fresh: options.fresh }, past);
+      if (saved && saved.epochs > (records[i]?.history.length ?? 0)) {
+        console.error(`${options.label}: resuming after epoch ${saved.epochs} from ${path}`);
+        records[i] = { id, settings, engine: "", ...saved.result };
+        resumed.set(i, saved.state);
+      } else await removeFile(path); // behind its result, or to start over
     }
-    // The trainings to train, grouped by the epochs they start from (one population each).
+    // The trainings to train, grouped by the epochs they start from (one population each); one resumed
+    // at the epochs asked for trains none, and writes its result.
     const groups = new Map<number, number[]>();
-    for (const i of held.filter((i) => !isDone(records[i], epochs))) {
+    for (const i of held.filter((i) => resumed.has(i) || !isDone(records[i], epochs))) {
       const start = records[i]?.history.length ?? 0;
       groups.set(start, [...groups.get(start) ?? [], i]);
     }
@@ -114,14 +172,32 @@ export async function runTrainings(
       const trained = await trainGroup(members.map((i) => trainings[i]), {
         ...options,
         from: members.map((i) => records[i]),
+        states: members.map((i) => resumed.get(i)),
         start,
       });
       members.forEach((i, k) => records[i] = trained[k]);
     }
-  } finally {
+  } catch (error) {
     for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
+    // A run that failed before any result leaves no empty folder behind.
+    await Deno.remove(folder).catch(() => {});
+    throw error;
   }
-  return records;
+  for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
+}
+
+/**
+ * The ids of those of `trainings` that this run owns (`owns`, as in {@link TrainingsOptions}) and whose
+ * record (`records`, as {@link runTrainings} returned them) is not done at `epochs`: those other live
+ * processes held, and this run skipped.
+ */
+export function unfinishedTrainings(
+  trainings: readonly Training[],
+  records: readonly (TrainingRecord | undefined)[],
+  epochs: number,
+  owns: (index: number) => boolean = () => true,
+): string[] {
+  return trainings.filter((_, i) => owns(i) && !isDone(records[i], epochs)).map(({ id }) => id);
 }
 
 /** How {@link gatherTrainings} reads the results. */
@@ -134,12 +210,22 @@ export interface GatherOptions {
   pastEpochs?: "refuse" | "keep";
   /** Wait for the results not there yet (other processes train them), instead of stopping. */
   wait: boolean;
+  /**
+   * Whether the run is a merge, which trains nothing: what it cannot use is redone by rerunning the
+   * shard that trains it, not by `--fresh` (which a merge refuses).
+   */
+  merge?: boolean;
 }
+
+/** What a merge advises for a kept result it cannot read. */
+const RERUN_SHARD = "rerun the shard that trains it with --fresh, then merge again";
 
 /**
  * Every training's record at `options.epochs` (or diverged before), read from the folder, each checked
- * by the resume rule. Where some are missing, it stops with one line listing them — or, with `wait`,
- * says once which it waits for and reads again each second until they are all there.
+ * by the resume rule, its state read whole, and all of the same numerics — so that a run that writes
+ * the step's outputs from them has read and checked every input before it writes anything. Where some
+ * are missing, it stops with one line listing them — or, with `wait`, says once which it waits for and
+ * reads again each second until they are all there.
  *
  * @example
  * ```ts ignore
@@ -152,23 +238,51 @@ export async function gatherTrainings(
 ): Promise<TrainingRecord[]> {
   const { folder, epochs } = options;
   const past = options.pastEpochs === "keep" ? Infinity : epochs;
-  let waitingFor = "";
+  const remedy = options.merge ? RERUN_SHARD : START_OVER;
+  const said = new Set<string>();
   while (true) {
     const records: (TrainingRecord | undefined)[] = [];
-    for (const training of trainings) records.push(await readRecord(training, folder, past));
+    for (const training of trainings) {
+      records.push(await readRecord(training, folder, past, remedy));
+    }
     const missing = trainings.filter((_, i) => !isDone(records[i], epochs)).map(({ id }) => id);
-    if (missing.length === 0) return records as TrainingRecord[];
-    const list = `${missing.length} of ${trainings.length} trainings (${missing.join(", ")})`;
+    if (missing.length === 0) {
+      checkSameNumerics(records as TrainingRecord[], folder);
+      for (const record of records as TrainingRecord[]) {
+        if (!record.diverged) await readTrainingState(folder, record.id, remedy);
+      }
+      return records as TrainingRecord[];
+    }
+    const list = missingList(missing, trainings.length);
     if (!options.wait) {
       throw new Error(
-        `${list} have no result at ${epochs} epochs in ${folder}: run the shards that train ` +
+        `${list} have no result at ${
+          counted(epochs, "epoch")
+        } in ${folder}: run the shards that train ` +
           "them, then merge again",
       );
     }
-    if (list !== waitingFor) console.error(`waiting for ${list}, trained by other processes`);
-    waitingFor = list;
+    sayWaiting(list, said);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/**
+ * Throws a {@link UsageError} naming each side where `records` were trained on other numerics (shards
+ * run with other `--engine` or `--backend`): their losses differ in the last digits from one process's.
+ */
+function checkSameNumerics(records: readonly TrainingRecord[], folder: string): void {
+  const byNumerics = new Map<string, string[]>();
+  for (const { id, numerics } of records) {
+    if (numerics !== undefined) byNumerics.set(numerics, [...byNumerics.get(numerics) ?? [], id]);
+  }
+  if (byNumerics.size <= 1) return;
+  const sides = [...byNumerics].map(([numerics, ids]) => `${ids.join(", ")} by ${numerics}`);
+  throw new UsageError(
+    `the trainings in ${folder} were trained on different engines (${sides.join("; ")}), whose ` +
+      "numbers differ in the last digits: rerun the shards of one side with --fresh and the other " +
+      "side's --engine and --backend, then merge again",
+  );
 }
 
 /**
@@ -190,7 +304,11 @@ export function lossHistory(
  * The state a training saved (weights, Adam's moments, steps, epochs), for its model or to train on; one
  * that cannot be read is an error that names the file and says that `--fresh` starts over.
  */
-export async function readTrainingState(folder: string, id: string): Promise<ModelState> {
+export async function readTrainingState(
+  folder: string,
+  id: string,
+  remedy = START_OVER,
+): Promise<ModelState> {
   const path = statePath(folder, id);
   try {
     const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
@@ -200,7 +318,7 @@ export async function readTrainingState(folder: string, id: string): Promise<Mod
     }
     return { ...tensorsState(tensors), steps, epochs };
   } catch (error) {
-    throw unreadableProgress(path, path, error);
+    throw unreadableProgress(path, path, error, remedy);
   }
 }
 
@@ -209,26 +327,35 @@ function isDone(record: TrainingRecord | undefined, epochs: number): boolean {
   return record !== undefined && (record.diverged || record.history.length >= epochs);
 }
 
-/** The kept record of `training` in `folder`, checked by the resume rule (at most `epochs`). */
+/**
+ * The kept record of `training` in `folder`, checked by the resume rule (at most `epochs`); what cannot
+ * be used is an error that says what to do (`remedy`).
+ */
 async function readRecord(
   { id, settings }: Training,
   folder: string,
   epochs: number,
+  remedy = START_OVER,
 ): Promise<TrainingRecord | undefined> {
   if (!ID.test(id)) throw new RangeError(`a training's id must be a file name, got "${id}"`);
   const path = recordPath(folder, id);
   const record = await readJsonIfExists<TrainingRecord>(path).catch((error) => {
-    throw unreadableProgress(path, path, error);
+    throw unreadableProgress(path, path, error, remedy);
   });
   if (record && !Array.isArray(record.history)) {
-    throw unreadableProgress(path, path, new Error("no history"));
+    throw unreadableProgress(path, path, new Error("no history"), remedy);
   }
   if (record) {
-    checkSameSettings(record.settings, settings, path);
+    checkSameSettings(
+      record.settings,
+      settings,
+      path,
+      remedy === START_OVER ? undefined : "merge with the flags its shards were given",
+    );
     if (record.history.length > epochs) {
       throw new UsageError(
         `${path} has trained ${record.history.length} epochs, past the ${epochs} asked for; ask ` +
-          "for more epochs, or pass --fresh to start over",
+          `for more epochs, or ${remedy}`,
       );
     }
   }
@@ -236,63 +363,105 @@ async function readRecord(
 }
 
 /**
- * Takes the lock of each of `trainings` in `folder`; returns those this process now holds, and says in
- * one line per holder which ones live processes hold (and this run skips).
+ * Takes the lock of each of `trainings` of `indices` in `folder`; returns the indices of those this
+ * process now holds, and says in one line per holder which ones live processes hold (and this run
+ * skips), unless `said` already has that line.
  */
-async function holdTrainings(trainings: readonly Training[], folder: string): Promise<Training[]> {
-  const held: Training[] = [];
+async function holdTrainings(
+  indices: readonly number[],
+  trainings: readonly Training[],
+  folder: string,
+  said: Set<string>,
+): Promise<number[]> {
+  const held: number[] = [];
   const skipped = new Map<string, { holder: LockHolder; ids: string[] }>();
-  for (const training of trainings) {
-    const holder = await takeLock(lockPath(folder, training.id));
-    if (!holder) held.push(training);
+  for (const i of indices) {
+    const { id } = trainings[i];
+    const holder = await takeLock(lockPath(folder, id));
+    if (!holder) held.push(i);
     else {
-      const key = JSON.stringify(holder);
-      skipped.set(key, { holder, ids: [...skipped.get(key)?.ids ?? [], training.id] });
+      // One process holds each of its trainings' locks since another moment: it is one holder.
+      const key = `${holder.pid}@${holder.host}`;
+      skipped.set(key, { holder, ids: [...skipped.get(key)?.ids ?? [], id] });
     }
   }
   for (const { holder, ids } of skipped.values()) {
-    console.error(`skipping ${ids.join(", ")}: held by ${describeHolder(holder)}`);
+    say(`skipping ${ids.join(", ")}: held by ${describeHolder(holder)}`, said);
   }
   return held;
 }
 
-/** Removes a training's kept result (its record and state), to train it from its seed. */
+/** `2 of 5 trainings (d-002, d-004)`: the trainings of `ids` among `count`. */
+function missingList(ids: readonly string[], count: number): string {
+  return `${ids.length} of ${count} trainings (${ids.join(", ")})`;
+}
+
+/** Says that this run waits for the trainings of `list` ({@link missingList}), unless `said` has it. */
+function sayWaiting(list: string, said: Set<string>): void {
+  say(`waiting for ${list}, trained by other processes`, said);
+}
+
+/** Says `line` (on stderr) unless `said` has it; adds it there. */
+function say(line: string, said: Set<string>): void {
+  if (!said.has(line)) console.error(line);
+  said.add(line);
+}
+
+/** Removes a training's kept result (its record, state and checkpoint), to train it from its seed. */
 async function removeResult(folder: string, id: string): Promise<void> {
-  for (const path of [recordPath(folder, id), statePath(folder, id)]) {
-    await Deno.remove(path).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+  for (const path of [recordPath(folder, id), statePath(folder, id), checkpointPath(folder, id)]) {
+    await removeFile(path);
   }
 }
 
+/** Removes the file at `path`, if there is one. */
+async function removeFile(path: string): Promise<void> {
+  await Deno.remove(path).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}
+
 /**
- * Trains `members` together from epoch `start` (from their saved states where they have any) to the
- * epochs asked for, with a checkpoint of the population after each epoch; writes and returns their
- * records.
+ * Trains `members` together from epoch `start` (from their checkpoints' `states`, else their saved
+ * states where they have any) to the epochs asked for, with a checkpoint of each after each epoch;
+ * writes and returns their records, and removes their checkpoints.
  */
 async function trainGroup(
   members: readonly Training[],
-  options: TrainingsOptions & { from: (TrainingRecord | undefined)[]; start: number },
+  options: TrainingsOptions & {
+    from: (TrainingRecord | undefined)[];
+    states: (ModelState | undefined)[];
+    start: number;
+  },
 ): Promise<TrainingRecord[]> {
   const { folder, epochs, label } = options;
   const trainer = await createTrainer(options.engine, members.map(({ job }) => job), options);
   try {
     for (const [k, member] of members.entries()) {
-      if (!options.from[k]) continue;
-      const state = await readTrainingState(folder, member.id);
+      const path = options.states[k]
+        ? checkpointPath(folder, member.id)
+        : statePath(folder, member.id);
+      const state = options.states[k] ??
+        (options.from[k] ? await readTrainingState(folder, member.id) : undefined);
+      if (!state) continue;
       await trainer.setState(k, state).catch((error) => {
-        throw unreadableProgress(statePath(folder, member.id), statePath(folder, member.id), error);
+        throw unreadableProgress(path, path, error);
       });
     }
-    const checkpoint = await checkpointPath(folder, members.map(({ id }) => id));
+    await checkFreeSpace(folder, trainer, members.length);
     const results = await fit(trainer, {
       epochs,
       label: members.length === 1 ? `${label} ${members[0].job.name}` : label,
       from: options.from.map((record) => record ?? { history: [], diverged: false }),
-      checkpoint: {
-        path: checkpoint,
-        settings: { trainings: members.map(({ id, settings }) => ({ id, settings })) },
-        fresh: options.fresh,
+      afterEpoch: async (epoch, results) => {
+        for (const [k, { id, settings }] of members.entries()) {
+          const state = await trainer.getState(k);
+          await saveTrainingCheckpoint(checkpointPath(folder, id), settings, {
+            state,
+            result: results[k],
+            epochs: epoch,
+          });
+        }
       },
     });
     const records = [];
@@ -301,17 +470,52 @@ async function trainGroup(
         id: member.id,
         settings: member.settings,
         engine: trainer.description,
+        numerics: trainer.numerics,
         ...results[k],
       };
       // A diverged training keeps its record (it says so) but no state to train on or use.
       if (!record.diverged) await writeState(folder, member.id, await trainer.getState(k));
       await writeJsonAtomic(recordPath(folder, member.id), record);
+      await removeFile(checkpointPath(folder, member.id));
       records.push(record);
     }
-    await Deno.remove(checkpoint).catch(() => {});
     return records;
   } finally {
     await trainer.dispose();
+  }
+}
+
+/**
+ * Throws an error naming `folder` unless its disk has room for what training the `count` models of
+ * `trainer` writes there: a checkpoint of each after every epoch, written beside the one it replaces,
+ * then its result — twice their states' bytes. So that a full disk stops a run before its first epoch,
+ * not when the epoch's checkpoint is written.
+ */
+async function checkFreeSpace(folder: string, trainer: Trainer, count: number): Promise<void> {
+  let bytes = 0;
+  for (let k = 0; k < count; k++) {
+    const { weights, moments } = await trainer.getState(k);
+    for (const part of [weights, moments.first, moments.second]) {
+      for (const data of Object.values(part)) bytes += data.byteLength;
+    }
+  }
+  const needed = 2 * bytes;
+  let free;
+  try {
+    const { bavail, bsize } = statfsSync(folder);
+    free = bavail * bsize;
+  } catch {
+    return; // a file system that does not say: the writes will tell
+  }
+  if (free < needed) {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    throw new Error(
+      `${folder}: ${mb(free)} free on its disk, and ${counted(count, "training")} need about ` +
+        `${
+          mb(needed)
+        } there for their checkpoints and results; free some space, or pass --out on ` +
+        "another disk",
+    );
   }
 }
 
@@ -334,21 +538,15 @@ function lockPath(folder: string, id: string): string {
 }
 
 /**
- * The checkpoint that a population of the trainings `ids` keeps in `folder` while it trains, named after
- * its members: `checkpoint-<hash>.safetensors` (so the populations of a step's shards keep theirs apart).
+ * The checkpoint a training keeps in `folder` while it trains, named after its id whichever run trains
+ * it: `<id>.checkpoint.safetensors`.
  *
  * @example
  * ```ts
  * import { checkpointPath } from "./trainings.ts";
- * console.log(await checkpointPath("trainings", ["d-002", "d-005"])); // trainings/checkpoint-….safetensors
+ * console.log(checkpointPath("trainings", "d-002")); // trainings/d-002.checkpoint.safetensors
  * ```
  */
-export async function checkpointPath(folder: string, ids: readonly string[]): Promise<string> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ids.join(",")));
-  const hex = Array.from(
-    new Uint8Array(hash).subarray(0, 6),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
-  return `${folder}/checkpoint-${hex}.safetensors`;
+export function checkpointPath(folder: string, id: string): string {
+  return `${folder}/${id}.checkpoint.safetensors`;
 }

@@ -41,6 +41,9 @@ export function wasmRefusal(job: TrainingJob): string | undefined {
   return undefined;
 }
 
+/** The numerics of aelab's wasm engine, wherever it runs (see `Trainer.numerics`). */
+export const WASM_NUMERICS = "wasm";
+
 /** Steps taken and epochs trained by one model. */
 interface Progress {
   steps: number;
@@ -73,7 +76,7 @@ export class WasmTrainer implements Trainer {
   readonly jobs: readonly TrainingJob[];
   readonly batchSize: number;
   readonly description: string;
-  readonly numerics = "wasm";
+  readonly numerics = WASM_NUMERICS;
   readonly #population: WasmPopulation;
   readonly #progress: Progress[];
   /** Each model's units per dropout layer, in forward order (empty without dropout). */

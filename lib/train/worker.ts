@@ -1,13 +1,17 @@
 /**
- * One worker of the pool (`workers.ts`): sets up tfjs on the backend it is told (wasm, single-threaded,
- * in this worker's own thread), builds a {@link TfjsTrainer} of the models it holds on the datasets it was
- * handed (shared memory, not copies), and answers the pool's requests — train an epoch, evaluate, get or
- * set a model's state — one at a time, each with its request number.
+ * One worker of the pool (`workers.ts`): builds the trainer it is told — a {@link TfjsTrainer} on the
+ * backend it names (wasm, single-threaded, in this worker's own thread) or a {@link WasmTrainer} on
+ * aelab's kernels — of the models it holds on the datasets it was handed (shared memory, not copies), and
+ * answers the pool's requests — train a whole epoch, evaluate, get or set a model's state — one at a
+ * time, each with its request number.
  *
  * @module
  */
 import { setupBackend } from "../tfjs.ts";
+import { loadKernels } from "../wasm/kernels.ts";
 import { TfjsTrainer } from "./tfjs.ts";
+import type { Trainer } from "./trainer.ts";
+import { WasmTrainer } from "./wasm.ts";
 import type { PoolReply, PoolRequest } from "./workers.ts";
 
 /** How often the worker reports progress within an epoch, in milliseconds. */
@@ -18,7 +22,7 @@ const scope = self as unknown as {
   onmessage: ((event: MessageEvent<PoolRequest>) => void) | null;
 };
 
-let trainer: TfjsTrainer | undefined;
+let trainer: Trainer | undefined;
 let queue: Promise<void> = Promise.resolve();
 
 scope.onmessage = ({ data: request }) => {
@@ -45,8 +49,7 @@ async function answer(request: PoolRequest): Promise<void> {
   const { id } = request;
   try {
     if (request.type === "init") {
-      await setupBackend(request.backend, { quiet: true });
-      trainer = new TfjsTrainer(request.jobs, request);
+      trainer = await createTrainer(request);
       scope.postMessage({ id, type: "done" });
       return;
     }
@@ -79,4 +82,16 @@ async function answer(request: PoolRequest): Promise<void> {
   } catch (error) {
     scope.postMessage({ id, type: "failed", message: (error as Error).message });
   }
+}
+
+/** The trainer an `init` request asks for. */
+async function createTrainer(request: PoolRequest & { type: "init" }): Promise<Trainer> {
+  if (request.trainer.engine === "tfjs") {
+    await setupBackend(request.trainer.backend, { quiet: true });
+    const { batchSize, trainer: { backend } } = request;
+    return new TfjsTrainer(request.jobs, { batchSize, backend });
+  }
+  const kernels = await loadKernels();
+  if (typeof kernels === "string") throw new Error(kernels);
+  return new WasmTrainer(kernels, request.jobs, request);
 }

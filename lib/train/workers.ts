@@ -1,9 +1,10 @@
 /**
  * The worker-pool engine: a population spread over Deno Workers, one per core, each running tfjs on wasm
- * (single-threaded) in its own thread with the models it holds (model i goes to worker i mod W). The
- * training images and their labels go to every worker once, as shared memory, never as a copy per
- * worker, model or batch; each worker trains with the same code as the tfjs engine in this thread
- * (`TfjsTrainer`), so a model ends byte-identical wherever it trains.
+ * (single-threaded) or aelab's own WebAssembly kernels in its own thread with the models it holds (model
+ * i goes to worker i mod W). The training images and their labels go to every worker once, as shared
+ * memory, never as a copy per worker, model or batch; each worker trains with the same code as the
+ * engine in this thread (`TfjsTrainer`, `WasmTrainer`), a whole epoch per request, so a model ends
+ * byte-identical wherever it trains.
  *
  * A worker that fails — its wasm throws, or an error nothing catches ends it — stops the pool: every
  * request then rejects with one line that names the worker and the models it held.
@@ -11,6 +12,7 @@
  * @module
  */
 import type { BackendChoice } from "../tfjs.ts";
+import { loadKernels } from "../wasm/kernels.ts";
 import {
   type Dataset,
   type EpochOptions,
@@ -21,10 +23,14 @@ import {
   type TrainingJob,
 } from "./trainer.ts";
 import type { Pixels } from "../data/batches.ts";
+import { WASM_NUMERICS } from "./wasm.ts";
+
+/** What every worker of a pool trains with: tfjs on a backend, or aelab's WebAssembly kernels. */
+export type WorkerEngine = { engine: "tfjs"; backend: BackendChoice } | { engine: "wasm" };
 
 /** What the pool asks a worker. */
 type PoolCall =
-  | { type: "init"; backend: BackendChoice; batchSize: number; jobs: TrainingJob[] }
+  | { type: "init"; trainer: WorkerEngine; batchSize: number; jobs: TrainingJob[] }
   | { type: "train"; active: boolean[]; steps?: number }
   | { type: "evaluate"; split: Split; active: boolean[] }
   | { type: "getState"; index: number }
@@ -60,8 +66,8 @@ interface Pending {
 export interface WorkerPoolOptions {
   /** Samples per training step. */
   batchSize: number;
-  /** The tfjs backend of every worker. */
-  backend: BackendChoice;
+  /** What every worker trains with. */
+  trainer: WorkerEngine;
   /** How many workers to start (fewer when there are fewer models). */
   workers: number;
   /**
@@ -89,7 +95,11 @@ const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
  *   seed,
  *   train: { inputs: images, count: 64 },
  * });
- * const pool = await WorkerPool.create([job(1), job(2)], { batchSize: 32, backend: "wasm", workers: 2 });
+ * const pool = await WorkerPool.create([job(1), job(2)], {
+ *   batchSize: 32,
+ *   trainer: { engine: "wasm" },
+ *   workers: 2,
+ * });
  * console.log((await pool.trainEpoch()).length); // 2
  * await pool.dispose();
  * ```
@@ -105,24 +115,26 @@ export class WorkerPool implements Trainer {
 
   private constructor(
     jobs: readonly TrainingJob[],
-    options: { batchSize: number; backend: BackendChoice; workers: PoolWorker[] },
+    options: { batchSize: number; computes: string; numerics: string; workers: PoolWorker[] },
   ) {
     this.jobs = jobs;
     this.batchSize = options.batchSize;
     const count = options.workers.length;
-    this.description = `${count} worker${count === 1 ? "" : "s"}, tfjs ${options.backend} each`;
-    this.numerics = `tfjs ${options.backend}`;
+    this.description = `${count} worker${count === 1 ? "" : "s"}, ${options.computes} each`;
+    this.numerics = options.numerics;
     this.#workers = options.workers;
   }
 
   /**
    * Starts `workers` workers (fewer when there are fewer models), hands each its models and the datasets
-   * as shared memory, and waits until each has set up `backend` and built its models.
+   * as shared memory, and waits until each has set up its engine and built its models.
    */
   static async create(
     jobs: readonly TrainingJob[],
     options: WorkerPoolOptions,
   ): Promise<WorkerPool> {
+    const { trainer } = options;
+    const { computes, numerics } = await describeEngine(trainer);
     const count = Math.max(1, Math.min(options.workers, jobs.length));
     const shared = sharedJobs(jobs);
     const workers: PoolWorker[] = Array.from({ length: count }, (_, w) => ({
@@ -131,13 +143,13 @@ export class WorkerPool implements Trainer {
       pending: new Map(),
     }));
     jobs.forEach((_, i) => workers[i % count].models.push(i));
-    const pool = new WorkerPool(jobs, { ...options, workers });
+    const pool = new WorkerPool(jobs, { ...options, computes, numerics, workers });
     workers.forEach((entry, w) => pool.#listen(entry, w));
     try {
       await Promise.all(workers.map((entry) =>
         pool.#request(entry, {
           type: "init",
-          backend: options.backend,
+          trainer,
           batchSize: options.batchSize,
           jobs: entry.models.map((i) => shared[i]),
         })
@@ -261,6 +273,18 @@ export class WorkerPool implements Trainer {
       entry.worker.terminate();
     }
   }
+}
+
+/** What a worker running `trainer` computes with, for the log, and its numerics (see `Trainer`). */
+async function describeEngine(
+  trainer: WorkerEngine,
+): Promise<{ computes: string; numerics: string }> {
+  if (trainer.engine === "tfjs") {
+    return { computes: `tfjs ${trainer.backend}`, numerics: `tfjs ${trainer.backend}` };
+  }
+  const kernels = await loadKernels();
+  if (typeof kernels === "string") throw new Error(kernels);
+  return { computes: `aelab wasm (${kernels.name})`, numerics: WASM_NUMERICS };
 }
 
 /**

@@ -36,6 +36,11 @@ export const BUFFERS = {
   rowLoss: "rowLoss",
   /** Per model, the sum of the row losses of the current pass. */
   lossSum: "lossSum",
+  /**
+   * The partial sums of the weight- and bias-gradient reductions: each layer's {@link PartialSlot},
+   * summed into {@link BUFFERS.grads} at the end of the backward pass.
+   */
+  partials: "partials",
 } as const;
 
 /** Where a kernel reads each sample's values. */
@@ -53,6 +58,34 @@ export function activationBuffer(layerName: string): string {
 /** The buffer of the loss gradient with respect to a layer's pre-activation output. */
 export function gradientBuffer(layerName: string): string {
   return `${layerName}.grad`;
+}
+
+/**
+ * Where a layer's gradient reduction keeps its partial sums in {@link BUFFERS.partials}: a region of
+ * `[models][slices][outputs]` floats from `offset`, one sum per slice of the reduced terms for each of the
+ * layer's `outputs` gradient values — its weight's, then its bias's, in the order of the parameters.
+ */
+export interface PartialSlot {
+  /** Index of the region's first float in the buffer. */
+  offset: number;
+  /** Slices the reduced terms are split into, each summed by workgroups of its own. */
+  slices: number;
+  /** Gradient values of the layer: its weight's and its bias's elements. */
+  outputs: number;
+}
+
+/**
+ * Adds `store_partial(m, slice, o, value)`, which stores model `m`'s sum over `slice` of gradient value
+ * `o` of the layer (its weight's elements, then its bias's) in the layer's `slot`.
+ */
+export function partialWriter(k: KernelBuilder, slot: PartialSlot): void {
+  const partials = k.use(BUFFERS.partials, "f32", "read_write");
+  k.helper(
+    "store_partial",
+    `fn store_partial(m: u32, slice: u32, o: u32, value: f32) {
+  ${partials}[${slot.offset}u + (m * ${slot.slices}u + slice) * ${slot.outputs}u + o] = value;
+}`,
+  );
 }
 
 /** The state buffer's WGSL name, declared read-only. */

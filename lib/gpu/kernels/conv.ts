@@ -6,8 +6,9 @@
  * `[out, in, k, k]` for Conv2d, `[in, out, k, k]` for ConvTranspose2d). So two gathers cover all data
  * movement — {@link convGather} `toCoarse` is Conv2d's forward and ConvTranspose2d's input gradient, `toFine`
  * is ConvTranspose2d's forward and Conv2d's input gradient — and one reduction, {@link convWeightGradient},
- * gives either kind's weight and bias gradients without atomics: one workgroup per (coarse channel, fine
- * channel) pair sums the nine taps over the batch and the map, then reduces in workgroup memory.
+ * gives either kind's weight and bias gradients without atomics: workgroups per (coarse channel, fine
+ * channel) pair and slice of the batch and the map sum the nine taps over their slice, reduce in
+ * workgroup memory and leave one partial sum per slice, which a second pass adds up.
  *
  * Each kernel is one WGSL text whose sizes are `const`s filled from the layer's geometry; its loops run
  * over those constants only, so that the shader compiler unrolls them and the private accumulators are
@@ -24,7 +25,15 @@ import {
   MAIN_PARAMETERS,
 } from "../kernel.ts";
 import type { LayerGeometry } from "../layout.ts";
-import { BUFFERS, type Epilogue, epilogueFunction, type Source, sourceReader } from "./common.ts";
+import {
+  BUFFERS,
+  type Epilogue,
+  epilogueFunction,
+  type PartialSlot,
+  partialWriter,
+  type Source,
+  sourceReader,
+} from "./common.ts";
 
 /** A convolution seen as a relation between a fine map and a coarse map. */
 export interface ConvGeometry {
@@ -225,53 +234,68 @@ fn gather(m: u32, cell: Cell, row: u32) {
 export interface ConvGradientSpec {
   label: string;
   geometry: ConvGeometry;
-  weightOffset: number;
-  biasOffset: number;
   /** The fine map (Conv2d: the input; ConvTranspose2d: the output gradient). */
   fine: Source;
   /** The coarse map (Conv2d: the output gradient; ConvTranspose2d: the input). */
   coarse: Source;
   /** Which map is the output gradient, whose sum per channel is the bias gradient. */
   biasFrom: "fine" | "coarse";
+  /** Where the slices' partial sums go, sliced as {@link convReduction} says. */
+  partials: PartialSlot;
   /** Coarse channels per job (a divisor of their number); by default the kernel chooses. */
   block?: number;
 }
 
 const REDUCE_WORKGROUP = 256;
-/** Terms each lane of a weight-gradient reduction sums at least (where the workgroup allows). */
-const TERMS_PER_LANE = 64;
-/** Workgroups (all models together) a weight-gradient kernel keeps, where it can, when it blocks channels. */
-const MIN_REDUCTION_GROUPS = 128;
+/** Terms each lane of a weight-gradient slice sums (more where a job has fewer terms than lanes). */
+const TERMS_PER_LANE = 4;
+/** Workgroups (all models and slices together) that fill a large GPU: blocking channels keeps as many. */
+const FILL_GROUPS = 1024;
 
 /**
- * Weight and bias gradients of a convolution, written (not accumulated) into {@link BUFFERS.grads}: for
- * weight [cc][fc][ky][kx] the sum over batch rows and coarse positions of coarse[cc] · fine[fc] at the tap,
- * for each bias the sum of the output gradient over its channel.
+ * How a convolution's weight-gradient reduction over `batch` rows and the coarse map's positions is
+ * split: `lanes` per job, a power of two up to 256, so that a lane sums {@link TERMS_PER_LANE} terms of
+ * a slice, and as many `slices` as that takes — sized from the batch and the layer alone, so that a model
+ * gets the same sums in any population.
+ */
+export function convReduction(batch: number, g: ConvGeometry): { lanes: number; slices: number } {
+  const terms = batch * g.coarseSide * g.coarseSide;
+  const lanes = Math.min(
+    REDUCE_WORKGROUP,
+    2 ** Math.max(0, Math.ceil(Math.log2(terms / TERMS_PER_LANE))),
+  );
+  return { lanes, slices: Math.ceil(terms / (lanes * TERMS_PER_LANE)) };
+}
+
+/**
+ * The first pass of a convolution's weight and bias gradients: partial sums, per slice of the batch rows
+ * and coarse positions, of weight [cc][fc][ky][kx] — coarse[cc] · fine[fc] at the tap — and of each bias
+ * — the output gradient over its channel — written to the layer's {@link PartialSlot}; the
+ * gradient-sum kernel adds the slices up. No atomics: every sum has one writer.
  *
  * A job is a block of up to 4 coarse channels with one fine channel — their nine taps each, every fine
  * value loaded once for the block — or one bias. The block is as large as leaves the kernel
- * {@link MIN_REDUCTION_GROUPS} workgroups, so that a single model's kernel still spreads over a GPU.
- * Each workgroup runs 256 / S jobs with S lanes each — S a power of two chosen so that a lane of a
- * channel job sums about {@link TERMS_PER_LANE} terms or more (a bias job's lanes sum more where its
- * map is the fine one) — and reduces the lanes in workgroup memory, a coarse channel of the block at a
- * time.
+ * {@link FILL_GROUPS} workgroups, so that a single model's kernel still spreads over a GPU. A workgroup
+ * takes one slice of 256 / S jobs with S lanes each ({@link convReduction}); a lane sums every S-th term
+ * of its slice (a bias job's lanes sum more where its map is the fine one), and the lanes reduce in
+ * workgroup memory, a coarse channel of the block at a time.
  */
 export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   const g = spec.geometry;
   const [biasChannels, biasSide] = spec.biasFrom === "fine"
     ? [g.fineChannels, g.fineSide]
     : [g.coarseChannels, g.coarseSide];
-  const terms = dims.batch * g.coarseSide * g.coarseSide;
-  const lanes = Math.min(
-    REDUCE_WORKGROUP,
-    2 ** Math.max(0, Math.ceil(Math.log2(terms / TERMS_PER_LANE))),
-  );
+  const { lanes } = convReduction(dims.batch, g);
+  const { slices } = spec.partials;
+  if (spec.partials.outputs !== 9 * g.coarseChannels * g.fineChannels + biasChannels) {
+    throw new RangeError(`${spec.label}: its partial sums hold ${spec.partials.outputs} values`);
+  }
   const jobsPerGroup = REDUCE_WORKGROUP / lanes;
   const groups = (block: number) =>
     Math.ceil(((g.coarseChannels / block) * g.fineChannels + biasChannels) / jobsPerGroup);
   const block = spec.block ??
     [4, 2].find((size) =>
-      g.coarseChannels % size === 0 && groups(size) * dims.models >= MIN_REDUCTION_GROUPS
+      g.coarseChannels % size === 0 && groups(size) * slices * dims.models >= FILL_GROUPS
     ) ?? 1;
   if (!Number.isInteger(block) || block < 1 || g.coarseChannels % block !== 0) {
     throw new RangeError(`${spec.label}: a block of ${block} does not divide ${g.coarseChannels}`);
@@ -280,15 +304,15 @@ export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   sourceReader(k, "fine", spec.fine);
   sourceReader(k, "coarse", spec.coarse);
   sourceReader(k, "gradient", spec.biasFrom === "fine" ? spec.fine : spec.coarse);
-  const grads = k.use(BUFFERS.grads, "f32", "read_write");
+  partialWriter(k, spec.partials);
   const main = `
 const FINE_CHANNELS = ${g.fineChannels}u;
 const FINE_SIDE = ${g.fineSide};
 const COARSE_SIDE = ${g.coarseSide}u;
 const COARSE_AREA = COARSE_SIDE * COARSE_SIDE;
 const PADDING = ${g.padding};
-const WEIGHT = ${spec.weightOffset}u;
-const BIAS = ${spec.biasOffset}u;
+// The weight's elements, which come before the biases among the layer's gradient values.
+const WEIGHTS = ${9 * g.coarseChannels * g.fineChannels}u;
 // The output gradient's channels and their area, for the bias.
 const BIAS_CHANNELS = ${biasChannels}u;
 const BIAS_AREA = ${biasSide * biasSide}u;
@@ -297,12 +321,19 @@ const BLOCK = ${block}u;
 const PAIR_JOBS = ${(g.coarseChannels / block) * g.fineChannels}u;
 const LANES = ${lanes}u;
 const WORKGROUP = ${REDUCE_WORKGROUP}u;
+// The terms of a pair job and of a bias job, and how many of them one slice holds.
+const SLICES = ${slices}u;
+const PAIR_TERMS = BATCH * COARSE_AREA;
+const PAIR_SLICE = (PAIR_TERMS + SLICES - 1u) / SLICES;
+const BIAS_TERMS = BATCH * BIAS_AREA;
+const BIAS_SLICE = (BIAS_TERMS + SLICES - 1u) / SLICES;
 
 var<workgroup> partial: array<f32, 9u * WORKGROUP>;
 
 @compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let m = wg.z;
+  let slice = wg.y;
   let job = wg.x * (WORKGROUP / LANES) + li / LANES;
   let lane = li % LANES;
   let cc = job / FINE_CHANNELS * BLOCK;
@@ -311,7 +342,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   var acc: array<f32, 9u * BLOCK>;
   if (job < PAIR_JOBS) {
     let plane = fc * u32(FINE_SIDE * FINE_SIDE);
-    for (var n = lane; n < BATCH * COARSE_AREA; n += LANES) {
+    let end = min(PAIR_TERMS, (slice + 1u) * PAIR_SLICE);
+    for (var n = slice * PAIR_SLICE + lane; n < end; n += LANES) {
       let b = n / COARSE_AREA;
       let s = n % COARSE_AREA;
       let coarse = coarse_row(m, b);
@@ -337,11 +369,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
     }
   } else if (job < PAIR_JOBS + BIAS_CHANNELS) {
     let channel = job - PAIR_JOBS;
-    for (var n = lane; n < BATCH * BIAS_AREA; n += LANES) {
+    let end = min(BIAS_TERMS, (slice + 1u) * BIAS_SLICE);
+    for (var n = slice * BIAS_SLICE + lane; n < end; n += LANES) {
       acc[0] += gradient_at(gradient_row(m, n / BIAS_AREA), channel * BIAS_AREA + n % BIAS_AREA);
     }
   }
-  // One coarse channel of the block at a time: its nine sums through workgroup memory, then to grads.
+  // One coarse channel of the block at a time: its nine sums through workgroup memory, then stored.
   for (var j = 0u; j < BLOCK; j++) {
     for (var t = 0u; t < 9u; t++) { partial[t * WORKGROUP + li] = acc[j * 9u + t]; }
     workgroupBarrier();
@@ -355,10 +388,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
     }
     if (lane == 0u) {
       if (job < PAIR_JOBS) {
-        let weight = m * PARAMS + WEIGHT + ((cc + j) * FINE_CHANNELS + fc) * 9u;
-        for (var t = 0u; t < 9u; t++) { ${grads}[weight + t] = partial[t * WORKGROUP + li]; }
+        let weight = ((cc + j) * FINE_CHANNELS + fc) * 9u;
+        for (var t = 0u; t < 9u; t++) {
+          store_partial(m, slice, weight + t, partial[t * WORKGROUP + li]);
+        }
       } else if (j == 0u && job < PAIR_JOBS + BIAS_CHANNELS) {
-        ${grads}[m * PARAMS + BIAS + job - PAIR_JOBS] = partial[li];
+        store_partial(m, slice, WEIGHTS + job - PAIR_JOBS, partial[li]);
       }
     }
     workgroupBarrier();
@@ -366,7 +401,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
 }`;
   return k.build(dims, {
     label: spec.label,
-    grid: [groups(block), 1, dims.models],
+    grid: [groups(block), slices, dims.models],
     workgroupSize: REDUCE_WORKGROUP,
     workgroupBytes: 9 * REDUCE_WORKGROUP * 4,
     main,
