@@ -174,7 +174,7 @@ export {
   measureIdentity,
 } from "./lib/experiments/identity.ts";
 export { type PathSmoothness, pathSmoothness } from "./lib/experiments/morph.ts";
-export { fitExponential, spearman } from "./lib/stats.ts";
+export { fitExponential, median, spearman } from "./lib/stats.ts";
 export { createRng, permutation, type Rng } from "./lib/random.ts";
 
 // Figures.

@@ -13,7 +13,9 @@
  * (`search --scheduler random`: every trial the full `--epochs`, as the study's search; `random-<N>`: N
  * epochs each). Everything runs in this process (the tool is bundled into one file for a GPU machine).
  * Prints a Markdown table and a summary per variant (the median ratio to the study's parameters), and
- * writes them with the raw numbers to `--out`; a line per stage goes to stderr.
+ * writes them with the raw numbers to `--out`; a line per stage goes to stderr. Each search's pick goes
+ * to `searches.json` as it comes: run again with the same settings (unless `--fresh`), the searches
+ * there are taken as they are, so that a run cut short goes on where it was.
  *
  * @module
  */
@@ -34,9 +36,10 @@ import {
   searchRungs,
   trainSearch,
 } from "../lib/experiments/search.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../lib/files/atomic.ts";
 import { STUDY } from "../lib/paper.ts";
 import { markdownTable } from "../lib/report.ts";
+import { median } from "../lib/stats.ts";
 import { type BestParams, generateParams, LR_RANGE } from "../lib/search_space.ts";
 import { createTrainer } from "../lib/train/engine.ts";
 import { fit } from "../lib/train/fit.ts";
@@ -58,6 +61,15 @@ interface Variant {
   name: string;
   scheduler: Scheduler;
   rungs: Rung[];
+}
+
+/** A search's pick, as `searches.json` keeps it. */
+type Searched = Omit<Row, "testLoss" | "ratio">;
+
+/** What `searches.json` holds: the searches' settings and each one's pick. */
+interface Searches {
+  settings: Record<string, number>;
+  searched: Searched[];
 }
 
 /** One (seed, variant): its search's pick and what the pick made of the long run. */
@@ -82,7 +94,7 @@ await runMain(async () => {
       default: "halving,halving-first3,halving-top81,random",
       help: "search variants, comma-separated: halving[-first<N>][-top<N>], random[-<N>]",
     },
-    trials: { type: "number", default: 30, help: "trials of every search" },
+    trials: { type: "number", default: STUDY.searchTrials, help: "trials of every search" },
     epochs: { type: "number", default: 27, help: "the search's budget: epochs of the last rung" },
     "final-epochs": { type: "number", default: 150, help: "epochs the picks train to" },
     hidden: { type: "number", default: 4, help: "latent size d of the searches and the picks" },
@@ -100,6 +112,11 @@ await runMain(async () => {
     backend: { type: "string", default: "auto", help: "tfjs backend" },
     ...engineFlags(),
     out: { type: "string", default: "results/schedulers", help: "result folder" },
+    fresh: {
+      type: "boolean",
+      default: false,
+      help: "search again rather than take the searches of a run of the same settings from --out",
+    },
   });
   for (const name of ["trials", "epochs", "final-epochs", "hidden", "batch-size"] as const) {
     checkInteger(name, flags[name], 1);
@@ -122,14 +139,34 @@ await runMain(async () => {
   const data = new Map<number, ExperimentData>(
     seeds.map((seed) => [seed, experimentData(mnist, { ...flags, seed })]),
   );
-  const searched: Omit<Row, "testLoss" | "ratio">[] = [];
+  // Searches a run of the same settings kept are taken as they are (a run cut short goes on).
+  const searchesPath = join(out, "searches.json");
+  const settings = {
+    trials: flags.trials,
+    epochs: flags.epochs,
+    hidden: flags.hidden,
+    batchSize: flags["batch-size"],
+    limit: flags.limit,
+  };
+  const kept = flags.fresh ? undefined : await readJsonIfExists<Searches>(searchesPath);
+  const keptSearches = JSON.stringify(kept?.settings) === JSON.stringify(settings)
+    ? kept!.searched
+    : [];
+  const searched: Searched[] = [];
   for (const seed of seeds) {
     const { train, validation } = data.get(seed)!;
     for (const variant of variants) {
+      const done = keptSearches.find((one) => one.seed === seed && one.variant === variant.name);
+      if (done) {
+        searched.push(done);
+        console.error(`seed ${seed}, ${variant.name}: kept from ${searchesPath}`);
+        continue;
+      }
       console.error(`seed ${seed}, ${variant.name}: searching`);
       const started = performance.now();
       const plan = {
         combinations: generateParams(flags.trials, seed, flags.hidden, LR_RANGE),
+        withStudy: true,
         splits: [{ train, validation }],
         rungs: variant.rungs,
         seed,
@@ -161,6 +198,14 @@ await runMain(async () => {
         searchLoss: best.validationLoss!,
         searchSeconds,
       });
+      // Kept as they come, so that a run cut short still leaves its searches' picks.
+      await writeJsonAtomic(
+        searchesPath,
+        {
+          settings,
+          searched: [...searched, ...keptSearches.filter((one) => !searched.includes(one))],
+        } satisfies Searches,
+      );
       console.error(
         `seed ${seed}, ${variant.name}: picked lr ${lr.toExponential(2)}, dropout ` +
           `${dropout.toFixed(4)}, L2 ${l2.toExponential(2)} in ${searchSeconds.toFixed(1)} s`,
@@ -173,8 +218,9 @@ await runMain(async () => {
     ...searched.map(({ seed, variant, pick }) => ({ seed, name: variant, params: pick })),
     ...seeds.map((seed) => ({ seed, name: STUDYS, params: STUDY.bestParams as BestParams })),
   ];
+  // Judged on the test images only: no validation split to evaluate each epoch.
   const jobs: TrainingJob[] = contenders.map(({ seed, name, params }) => {
-    const { train, validation, test } = data.get(seed)!;
+    const { train, test } = data.get(seed)!;
     return {
       name: `seed ${seed} ${name}`,
       model: { kind: "autoencoder", hidden: flags.hidden, dropout: params.dropout },
@@ -182,7 +228,6 @@ await runMain(async () => {
       l2: params.l2,
       seed,
       train: datasetOf(train),
-      validation: datasetOf(validation),
       test: datasetOf(test),
     };
   });
@@ -278,13 +323,6 @@ function cost(rungs: readonly Rung[]): number {
     (sum, rung, k) => sum + rung.candidates * (rung.epochs - (rungs[k - 1]?.epochs ?? 0)),
     0,
   );
-}
-
-/** The median of `values` (NaN for none). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** The rows as a Markdown table, then a summary table per variant and a line of what ran where. */

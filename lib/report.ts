@@ -37,6 +37,10 @@ export interface Finding {
   criterion: string;
   verdict: "reproduced" | "not reproduced" | "not comparable";
   why: string;
+  /** Names a finding that one step may state pending and another settle. */
+  key?: string;
+  /** Stated before the step that judges it has: the report shows it only until a settled one is there. */
+  pending?: boolean;
 }
 
 /** What one experiment contributes to the report: its items, and the study's findings it judges. */
@@ -93,7 +97,7 @@ async function writeReportFile(
   sections: [string, ReportSection][],
 ): Promise<string> {
   const parts = ["# aelab — results", "", `Generated ${new Date().toISOString()} by aelab.`, ""];
-  const findings = sections.flatMap(([, section]) => section.findings ?? []);
+  const findings = settleFindings(sections.flatMap(([, section]) => section.findings ?? []));
   if (findings.length > 0) parts.push(renderFindings(findings));
   for (const [sectionFolder, section] of sections) {
     parts.push(renderSection(section, sectionFolder));
@@ -117,6 +121,23 @@ async function readSection(path: string): Promise<ReportSection | undefined> {
     throw new Error("not a section: no title or items");
   }
   return section;
+}
+
+/**
+ * The findings the report shows: a pending one is left out where a settled one of its key is there.
+ *
+ * @example
+ * ```ts
+ * import { settleFindings } from "./report.ts";
+ * const row = { finding: "f", study: "1", measured: "2", criterion: "c", why: "w", key: "k" };
+ * const pending = { ...row, verdict: "not comparable", pending: true } as const;
+ * const settled = { ...row, verdict: "reproduced" } as const;
+ * console.log(settleFindings([pending, settled]).length); // 1
+ * ```
+ */
+export function settleFindings(findings: readonly Finding[]): Finding[] {
+  const settled = new Set(findings.filter((f) => !f.pending && f.key).map((f) => f.key));
+  return findings.filter((f) => !(f.pending && settled.has(f.key)));
 }
 
 /** The findings as the reproduction table the report opens with. */

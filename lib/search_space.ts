@@ -32,6 +32,8 @@ export interface TrialRecord {
   /** Validation loss of each fold at its last rung (one entry without cross-validation). */
   foldLosses: (number | null)[];
   diverged: boolean;
+  /** Set on the trial of the study's parameters, scored beside the drawn ones (never the pick). */
+  study?: true;
 }
 
 /** The study's range of learning rates, drawn log-uniformly: 10^U(−4, −1). */
@@ -111,6 +113,9 @@ export function describeParams({ dropout, lr, l2 }: BestParams): string {
   return `dropout ${dropout.toFixed(4)}, lr ${lr.toExponential(2)}, L2 ${l2.toExponential(2)}`;
 }
 
+/** The `source` of {@link loadBestParams} where no search has written its own: the study's. */
+export const STUDY_PARAMS_SOURCE = "the study's best parameters";
+
 /** Where `deno task search` writes its best combination, relative to the results root. */
 export const BEST_PARAMS_FILE = "search/best_params.json";
 
@@ -123,7 +128,7 @@ export async function loadBestParams(
 ): Promise<{ params: BestParams; source: string }> {
   const path = `${resultsRoot}/${BEST_PARAMS_FILE}`;
   const saved = await readJsonIfExists<BestParams>(path);
-  if (!saved) return { params: STUDY_BEST_PARAMS, source: "the study's best parameters" };
+  if (!saved) return { params: STUDY_BEST_PARAMS, source: STUDY_PARAMS_SOURCE };
   const { dropout, lr, l2 } = saved;
   if (![dropout, lr, l2].every(Number.isFinite)) throw new Error(`${path}: not a parameter set`);
   return { params: { dropout, lr, l2 }, source: path };

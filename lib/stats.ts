@@ -101,3 +101,19 @@ function ranks(values: ArrayLike<number>): number[] {
   }
   return rank;
 }
+
+/**
+ * The median of `values` (the mean of the middle two of an even count; NaN for none).
+ *
+ * @example
+ * ```ts
+ * import { median } from "./stats.ts";
+ * console.log(median([3, 1, 2]), median([4, 1, 3, 2])); // 2 2.5
+ * ```
+ */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}

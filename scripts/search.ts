@@ -128,6 +128,7 @@ await runMain(async () => {
   // Loop: rung after rung, each rung's survivors — those this run owns — as one population.
   const plan = {
     combinations,
+    withStudy: true,
     splits,
     rungs,
     seed: flags.seed,

@@ -17,7 +17,7 @@ import {
   trainingFlags,
   trainingParams,
 } from "../lib/experiment.ts";
-import { summarizeTraining } from "../lib/experiments/train.ts";
+import { contenderParams, summarizeTraining } from "../lib/experiments/train.ts";
 import { writeTrainingResults } from "../lib/experiments/train_files.ts";
 import { Autoencoder } from "../lib/model/autoencoder.ts";
 import { describeParams } from "../lib/search_space.ts";
@@ -45,7 +45,8 @@ await runMain(async () => {
   // Data: training and validation split of the 60k, the test set for final numbers.
   const { data, engine, out } = await setupTraining(flags);
 
-  // Model and trainer: a population of one.
+  // Model and trainer: a population of one — or two, a search's pick and the study's parameters
+  // beside it (the same seed and images), to judge the search by the long run.
   const model = { kind: "autoencoder", hidden: flags.hidden, dropout: params.dropout } as const;
   const job = {
     name: `d = ${flags.hidden}`,
@@ -57,16 +58,27 @@ await runMain(async () => {
     validation: datasetOf(data.validation),
     test: datasetOf(data.test),
   };
-  // One model: on a pool of wasm workers, every worker trains a slice of each batch.
-  const trainer = await createTrainer(engine, [job], {
+  const contender = contenderParams(params);
+  const jobs = contender
+    ? [job, {
+      ...job,
+      name: `d = ${flags.hidden}, the study's parameters`,
+      model: { ...model, dropout: contender.dropout },
+      lr: contender.lr,
+      l2: contender.l2,
+    }]
+    : [job];
+  // Fewer models than a pool of wasm workers: every worker trains a slice of each batch.
+  const trainer = await createTrainer(engine, jobs, {
     batchSize: params.batchSize,
     dataParallel: true,
   });
   console.error(
     `training d = ${flags.hidden} on ${data.train.count} images for ${
       counted(params.epochs, "epoch")
-    }, ` +
-      `${describeParams(params)}, on ${trainer.description}`,
+    }, ${describeParams(params)}${
+      contender ? `, beside the study's parameters (${describeParams(contender)})` : ""
+    }, on ${trainer.description}`,
   );
 
   // Loop: a run interrupted with the same settings resumes after its last epoch's checkpoint.
@@ -78,8 +90,9 @@ await runMain(async () => {
     seed: flags.seed,
     batchSize: params.batchSize,
     images: { train: data.train.count, validation: data.validation.count, test: data.test.count },
+    ...(contender ? { contender } : {}),
   };
-  const [result] = await fit(trainer, {
+  const [result, contenderResult] = await fit(trainer, {
     epochs: params.epochs,
     checkpoint: { path: checkpoint, settings, fresh: flags.fresh },
   });
@@ -98,6 +111,7 @@ await runMain(async () => {
     engine: trainer.description,
     trainImages: data.train.count,
     result,
+    contender: contender && { params: contender, result: contenderResult },
     model: trained,
     test: data.test,
   });

@@ -93,6 +93,28 @@ Deno.test("successive halving keeps the best ⌊n/η⌋ of each rung, trained on
   assert.deepEqual(outcomes.map(({ rung }) => rung), [0, 1, 0, 2, 0, 1, 0, 0, 0]);
 });
 
+Deno.test("an extra candidate rides along while it scores as well as those that go on, taking no place", async () => {
+  // the extra (index 9) between the best and the second: it goes on once, then stops
+  const middling = fakeTraining([...QUALITY, 0.15], () => false);
+  const outcomes = await successiveHalving(halvingRungs(9, 9, 3), middling.train, 1);
+  assert.deepEqual(middling.calls.map(({ candidates }) => candidates), [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [3, 1, 5, 9],
+    [3],
+  ]);
+  assert.deepEqual(outcomes[9], { rung: 1, epochs: 3, score: 0.15 / 3 });
+  // the best of all reaches the last rung beside the drawn survivor, which it does not displace
+  const best = fakeTraining([...QUALITY, 0.05], () => false);
+  const bestOutcomes = await successiveHalving(halvingRungs(9, 9, 3), best.train, 1);
+  assert.deepEqual(best.calls.map(({ candidates }) => candidates), [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [3, 1, 5, 9],
+    [3, 9],
+  ]);
+  assert.equal(bestOutcomes[3].rung, 2);
+  assert.deepEqual(bestOutcomes[9], { rung: 2, epochs: 9, score: 0.05 / 9 });
+});
+
 Deno.test("a candidate that diverges drops out at once, however good its score before", async () => {
   // the best candidate diverges in the second rung, another in the first
   const { train, calls } = fakeTraining(

@@ -75,6 +75,9 @@ Deno.test("the schedulers bench takes each variant's pick as search does and set
     assert.ok(row.testLoss! > 0 && row.testLoss! < 0.4, `${row.variant}: ${row.testLoss}`);
     assert.equal(row.ratio, row.testLoss! / study);
   }
+  // Each search's pick was kept as it came, before the long run.
+  const { searched } = JSON.parse(await Deno.readTextFile(join(out, "searches.json")));
+  assert.deepEqual(searched.map((search: Row) => search.pick), rows.map((row) => row.pick));
   // The same pick in one population trains to the same loss.
   if (survivor === lowest) assert.equal(halving.testLoss, random.testLoss);
   // The table: a row per pick and the study's parameters, then the summary per variant.
@@ -97,6 +100,20 @@ Deno.test("the schedulers bench takes each variant's pick as search does and set
   );
   assert.match(markdown, /\| halving \| 3@1 → 1@3 \| 5 \| [\d.]+ \| [\d.]+× \| [01] of 1 \|/);
   assert.match(markdown, /\| random \| 3@3 \| 9 \| [\d.]+ \| [\d.]+× \| [01] of 1 \|/);
+});
+
+Deno.test("the schedulers bench run again takes the searches it kept and trains their picks alike", async () => {
+  const { out, run } = await tinyBench();
+  assert.equal(run.code, 0, run.stderr);
+  const rows = async () =>
+    JSON.parse(await Deno.readTextFile(join(out, "schedulers.json"))).rows as Row[];
+  const first = await rows();
+  const again = await runScript("bench/schedulers.ts", [...TINY, `--out=${out}`]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /seed 0, halving: kept from .*searches\.json/);
+  assert.match(again.stderr, /seed 0, random: kept from .*searches\.json/);
+  assert.doesNotMatch(again.stderr, /searching/);
+  assert.deepEqual(await rows(), first);
 });
 
 Deno.test("the schedulers bench refuses an unknown variant in one line, exit code 2", async () => {

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
 import { generateParams, loadBestParams, type TrialRecord } from "../lib/search_space.ts";
 import { exists } from "../lib/files/atomic.ts";
+import { STUDY } from "../lib/paper.ts";
 import { filesIn, killWhen, lastLine, runOnce, runScript } from "./_scripts.ts";
 
 /** A halving search small enough for a test: 4 trials, then 2, then 1 at 4 epochs, on 300 images. */
@@ -29,7 +30,8 @@ const tinySearch = runOnce("scripts/search.ts", TINY, "search");
 Deno.test("search halves its trials rung by rung and writes the ranked trials, the best and the figure", async () => {
   const { out, run } = await tinySearch();
   assert.equal(run.code, 0, run.stderr);
-  const { scheduler, rungs, trials } = await readTrials(out);
+  const { scheduler, rungs, trials: all } = await readTrials(out);
+  const trials = all.filter((trial) => !trial.study);
   assert.equal(scheduler, "halving");
   assert.deepEqual(rungs, [
     { candidates: 4, epochs: 1 },
@@ -61,7 +63,8 @@ Deno.test("search halves its trials rung by rung and writes the ranked trials, t
   // The table, best first (the last rung's trial), in the CSV and on stdout.
   const csv = (await Deno.readTextFile(join(out, "trials.csv"))).trim().split("\n");
   assert.equal(csv[0], "rank,trial,dropout,lr,L2,last rung,epochs,validation loss");
-  assert.equal(Number(csv[1].split(",")[1]), byRung(2)[0].index + 1);
+  const drawnRows = csv.slice(1).filter((row) => row.split(",")[1] !== "the study's");
+  assert.equal(Number(drawnRows[0].split(",")[1]), byRung(2)[0].index + 1);
   assert.match(run.stdout, /\| rank \| trial \| dropout \| lr \| L2 \| last rung \| epochs \|/);
   // The best combination, as train, sweep and denoise read it.
   const [best] = byRung(2);
@@ -86,6 +89,37 @@ Deno.test("search halves its trials rung by rung and writes the ranked trials, t
   }
   const report = await Deno.readTextFile(join(dirname(out), "REPORT.md"));
   assert.match(report, /## Hyper-parameter search: d = 4/);
+  // The study's parameters, scored beside the drawn trials: on to a rung where they score no worse
+  // than the last drawn trial that goes on; ranked among them in the table, never the pick.
+  const study = all.find((trial) => trial.study)!;
+  assert.deepEqual([study.index, study.params], [4, { ...STUDY.bestParams, hidden: 4 }]);
+  const studyHistory = (JSON.parse(
+    await Deno.readTextFile(join(out, "trainings", "study.json")),
+  )).history.map((epoch: { validationLoss: number }) => epoch.validationLoss);
+  for (const [k, rung] of rungs.slice(0, -1).entries()) {
+    if (study.rung < k) break;
+    const bar = Math.max(
+      ...(await Promise.all(byRung(k + 1).map(async (t) => (await record(t)).history))).map(
+        (history) => history[rung.epochs - 1].validationLoss,
+      ),
+    );
+    assert.equal(study.rung > k, studyHistory[rung.epochs - 1] <= bar, `rung ${k + 1}`);
+  }
+  assert.equal(study.validationLoss, studyHistory[study.epochs - 1]);
+  const studyRank = csv.findIndex((row) => row.split(",")[1] === "the study's");
+  assert.ok(studyRank >= 1);
+  assert.match(
+    report,
+    new RegExp(`The study's parameters, scored alike, ranked ${studyRank} of 5`),
+  );
+  assert.match(
+    report,
+    /The 2 winners \(of the last two rungs\) have a median lr of \S+ against \S+ for all 4 converged trials \(×[\d.]+\): they (do not )?cluster at high learning rates\./,
+  );
+  assert.match(
+    report,
+    /\| the search's pick against the study's parameters after 150 epochs \|.*run train again/,
+  );
   assert.match(report, /successive halving \(η = 2\): 4 trained to 1 epochs, then 2 trained to 2/);
 });
 
@@ -175,7 +209,7 @@ Deno.test("a diverged trial is recorded as such, ranked last and left out of the
   assert.equal(diverged.diverged, true);
   assert.equal(diverged.validationLoss, null);
   const csv = (await Deno.readTextFile(join(out, "trials.csv"))).trim().split("\n");
-  assert.match(csv[2], /^2,2,.*,diverged$/);
+  assert.match(csv.at(-1)!, /^3,2,.*,diverged$/);
   assert.equal(await exists(join(out, "trainings", "trial-002.state.safetensors")), false);
   const best = JSON.parse(await Deno.readTextFile(join(out, "best_params.json")));
   assert.equal(best.lr, trials.find((t) => t.index === 0)!.params.lr);
@@ -195,6 +229,9 @@ for (
     [["--limit=300", "--folds=301"], /--folds 301 exceeds the 300 training images/],
     [["--scheduler=grid"], /--scheduler must be one of halving, random, got "grid"/],
     [["--eta=1.5"], /--eta must be at least 2, got 1.5/],
+    [["--min-epochs=0"], /--min-epochs must be an integer ≥ 1, got 0/],
+    [["--scheduler=random", "--min-epochs=2"], /--min-epochs sets halving's first rung/],
+    [["--epochs=9", "--min-epochs=10"], /--epochs 9: the first rung's 10 epochs exceed the 9/],
     [
       ["--trials=30", "--epochs=10"],
       /--epochs 10: 30 candidates at η = 3 need 4 rungs of growing epochs.*give at least 14 epochs/,

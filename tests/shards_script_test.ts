@@ -40,8 +40,9 @@ Deno.test("three shards of a search at once, one killed and run again, merge int
   const single = await runScript("scripts/search.ts", [...SEARCH, `--out=${whole}`]);
   assert.equal(single.code, 0, single.stderr);
 
-  // Shard 2 trains trial 2 alone in the first rung: killed there after an epoch, it is run again while
-  // the others go on; shard 1 waits for its result before the second rung.
+  // Shard 2 trains trial 2 (beside the study's parameters, the fifth trial) in the first rung: killed
+  // there after an epoch, it is run again while the others go on; shard 1 waits for its result before
+  // the second rung.
   const checkpoint = checkpointPath(join(out, "trainings"), "trial-002");
   const shard = (i: number) => [...SEARCH, `--shard=${i}/3`, `--out=${out}`];
   const runs = await Promise.all([

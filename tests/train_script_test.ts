@@ -4,6 +4,7 @@ import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
 import { assertRefuses, runScript, runWholeAndKilled, serveDirectory } from "./_scripts.ts";
 import { exists } from "../lib/files/atomic.ts";
+import { STUDY } from "../lib/paper.ts";
 
 Deno.test("train writes weights, history, a loss curve and reconstructions", async () => {
   const out = await Deno.makeTempDir();
@@ -58,6 +59,58 @@ for (
     assertRefuses("scripts/train.ts", [...flags], message));
 }
 
+/** A search's pick in `root`'s `search/best_params.json`, as `train` into `root` reads it. */
+async function writeSearchPick(root: string): Promise<void> {
+  await Deno.mkdir(join(root, "search"));
+  await Deno.writeTextFile(
+    join(root, "search", "best_params.json"),
+    JSON.stringify({ dropout: 0.0002, lr: 1.81e-2, l2: 2.25e-5 }),
+  );
+}
+
+Deno.test("train trains the study's parameters beside a search's pick, as each would train alone", async () => {
+  const root = await Deno.makeTempDir();
+  await writeSearchPick(root);
+  const flags = ["--epochs=2", "--limit=600", "--test-limit=200"];
+  const run = await runScript("scripts/train.ts", [...flags, `--out=${join(root, "train")}`]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /beside the study's parameters \(dropout 0\.1508, lr 3\.47e-4/);
+  const history = JSON.parse(await Deno.readTextFile(join(root, "train", "history.json")));
+  assert.deepEqual(history.params.lr, 1.81e-2);
+  assert.deepEqual(history.contender.params, STUDY.bestParams);
+  assert.equal(history.contender.epochs.length, 2);
+  assert.equal(history.contender.finalTestLoss, history.contender.epochs[1].testLoss);
+  // Each trains as it would alone: the same numbers as a run of its parameters given as flags.
+  const alone = async (params: { dropout: number; lr: number; l2: number }, folder: string) => {
+    const given = [`--lr=${params.lr}`, `--l2=${params.l2}`, `--dropout=${params.dropout}`];
+    const out = join(root, folder);
+    const run = await runScript("scripts/train.ts", [...flags, ...given, `--out=${out}`]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /beside/);
+    const history = JSON.parse(await Deno.readTextFile(join(out, "history.json")));
+    assert.equal(history.contender, undefined);
+    return history.epochs.map((e: { testLoss: number }) => e.testLoss);
+  };
+  assert.deepEqual(
+    await alone(STUDY.bestParams, "study"),
+    history.contender.epochs.map((e: { testLoss: number }) => e.testLoss),
+  );
+  assert.deepEqual(
+    await alone({ dropout: 0.0002, lr: 1.81e-2, l2: 2.25e-5 }, "pick"),
+    history.epochs.map((e: { testLoss: number }) => e.testLoss),
+  );
+  // The report judges the pick against them, not comparable at this budget, with both losses.
+  const section = JSON.parse(await Deno.readTextFile(join(root, "train", "report.json")));
+  const [finding] = section.findings.filter((f: { key?: string }) => f.key === "search-pick");
+  assert.equal(finding.verdict, "not comparable");
+  assert.ok(finding.why.includes(
+    `${history.finalTestLoss.toFixed(5)} against ` +
+      `${history.contender.finalTestLoss.toFixed(5)}`,
+  ));
+  assert.match(await Deno.readTextFile(join(root, "train", "loss.svg")), /the study's parameters/);
+  await Deno.remove(root, { recursive: true });
+});
+
 Deno.test("train runs by URL, served over loopback HTTP, where no deno.json applies", async () => {
   const out = await Deno.makeTempDir();
   await using server = serveDirectory(".");
@@ -74,49 +127,66 @@ Deno.test("train runs by URL, served over loopback HTTP, where no deno.json appl
 
 // The fused engine runs on the software adapter here, slowly: it trains fewer images. Both train with the
 // best parameters' dropout, so a resumed run must also draw the masks an uninterrupted one draws.
-const engines = [["tfjs", 3000], ["workers", 3000], ["fused", 640]] as const;
-for (const [engine, limit] of engines) {
-  Deno.test(`a killed training run on ${engine} resumes from its last epoch and ends as an uninterrupted one`, async () => {
-    const root = await Deno.makeTempDir();
-    const flags = [
-      "--epochs=4",
-      `--limit=${limit}`,
-      "--test-limit=200",
-      "--batch-size=64",
-      `--engine=${engine}`,
-    ];
-    const { killed: out } = await runWholeAndKilled(
-      "scripts/train.ts",
-      flags,
-      root,
-      /^checkpoint\.safetensors$/,
-    );
-    const checkpoint = join(out, "checkpoint.safetensors");
-    assert.equal(await exists(join(out, "history.json")), false, "killed after the run ended");
-    // The killed run's lock stays behind, and the rerun takes it over: its holder is gone.
-    assert.deepEqual([...Deno.readDirSync(out)].map((entry) => entry.name).sort(), [
-      ".aelab.lock",
-      "checkpoint.safetensors",
-    ]);
-
-    const resumed = await runScript("scripts/train.ts", [...flags, `--out=${out}`]);
-    assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stderr, /resuming after epoch [1-3] from/);
-    const losses = async (folder: string) =>
-      JSON.parse(await Deno.readTextFile(join(root, folder, "history.json"))).epochs.map(
-        (e: { trainLoss: number; validationLoss: number; testLoss: number }) => [
-          e.trainLoss,
-          e.validationLoss,
-          e.testLoss,
-        ],
+// With a search's pick, the study's parameters train beside it: the checkpoint holds both.
+const engines = [
+  ["tfjs", 3000, false],
+  ["workers", 3000, false],
+  ["fused", 640, false],
+  ["workers", 3000, true],
+] as const;
+for (const [engine, limit, contender] of engines) {
+  Deno.test(
+    `a killed training run on ${engine}${
+      contender ? " with the study's parameters beside a search's pick" : ""
+    } resumes from its last epoch and ends as an uninterrupted one`,
+    async () => {
+      const root = await Deno.makeTempDir();
+      if (contender) await writeSearchPick(root);
+      const flags = [
+        "--epochs=4",
+        `--limit=${limit}`,
+        "--test-limit=200",
+        "--batch-size=64",
+        `--engine=${engine}`,
+      ];
+      const { killed: out } = await runWholeAndKilled(
+        "scripts/train.ts",
+        flags,
+        root,
+        /^checkpoint\.safetensors$/,
       );
-    assert.deepEqual(await losses("killed"), await losses("whole"));
-    assert.deepEqual(
-      await Deno.readFile(join(out, "model.safetensors")),
-      await Deno.readFile(join(root, "whole", "model.safetensors")),
-    );
-    assert.equal(await exists(checkpoint), false);
-    assert.equal(await exists(join(out, ".aelab.lock")), false);
-    await Deno.remove(root, { recursive: true });
-  });
+      const checkpoint = join(out, "checkpoint.safetensors");
+      assert.equal(await exists(join(out, "history.json")), false, "killed after the run ended");
+      // The killed run's lock stays behind, and the rerun takes it over: its holder is gone.
+      assert.deepEqual([...Deno.readDirSync(out)].map((entry) => entry.name).sort(), [
+        ".aelab.lock",
+        "checkpoint.safetensors",
+      ]);
+
+      const resumed = await runScript("scripts/train.ts", [...flags, `--out=${out}`]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stderr, /resuming after epoch [1-3] from/);
+      // The pick's epochs, and the study's parameters' beside it where they trained.
+      const losses = async (folder: string) => {
+        const history = JSON.parse(await Deno.readTextFile(join(root, folder, "history.json")));
+        return [history.epochs, history.contender?.epochs ?? []].map((epochs) =>
+          epochs.map((e: { trainLoss: number; validationLoss: number; testLoss: number }) => [
+            e.trainLoss,
+            e.validationLoss,
+            e.testLoss,
+          ])
+        );
+      };
+      const whole = await losses("whole");
+      assert.deepEqual(await losses("killed"), whole);
+      assert.equal(whole[1].length, contender ? 4 : 0);
+      assert.deepEqual(
+        await Deno.readFile(join(out, "model.safetensors")),
+        await Deno.readFile(join(root, "whole", "model.safetensors")),
+      );
+      assert.equal(await exists(checkpoint), false);
+      assert.equal(await exists(join(out, ".aelab.lock")), false);
+      await Deno.remove(root, { recursive: true });
+    },
+  );
 }

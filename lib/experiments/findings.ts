@@ -104,3 +104,78 @@ export function holdsWhen(
     why,
   };
 }
+
+/** How much worse than the study's parameters a search's pick may train and still count as as good. */
+export const PICK_MARGIN = 0.03;
+
+/**
+ * The finding that a search did its job: its pick, trained the study's epochs, against the study's own
+ * parameters trained alike. `search` states it pending, `train` settles it (the same `key`).
+ */
+export const SEARCH_PICK = {
+  key: "search-pick",
+  finding: `the search's pick against the study's parameters after ${STUDY.testLoss.epochs} epochs`,
+  criterion: `the pick's test loss at most ${100 * PICK_MARGIN}% above the study's parameters'`,
+} as const;
+
+/**
+ * {@link SEARCH_PICK} judged: reproduced when the pick's test loss is at most {@link PICK_MARGIN} above
+ * the study's parameters' (or below), with both losses in the why; not comparable where the budget
+ * falls short of the study's.
+ *
+ * @example
+ * ```ts
+ * import { searchPickFinding } from "./findings.ts";
+ * const budget = { epochs: 150, trainImages: 50000 };
+ * console.log(searchPickFinding(0.03063, 0.02868, budget).verdict); // "not reproduced"
+ * ```
+ */
+export function searchPickFinding(
+  pick: number | null,
+  study: number | null,
+  budget: Budget,
+): Finding {
+  const shown = (loss: number | null) => loss === null ? "diverged" : loss.toFixed(5);
+  const base = {
+    key: SEARCH_PICK.key,
+    finding: SEARCH_PICK.finding,
+    study: `the study's parameters: ${shown(study)}`,
+    measured: `the search's pick: ${shown(pick)}`,
+    criterion: SEARCH_PICK.criterion,
+  };
+  if (pick === null) {
+    return { ...base, verdict: "not reproduced", why: "the search's pick diverged" };
+  }
+  if (study === null) {
+    return {
+      ...base,
+      verdict: "reproduced",
+      why: "the study's parameters diverged, the pick did not",
+    };
+  }
+  const off = (pick - study) / study;
+  const losses = `${shown(pick)} against ${shown(study)} (${off >= 0 ? "+" : "−"}${
+    Math.abs(100 * off).toFixed(1)
+  }%)`;
+  const gap = budgetGap(budget, STUDY.testLoss.epochs);
+  if (gap) return { ...base, verdict: "not comparable", why: `${gap}; ${losses}` };
+  return { ...base, verdict: off <= PICK_MARGIN ? "reproduced" : "not reproduced", why: losses };
+}
+
+/**
+ * {@link SEARCH_PICK} as `search` states it before `train` has trained its pick beside the study's
+ * parameters: pending, saying so, until the settled one replaces it in the report.
+ */
+export function pendingSearchPick(study: string, pick: string): Finding {
+  return {
+    key: SEARCH_PICK.key,
+    pending: true,
+    finding: SEARCH_PICK.finding,
+    study,
+    measured: pick,
+    criterion: SEARCH_PICK.criterion,
+    verdict: "not comparable",
+    why: "the contender is missing: run train again, with the search's pick (it then trains the " +
+      "study's parameters beside it)",
+  };
+}

@@ -10,7 +10,8 @@ import { scatterChart, writeChart } from "../figures/charts.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { csvTable, markdownTable, publishSection, type ReportItem } from "../report.ts";
 import { BEST_PARAMS_FILE, describeParams, type TrialRecord } from "../search_space.ts";
-import type { SearchResults } from "./search.ts";
+import { median } from "../stats.ts";
+import { lrAgainstStudy, type SearchResults, STUDY_TRIAL } from "./search.ts";
 
 /** How the table shows each kind of number. */
 const FORMATS = {
@@ -26,7 +27,8 @@ const FORMATS = {
  */
 export async function writeSearchResults(out: string, results: SearchResults): Promise<string> {
   const { folds, rungs, ranked, best } = results;
-  const finished = ranked.filter((trial) => !trial.diverged);
+  // The drawn trials that converged: what the figure shows (the study's parameters are in the table).
+  const finished = ranked.filter((trial) => !trial.diverged && !trial.study);
   const foldHeaders = folds === 1 ? [] : Array.from({ length: folds }, (_, f) => `fold ${f + 1}`);
   const headers = [
     "rank",
@@ -42,7 +44,7 @@ export async function writeSearchResults(out: string, results: SearchResults): P
   const tableRows = (show: (value: number | null, kind: keyof typeof FORMATS) => string | number) =>
     ranked.map((trial, rank) => [
       rank + 1,
-      trial.index + 1,
+      trial.study ? STUDY_TRIAL : trial.index + 1,
       show(trial.params.dropout, "dropout"),
       show(trial.params.lr, "rate"),
       show(trial.params.l2, "rate"),
@@ -79,7 +81,7 @@ export async function writeSearchResults(out: string, results: SearchResults): P
       ...best.params,
       validationLoss: best.validationLoss,
       trial: best.index + 1,
-      trials: ranked.length,
+      trials: ranked.filter((trial) => !trial.study).length,
       epochs: best.epochs,
       scheduler: results.scheduler,
       folds,
@@ -110,7 +112,9 @@ export async function writeSearchResults(out: string, results: SearchResults): P
       {
         kind: "table",
         caption: "All trials, best first: by last rung reached, then by validation loss there; " +
-          "diverged ones last.",
+          `diverged ones last. "${STUDY_TRIAL}" is the study's parameters, scored beside the drawn ` +
+          "trials at the same budget (going on to a rung where it scores as well as a drawn trial " +
+          "that does, taking no place); the pick is the best of the drawn trials only.",
         headers,
         rows: shownRows,
       },
@@ -123,11 +127,12 @@ export async function writeSearchResults(out: string, results: SearchResults): P
 /** The validation loss of each converged trial at its last rung against its lr and L2. */
 function lossChart(finished: TrialRecord[], results: SearchResults) {
   const halving = results.scheduler === "halving";
+  const drawn = results.trials.filter((trial) => !trial.study).length;
   return scatterChart({
     title: halving
-      ? `Validation loss at each trial's last rung, ${finished.length} of ${results.trials.length} trials`
+      ? `Validation loss at each trial's last rung, ${finished.length} of ${drawn} trials`
       : `Validation loss after ${results.rungs[0].epochs} epochs, ${finished.length} of ` +
-        `${results.trials.length} trials`,
+        `${drawn} trials`,
     x: [
       { title: "learning rate", values: finished.map((t) => t.params.lr), log: true },
       { title: "L2 weight decay", values: finished.map((t) => t.params.l2), log: true },
@@ -146,7 +151,7 @@ function lossChart(finished: TrialRecord[], results: SearchResults) {
 
 /** The search in words: how the trials were drawn, trained and scored, and what won. */
 function describeSearch(results: SearchResults): string {
-  const { ranked, best } = results;
+  const { best, ranked } = results;
   const exponent = (value: number) => String(+Math.log10(value).toFixed(2)).replace("-", "−");
   const drawn = `dropout U[0, 0.5], lr 10^U(${
     results.lrRange.map(exponent).join(", ")
@@ -161,12 +166,59 @@ function describeSearch(results: SearchResults): string {
       )
     }, each rung's best going on from its own weights and optimiser state`
     : `each trained ${results.rungs[0].epochs} epochs`;
-  const diverged = ranked.filter((trial) => trial.diverged).length;
   const result = best
     ? `Best: trial ${best.index + 1}, ${describeParams(best.params)}, validation loss ` +
-      `${FORMATS.loss(best.validationLoss!)} after ${best.epochs} epochs; train, sweep and ` +
-      "denoise now use it by default."
+      `${FORMATS.loss(best.validationLoss!)} after ${best.epochs} epochs, lr ` +
+      `${lrAgainstStudy(best.params.lr)} the study's; train, sweep and denoise now use it by ` +
+      "default, and train trains the study's parameters beside it, to judge it in the long run. " +
+      `${studyRank(ranked)} ${winnersSentence(results)}`
     : "No trial converged, so no parameters are recommended.";
-  return `${ranked.length} combinations drawn as the study does (${drawn}), ${training}, on ` +
-    `${results.trainImages} images, ${scoring}; ${diverged} diverged. ${result}`;
+  const drawnTrials = ranked.filter((trial) => !trial.study);
+  return `${drawnTrials.length} combinations drawn as the study does (${drawn}), ${training}, on ` +
+    `${results.trainImages} images, ${scoring}; ${
+      drawnTrials.filter((trial) => trial.diverged).length
+    } diverged. ${result}`;
+}
+
+/** Where the study's parameters ranked among the trials, in words (nothing where it was not scored). */
+function studyRank(ranked: readonly TrialRecord[]): string {
+  const rank = ranked.findIndex((trial) => trial.study);
+  if (rank < 0) return "";
+  const study = ranked[rank];
+  const score = study.diverged
+    ? "diverged"
+    : `validation loss ${FORMATS.loss(study.validationLoss!)} after ${study.epochs} epochs`;
+  return `The study's parameters, scored alike, ranked ${rank + 1} of ${ranked.length} (${score}).`;
+}
+
+/**
+ * Lr factor above all trials' median at which the winners count as clustered at high learning rates:
+ * a tenth of the study's three decades of lr.
+ */
+const HIGH_LR_FACTOR = 2;
+
+/**
+ * Whether the search's winners — the drawn trials of its last two rungs (the best 1/η of a one-rung
+ * search) — cluster at high learning rates: their median lr against all converged drawn trials', in one
+ * sentence.
+ */
+export function winnersSentence(
+  results: Pick<SearchResults, "ranked" | "rungs" | "eta">,
+): string {
+  const drawn = results.ranked.filter((trial) => !trial.study && !trial.diverged);
+  const winners = results.rungs.length >= 2
+    ? drawn.filter((trial) => trial.rung >= results.rungs.length - 2)
+    : drawn.slice(0, Math.ceil(drawn.length / results.eta));
+  const [mine, all] = [winners, drawn].map((trials) => median(trials.map((t) => t.params.lr)));
+  const factor = mine / all;
+  const which = results.rungs.length >= 2 ? "of the last two rungs" : "of the best third";
+  return `The ${winners.length} winners (${which}) have a median lr of ${
+    FORMATS.rate(mine)
+  } against ${FORMATS.rate(all)} for all ${drawn.length} converged trials (×${
+    factor.toFixed(2)
+  }): ${
+    factor > HIGH_LR_FACTOR
+      ? "they cluster at high learning rates."
+      : "they do not cluster at high learning rates."
+  }`;
 }

@@ -12,12 +12,31 @@ import { pickImages, reconstructPixels } from "../predict.ts";
 import type { Finding } from "../report.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { overallRate } from "../train/fit.ts";
-import { closeTo } from "./findings.ts";
+import { closeTo, searchPickFinding } from "./findings.ts";
+import { type BestParams, STUDY_PARAMS_SOURCE } from "../search_space.ts";
 import { STUDY } from "../paper.ts";
 import type { FitResult } from "../train/trainer.ts";
 
 /** Test digits shown beside their reconstructions. */
 const PREVIEW_DIGITS = 10;
+
+/** The study's parameters, trained beside a search's pick with the same seed, images and epochs. */
+export interface Contender {
+  params: BestParams;
+  result: FitResult;
+}
+
+/**
+ * The parameters `train` trains beside `params` to judge a search by: the study's, where `params` came
+ * from a search's `best_params.json` (not from flags alone nor the study's own) and differ from them;
+ * else none.
+ */
+export function contenderParams(params: TrainingParams): BestParams | undefined {
+  const study = STUDY.bestParams;
+  const fromSearch = params.source !== "flags" && params.source !== STUDY_PARAMS_SOURCE;
+  const same = params.lr === study.lr && params.l2 === study.l2 && params.dropout === study.dropout;
+  return fromSearch && !same ? { ...study } : undefined;
+}
 
 /** One training's result, as `train` hands it over to be summed up. */
 export interface TrainingOutcome {
@@ -29,6 +48,8 @@ export interface TrainingOutcome {
   engine: string;
   trainImages: number;
   result: FitResult;
+  /** The study's parameters trained beside a search's pick, alike (see {@link contenderParams}). */
+  contender?: Contender;
   /** The trained model; none where the training diverged. */
   model?: Autoencoder;
   /** Test digits to show reconstructed. */
@@ -44,6 +65,7 @@ export interface TrainingResults {
   trainImages: number;
   testImages: number;
   result: FitResult;
+  contender?: Contender;
   /** Training samples per second over every epoch. */
   samplesPerSecond: number;
   /** The first test digits (top row) and their reconstructions; none where the training diverged. */
@@ -70,6 +92,7 @@ export async function summarizeTraining(outcome: TrainingOutcome): Promise<Train
     trainImages: outcome.trainImages,
     testImages: test.count,
     result: outcome.result,
+    contender: outcome.contender,
     samplesPerSecond: overallRate(outcome.result.history, outcome.trainImages),
     preview,
     findings: trainingFindings({ ...outcome, testImages: test.count }),
@@ -77,21 +100,24 @@ export async function summarizeTraining(outcome: TrainingOutcome): Promise<Train
 }
 
 /**
- * What a training judges of the study: the d = 4 model's test loss after its epochs (for another d,
- * nothing).
+ * What a training judges of the study: the d = 4 model's test loss after its epochs, and where it
+ * trained a search's pick beside the study's parameters, the search's pick against them (for another
+ * d, nothing).
  */
 export function trainingFindings(
-  outcome: Pick<TrainingOutcome, "hidden" | "result" | "trainImages"> & { testImages: number },
+  outcome: Pick<TrainingOutcome, "hidden" | "result" | "trainImages" | "contender"> & {
+    testImages: number;
+  },
 ): Finding[] {
   if (outcome.hidden !== 4) return [];
-  const { history, diverged } = outcome.result;
-  const loss = diverged ? null : history.at(-1)?.testLoss ?? null;
+  const { history } = outcome.result;
+  const loss = finalTestLoss(outcome.result);
   const budget = {
     epochs: history.length,
     trainImages: outcome.trainImages,
     testImages: outcome.testImages,
   };
-  return [
+  const findings = [
     closeTo(
       `test loss of the d = 4 model after ${STUDY.testLoss.epochs} epochs`,
       STUDY.testLoss.value,
@@ -100,4 +126,13 @@ export function trainingFindings(
       STUDY.testLoss.epochs,
     ),
   ];
+  if (outcome.contender) {
+    findings.push(searchPickFinding(loss, finalTestLoss(outcome.contender.result), budget));
+  }
+  return findings;
+}
+
+/** A training's test loss after its last epoch; null where it diverged or has none. */
+export function finalTestLoss({ history, diverged }: FitResult): number | null {
+  return diverged ? null : history.at(-1)?.testLoss ?? null;
 }

@@ -14,14 +14,25 @@ import { writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
 import { publishSection, type ReportItem } from "../report.ts";
 import { describeParams } from "../search_space.ts";
 import { STUDY } from "../paper.ts";
-import type { TrainingResults } from "./train.ts";
+import { type Contender, finalTestLoss, type TrainingResults } from "./train.ts";
+
+/** How the loss chart names the study's parameters trained beside a search's pick. */
+const STUDYS_PARAMS = "the study's parameters";
+
+/** The contender in one sentence: what trained beside the pick, and where it ended. */
+function describeContender({ params, result }: Contender): string {
+  const loss = finalTestLoss(result);
+  return `Beside it, with the same seed, images and epochs, ${STUDYS_PARAMS} (${
+    describeParams(params)
+  }) ${loss === null ? "diverged" : `reached a test loss of ${loss.toFixed(5)}`}.`;
+}
 
 /**
  * Writes `history.json`, `loss.{svg,png}`, `reconstructions.png` (where there is a model) and the report
  * section into `out`; returns the summary line of the report.
  */
 export async function writeTrainingResults(out: string, results: TrainingResults): Promise<string> {
-  const { hidden, params, result, samplesPerSecond, preview } = results;
+  const { hidden, params, result, contender, samplesPerSecond, preview } = results;
   const { history, diverged } = result;
   const final = history.at(-1)!;
   await writeJsonAtomic(join(out, "history.json"), {
@@ -35,6 +46,16 @@ export async function writeTrainingResults(out: string, results: TrainingResults
     samplesPerSecond,
     finalTestLoss: final.testLoss,
     epochs: history,
+    ...(contender
+      ? {
+        contender: {
+          params: contender.params,
+          diverged: contender.result.diverged,
+          finalTestLoss: finalTestLoss(contender.result),
+          epochs: contender.result.history,
+        },
+      }
+      : {}),
   });
   const items: ReportItem[] = [];
   // A run that diverged from its first epoch has no finite loss to draw.
@@ -51,13 +72,23 @@ export async function writeTrainingResults(out: string, results: TrainingResults
           { name: "train", x: epochs, y: history.map((r) => r.trainLoss) },
           { name: "validation", x: epochs, y: history.map((r) => r.validationLoss ?? NaN) },
           { name: "test", x: epochs, y: history.map((r) => r.testLoss ?? NaN) },
+          ...(contender
+            ? [{
+              name: `test, ${STUDYS_PARAMS}`,
+              x: contender.result.history.map((r) => r.epoch),
+              y: contender.result.history.map((r) => r.testLoss ?? NaN),
+            }]
+            : []),
         ],
       }),
     );
     items.push({
       kind: "figure",
       file: "loss.png",
-      caption: "Train, validation and test loss per epoch.",
+      caption: contender
+        ? "Train, validation and test loss per epoch, and the test loss of the study's parameters " +
+          "trained alike beside them."
+        : "Train, validation and test loss per epoch.",
     });
   }
   if (preview) {
@@ -77,7 +108,7 @@ export async function writeTrainingResults(out: string, results: TrainingResults
   const summary = `${counted(history.length, "epoch")} on ${results.trainImages} images with ` +
     `${describeParams(params)} (${params.source}), trained by ${results.engine} at ${rate} ` +
     `samples/s; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
-    `${STUDY.testLoss.epochs} epochs).`;
+    `${STUDY.testLoss.epochs} epochs).${contender ? ` ${describeContender(contender)}` : ""}`;
   await publishSection(out, {
     title: `Training: d = ${hidden}`,
     items: [{ kind: "text", text: summary }, ...items],

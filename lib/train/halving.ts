@@ -86,6 +86,8 @@ export function halvingRungs(
  * the best of a rung, as many as the next rung holds (⌊n/η⌋), go on to it. Returns each candidate's
  * outcome, in order — or undefined where `train` returned undefined instead of scores: the halving stops
  * there (a shard of a search whose share ends with that rung, which does not wait for its scores).
+ * `extras` more candidates (indices after the first rung's) ride along without taking a place: one goes
+ * on to the next rung where it scores no worse than the last of those that go on.
  *
  * @example
  * ```ts
@@ -100,18 +102,22 @@ export function halvingRungs(
 export function successiveHalving(
   rungs: readonly Rung[],
   train: (candidates: number[], epochs: number) => Promise<(number | null)[]>,
+  extras?: number,
 ): Promise<HalvingOutcome[]>;
 /** {@link successiveHalving} whose `train` may stop it after a rung, by returning undefined. */
 export function successiveHalving(
   rungs: readonly Rung[],
   train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
+  extras?: number,
 ): Promise<HalvingOutcome[] | undefined>;
 export async function successiveHalving(
   rungs: readonly Rung[],
   train: (candidates: number[], epochs: number) => Promise<(number | null)[] | undefined>,
+  extras = 0,
 ): Promise<HalvingOutcome[] | undefined> {
   const outcomes: HalvingOutcome[] = [];
-  let alive = Array.from({ length: rungs[0].candidates }, (_, i) => i);
+  const drawn = rungs[0].candidates;
+  let alive = Array.from({ length: drawn + extras }, (_, i) => i);
   for (const [k, rung] of rungs.entries()) {
     const scores = await train(alive, rung.epochs);
     if (!scores) return undefined;
@@ -120,10 +126,16 @@ export async function successiveHalving(
     });
     const next = rungs[k + 1];
     if (!next) break;
-    alive = alive
-      .filter((_, i) => scores[i] !== null)
+    const converged = alive.filter((_, i) => scores[i] !== null);
+    const going = converged
+      .filter((candidate) => candidate < drawn)
       .sort((a, b) => outcomes[a].score! - outcomes[b].score! || a - b)
       .slice(0, next.candidates);
+    const bar = going.length > 0 ? outcomes[going.at(-1)!].score! : -Infinity;
+    alive = [
+      ...going,
+      ...converged.filter((candidate) => candidate >= drawn && outcomes[candidate].score! <= bar),
+    ];
     if (alive.length === 0) break;
   }
   return outcomes;
