@@ -10,8 +10,8 @@
  * channel) pair and slice of the batch and the map sum the nine taps over their slice, reduce in
  * workgroup memory and leave one partial sum per slice, which a second pass adds up.
  *
- * Each kernel is one WGSL text whose sizes are `const`s filled from the layer's geometry; a gather's
- * taps are listed in it one statement each (see {@link convGather}).
+ * Each kernel is one WGSL text whose sizes are `const`s filled from the layer's geometry; its taps and
+ * channels are listed in it one statement each (see {@link convGather} and {@link convWeightGradient}).
  *
  * @module
  */
@@ -260,6 +260,11 @@ export function convReduction(batch: number, g: ConvGeometry): { lanes: number; 
  * takes one slice of 256 / S jobs with S lanes each ({@link convReduction}); a lane sums every S-th term
  * of its slice (a bias job's lanes sum more where its map is the fine one), and the lanes reduce in
  * workgroup memory, a coarse channel of the block at a time.
+ *
+ * The block's coarse values, each tap's multiply-adds and the hand-over of each channel's sums to
+ * workgroup memory are unrolled in the text, one statement each, so that the accumulators are indexed
+ * by constants only and stay in registers, as in {@link convGather}; so are the nine sums of each step
+ * of the reduction and the stores.
  */
 export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   const g = spec.geometry;
@@ -281,6 +286,9 @@ export function convWeightGradient(dims: Dims, spec: ConvGradientSpec): Kernel {
   if (!Number.isInteger(block) || block < 1 || g.coarseChannels % block !== 0) {
     throw new RangeError(`${spec.label}: a block of ${block} does not divide ${g.coarseChannels}`);
   }
+  // The block's coarse channels cc + j, and the nine taps (ky, kx) of each: acc[j · 9 + ky · 3 + kx].
+  const channels = [...Array(block).keys()];
+  const taps = [0, 1, 2].flatMap((ky) => [0, 1, 2].map((kx) => ({ tap: ky * 3 + kx, ky, kx })));
   const k = new KernelBuilder();
   sourceReader(k, "fine", spec.fine);
   sourceReader(k, "coarse", spec.coarse);
@@ -311,73 +319,94 @@ const BIAS_SLICE = (BIAS_TERMS + SLICES - 1u) / SLICES;
 
 var<workgroup> partial: array<f32, 9u * WORKGROUP>;
 
+// An invocation's job: model m, slice of the terms, the job's index and its first coarse channel cc and
+// fine channel fc, the invocation's lane among the job's and its index li in the workgroup.
+struct Job { m: u32, slice: u32, index: u32, cc: u32, fc: u32, lane: u32, li: u32 }
+fn job_of(wg: vec3u, li: u32) -> Job {
+  let job = wg.x * (WORKGROUP / LANES) + li / LANES;
+  return Job(wg.z, wg.y, job, job / FINE_CHANNELS * BLOCK, job % FINE_CHANNELS, li % LANES, li);
+}
+
+// Whether fine position (fy, fx) lies inside the map.
+fn inside_fine(fy: i32, fx: i32) -> bool {
+  return fy >= 0 && fy < FINE_SIDE && fx >= 0 && fx < FINE_SIDE;
+}
+
+// The nine sums of coarse channel cc + j that the job's lanes left in workgroup memory, added up into
+// lane 0, which stores them (a bias job's one sum with j = 0).
+fn reduce_channel(job: Job, j: u32) {
+  workgroupBarrier();
+  for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
+    if (job.lane < stride) {
+      ${
+    taps.map(({ tap }) =>
+      `partial[${tap}u * WORKGROUP + job.li] += partial[${tap}u * WORKGROUP + job.li + stride];`
+    ).join("\n      ")
+  }
+    }
+    workgroupBarrier();
+  }
+  if (job.lane == 0u) {
+    if (job.index < PAIR_JOBS) {
+      let weight = ((job.cc + j) * FINE_CHANNELS + job.fc) * 9u;
+      ${
+    taps.map(({ tap }) =>
+      `store_partial(job.m, job.slice, weight + ${tap}u, partial[${tap}u * WORKGROUP + job.li]);`
+    ).join("\n      ")
+  }
+    } else if (j == 0u && job.index < PAIR_JOBS + BIAS_CHANNELS) {
+      store_partial(job.m, job.slice, WEIGHTS + job.index - PAIR_JOBS, partial[job.li]);
+    }
+  }
+  workgroupBarrier();
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m = wg.z;
-  let slice = wg.y;
-  let job = wg.x * (WORKGROUP / LANES) + li / LANES;
-  let lane = li % LANES;
-  let cc = job / FINE_CHANNELS * BLOCK;
-  let fc = job % FINE_CHANNELS;
+  let job = job_of(wg, li);
+  let m = job.m;
   // acc[j · 9 + tap]: weight [cc + j][fc][tap].
   var acc: array<f32, 9u * BLOCK>;
-  if (job < PAIR_JOBS) {
-    let plane = fc * u32(FINE_SIDE * FINE_SIDE);
-    let end = min(PAIR_TERMS, (slice + 1u) * PAIR_SLICE);
-    for (var n = slice * PAIR_SLICE + lane; n < end; n += LANES) {
+  if (job.index < PAIR_JOBS) {
+    let plane = job.fc * u32(FINE_SIDE * FINE_SIDE);
+    let end = min(PAIR_TERMS, (job.slice + 1u) * PAIR_SLICE);
+    for (var n = job.slice * PAIR_SLICE + job.lane; n < end; n += LANES) {
       let b = n / COARSE_AREA;
       let s = n % COARSE_AREA;
       let coarse = coarse_row(m, b);
-      var c: array<f32, BLOCK>;
-      var nonzero = false;
-      for (var j = 0u; j < BLOCK; j++) {
-        c[j] = coarse_at(coarse, (cc + j) * COARSE_AREA + s);
-        nonzero = nonzero || c[j] != 0.0;
-      }
-      if (!nonzero) { continue; }
+      ${
+    channels.map((j) => `let c${j} = coarse_at(coarse, (job.cc + ${j}u) * COARSE_AREA + s);`)
+      .join("\n      ")
+  }
+      if (${channels.map((j) => `c${j} == 0.0`).join(" && ")}) { continue; }
       let row = fine_row(m, b);
-      // Tap (ky, kx) of coarse position (cy, cx) reads fine position 2·c − p + k.
-      for (var ky = 0; ky < 3; ky++) {
-        let fy = 2 * i32(s / COARSE_SIDE) - PADDING + ky;
-        for (var kx = 0; kx < 3; kx++) {
-          let fx = 2 * i32(s % COARSE_SIDE) - PADDING + kx;
-          if (fy >= 0 && fy < FINE_SIDE && fx >= 0 && fx < FINE_SIDE) {
-            let f = fine_at(row, plane + u32(fy * FINE_SIDE + fx));
-            for (var j = 0u; j < BLOCK; j++) { acc[j * 9u + u32(ky * 3 + kx)] += c[j] * f; }
-          }
-        }
-      }
+      // Tap (ky, kx) of coarse position (cy, cx) reads fine position 2·c − p + k: (fy + ky, fx + kx).
+      let fy = 2 * i32(s / COARSE_SIDE) - PADDING;
+      let fx = 2 * i32(s % COARSE_SIDE) - PADDING;
+      ${
+    taps.map(({ tap, ky, kx }) =>
+      [
+        `if (inside_fine(fy + ${ky}, fx + ${kx})) {`,
+        `  let f = fine_at(row, plane + u32((fy + ${ky}) * FINE_SIDE + fx + ${kx}));`,
+        ...channels.map((j) => `  acc[${j * 9 + tap}] += c${j} * f;`),
+        `}`,
+      ].join("\n      ")
+    ).join("\n      ")
+  }
     }
-  } else if (job < PAIR_JOBS + BIAS_CHANNELS) {
-    let channel = job - PAIR_JOBS;
-    let end = min(BIAS_TERMS, (slice + 1u) * BIAS_SLICE);
-    for (var n = slice * BIAS_SLICE + lane; n < end; n += LANES) {
+  } else if (job.index < PAIR_JOBS + BIAS_CHANNELS) {
+    let channel = job.index - PAIR_JOBS;
+    let end = min(BIAS_TERMS, (job.slice + 1u) * BIAS_SLICE);
+    for (var n = job.slice * BIAS_SLICE + job.lane; n < end; n += LANES) {
       acc[0] += gradient_at(gradient_row(m, n / BIAS_AREA), channel * BIAS_AREA + n % BIAS_AREA);
     }
   }
   // One coarse channel of the block at a time: its nine sums through workgroup memory, then stored.
-  for (var j = 0u; j < BLOCK; j++) {
-    for (var t = 0u; t < 9u; t++) { partial[t * WORKGROUP + li] = acc[j * 9u + t]; }
-    workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
-      if (lane < stride) {
-        for (var t = 0u; t < 9u; t++) {
-          partial[t * WORKGROUP + li] += partial[t * WORKGROUP + li + stride];
-        }
-      }
-      workgroupBarrier();
-    }
-    if (lane == 0u) {
-      if (job < PAIR_JOBS) {
-        let weight = ((cc + j) * FINE_CHANNELS + fc) * 9u;
-        for (var t = 0u; t < 9u; t++) {
-          store_partial(m, slice, weight + t, partial[t * WORKGROUP + li]);
-        }
-      } else if (j == 0u && job < PAIR_JOBS + BIAS_CHANNELS) {
-        store_partial(m, slice, WEIGHTS + job - PAIR_JOBS, partial[li]);
-      }
-    }
-    workgroupBarrier();
+  ${
+    channels.flatMap((j) => [
+      ...taps.map(({ tap }) => `partial[${tap}u * WORKGROUP + li] = acc[${j * 9 + tap}];`),
+      `reduce_channel(job, ${j}u);`,
+    ]).join("\n  ")
   }
 }`;
   return k.build(dims, {
