@@ -190,6 +190,27 @@ Deno.test("a killed search resumes where it was and ends as an uninterrupted one
   await Deno.remove(dirname(out), { recursive: true });
 });
 
+Deno.test("a merge of a search that meets a truncated state writes nothing, and says to rerun its shard", async () => {
+  const reference = await tinySearch();
+  const out = join(await Deno.makeTempDir(), "search");
+  await Deno.mkdir(join(out, "trainings"), { recursive: true });
+  const kept = (await filesIn(reference.out)).filter((path) => path.startsWith("trainings/"));
+  for (const path of kept) await Deno.copyFile(join(reference.out, path), join(out, path));
+  const state = join(out, kept.find((path) => path.endsWith(".state.safetensors"))!);
+  await Deno.truncate(state, 100);
+  const merged = await runScript("scripts/search.ts", [...TINY, "--merge", `--out=${out}`]);
+  assert.equal(merged.code, 1, merged.stderr);
+  assert.match(
+    lastLine(merged.stderr),
+    new RegExp(
+      `^error: ${RegExp.escape(state)} is unreadable \\(.+\\); rerun the shard that trains it ` +
+        "with --fresh, then merge again$",
+    ),
+  );
+  assert.deepEqual((await filesIn(out)).filter((path) => !path.startsWith("trainings/")), []);
+  await Deno.remove(dirname(out), { recursive: true });
+});
+
 Deno.test("a diverged trial is recorded as such, ranked last and left out of the figure", async () => {
   const out = join(await Deno.makeTempDir(), "search");
   // seed 3 draws lr 4.6e-2 and 6.4e29: the second blows the weights up to NaN
