@@ -10,6 +10,7 @@
  */
 import {
   describeFsError,
+  existsAsLink,
   parentFolder,
   processRuns,
   removeStaleTemporaries,
@@ -61,7 +62,8 @@ export class FolderError extends Error {
 export async function prepareFolder(folder: string): Promise<void> {
   if (folder.trim() === "") throw new FolderError("the results folder must be named, not empty");
   try {
-    for (let missing = folder; !(await isPresent(missing)); missing = parentFolder(missing)) {
+    // A symlink to a missing path is there: no folder this run made, nor removes.
+    for (let missing = folder; !(await existsAsLink(missing)); missing = parentFolder(missing)) {
       madeFolders.add(missing); // the deepest first, as they are removed
     }
     await Deno.mkdir(folder, { recursive: true });
@@ -81,20 +83,6 @@ export async function prepareFolder(folder: string): Promise<void> {
     throw new FolderError(`${folder} cannot be written: ${describeFsError(error)}`);
   } finally {
     temporaries.delete(probe);
-  }
-}
-
-/**
- * Whether anything is at `path`, a symlink counted as itself (not followed: one to a missing path is
- * there, and no folder this process made).
- */
-async function isPresent(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 
