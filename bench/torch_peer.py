@@ -20,14 +20,35 @@ shuffled epochs — or only the first `--steps` steps of one epoch, when `--step
 the first step to the last, synchronised. Runs on CUDA when available, else on the CPU with as many threads
 as there are cores. Prints one JSON line: device, samples_per_second (of all models together), per_model,
 batch, images, steps, seconds, torch, threads, models, loss (the last model's mean timed batch loss). Exits
-with code 3 and an `error` line when torch cannot be imported.
+with code 3 and an `error` line when torch cannot be imported, and with code 143 (as by SIGTERM) within a
+quarter of a second once the process that started it (the bench) is gone, even killed by SIGKILL.
 """
 
 import argparse
 import json
 import os
 import sys
+import threading
 import time
+
+PARENT_POLL_SECONDS = 0.25
+
+
+def exit_with_parent():
+    """Exits (code 143) once the parent process is gone, looked at every 0.25 s by a daemon thread: an
+    orphan is adopted by pid 1 or by a subreaper, so its parent pid changes."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(143)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+# Before torch is imported, which takes seconds: from the start, the peer ends with the bench.
+exit_with_parent()
 
 try:
     import torch

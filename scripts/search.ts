@@ -136,6 +136,7 @@ await runMain(async () => {
     engine,
     folder: join(out, "trainings"),
     fresh: flags.fresh,
+    merge: run.kind === "merge",
   };
   await trainSearch(plan, run);
   if (run.kind === "shard") return reportShardDone(run.shard, plan.folder);

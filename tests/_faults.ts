@@ -171,8 +171,9 @@ export function assertOneLineError(outcome: Outcome, code: number, message: RegE
 }
 
 /**
- * What `folder` holds, by path relative to it: each file's size and SHA-256, each folder as `folder` — to
- * tell that a run wrote, changed or made nothing there (and to say briefly what it did).
+ * What `folder` holds, by path relative to it: each file's size and SHA-256, each folder as `folder`, each
+ * symlink as its target — to tell that a run wrote, changed or made nothing there (and to say briefly
+ * what it did).
  */
 export async function snapshot(folder: string): Promise<Map<string, string>> {
   const entries = new Map<string, string>();
@@ -182,6 +183,8 @@ export async function snapshot(folder: string): Promise<Map<string, string>> {
       if (entry.isDirectory) {
         entries.set(`${path}/`, "folder");
         await visit(join(dir, entry.name), `${path}/`);
+      } else if (entry.isSymlink) {
+        entries.set(path, `symlink to ${await Deno.readLink(join(dir, entry.name))}`);
       } else {
         const bytes = await Deno.readFile(join(dir, entry.name));
         const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));

@@ -157,6 +157,27 @@ export async function assertRefuses(
 }
 
 /**
+ * Asserts that the merge `merged` into `out` stopped (exit 1) at the truncated state file `state`, saying
+ * to rerun the shard that trains it (not `--fresh`, which a merge refuses), and wrote nothing beside the
+ * trainings.
+ */
+export async function assertMergeRerunsShard(
+  merged: ScriptRun,
+  out: string,
+  state: string,
+): Promise<void> {
+  assert.equal(merged.code, 1, merged.stderr);
+  assert.match(
+    lastLine(merged.stderr),
+    new RegExp(
+      `^error: ${RegExp.escape(state)} is unreadable \\(.+\\); rerun the shard that trains it ` +
+        "with --fresh, then merge again$",
+    ),
+  );
+  assert.deepEqual((await filesIn(out)).filter((path) => !path.startsWith("trainings/")), []);
+}
+
+/**
  * Runs `script` with `args` and kills it with SIGKILL as soon as `poll` (called every 20 ms) gives a value,
  * which it returns; fails when the script ends before that.
  */

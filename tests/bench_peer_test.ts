@@ -1,7 +1,8 @@
 /**
  * The bench's PyTorch peer as the bench sees it: the Pythons tried in turn (one not found, one without
  * torch), the JSON line of the first that has it, and a peer that fails. Stand-in Pythons answer as
- * `bench/torch_peer.py` does, so that no torch is needed.
+ * `bench/torch_peer.py` does, so that no torch is needed; the real peer, where Debian's Python has
+ * torch, ends with its parent.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -111,4 +112,61 @@ Deno.test("the torch peer's vmap mode trains a stacked population on the CPU, wh
   } finally {
     await Deno.remove(images);
   }
+});
+
+/** Whether Debian's Python has torch, which the real peer needs to run on. */
+const HAS_TORCH = await new Deno.Command("/usr/bin/python3", {
+  args: ["-c", "import torch"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((output) => output.success, () => false);
+
+/** The state of process `pid` (`R`, `S`, `Z`, …), undefined once it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until `condition` holds, looking every 50 ms; fails saying `what` after a minute without. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 50) {
+    assert.ok(waited < 60_000, `still not ${what} after a minute`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test({
+  name: "the torch peer ends when the process that started it is killed with SIGKILL",
+  ignore: !HAS_TORCH,
+  fn: async () => {
+    const images = await Deno.makeTempFile();
+    await Deno.writeFile(images, new Uint8Array(784 * 8).map((_, i) => (i * 37) % 256));
+    // Its parent a shell that waits for it, as the bench does; it would train for days.
+    const peer = `/usr/bin/python3 bench/torch_peer.py --images-file=${images} --device=cpu ` +
+      "--batch-size=4 --epochs=100000000";
+    const parent = new Deno.Command("bash", {
+      args: ["-c", `${peer} & echo $!; wait`],
+      stdout: "piped",
+    })
+      .spawn();
+    const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const pid = Number((await reader.read()).value);
+    reader.releaseLock();
+    try {
+      // Its watch of the parent is a thread of its own, started before anything else.
+      await until(() => Array.from(Deno.readDirSync(`/proc/${pid}/task`)).length >= 2, "watching");
+      parent.kill("SIGKILL");
+      await parent.status;
+      // Gone, or a zombie where the adopting process reaps no children.
+      await until(() => [undefined, "Z"].includes(processState(pid)), "ended");
+    } finally {
+      if (processState(pid) !== undefined) Deno.kill(pid, "SIGKILL");
+      await parent.stdout.cancel().catch(() => {});
+      await Deno.remove(images);
+    }
+  },
 });

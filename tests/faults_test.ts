@@ -272,6 +272,23 @@ const BAD_OUTS: {
     message: () => /notes\.txt\/results cannot be used as a results folder: not a directory$/,
   },
   {
+    name: "a symlink loop",
+    make: async (folder) => {
+      await Deno.symlink("loop", join(folder, "loop"));
+      return join(folder, "loop");
+    },
+    message: () => /loop cannot be used as a results folder: it is a symlink loop$/,
+  },
+  {
+    name: "a symlink to a missing folder",
+    make: async (folder) => {
+      await Deno.symlink(join(folder, "gone"), join(folder, "link"));
+      return join(folder, "link", "results");
+    },
+    message: (folder) =>
+      new RegExp(`: ${RegExp.escape(join(folder, "link"))} is a symlink to missing .*/gone$`),
+  },
+  {
     name: "under /proc",
     make: () => Promise.resolve("/proc/aelab-faults/results"),
     message: () => /^error: \/proc\/aelab-faults\/results cannot be used as a results folder/,

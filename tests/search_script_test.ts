@@ -4,7 +4,14 @@ import { decodePng } from "../lib/figures/png.ts";
 import { generateParams, loadBestParams, type TrialRecord } from "../lib/search_space.ts";
 import { exists } from "../lib/files/atomic.ts";
 import { STUDY } from "../lib/paper.ts";
-import { filesIn, killWhen, lastLine, runOnce, runScript } from "./_scripts.ts";
+import {
+  assertMergeRerunsShard,
+  filesIn,
+  killWhen,
+  lastLine,
+  runOnce,
+  runScript,
+} from "./_scripts.ts";
 
 /** A halving search small enough for a test: 4 trials, then 2, then 1 at 4 epochs, on 300 images. */
 const TINY = ["--trials=4", "--epochs=4", "--eta=2", "--limit=300"];
@@ -187,6 +194,19 @@ Deno.test("a killed search resumes where it was and ends as an uninterrupted one
   ]);
   assert.equal(changed.code, 2, changed.stderr);
   assert.match(lastLine(changed.stderr), /other settings \(batchSize: 256 → 64\); pass --fresh/);
+  await Deno.remove(dirname(out), { recursive: true });
+});
+
+Deno.test("a merge of a search that meets a truncated state writes nothing, and says to rerun its shard", async () => {
+  const reference = await tinySearch();
+  const out = join(await Deno.makeTempDir(), "search");
+  await Deno.mkdir(join(out, "trainings"), { recursive: true });
+  const kept = (await filesIn(reference.out)).filter((path) => path.startsWith("trainings/"));
+  for (const path of kept) await Deno.copyFile(join(reference.out, path), join(out, path));
+  const state = join(out, kept.find((path) => path.endsWith(".state.safetensors"))!);
+  await Deno.truncate(state, 100);
+  const merged = await runScript("scripts/search.ts", [...TINY, "--merge", `--out=${out}`]);
+  await assertMergeRerunsShard(merged, out, state);
   await Deno.remove(dirname(out), { recursive: true });
 });
 

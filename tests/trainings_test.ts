@@ -146,3 +146,35 @@ Deno.test("a waiting run takes over the trainings whose holders die, on this mac
   ]);
   await Deno.remove(folder, { recursive: true });
 });
+
+Deno.test("an earlier aelab's checkpoints are removed with a line, not resumed from", async () => {
+  const trainings = [training("a", 1)];
+  const clean = await Deno.makeTempDir();
+  await runTrainings(trainings, options(clean));
+  const folder = await Deno.makeTempDir();
+  // A population's checkpoint as an earlier aelab named it, and a file of the user's.
+  const earlier = ["checkpoint-0f3a.safetensors", "checkpoint-9bc1d2.safetensors"];
+  for (const name of earlier) await Deno.writeFile(`${folder}/${name}`, new Uint8Array(64));
+  await Deno.writeTextFile(`${folder}/checkpoint-notes.txt`, "mine\n");
+  const lines: string[] = [];
+  const error = console.error;
+  console.error = (...data: unknown[]) => lines.push(data.join(" "));
+  try {
+    await runTrainings(trainings, options(folder));
+  } finally {
+    console.error = error;
+  }
+  assert.ok(
+    lines.includes(
+      `test: removed 2 checkpoints of an earlier aelab from ${folder} (${earlier.join(", ")}): ` +
+        "each training keeps its own checkpoint now",
+    ),
+    lines.join("\n"),
+  );
+  // What a run in an empty folder keeps, trained the same, and the user's file.
+  const [kept, fresh] = [await files(folder), await files(clean)];
+  assert.deepEqual(Object.keys(kept), ["a.json", "a.state.safetensors", "checkpoint-notes.txt"]);
+  assert.deepEqual(kept["a.state.safetensors"], fresh["a.state.safetensors"]);
+  await Deno.remove(clean, { recursive: true });
+  await Deno.remove(folder, { recursive: true });
+});

@@ -73,6 +73,8 @@ export interface SearchPlan {
   /** The folder of the trainings' results. */
   folder: string;
   fresh: boolean;
+  /** Whether the run is a merge: a result it cannot use is redone by rerunning its shard, not `--fresh`. */
+  merge?: boolean;
 }
 
 /**
@@ -165,11 +167,13 @@ function trainingsOf(candidates: number[], folds: number): number[] {
 async function scoreRung(
   candidates: number[],
   epochs: number,
-  { splits, folder, trainings, records, wait }: Pick<SearchPlan, "splits" | "folder"> & {
-    trainings: Training[];
-    records: TrainingRecord[];
-    wait: boolean;
-  },
+  { splits, folder, merge, trainings, records, wait }:
+    & Pick<SearchPlan, "splits" | "folder" | "merge">
+    & {
+      trainings: Training[];
+      records: TrainingRecord[];
+      wait: boolean;
+    },
 ): Promise<(number | null)[]> {
   const chosen = trainingsOf(candidates, splits.length);
   const gathered = await gatherTrainings(chosen.map((i) => trainings[i]), {
@@ -177,6 +181,7 @@ async function scoreRung(
     epochs,
     pastEpochs: "keep",
     wait,
+    merge,
   });
   chosen.forEach((i, k) => records[i] = gathered[k]);
   return candidates.map((c) => mean(foldLosses(records, c, splits.length, epochs)));

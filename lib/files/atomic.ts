@@ -111,9 +111,22 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 }
 
 /** Whether a file or folder exists at `path`. */
-export async function exists(path: string): Promise<boolean> {
+export function exists(path: string): Promise<boolean> {
+  return found(Deno.stat(path));
+}
+
+/**
+ * Whether anything is at `path`, a symlink counted as itself (not followed: one to a missing path is
+ * there).
+ */
+export function existsAsLink(path: string): Promise<boolean> {
+  return found(Deno.lstat(path));
+}
+
+/** Whether the file-system entry that `info` looks up was found (a path not there is no error). */
+async function found(info: Promise<Deno.FileInfo>): Promise<boolean> {
   try {
-    await Deno.stat(path);
+    await info;
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;

@@ -10,7 +10,7 @@
  */
 import {
   describeFsError,
-  exists,
+  existsAsLink,
   parentFolder,
   processRuns,
   removeStaleTemporaries,
@@ -62,15 +62,15 @@ export class FolderError extends Error {
 export async function prepareFolder(folder: string): Promise<void> {
   if (folder.trim() === "") throw new FolderError("the results folder must be named, not empty");
   try {
-    for (let missing = folder; !(await exists(missing)); missing = parentFolder(missing)) {
+    // A symlink to a missing path is there: no folder this run made, nor removes.
+    for (let missing = folder; !(await existsAsLink(missing)); missing = parentFolder(missing)) {
       madeFolders.add(missing); // the deepest first, as they are removed
     }
     await Deno.mkdir(folder, { recursive: true });
   } catch (error) {
-    const reason = error instanceof Deno.errors.AlreadyExists
-      ? "it is a file, not a folder"
-      : describeFsError(error);
-    throw new FolderError(`${folder} cannot be used as a results folder: ${reason}`);
+    throw new FolderError(
+      `${folder} cannot be used as a results folder: ${await describeUnusable(folder, error)}`,
+    );
   }
   const probe = temporaryName(`${folder}/.aelab`);
   temporaries.add(probe);
@@ -83,6 +83,31 @@ export async function prepareFolder(folder: string): Promise<void> {
     throw new FolderError(`${folder} cannot be written: ${describeFsError(error)}`);
   } finally {
     temporaries.delete(probe);
+  }
+}
+
+/**
+ * Why `folder` cannot be made, from the error that refused it: a symlink loop in its place or on its
+ * path, a symlink to a missing path (named with its target) in its place or a folder's above it, a file
+ * in its place, or the system's reason.
+ */
+async function describeUnusable(folder: string, error: unknown): Promise<string> {
+  if (error instanceof Deno.errors.FilesystemLoop) {
+    const info = await Deno.lstat(folder).catch(() => undefined);
+    return info?.isSymlink ? "it is a symlink loop" : "its path runs through a symlink loop";
+  }
+  if (!(error instanceof Deno.errors.AlreadyExists)) return describeFsError(error);
+  for (let path = folder;; path = parentFolder(path)) {
+    const info = await Deno.lstat(path).catch(() => undefined);
+    const named = path === folder ? "it" : path;
+    if (info?.isSymlink) {
+      const target = await Deno.stat(path).then(() => undefined, (problem) => problem);
+      if (target instanceof Deno.errors.FilesystemLoop) return `${named} is a symlink loop`;
+      if (target instanceof Deno.errors.NotFound) {
+        return `${named} is a symlink to missing ${await Deno.readLink(path)}`;
+      }
+    }
+    if (info || parentFolder(path) === path) return "it is a file, not a folder";
   }
 }
 

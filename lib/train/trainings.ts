@@ -6,7 +6,8 @@
  * ones from their seed, finished ones on from their saved state — with a checkpoint of each training
  * after each epoch (`<id>.checkpoint.safetensors`: found by the training's id whichever run made it, a
  * shard or a whole run, resumed from, and removed once the training's result is written), and writes each
- * result atomically when its training ends. So an interrupted step resumes where it
+ * result atomically when its training ends (an earlier aelab's checkpoints, one per population, are
+ * removed with a line). So an interrupted step resumes where it
  * was, a step asked for more epochs trains on, and successive halving continues its survivors from their
  * own state.
  *
@@ -110,6 +111,7 @@ export async function runTrainings(
   options: TrainingsOptions,
 ): Promise<(TrainingRecord | undefined)[]> {
   const { folder, epochs } = options;
+  await removeEarlierCheckpoints(folder, options.label);
   const past = options.pastEpochs === "keep" ? Infinity : epochs;
   const owned = trainings.map((_, i) => options.owns?.(i) ?? true);
   // Kept results: those of the trainings this run starts over do not count.
@@ -412,6 +414,32 @@ async function removeResult(folder: string, id: string): Promise<void> {
   for (const path of [recordPath(folder, id), statePath(folder, id), checkpointPath(folder, id)]) {
     await removeFile(path);
   }
+}
+
+/** The checkpoints an earlier aelab kept, one per population: `checkpoint-<hash>.safetensors`. */
+const EARLIER_CHECKPOINT = /^checkpoint-[0-9a-f]+\.safetensors$/;
+
+/**
+ * Removes the checkpoints an earlier aelab kept in `folder`, one per population ({@link
+ * EARLIER_CHECKPOINT}), saying so in one line where there were any: nothing resumes from them since each
+ * training keeps its own ({@link checkpointPath}).
+ */
+async function removeEarlierCheckpoints(folder: string, label: string): Promise<void> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (entry.isFile && EARLIER_CHECKPOINT.test(entry.name)) names.push(entry.name);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // not made yet
+    throw error;
+  }
+  if (names.length === 0) return;
+  for (const name of names) await removeFile(`${folder}/${name}`);
+  console.error(
+    `${label}: removed ${counted(names.length, "checkpoint")} of an earlier aelab from ${folder} ` +
+      `(${names.sort().join(", ")}): each training keeps its own checkpoint now`,
+  );
 }
 
 /** Removes the file at `path`, if there is one. */
