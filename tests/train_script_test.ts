@@ -80,9 +80,15 @@ Deno.test("train trains the study's parameters beside a search's pick, as each w
   assert.deepEqual(history.contender.params, STUDY.bestParams);
   assert.equal(history.contender.epochs.length, 2);
   assert.equal(history.contender.finalTestLoss, history.contender.epochs[1].testLoss);
-  // Each trains as it would alone: the same numbers as a run of its parameters given as flags.
+  // Each trains as it would alone: the same numbers as a run of its parameters given as flags, on
+  // one worker (one model on several trains data-parallel, its sums in another order).
   const alone = async (params: { dropout: number; lr: number; l2: number }, folder: string) => {
-    const given = [`--lr=${params.lr}`, `--l2=${params.l2}`, `--dropout=${params.dropout}`];
+    const given = [
+      `--lr=${params.lr}`,
+      `--l2=${params.l2}`,
+      `--dropout=${params.dropout}`,
+      "--workers=1",
+    ];
     const out = join(root, folder);
     const run = await runScript("scripts/train.ts", [...flags, ...given, `--out=${out}`]);
     assert.equal(run.code, 0, run.stderr);
