@@ -141,6 +141,8 @@ export {
   addGaussianNoise,
   blankSquare,
   corrupt,
+  type CorruptedPairs,
+  corruptedPairs,
   type Corruption,
   digitPixels,
   occlude,

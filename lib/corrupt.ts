@@ -100,6 +100,34 @@ export function corrupt(pixels: Float32Array, corruption: Corruption, seed: numb
     : occlude(pixels, corruption.side, rng);
 }
 
+/** Corrupted inputs and the clean images they came from, pixel for pixel. */
+export interface CorruptedPairs {
+  corrupted: Float32Array;
+  clean: Float32Array;
+  count: number;
+}
+
+/**
+ * What a denoiser trains on: each digit of `digits` corrupted (seeded) beside its clean original, the
+ * loss taken between the output for `corrupted` and `clean` (the notebook's denoiser trains on these).
+ *
+ * @example
+ * ```ts
+ * import { corruptedPairs } from "./corrupt.ts";
+ * const digits = { images: new Uint8Array(2 * 784).fill(255), labels: new Uint8Array(2), count: 2 };
+ * const pairs = corruptedPairs(digits, { kind: "occlusion", side: 28 }, 1);
+ * console.log(pairs.count, pairs.clean[0], pairs.corrupted[0]); // 2 1 0
+ * ```
+ */
+export function corruptedPairs(
+  digits: Digits,
+  corruption: Corruption,
+  seed: number,
+): CorruptedPairs {
+  const clean = digitPixels(digits);
+  return { corrupted: corrupt(clean, corruption, seed), clean, count: digits.count };
+}
+
 /** One line naming a corruption, e.g. `noise std 0.2` or `occlusion side 10`. */
 export function describeCorruption(corruption: Corruption): string {
   return corruption.kind === "noise"

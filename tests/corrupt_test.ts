@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { addGaussianNoise, blankSquare, digitPixels, occlude } from "../lib/corrupt.ts";
+import {
+  addGaussianNoise,
+  blankSquare,
+  corrupt,
+  corruptedPairs,
+  digitPixels,
+  occlude,
+} from "../lib/corrupt.ts";
 import { createRng } from "../lib/random.ts";
 import { testDigits } from "./_fixtures.ts";
 import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
@@ -79,4 +86,14 @@ Deno.test("a square is blanked in place where it lies inside the image, and nowh
   assert.deepEqual(blank({ side: 4, top: 28, left: 0 }), []);
   assert.deepEqual(blank({ side: 0, top: 5, left: 5 }), []);
   assert.equal(blank({ side: 28, top: 0, left: 0 }).length, IMAGE_PIXELS);
+});
+
+Deno.test("corruptedPairs: each digit corrupted beside its clean pixels, seeded", () => {
+  const digits = { images: new Uint8Array(3 * 784).fill(128), labels: new Uint8Array(3), count: 3 };
+  const noise = { kind: "noise", std: 0.3 } as const;
+  const pairs = corruptedPairs(digits, noise, 7);
+  assert.equal(pairs.count, 3);
+  assert.deepEqual(pairs.clean, digitPixels(digits));
+  assert.deepEqual(pairs.corrupted, corrupt(digitPixels(digits), noise, 7));
+  assert.notDeepEqual(pairs.corrupted, pairs.clean);
 });
