@@ -45,6 +45,7 @@ export const DEFAULT_ROWS = [
   "tfjs-webgpu",
   "wasm",
   "wasm-2",
+  "wasm-1:10",
   "wasm-2:10",
   "workers-1:10",
   "workers-2:10",

@@ -16,7 +16,7 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const out = join(root, "bench");
     const run = await runScript("scripts/bench.ts", [
       ...TINY,
-      "--only=tfjs-wasm,workers-1:10,fused,fused-2",
+      "--only=tfjs-wasm,wasm,workers-1:10,fused,fused-2",
       "--profile",
       `--out=${out}`,
     ]);
@@ -24,7 +24,13 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     const result = JSON.parse(await Deno.readTextFile(join(out, "bench.json")));
     assert.equal(result.config.images, 512);
     assert.equal(result.peer, null);
-    assert.deepEqual(result.config.rows, ["tfjs-wasm:1", "workers-1:10", "fused:1", "fused-2:1"]);
+    assert.deepEqual(result.config.rows, [
+      "tfjs-wasm:1",
+      "wasm:1",
+      "workers-1:10",
+      "fused:1",
+      "fused-2:1",
+    ]);
     const ran = result.rows.map((row: { name: string }) => row.name);
     const skipped = result.skipped.map((row: { name: string }) => row.name);
     assert.deepEqual(
@@ -70,7 +76,11 @@ Deno.test("bench measures each selected row and writes the table as JSON and Mar
     assert.match(markdown, /\| workers-1:10 \| 1 worker, tfjs wasm each \| WebAssembly.* \| 10 \|/);
     assert.match(
       markdown,
-      /^target worker pool of 1 within 5% of the single-model tfjs wasm row: /m,
+      /^target tfjs worker pool of 1 within 5% of the single-model tfjs wasm row: /m,
+    );
+    assert.match(
+      markdown,
+      /^target aelab wasm on one core ≥ 2\.5× tfjs wasm \(tfjs-wasm:1\): measured \d+\.\d+× \((not )?met\)$/m,
     );
     assert.match(markdown, /^target .+: not measured \(no PyTorch peer\)$/m);
     assert.match(run.stdout, /\| tfjs-wasm:1 \|/);
