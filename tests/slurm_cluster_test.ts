@@ -150,7 +150,10 @@ Deno.test({
     const again = await submit(["--wait", "--array=1"], [...flags, "--shard=2/2"]);
     assert.equal(again.code, 0, again.output);
     const rerun = /Submitted batch job (\d+)/.exec(again.output)![1];
-    assert.match(await log(rerun, 1), /^sweep: resuming after epoch \d from .*\/d-\d+\.checkpoint\.safetensors$/m);
+    assert.match(
+      await log(rerun, 1),
+      /^sweep: resuming after epoch \d from .*\/d-\d+\.checkpoint\.safetensors$/m,
+    );
     const merge = await submit(["--wait", "--array=0"], [...flags, "--merge"]);
     assert.equal(merge.code, 0, merge.output);
     await assertSameResults(await reference, out);
