@@ -33,11 +33,10 @@ export const ROW_FLAG = "--row";
 export const ROW_SYNTAX = "ENGINE[-BACKEND][-WORKERS][:MODELS]";
 
 /**
- * The rows `--only` takes by default, in the table's order: tfjs in this thread on each backend, aelab's
- * wasm engine with one model in this thread and data-parallel on 2 workers, and on 2 workers training a
- * population of 10, the tfjs worker pool of 1, 2
- * and (where there are more than 2) all cores training a population of 10, the fused engine with one
- * model and populations of 10 and 30.
+ * The rows `--only` takes by default, in the table's order: tfjs in this thread on each backend; aelab's
+ * wasm engine with one model in this thread and data-parallel on 2 workers, and a population of 10 on 1
+ * and on 2 workers; the tfjs worker pool of 1, 2 and (where there are more than 2) all cores training a
+ * population of 10; the fused engine with one model and populations of 10 and 30.
  */
 export const DEFAULT_ROWS = [
   "tfjs-cpu",
