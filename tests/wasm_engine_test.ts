@@ -13,7 +13,7 @@ import { initialWeights, layerSpecs, type Weights } from "../lib/model/architect
 import { imagesTensor } from "../lib/model/images.ts";
 import { Network } from "../lib/model/network.ts";
 import type { ModelSpec } from "../lib/model/spec.ts";
-import { createRng, dropoutMask } from "../lib/random.ts";
+import { createRng, DropoutStream } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 import { chooseEngine, createTrainer } from "../lib/train/engine.ts";
 import { fit } from "../lib/train/fit.ts";
@@ -96,8 +96,8 @@ Deno.test("each kernel's gradients, the loss and Adam's step match tfjs's, with 
   // 21 images: a batch shorter than the lanes the kernels run (the rest must not count)
   const indices = Array.from({ length: 21 }, (_, i) => (i * 7) % 200);
   const weights = initialWeights(hidden, createRng(3));
-  const rng = createRng(9);
-  const masks = [dropoutMask(rng, 21, 64, dropout), dropoutMask(rng, 21, 64, dropout)];
+  const stream = new DropoutStream(9, 0);
+  const masks = [stream.mask(21, 64, dropout), stream.mask(21, 64, dropout)];
   const noisy = corrupt(digitPixels(digits), { kind: "noise", std: 0.2 }, 4);
   // an autoencoder, and a denoiser: the noisy images in, the clean ones the target
   const cases = [kernels, plain].flatMap((build) =>

@@ -19,7 +19,7 @@ import { imagesTensor } from "../model/images.ts";
 import { type DropoutMasks, Network } from "../model/network.ts";
 import { DIGIT_CLASSES } from "../model/classifier.ts";
 import { type ModelKind, modelLayers } from "../model/spec.ts";
-import { createRng, dropoutMask, dropoutRng, type Rng } from "../random.ts";
+import { createRng, DropoutStream } from "../random.ts";
 import {
   type Dataset,
   type EpochOptions,
@@ -218,7 +218,7 @@ class TfjsModel {
     // Each epoch's dropout masks and learning rate follow from the seed and the epoch alone, so a run
     // resumed from a checkpoint draws the masks and takes the steps an uninterrupted one would.
     const lr = this.job.lr * (this.job.lrDecay ?? 1) ** this.#epochs;
-    const rng = dropoutRng(this.job.seed, this.#epochs++);
+    const dropout = new DropoutStream(this.job.seed, this.#epochs++);
     let total: tf.Tensor = tf.scalar(0);
     let steps = 0;
     const turn = eventLoopTurns();
@@ -226,7 +226,7 @@ class TfjsModel {
       await turn();
       const indices = order.subarray(start, Math.min(start + batchSize, order.length));
       const { inputs, targets } = this.#batch(train, indices);
-      const masks = this.#dropoutMasks(indices.length, rng);
+      const masks = this.#dropoutMasks(indices.length, dropout);
       const sum = tf.tidy(() => {
         const variables = this.#network.variables;
         const { value, grads } = tf.variableGrads(
@@ -309,12 +309,12 @@ class TfjsModel {
   }
 
   /** The dropout masks of one step (0 or 1/(1−p), PyTorch's scaling), none when p = 0. */
-  #dropoutMasks(count: number, rng: Rng): DropoutMasks {
+  #dropoutMasks(count: number, dropout: DropoutStream): DropoutMasks {
     const p = this.job.model.dropout;
     const masks = new Map<string, tf.Tensor2D>();
     if (p === 0) return masks;
     for (const layer of this.#layers.filter((layer) => layer.dropout)) {
-      const values = dropoutMask(rng, count, layer.outputs, p);
+      const values = dropout.mask(count, layer.outputs, p);
       masks.set(layer.name, tf.tensor2d(values, [count, layer.outputs]));
     }
     return masks;

@@ -1,7 +1,7 @@
 /**
  * aelab's own WebAssembly engine as a trainer: the population's autoencoders in one `WasmPopulation`
  * (`lib/wasm/`), trained model after model in this thread, no tfjs in the loop. Each model sees the
- * batches (`epochOrder`) and dropout masks (`dropoutMask`) the tfjs trainer gives it and takes the same
+ * batches (`epochOrder`) and dropout masks (`DropoutStream`) the tfjs trainer gives it and takes the same
  * Adam steps, so its losses follow tfjs's up to the order of float arithmetic.
  *
  * @module
@@ -10,7 +10,7 @@ import { epochOrder } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import { layerSpecs } from "../model/architecture.ts";
 import type { AutoencoderSpec } from "../model/spec.ts";
-import { dropoutMask, dropoutRng } from "../random.ts";
+import { DropoutStream } from "../random.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 import { WasmPopulation } from "../wasm/population.ts";
 import type { GradientExchange } from "./exchange.ts";
@@ -135,15 +135,12 @@ export class WasmTrainer implements Trainer {
       const order = epochOrder(train.count, job.seed, progress.epochs)
         .subarray(0, Math.min(train.count, (options.steps ?? Infinity) * this.batchSize));
       const lr = job.lr * (job.lrDecay ?? 1) ** progress.epochs;
-      const rng = dropoutRng(job.seed, progress.epochs++);
-      const p = job.model.dropout;
+      const dropout = new DropoutStream(job.seed, progress.epochs++);
       let sum = 0;
       let steps = 0;
       for (let start = 0; start < order.length; start += this.batchSize) {
         const indices = order.subarray(start, Math.min(start + this.batchSize, order.length));
-        const units = this.#dropoutUnits[i];
-        const masks = units.map((n) => dropoutMask(rng, indices.length, n, p));
-        sum += this.#step(i, indices, masks, lr, ++progress.steps);
+        sum += this.#step(i, indices, dropout, lr, ++progress.steps);
         steps++;
         options.onProgress?.(++done, total);
       }
@@ -195,29 +192,24 @@ export class WasmTrainer implements Trainer {
 
   /**
    * Model `i`'s Adam step `t` at learning rate `lr` on the images `indices` of its training set, with
-   * the dropout `masks` drawn for them (one per dropout layer, row after row); returns the batch's loss.
-   * In a data-parallel pool, this worker loads only its slice of the rows (and of the masks).
+   * the next masks of its `dropout` stream; returns the batch's loss. In a data-parallel pool, this
+   * worker loads only its slice of the rows and draws only its slice of the masks.
    */
   #step(
     i: number,
     indices: Int32Array,
-    masks: Float32Array[],
+    dropout: DropoutStream,
     lr: number,
     t: number,
   ): number {
-    const { train } = this.jobs[i];
+    const { train, model: { dropout: p } } = this.jobs[i];
     const rows = indices.length;
     const [start, end] = this.#exchange?.slice(rows) ?? [0, rows];
+    const masks = this.#dropoutUnits[i].map((units) => dropout.mask(rows, units, p, start, end));
     let errorSum = 0;
     if (end > start) {
       this.#population.loadBatch(train.inputs, train.targets, indices.subarray(start, end));
-      if (masks.length > 0) {
-        const units = this.#dropoutUnits[i];
-        this.#population.loadMasks(
-          i,
-          masks.map((mask, k) => mask.subarray(start * units[k], end * units[k])),
-        );
-      }
+      if (masks.length > 0) this.#population.loadMasks(i, masks);
       errorSum = this.#population.gradient(i, rows);
     } else this.#population.gradients(i).fill(0);
     if (this.#exchange) errorSum = this.#exchange.sum(this.#population.gradients(i), errorSum);
