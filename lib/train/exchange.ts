@@ -1,11 +1,11 @@
 /**
  * How the workers of a data-parallel pool add up their gradients: in one SharedArrayBuffer, each worker
  * writes the gradients and squared-error sum of its slice of a batch into a region of its own, waits at a
- * barrier (`Atomics.wait`/`notify`) until every worker has written, then sums every worker's region in
- * the same fixed order — so every worker holds the same sums to the bit and takes the same Adam step on
- * its own copy of the model, with no message per step. The regions alternate between two sets from step
- * to step, so that a worker already writing the next step's never overwrites what a slower one still
- * reads: one barrier per step suffices.
+ * barrier (polling, then `Atomics.wait`/`notify`) until every worker has written, then sums every
+ * worker's region in the same fixed order — so every worker holds the same sums to the bit and takes the
+ * same Adam step on its own copy of the model, with no message per step. The regions alternate between
+ * two sets from step to step, so that a worker already writing the next step's never overwrites what a
+ * slower one still reads: one barrier per step suffices.
  *
  * A worker that fails leaves the others waiting; the pool then aborts the exchange
  * ({@link abortExchange}) and every worker waiting, or arriving later, throws.
@@ -19,6 +19,12 @@ const ARRIVED = 1;
 const ABORTED = 2;
 /** Bytes of the control words, padded so that the loss sums after them are aligned. */
 const CONTROL_BYTES = 16;
+/**
+ * How long a worker arriving at the barrier polls before it sleeps, in milliseconds. A thread that sleeps
+ * is woken by Linux onto the core of the thread that woke it: two workers waking each other every step
+ * end up sharing one core while the other idles (seen on this project's 2-core machine).
+ */
+const SPIN_MS = 2;
 
 /**
  * A shared buffer for `workers` workers exchanging up to `floats` gradients each: the control words, two
@@ -121,6 +127,10 @@ export class GradientExchange {
       Atomics.add(control, GENERATION, 1);
       Atomics.notify(control, GENERATION);
     } else {
+      const until = performance.now() + SPIN_MS;
+      while (Atomics.load(control, GENERATION) === generation && performance.now() < until) {
+        // poll: the others are usually a fraction of a millisecond away
+      }
       while (Atomics.load(control, GENERATION) === generation) {
         Atomics.wait(control, GENERATION, generation);
       }
