@@ -19,8 +19,11 @@ import { filesIn, runScript } from "./_scripts.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
-/** Training flags of a run of some seconds. */
-const TRAIN = ["--epochs=30", "--limit=3000", "--test-limit=100", "--batch-size=64"];
+/**
+ * Training flags of a run of some seconds: an epoch takes about a second on 2 wasm workers, longer than
+ * the 250 ms a script takes to see its parent gone, so the killed run stops before its third epoch.
+ */
+const TRAIN = ["--epochs=30", "--limit=20000", "--test-limit=100", "--batch-size=64"];
 
 /** Waits until no process names `folder`: every process of the run has ended. */
 async function waitForNoProcessIn(folder: string): Promise<void> {
