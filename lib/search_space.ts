@@ -113,6 +113,12 @@ export function describeParams({ dropout, lr, l2 }: BestParams): string {
   return `dropout ${dropout.toFixed(4)}, lr ${lr.toExponential(2)}, L2 ${l2.toExponential(2)}`;
 }
 
+/** Whether `params` are the study's own best parameters, value for value. */
+export function isStudyParams({ dropout, lr, l2 }: BestParams): boolean {
+  const study = STUDY_BEST_PARAMS;
+  return dropout === study.dropout && lr === study.lr && l2 === study.l2;
+}
+
 /** The `source` of {@link loadBestParams} where no search has written its own: the study's. */
 export const STUDY_PARAMS_SOURCE = "the study's best parameters";
 

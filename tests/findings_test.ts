@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { denoiserFindings, type DenoiserLosses } from "../lib/experiments/denoise.ts";
-import { budgetGap, closeTo } from "../lib/experiments/findings.ts";
+import { closeTo, whyNotComparable } from "../lib/experiments/findings.ts";
 import { STUDY } from "../lib/paper.ts";
 import { searchFindings } from "../lib/experiments/search.ts";
 import { sweepFindings, sweepTrend } from "../lib/experiments/sweep.ts";
@@ -28,10 +28,14 @@ function result(epochs: number, testLoss: number, diverged = false): FitResult {
 
 const verdicts = (findings: Finding[]) => findings.map((finding) => finding.verdict);
 
+/** The study's parameters, as a training took them. */
+const STUDY_TRAINING = { ...STUDY.bestParams, epochs: 150, batchSize: 256, source: "flags" };
+
 Deno.test("the d = 4 test loss is reproduced within 10% at the study's budget, and only there", () => {
   const judge = (epochs: number, loss: number, diverged = false, hidden = 4) =>
     verdicts(trainingFindings({
       hidden,
+      params: STUDY_TRAINING,
       result: result(epochs, loss, diverged),
       trainImages: 50_000,
       testImages: 10_000,
@@ -44,6 +48,7 @@ Deno.test("the d = 4 test loss is reproduced within 10% at the study's budget, a
   assert.deepEqual(judge(150, 0.031, false, 8), [], "only the d = 4 model is the study's");
   const [row] = trainingFindings({
     hidden: 4,
+    params: STUDY_TRAINING,
     result: result(6, 0.0384),
     trainImages: 30_000,
     testImages: 5_000,
@@ -61,11 +66,29 @@ Deno.test("closeness is judged on both sides, and a budget short in any respect 
   assert.equal(closeTo("x", 0.03, 0.0271, FULL, 150).verdict, "reproduced");
   assert.equal(closeTo("x", 0.03, 0.0331, FULL, 150).verdict, "not reproduced");
   assert.equal(closeTo("x", 0.03, 0.0269, FULL, 150).verdict, "not reproduced");
-  assert.equal(budgetGap(FULL, 150), undefined);
+  assert.equal(whyNotComparable(FULL, 150), undefined);
+  assert.equal(whyNotComparable({ ...FULL, params: STUDY.bestParams }, 150), undefined);
   for (const short of [{ epochs: 149 }, { trainImages: 49_999 }, { testImages: 9_999 }]) {
-    assert.match(budgetGap({ ...FULL, ...short }, 150)!, /^trained /);
+    assert.match(whyNotComparable({ ...FULL, ...short }, 150)!, /^trained /);
     assert.equal(closeTo("x", 0.03, 0.03, { ...FULL, ...short }, 150).verdict, "not comparable");
   }
+});
+
+Deno.test("a number trained with other parameters than the study's is not comparable with its number", () => {
+  const pick = { dropout: 0.0647, lr: 9.68e-4, l2: 1.0e-5 };
+  const row = closeTo("x", 0.02995, 0.02689, { ...FULL, params: pick }, 150);
+  assert.equal(row.verdict, "not comparable");
+  assert.equal(
+    row.why,
+    "trained with dropout 0.0647, lr 9.68e-4, L2 1.00e-5, not the study's parameters (−10.2%)",
+  );
+  // the same loss with the study's parameters is judged, and found too far below
+  assert.equal(
+    closeTo("x", 0.02995, 0.02689, { ...FULL, params: STUDY.bestParams }, 150).verdict,
+    "not reproduced",
+  );
+  // a short budget is named before the parameters
+  assert.match(whyNotComparable({ ...FULL, epochs: 6, params: pick }, 150)!, /^trained 6 of /);
 });
 
 Deno.test("the sweep's findings flip with the trend: falling with d, and exponentially", () => {
@@ -102,7 +125,7 @@ Deno.test("the denoiser's findings flip one by one", () => {
     standardNoisy: 0.05,
     standardClean: 0.03,
     corruption: { kind: "noise", std: 0.2 },
-    budget: { epochs: 100, trainImages: 50_000, testImages: 10_000 },
+    budget: { epochs: 100, trainImages: 50_000, testImages: 10_000, params: STUDY.bestParams },
   };
   const judge = (change: Partial<DenoiserLosses>) =>
     verdicts(denoiserFindings({ ...base, ...change }));
@@ -120,6 +143,12 @@ Deno.test("the denoiser's findings flip one by one", () => {
   // a short budget, or another noise, makes the loss not comparable; diverged fails all three
   assert.equal(judge({ budget: { ...base.budget, epochs: 6 } })[0], "not comparable");
   assert.equal(judge({ corruption: { kind: "noise", std: 0.5 } })[0], "not comparable");
+  // trained with a search's pick: its loss is not the study's number, the comparisons still hold
+  assert.deepEqual(judge({ budget: { ...base.budget, params: PICK_TRAINING } }), [
+    "not comparable",
+    "reproduced",
+    "reproduced",
+  ]);
   assert.deepEqual(judge({ denoiser: null }), [
     "not reproduced",
     "not reproduced",
@@ -131,6 +160,7 @@ Deno.test("the search's pick is judged against the study's parameters after 150 
   const judge = (pick: number, study: number, epochs = 150, diverged = false) => {
     const findings = trainingFindings({
       hidden: 4,
+      params: { ...PICK_TRAINING, epochs },
       result: result(epochs, pick, diverged),
       contender: { params: STUDY.bestParams, result: result(epochs, study) },
       trainImages: 50_000,
@@ -155,8 +185,39 @@ Deno.test("the search's pick is judged against the study's parameters after 150 
   assert.match(short.why, /^trained 20 of the study's 150 epochs .*; 0\.02800 against 0\.02900/);
   assert.equal(judge(0.028, 0.029, 150, true).verdict, "not reproduced");
   // without a contender (the study's own parameters trained), no such finding
-  const alone = trainingFindings({ hidden: 4, result: result(150, 0.03), ...FULL_IMAGES });
+  const alone = trainingFindings({
+    hidden: 4,
+    params: STUDY_TRAINING,
+    result: result(150, 0.03),
+    ...FULL_IMAGES,
+  });
   assert.deepEqual(alone.map((f) => f.key), [undefined]);
+});
+
+Deno.test("the d = 4 row judges the study's parameters trained beside a search's pick, not the pick", () => {
+  const beside = (pick: number, study: number, contender = true) =>
+    trainingFindings({
+      hidden: 4,
+      params: PICK_TRAINING,
+      result: result(150, pick),
+      contender: contender ? { params: STUDY.bestParams, result: result(150, study) } : undefined,
+      ...FULL_IMAGES,
+    })[0];
+  // the full profile's run of 2026-12-05: the pick 10.2% below the study's number, its parameters 4.6%
+  const row = beside(0.02689, 0.02857);
+  assert.equal(
+    row.finding,
+    "test loss of the d = 4 model with the study's parameters after 150 epochs",
+  );
+  assert.deepEqual([row.measured, row.verdict], ["0.02857", "reproduced"]);
+  assert.equal(beside(0.02689, 0.034).verdict, "not reproduced");
+  // the pick alone, without the study's parameters beside it, is not the study's number
+  const alone = beside(0.02689, 0.02857, false);
+  assert.deepEqual([alone.measured, alone.verdict], ["0.02689", "not comparable"]);
+  assert.match(
+    alone.why,
+    /^trained with dropout 0\.0647, lr 9\.68e-4, L2 1\.00e-5, not the study's/,
+  );
 });
 
 Deno.test("the study's parameters train beside a search's pick only: not beside flags, nor themselves", () => {
@@ -170,6 +231,16 @@ Deno.test("the study's parameters train beside a search's pick only: not beside 
     undefined,
   );
 });
+
+/** A search's pick, as a training took it. */
+const PICK_TRAINING = {
+  dropout: 0.0647,
+  lr: 9.68e-4,
+  l2: 1.0e-5,
+  epochs: 150,
+  batchSize: 256,
+  source: "results/search/best_params.json",
+};
 
 /** The images of the study's budget, as a training's findings take them. */
 const FULL_IMAGES = { trainImages: 50_000, testImages: 10_000 };
@@ -195,7 +266,12 @@ Deno.test("the search states its pick pending; train's settled row replaces it, 
     await publishSection(join(root, "train"), {
       title: "Training",
       items: [],
-      findings: trainingFindings({ hidden: 4, result: result(150, 0.0306), ...FULL_IMAGES }),
+      findings: trainingFindings({
+        hidden: 4,
+        params: PICK_TRAINING,
+        result: result(150, 0.0306),
+        ...FULL_IMAGES,
+      }),
     });
     const rows = async () =>
       (await Deno.readTextFile(await writeReport(root))).split("\n").filter((line) =>
@@ -211,6 +287,7 @@ Deno.test("the search states its pick pending; train's settled row replaces it, 
       items: [],
       findings: trainingFindings({
         hidden: 4,
+        params: PICK_TRAINING,
         result: result(150, 0.03063),
         contender: { params: STUDY.bestParams, result: result(150, 0.02868) },
         ...FULL_IMAGES,

@@ -17,7 +17,7 @@ Deno.test("the study runs every step, its report shows figures that all decode, 
   const table = report.slice(report.indexOf(headings[0]), report.indexOf(headings[1]));
   assert.match(
     table,
-    /\| test loss of the d = 4 model after 150 epochs \| 0\.02995 \|.*\*\*not comparable\*\*/,
+    /\| test loss of the d = 4 model with the study's parameters after 150 epochs \| 0\.02995 \|.*\*\*not comparable\*\*/,
   );
   assert.match(table, /\| test loss falls with the hidden size \(d = 1…2\) \|/);
   const figures = [...report.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((match) => match[1]);

@@ -65,7 +65,7 @@ export interface DenoiserLosses {
 
 /**
  * What the noise denoiser judges of the study: its loss on noisy digits against the study's (comparable
- * only at the study's budget and noise), that it beats the standard model on them, and that on noisy digits
+ * only at the study's budget, parameters and noise), that it beats the standard model on them, and that on noisy digits
  * it comes within {@link TOLERANCE} of what the standard model reaches on clean ones — the study's
  * 0.030541 against 0.02995.
  */
@@ -234,6 +234,7 @@ export async function measureDenoisers(outcome: DenoiseOutcome): Promise<Denoise
         epochs: noise.record.history.length,
         trainImages: outcome.trainImages,
         testImages,
+        params: outcome.params,
       },
     })
     : [];

@@ -8,6 +8,7 @@
  */
 import { STUDY } from "../paper.ts";
 import type { Finding } from "../report.ts";
+import { type BestParams, describeParams, isStudyParams } from "../search_space.ts";
 
 /** How close a number must come to the study's to count as reproduced: within 10%. */
 export const TOLERANCE = 0.1;
@@ -24,33 +25,43 @@ export interface Budget {
   trainImages: number;
   /** The test images its loss is measured on (the study's: all 10,000). */
   testImages?: number;
+  /**
+   * The hyper-parameters it trained with, where a number of the study is comparable only at the study's
+   * own (its losses were reached with them); absent where they do not matter.
+   */
+  params?: BestParams;
 }
 
 /**
- * Why a budget cannot be compared with the study's (`epochs` on its 50,000 images), or undefined when it
- * can.
+ * Why a run cannot be compared with the study's: a budget short of it (`epochs` on its 50,000 images,
+ * scored on its 10,000 test images) or other hyper-parameters than its own; undefined when it can.
  *
  * @example
  * ```ts
- * import { budgetGap } from "./findings.ts";
- * console.log(budgetGap({ epochs: 6, trainImages: 30000 }, 150));
+ * import { whyNotComparable } from "./findings.ts";
+ * console.log(whyNotComparable({ epochs: 6, trainImages: 30000 }, 150));
  * // "trained 6 of the study's 150 epochs on 30000 of its 50000 images"
  * ```
  */
-export function budgetGap(budget: Budget, epochs: number): string | undefined {
+export function whyNotComparable(budget: Budget, epochs: number): string | undefined {
   const testImages = budget.testImages ?? STUDY.testImages;
   if (
-    budget.epochs >= epochs && budget.trainImages >= STUDY.trainImages &&
-    testImages >= STUDY.testImages
-  ) return undefined;
-  const tested = testImages < STUDY.testImages ? `, scored on ${testImages} test images` : "";
-  return `trained ${budget.epochs} of the study's ${epochs} epochs on ${budget.trainImages} of its ` +
-    `${STUDY.trainImages} images${tested}`;
+    budget.epochs < epochs || budget.trainImages < STUDY.trainImages ||
+    testImages < STUDY.testImages
+  ) {
+    const tested = testImages < STUDY.testImages ? `, scored on ${testImages} test images` : "";
+    return `trained ${budget.epochs} of the study's ${epochs} epochs on ${budget.trainImages} of its ` +
+      `${STUDY.trainImages} images${tested}`;
+  }
+  if (budget.params && !isStudyParams(budget.params)) {
+    return `trained with ${describeParams(budget.params)}, not the study's parameters`;
+  }
+  return undefined;
 }
 
 /**
  * A number of the study judged by closeness: reproduced within {@link TOLERANCE} of the study's value, not
- * comparable where the budget falls short of the study's.
+ * comparable where the budget falls short of the study's or the parameters are not its own.
  *
  * @example
  * ```ts
@@ -72,7 +83,7 @@ export function closeTo(
     return { ...base, measured: "diverged", verdict: "not reproduced", why: "training diverged" };
   }
   const shown = measured.toFixed(5);
-  const gap = budgetGap(budget, studyEpochs);
+  const gap = whyNotComparable(budget, studyEpochs);
   const off = (measured - study) / study;
   const distance = `${off >= 0 ? "+" : "−"}${Math.abs(100 * off).toFixed(1)}%`;
   if (gap) {
@@ -157,7 +168,7 @@ export function searchPickFinding(
   const losses = `${shown(pick)} against ${shown(study)} (${off >= 0 ? "+" : "−"}${
     Math.abs(100 * off).toFixed(1)
   }%)`;
-  const gap = budgetGap(budget, STUDY.testLoss.epochs);
+  const gap = whyNotComparable(budget, STUDY.testLoss.epochs);
   if (gap) return { ...base, verdict: "not comparable", why: `${gap}; ${losses}` };
   return { ...base, verdict: off <= PICK_MARGIN ? "reproduced" : "not reproduced", why: losses };
 }

@@ -13,7 +13,7 @@ import type { Finding } from "../report.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { overallRate } from "../train/fit.ts";
 import { closeTo, searchPickFinding } from "./findings.ts";
-import { type BestParams, STUDY_PARAMS_SOURCE } from "../search_space.ts";
+import { type BestParams, isStudyParams, STUDY_PARAMS_SOURCE } from "../search_space.ts";
 import { STUDY } from "../paper.ts";
 import type { FitResult } from "../train/trainer.ts";
 
@@ -32,10 +32,8 @@ export interface Contender {
  * else none.
  */
 export function contenderParams(params: TrainingParams): BestParams | undefined {
-  const study = STUDY.bestParams;
   const fromSearch = params.source !== "flags" && params.source !== STUDY_PARAMS_SOURCE;
-  const same = params.lr === study.lr && params.l2 === study.l2 && params.dropout === study.dropout;
-  return fromSearch && !same ? { ...study } : undefined;
+  return fromSearch && !isStudyParams(params) ? { ...STUDY.bestParams } : undefined;
 }
 
 /** One training's result, as `train` hands it over to be summed up. */
@@ -100,35 +98,33 @@ export async function summarizeTraining(outcome: TrainingOutcome): Promise<Train
 }
 
 /**
- * What a training judges of the study: the d = 4 model's test loss after its epochs, and where it
- * trained a search's pick beside the study's parameters, the search's pick against them (for another
- * d, nothing).
+ * What a training judges of the study: the test loss of the d = 4 model trained with the study's
+ * parameters (the contender, where a search's pick trained beside it) after its epochs, and where a
+ * search's pick trained, the pick against the study's parameters (for another d, nothing).
  */
 export function trainingFindings(
-  outcome: Pick<TrainingOutcome, "hidden" | "result" | "trainImages" | "contender"> & {
+  outcome: Pick<TrainingOutcome, "hidden" | "params" | "result" | "trainImages" | "contender"> & {
     testImages: number;
   },
 ): Finding[] {
   if (outcome.hidden !== 4) return [];
-  const { history } = outcome.result;
+  const { contender } = outcome;
   const loss = finalTestLoss(outcome.result);
   const budget = {
-    epochs: history.length,
+    epochs: outcome.result.history.length,
     trainImages: outcome.trainImages,
     testImages: outcome.testImages,
   };
   const findings = [
     closeTo(
-      `test loss of the d = 4 model after ${STUDY.testLoss.epochs} epochs`,
+      `test loss of the d = 4 model with the study's parameters after ${STUDY.testLoss.epochs} epochs`,
       STUDY.testLoss.value,
-      loss,
-      budget,
+      contender ? finalTestLoss(contender.result) : loss,
+      { ...budget, params: contender?.params ?? outcome.params },
       STUDY.testLoss.epochs,
     ),
   ];
-  if (outcome.contender) {
-    findings.push(searchPickFinding(loss, finalTestLoss(outcome.contender.result), budget));
-  }
+  if (contender) findings.push(searchPickFinding(loss, finalTestLoss(contender.result), budget));
   return findings;
 }
 
