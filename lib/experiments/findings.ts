@@ -34,7 +34,8 @@ export interface Budget {
 
 /**
  * Why a run cannot be compared with the study's: a budget short of it (`epochs` on its 50,000 images,
- * scored on its 10,000 test images) or other hyper-parameters than its own; undefined when it can.
+ * scored on its 10,000 test images), other hyper-parameters than its own, or both; undefined when it
+ * can.
  *
  * @example
  * ```ts
@@ -45,18 +46,21 @@ export interface Budget {
  */
 export function whyNotComparable(budget: Budget, epochs: number): string | undefined {
   const testImages = budget.testImages ?? STUDY.testImages;
+  const reasons: string[] = [];
   if (
     budget.epochs < epochs || budget.trainImages < STUDY.trainImages ||
     testImages < STUDY.testImages
   ) {
     const tested = testImages < STUDY.testImages ? `, scored on ${testImages} test images` : "";
-    return `trained ${budget.epochs} of the study's ${epochs} epochs on ${budget.trainImages} of its ` +
-      `${STUDY.trainImages} images${tested}`;
+    reasons.push(
+      `trained ${budget.epochs} of the study's ${epochs} epochs on ${budget.trainImages} of its ` +
+        `${STUDY.trainImages} images${tested}`,
+    );
   }
   if (budget.params && !isStudyParams(budget.params)) {
-    return `trained with ${describeParams(budget.params)}, not the study's parameters`;
+    reasons.push(`trained with ${describeParams(budget.params)}, not the study's parameters`);
   }
-  return undefined;
+  return reasons.length > 0 ? reasons.join("; ") : undefined;
 }
 
 /**
