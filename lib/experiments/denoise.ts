@@ -65,9 +65,9 @@ export interface DenoiserLosses {
 
 /**
  * What the noise denoiser judges of the study: its loss on noisy digits against the study's (comparable
- * only at the study's budget, parameters and noise), that it beats the standard model on them, and that on noisy digits
- * it comes within {@link TOLERANCE} of what the standard model reaches on clean ones — the study's
- * 0.030541 against 0.02995.
+ * only at the study's budget, parameters and noise), that it beats the standard model on them, and
+ * that on noisy digits it comes within {@link TOLERANCE} of what the standard model reaches on clean
+ * ones — the study's 0.030541 against 0.02995.
  */
 export function denoiserFindings(losses: DenoiserLosses): Finding[] {
   const { denoiser, standardNoisy, standardClean, corruption } = losses;

@@ -110,6 +110,9 @@ export function trainingFindings(
   if (outcome.hidden !== 4) return [];
   const { contender } = outcome;
   const loss = finalTestLoss(outcome.result);
+  // The loss the d = 4 row judges: the study's parameters' where they trained beside a pick, else this
+  // training's (not comparable with the study's number where its parameters are not the study's).
+  const judged = contender ? finalTestLoss(contender.result) : loss;
   const budget = {
     epochs: outcome.result.history.length,
     trainImages: outcome.trainImages,
@@ -119,12 +122,12 @@ export function trainingFindings(
     closeTo(
       `test loss of the d = 4 model with the study's parameters after ${STUDY.testLoss.epochs} epochs`,
       STUDY.testLoss.value,
-      contender ? finalTestLoss(contender.result) : loss,
+      judged,
       { ...budget, params: contender?.params ?? outcome.params },
       STUDY.testLoss.epochs,
     ),
   ];
-  if (contender) findings.push(searchPickFinding(loss, finalTestLoss(contender.result), budget));
+  if (contender) findings.push(searchPickFinding(loss, judged, budget));
   return findings;
 }
 
