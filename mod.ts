@@ -69,7 +69,7 @@ export {
 export { TfjsTrainer } from "./lib/train/tfjs.ts";
 export { type WorkerEngine, WorkerPool, type WorkerPoolOptions } from "./lib/train/workers.ts";
 export { FusedTrainer } from "./lib/train/fused.ts";
-export { wasmRefusal, WasmTrainer } from "./lib/train/wasm.ts";
+export { WasmTrainer } from "./lib/train/wasm.ts";
 export { type Kernels, loadKernels } from "./lib/wasm/kernels.ts";
 export { describeEpoch, fit, type FitOptions, formatRate } from "./lib/train/fit.ts";
 export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";

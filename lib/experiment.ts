@@ -73,15 +73,15 @@ export function engineFlags() {
     engine: {
       type: "string",
       default: "auto",
-      help: `what trains: ${
+      help: `what trains and reads digits: ${
         ENGINE_CHOICES.join(", ")
-      } (auto: fused on a hardware GPU, else workers on a CPU of several cores, else wasm on one core)`,
+      } (auto: fused on a hardware GPU, else aelab's wasm kernels on every core, else tfjs)`,
     },
     workers: {
       type: "number",
       help:
-        "workers of the pool, each training its share of the models on one core (default: one " +
-        "per core)",
+        "workers of the pool, each training its share of the models (or reading its share of the " +
+        "digits) on one core (default: one per core)",
     },
   } satisfies Record<string, FlagSpec>;
 }

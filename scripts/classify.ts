@@ -23,6 +23,7 @@ import { CLASSIFIER_TRAINING, evaluateClassifier } from "../lib/experiments/clas
 import { writeClassifierResults } from "../lib/experiments/classify_files.ts";
 import { Classifier } from "../lib/model/classifier_model.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
+import { createReader } from "../lib/train/engine.ts";
 import { readTrainingState, runTrainings } from "../lib/train/trainings.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
@@ -100,6 +101,8 @@ await runMain(async () => {
     batchSize: training.batchSize,
     label: "train",
     fresh: flags.fresh,
+    // One model, fewer than a pool of wasm workers: every worker trains a slice of each batch.
+    dataParallel: true,
   });
   if (record!.diverged) {
     throw new Error(
@@ -112,15 +115,16 @@ await runMain(async () => {
   const { weights } = await readTrainingState(folder, "classifier");
   const classifier = Classifier.fromWeights(model, weights);
   await classifier.save(join(out, "classifier.safetensors"));
+  const reader = await createReader(engine, classifier);
   const results = await evaluateClassifier({
-    classifier,
+    classifier: reader,
     record: record!,
     training,
     seed: flags.seed,
     trainImages: train.count,
     test: data.test,
   });
-  classifier.dispose();
+  reader.dispose();
   const summary = await writeClassifierResults(out, results);
   console.error(`${summary}\nwrote ${out}/`);
 });

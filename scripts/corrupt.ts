@@ -16,13 +16,15 @@ import { digitPixels } from "../lib/corrupt.ts";
 import {
   checkInteger,
   commonFlags,
+  engineFlags,
   loadClassifier,
   loadTrainedModel,
-  setupExperiment,
+  setupTraining,
 } from "../lib/experiment.ts";
 import { measureCorruption } from "../lib/experiments/corrupt.ts";
 import { writeCorruptResults } from "../lib/experiments/corrupt_files.ts";
 import { parseRobustnessFlags, robustnessFlags } from "../lib/experiments/robustness.ts";
+import { createReader } from "../lib/train/engine.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -33,19 +35,21 @@ await runMain(async () => {
   const flags = parseFlags(Deno.args, "corrupt", SUMMARY, {
     ...robustnessFlags(),
     digits: { type: "number", default: 10, help: "best and worst test digits shown per figure" },
+    ...engineFlags(),
     ...commonFlags("corrupt"),
   });
   const settings = parseRobustnessFlags(flags);
   checkInteger("digits", flags.digits, 1);
 
-  // Data and models: the clean test images, the trained model, the classifier that reads digits.
-  const { data, backend, out } = await setupExperiment(flags);
+  // Data and models: the clean test images, the trained model, the classifier that reads digits (on
+  // the engine in use).
+  const { data, backend, engine, out } = await setupTraining(flags);
   check(
     flags.digits <= data.test.count,
     `--digits ${flags.digits} exceeds the ${data.test.count} test images`,
   );
   const model = await loadTrainedModel(settings.model);
-  const classifier = await loadClassifier(settings.classifier);
+  const classifier = await createReader(engine, await loadClassifier(settings.classifier));
   const hidden = model.config.hidden;
   console.error(
     `corrupting ${data.test.count} test images for the d=${hidden} model ${settings.model}`,

@@ -147,8 +147,11 @@ interface StudyRecord {
 /** Steps that use the trained model of the `train` step and the digit classifier of `classify`. */
 const NEEDS_MODEL = ["corrupt", "denoise", "morph"];
 
-/** Steps that train, and take the engine flags. */
+/** Steps that train, and take `--fresh`. */
 const TRAINS = ["search", "train", "sweep", "classify", "denoise"];
+
+/** Steps that compute on the engine (train, or read digits on it), and take the engine flags. */
+const ON_ENGINE = [...TRAINS, "corrupt"];
 
 /** Steps that shard: sets of independent trainings. */
 const SHARDS = ["search", "sweep", "denoise"];
@@ -198,7 +201,7 @@ await runMain(async () => {
     ...step.flags,
     `--seed=${flags.seed}`,
     `--backend=${flags.backend}`,
-    ...(TRAINS.includes(step.name) ? engineArgs(flags) : []),
+    ...(ON_ENGINE.includes(step.name) ? engineArgs(flags) : []),
     `--out=${join(root, step.name)}`,
     ...(NEEDS_MODEL.includes(step.name)
       ? [
@@ -329,7 +332,7 @@ async function waitForLeader(
   }
 }
 
-/** The engine flags passed on to the steps that train. */
+/** The engine flags passed on to the steps that compute on the engine. */
 function engineArgs(flags: { engine: string; workers?: number }): string[] {
   return [
     `--engine=${flags.engine}`,

@@ -20,11 +20,12 @@ import { Classifier } from "../lib/model/classifier_model.ts";
 import { averageLoss, meanLoss, perImageLoss, reconstructPixels } from "../lib/predict.ts";
 import { createRng, shuffleInPlace } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
+import { chooseEngine, createReader } from "../lib/train/engine.ts";
 import { type Dataset, datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
 import { WorkerPool } from "../lib/train/workers.ts";
 import { testDigits, trainDigits } from "./_fixtures.ts";
 
-await setupBackend("wasm", { quiet: true });
+const backend = await setupBackend("wasm", { quiet: true });
 const test = await testDigits(500);
 const digits = { pixels: digitPixels(test), labels: test.labels };
 const settings: RobustnessSettings = {
@@ -110,6 +111,39 @@ Deno.test("at zero corruption, identity is the classifier's accuracy on plain re
   }
   // far above chance (0.1): the briefly trained model's reconstructions keep many digits
   assert.ok(identity.ceiling.standard > 0.35, `ceiling ${identity.ceiling.standard}`);
+});
+
+Deno.test("the classifier on the wasm engine's workers reads digits as tfjs does, and scores the same identity", async () => {
+  const { classifier, standard } = await trained;
+  const copy = async () => Classifier.fromWeights({ dropout: 0 }, await classifier.getWeights());
+  // on tfjs, the reader is the classifier itself
+  const tfjs = await chooseEngine("tfjs", { backend, quiet: true });
+  const itself = await copy();
+  assert.equal(await createReader(tfjs, itself), itself);
+  itself.dispose();
+  const wasm = await chooseEngine("wasm", { backend, workers: 2, quiet: true });
+  const reader = await createReader(wasm, await copy());
+  try {
+    const noisy = corrupt(digits.pixels, { kind: "noise", std: 0.5 }, 3);
+    const reconstructed = await reconstructPixels(standard.model, digits.pixels);
+    for (const [what, pixels] of Object.entries({ test: test.images, noisy, reconstructed })) {
+      const [ours, theirs] = [await reader.predict(pixels), await classifier.predict(pixels)];
+      assert.equal(ours.length, test.count);
+      const differ = ours.filter((reading, i) => reading !== theirs[i]).length;
+      assert.ok(differ <= 1, `${what}: ${differ} of ${test.count} readings differ`);
+    }
+    const { identity } = await measureIdentity([standard], reader, digits, settings, 3);
+    const expected = (await scored).identity;
+    assert.equal(identity.classifierAccuracy, expected.classifierAccuracy);
+    identity.curves.forEach((curve, k) =>
+      curve.identity.standard.forEach((share, level) => {
+        const gap = Math.abs(share - expected.curves[k].identity.standard[level]);
+        assert.ok(gap <= 0.004, `${curve.kind} level ${level}: ${share}`);
+      })
+    );
+  } finally {
+    reader.dispose();
+  }
 });
 
 Deno.test("identity falls as the noise grows, and an image blanked out keeps the digit of chance", async () => {

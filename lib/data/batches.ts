@@ -127,3 +127,22 @@ export function unitPixels(pixels: Pixels, indices?: ArrayLike<number>): Float32
   }
   return floats;
 }
+
+/**
+ * `pixels` in shared memory, which workers read without a copy: as they are where they lie there
+ * already, else copied there once.
+ *
+ * @example
+ * ```ts
+ * import { sharedPixels } from "./batches.ts";
+ * const shared = sharedPixels(new Uint8Array([1, 2, 3]));
+ * console.log(shared.buffer instanceof SharedArrayBuffer, shared[2]); // true 3
+ * ```
+ */
+export function sharedPixels<P extends Pixels>(pixels: P): P {
+  if (pixels.buffer instanceof SharedArrayBuffer) return pixels;
+  const buffer = new SharedArrayBuffer(pixels.byteLength);
+  const copy = pixels instanceof Uint8Array ? new Uint8Array(buffer) : new Float32Array(buffer);
+  copy.set(pixels);
+  return copy as P;
+}

@@ -6,7 +6,8 @@
  */
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
-import type { Classifier } from "../model/classifier_model.ts";
+import { classifierParameterCount } from "../model/classifier.ts";
+import type { DigitReader } from "../model/classifier_model.ts";
 import { overallRate } from "../train/fit.ts";
 import type { TrainingRecord } from "../train/trainings.ts";
 import { confusionMatrix, identityShare } from "./identity.ts";
@@ -29,7 +30,7 @@ export type ClassifierTraining = { -readonly [K in keyof typeof CLASSIFIER_TRAIN
 
 /** The classifier's training, as `classify` hands it over to be evaluated. */
 export interface ClassifierOutcome {
-  classifier: Classifier;
+  classifier: DigitReader;
   record: TrainingRecord;
   training: ClassifierTraining;
   seed: number;
@@ -60,7 +61,7 @@ export async function evaluateClassifier(outcome: ClassifierOutcome): Promise<Cl
   const labels = test.labels.subarray(0, test.count);
   const readings = await classifier.predict(test.images.subarray(0, test.count * IMAGE_PIXELS));
   return {
-    parameters: classifier.parameterCount,
+    parameters: classifierParameterCount(),
     record,
     training: outcome.training,
     seed: outcome.seed,

@@ -10,7 +10,7 @@
 import type { Corruption } from "../corrupt.ts";
 import type { Pixels } from "../data/batches.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
-import type { Classifier } from "../model/classifier_model.ts";
+import type { DigitReader } from "../model/classifier_model.ts";
 import { averageLoss, bestAndWorst, pickImages } from "../predict.ts";
 import type { BackendSetup } from "../tfjs.ts";
 import {
@@ -25,7 +25,7 @@ import type { CorruptionCurve, RobustnessSettings } from "./robustness.ts";
 /** What `corrupt` measures with: the trained model, the classifier, the test digits and the settings. */
 export interface CorruptInputs {
   model: Autoencoder;
-  classifier: Classifier;
+  classifier: DigitReader;
   test: LabelledPixels;
   settings: RobustnessSettings;
   seed: number;

@@ -11,7 +11,7 @@ import type { Pixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
-import type { Classifier } from "../model/classifier_model.ts";
+import type { DigitReader } from "../model/classifier_model.ts";
 import { averageLoss, pickImages, reconstructPixels } from "../predict.ts";
 import type { Finding } from "../report.ts";
 import { readTrainingState, type TrainingRecord } from "../train/trainings.ts";
@@ -47,7 +47,7 @@ export interface DenoiseOutcome {
   clean: Float32Array;
   labels: Uint8Array;
   /** The digit classifier that scores whether a digit keeps its identity. */
-  classifier: Classifier;
+  classifier: DigitReader;
   /** Test digits in each denoising figure. */
   digits: number;
 }

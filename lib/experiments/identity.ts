@@ -14,7 +14,7 @@ import { ProgressBar } from "../cli.ts";
 import { corrupt, type Corruption, describeCorruption } from "../corrupt.ts";
 import { type Chart, heatmapChart, lineChart, writeChart } from "../figures/charts.ts";
 import { writeFileAtomic } from "../files/atomic.ts";
-import type { Classifier } from "../model/classifier_model.ts";
+import type { DigitReader } from "../model/classifier_model.ts";
 import { DIGIT_CLASSES } from "../model/classifier.ts";
 import { averageLoss, reconstructionLosses, reconstructPixels } from "../predict.ts";
 import { csvTable, type ReportItem } from "../report.ts";
@@ -148,7 +148,7 @@ export interface IdentityMeasurement {
  */
 export async function measureIdentity(
   models: NamedModel[],
-  classifier: Classifier,
+  classifier: DigitReader,
   test: LabelledPixels,
   settings: RobustnessSettings,
   seed: number,

@@ -12,6 +12,7 @@ import {
   KERNEL,
   type LayerSpec,
   layerSpecs,
+  parametersOf,
   type ParameterSpec,
   parameterSpecs,
   STRIDE,
@@ -31,9 +32,10 @@ export interface TensorSlot {
 
 /**
  * What a layer's output passes through: `relu`, `reluDropout` (ReLU then dropout), `code` (none: the
- * latent code, masked to the model's own latent size) or `sigmoid` (the reconstruction).
+ * latent code, masked to the model's own latent size), `sigmoid` (the reconstruction) or `linear` (none:
+ * a classifier's logits).
  */
-export type Activation = "relu" | "reluDropout" | "code" | "sigmoid";
+export type Activation = "relu" | "reluDropout" | "code" | "sigmoid" | "linear";
 
 /** One layer as the engine runs it: its spec, where its parameters lie, its sizes and activation. */
 export interface LayerGeometry {
@@ -65,8 +67,25 @@ export interface LayerGeometry {
  * ```
  */
 export function parameterLayout(hiddenMax: number): { tensors: TensorSlot[]; size: number } {
+  return networkLayout(layerSpecs(hiddenMax));
+}
+
+/**
+ * The flat layout of the parameters of a network of `layers` (any model's, see `modelLayers`), as
+ * {@link parameterLayout} lays out the autoencoder's.
+ *
+ * @example
+ * ```ts
+ * import { classifierLayers } from "../model/classifier.ts";
+ * import { networkLayout } from "./layout.ts";
+ * console.log(networkLayout(classifierLayers()).size); // 164106
+ * ```
+ */
+export function networkLayout(
+  layers: readonly LayerSpec[],
+): { tensors: TensorSlot[]; size: number } {
   let offset = 0;
-  const tensors = parameterSpecs(hiddenMax).map((spec) => {
+  const tensors = parametersOf(layers).map((spec) => {
     const slot = { spec, offset, size: elementCount(spec.shape) };
     offset += slot.size;
     return slot;
@@ -76,10 +95,7 @@ export function parameterLayout(hiddenMax: number): { tensors: TensorSlot[]; siz
 
 /**
  * The layers of a model laid out at latent size `hiddenMax`, in forward order, with the sides of their
- * maps: a convolution maps side s to ⌊(s + 2p − k)/stride⌋ + 1, a transposed one to
- * (s − 1)·stride − 2p + k + op, and a transposed convolution after a linear layer unflattens its input.
- * Activations follow the layers' specs: ReLU, dropout after the 64-wide linear layers, none on the code
- * (the encoder's last layer), sigmoid on the reconstruction (the decoder's last layer).
+ * maps (see {@link networkGeometry}).
  *
  * @example
  * ```ts
@@ -89,8 +105,26 @@ export function parameterLayout(hiddenMax: number): { tensors: TensorSlot[]; siz
  * ```
  */
 export function layerGeometry(hiddenMax: number): LayerGeometry[] {
-  const specs = layerSpecs(hiddenMax);
-  const { tensors } = parameterLayout(hiddenMax);
+  return networkGeometry(layerSpecs(hiddenMax));
+}
+
+/**
+ * The layers of a network of `specs` (any model's, see `modelLayers`), in forward order, with the sides
+ * of their maps: a convolution maps side s to ⌊(s + 2p − k)/stride⌋ + 1, a transposed one to
+ * (s − 1)·stride − 2p + k + op, and a transposed convolution after a linear layer unflattens its input.
+ * Activations follow the layers' specs: ReLU, dropout where a layer has it, none on an autoencoder's code
+ * (the encoder's last layer) or a classifier's logits, sigmoid on the reconstruction.
+ *
+ * @example
+ * ```ts
+ * import { classifierLayers } from "../model/classifier.ts";
+ * import { networkGeometry } from "./layout.ts";
+ * const layers = networkGeometry(classifierLayers());
+ * console.log(layers.map((layer) => layer.outputSide).join(" ")); // 26 12 5 2 1 1
+ * ```
+ */
+export function networkGeometry(specs: readonly LayerSpec[]): LayerGeometry[] {
+  const { tensors } = networkLayout(specs);
   const codeIndex = specs.findLastIndex((layer) => layer.name.startsWith("encoder"));
   let side = IMAGE_SIDE;
   let previousSize = IMAGE_SIDE * IMAGE_SIDE;
@@ -101,9 +135,10 @@ export function layerGeometry(hiddenMax: number): LayerGeometry[] {
     if (spec.kind !== "linear") {
       inputSide = side > 1 ? side : Math.round(Math.sqrt(previousSize / spec.inputs));
       const padding = spec.padding ?? 0;
+      const stride = spec.stride ?? STRIDE;
       outputSide = spec.kind === "conv"
-        ? Math.floor((inputSide + 2 * padding - KERNEL) / STRIDE) + 1
-        : (inputSide - 1) * STRIDE - 2 * padding + KERNEL + (spec.outputPadding ?? 0);
+        ? Math.floor((inputSide + 2 * padding - KERNEL) / stride) + 1
+        : (inputSide - 1) * stride - 2 * padding + KERNEL + (spec.outputPadding ?? 0);
     }
     const inputSize = spec.inputs * inputSide * inputSide;
     if (inputSize !== previousSize) {
@@ -113,6 +148,8 @@ export function layerGeometry(hiddenMax: number): LayerGeometry[] {
       ? "code"
       : spec.activation === "sigmoid"
       ? "sigmoid"
+      : spec.activation === "linear"
+      ? "linear"
       : spec.dropout
       ? "reluDropout"
       : "relu";

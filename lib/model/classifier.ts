@@ -77,3 +77,28 @@ export function classifierLayers(): LayerSpec[] {
 export function classifierParameterCount(): number {
   return parametersOf(classifierLayers()).reduce((sum, p) => sum + elementCount(p.shape), 0);
 }
+
+/**
+ * The digit each image is read as from its `logits` (10 per image, image after image): its top logit,
+ * the first of equal ones.
+ *
+ * @example
+ * ```ts
+ * import { topDigits } from "./classifier.ts";
+ * const logits = new Float32Array(20);
+ * logits[3] = 2;
+ * logits[10 + 7] = 1;
+ * console.log(topDigits(logits)); // Uint8Array(2) [ 3, 7 ]
+ * ```
+ */
+export function topDigits(logits: Float32Array): Uint8Array {
+  const digits = new Uint8Array(logits.length / DIGIT_CLASSES);
+  for (let i = 0; i < digits.length; i++) {
+    let top = 0;
+    for (let c = 1; c < DIGIT_CLASSES; c++) {
+      if (logits[i * DIGIT_CLASSES + c] > logits[i * DIGIT_CLASSES + top]) top = c;
+    }
+    digits[i] = top;
+  }
+  return digits;
+}

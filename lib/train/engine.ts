@@ -16,9 +16,12 @@ import type { BackendSetup } from "../tfjs.ts";
 import { fusedRefusal, FusedTrainer } from "./fused.ts";
 import { TfjsTrainer } from "./tfjs.ts";
 import type { Trainer, TrainingJob } from "./trainer.ts";
-import { wasmRefusal, WasmTrainer } from "./wasm.ts";
+import { WasmTrainer } from "./wasm.ts";
 import { WorkerPool } from "./workers.ts";
 import { loadKernels } from "../wasm/kernels.ts";
+import { WasmInference } from "../wasm/inference.ts";
+import type { Classifier, DigitReader } from "../model/classifier_model.ts";
+import { topDigits } from "../model/classifier.ts";
 
 /**
  * What trains: tfjs in this thread, a pool of tfjs workers, the fused WebGPU engine, or aelab's own
@@ -158,10 +161,10 @@ export function trainsOnGpu(plan: EnginePlan): boolean {
 
 /**
  * A trainer for `jobs` on the engine of `plan`. Where `auto` chose the fused engine but the GPU cannot
- * hold the population, or the population holds models the fused or wasm engine does not train
- * (`fusedRefusal`, `wasmRefusal`), it says so in one line and trains on tfjs in this thread instead (on
- * the pool of tfjs workers where `auto` chose a pool of wasm workers); under `--engine fused` or
- * `--engine wasm` those are errors.
+ * hold the population, or the population holds models the fused engine does not train (`fusedRefusal`),
+ * it says so in one line and trains on tfjs in this thread instead; under `--engine fused` those are
+ * errors. Where the wasm engine's kernels cannot load, the same: the pool of tfjs workers (or tfjs in
+ * this thread) under `auto`, an error under `--engine wasm`.
  */
 export async function createTrainer(
   plan: EnginePlan,
@@ -184,9 +187,8 @@ export async function createTrainer(
     return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
   }
   if (plan.engine === "wasm") {
-    const refusal = jobs.map(wasmRefusal).find((reason) => reason !== undefined);
     const kernels = await loadKernels();
-    if (!refusal && typeof kernels !== "string") {
+    if (typeof kernels !== "string") {
       const dataParallel = options.dataParallel === true && plan.workers > jobs.length;
       if (!dataParallel && Math.min(plan.workers, jobs.length) <= 1) {
         return new WasmTrainer(kernels, jobs, { batchSize: options.batchSize });
@@ -198,7 +200,7 @@ export async function createTrainer(
         dataParallel,
       });
     }
-    const why = refusal ?? kernels as string;
+    const why = kernels;
     if (!plan.auto) throw new UsageError(why);
     const { backend } = plan.backend;
     if (plan.workers > 1 && WORKER_BACKENDS.includes(backend)) {
@@ -216,4 +218,34 @@ export async function createTrainer(
     });
   }
   return new TfjsTrainer(jobs, { ...options, backend: plan.backend.backend });
+}
+
+/**
+ * What reads digits with `classifier` on the engine of `plan`: on the wasm engine, its weights on aelab's
+ * kernels split over the plan's workers; on any other, the classifier itself on tfjs. The reader owns the
+ * classifier: disposing it disposes both.
+ *
+ * @example
+ * ```ts
+ * import { chooseEngine, createReader } from "./engine.ts";
+ * import { Classifier } from "../model/classifier_model.ts";
+ * import { setupBackend } from "../tfjs.ts";
+ * const backend = await setupBackend("wasm", { quiet: true });
+ * const plan = await chooseEngine("wasm", { backend, workers: 2, quiet: true });
+ * const reader = await createReader(plan, Classifier.create({ dropout: 0 }, 1));
+ * console.log((await reader.predict(new Uint8Array(3 * 784))).length); // 3
+ * reader.dispose();
+ * ```
+ */
+export async function createReader(plan: EnginePlan, classifier: Classifier): Promise<DigitReader> {
+  if (plan.engine !== "wasm" || typeof await loadKernels() === "string") return classifier;
+  const inference = await WasmInference.create(plan.workers);
+  const weights = await classifier.getWeights();
+  return {
+    predict: async (pixels) => topDigits(await inference.outputs(classifier.spec, weights, pixels)),
+    dispose: () => {
+      inference.dispose();
+      classifier.dispose();
+    },
+  };
 }

@@ -92,11 +92,11 @@ export class GradientExchange {
   }
 
   /**
-   * Shares this worker's `gradients` (of its slice, scaled to the whole batch's mean) and the squared
-   * error `errorSum` of its slice; once every worker has, replaces `gradients` with all workers' summed
-   * in rank order and returns the summed errors. Throws where the exchange was aborted.
+   * Shares this worker's `gradients` (of its slice, scaled to the whole batch's mean) and the summed
+   * loss `lossSum` of its slice's images; once every worker has, replaces `gradients` with all workers'
+   * summed in rank order and returns the summed losses. Throws where the exchange was aborted.
    */
-  sum(gradients: Float32Array, errorSum: number): number {
+  sum(gradients: Float32Array, lossSum: number): number {
     const size = gradients.length;
     if (size > this.#floats) {
       throw new RangeError(`${size} gradients exceed the exchange's ${this.#floats}`);
@@ -105,7 +105,7 @@ export class GradientExchange {
     const region = (rank: number) =>
       this.#gradients.subarray((set + rank) * this.#floats, (set + rank) * this.#floats + size);
     region(this.rank).set(gradients);
-    this.#losses[set + this.rank] = errorSum;
+    this.#losses[set + this.rank] = lossSum;
     this.#barrier();
     gradients.set(region(0));
     let total = this.#losses[set];

@@ -72,6 +72,11 @@ export interface TrainingsOptions {
   batchSize: number;
   /** Prefix of the progress bars. */
   label: string;
+  /**
+   * On a pool of aelab's wasm workers, train fewer trainings than workers data-parallel on all of them
+   * (see `TrainerOptions`); default false, so that a training's numbers do not depend on the grouping.
+   */
+  dataParallel?: boolean;
   /** Which trainings this run trains, by index (a shard's share); default all. */
   owns?: (index: number) => boolean;
   /** Start over: the kept results of the trainings this run trains are removed first. */

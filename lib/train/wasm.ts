@@ -1,15 +1,14 @@
 /**
- * aelab's own WebAssembly engine as a trainer: the population's autoencoders in one `WasmPopulation`
- * (`lib/wasm/`), trained model after model in this thread, no tfjs in the loop. Each model sees the
- * batches (`epochOrder`) and dropout masks (`DropoutStream`) the tfjs trainer gives it and takes the same
- * Adam steps, so its losses follow tfjs's up to the order of float arithmetic.
+ * aelab's own WebAssembly engine as a trainer: the population's models — autoencoders, or digit
+ * classifiers — in one `WasmPopulation` (`lib/wasm/`), trained model after model in this thread, no tfjs
+ * in the loop. Each model sees the batches (`epochOrder`) and dropout masks (`DropoutStream`) the tfjs
+ * trainer gives it and takes the same Adam steps, so its losses follow tfjs's up to the order of float
+ * arithmetic.
  *
  * @module
  */
 import { epochOrder } from "../data/batches.ts";
-import { IMAGE_PIXELS } from "../data/geometry.ts";
-import { layerSpecs } from "../model/architecture.ts";
-import type { AutoencoderSpec } from "../model/spec.ts";
+import { modelLayers } from "../model/spec.ts";
 import { DropoutStream } from "../random.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 import { WasmPopulation } from "../wasm/population.ts";
@@ -22,25 +21,6 @@ import {
   type Trainer,
   type TrainingJob,
 } from "./trainer.ts";
-
-/**
- * Why the wasm engine cannot train `job`, in one line, or undefined where it can: it trains autoencoders
- * only.
- *
- * @example
- * ```ts
- * import { wasmRefusal } from "./wasm.ts";
- * const job = { name: "c", model: { kind: "classifier", dropout: 0 } as const, lr: 1e-3, l2: 0, seed: 1 };
- * console.log(wasmRefusal({ ...job, train: { inputs: new Uint8Array(784), count: 1 } }));
- * // "the wasm engine trains autoencoders only, not c"
- * ```
- */
-export function wasmRefusal(job: TrainingJob): string | undefined {
-  if (job.model.kind !== "autoencoder") {
-    return `the wasm engine trains autoencoders only, not ${job.name}`;
-  }
-  return undefined;
-}
 
 /** The numerics of aelab's wasm engine, wherever it runs (see `Trainer.numerics`). */
 export const WASM_NUMERICS = "wasm";
@@ -89,7 +69,7 @@ export class WasmTrainer implements Trainer {
   readonly #exchange: GradientExchange | undefined;
 
   /**
-   * Lays out the population of `jobs` (autoencoders, see {@link wasmRefusal}) on `kernels`. With an
+   * Lays out the population of `jobs` (models of one kind) on `kernels`. With an
    * `exchange`, it is one of the workers that train the population data-parallel: each step it computes
    * the gradients of its slice of the batch only, and takes the Adam step of the whole batch's.
    */
@@ -98,11 +78,6 @@ export class WasmTrainer implements Trainer {
     jobs: readonly TrainingJob[],
     options: { batchSize: number; exchange?: GradientExchange },
   ) {
-    const specs = jobs.map((job) => {
-      const refusal = wasmRefusal(job);
-      if (refusal) throw new Error(refusal);
-      return job.model as AutoencoderSpec;
-    });
     this.jobs = jobs;
     this.batchSize = options.batchSize;
     this.description = `aelab wasm (${kernels.name}) in this thread`;
@@ -111,13 +86,13 @@ export class WasmTrainer implements Trainer {
     // run over lie closer together (7–16% faster than in memory laid out for the whole batch).
     this.#population = new WasmPopulation(
       kernels,
-      jobs.map((job, i) => ({ ...specs[i], l2: job.l2, seed: job.seed })),
+      jobs.map((job) => ({ spec: job.model, l2: job.l2, seed: job.seed })),
       Math.ceil(options.batchSize / (options.exchange?.workers ?? 1)),
     );
     this.#progress = jobs.map(() => ({ steps: 0, epochs: 0 }));
-    this.#dropoutUnits = specs.map((spec) =>
-      spec.dropout > 0
-        ? layerSpecs(spec.hidden).filter((layer) => layer.dropout).map((layer) => layer.outputs)
+    this.#dropoutUnits = jobs.map(({ model }) =>
+      model.dropout > 0
+        ? modelLayers(model).filter((layer) => layer.dropout).map((layer) => layer.outputs)
         : []
     );
   }
@@ -163,11 +138,11 @@ export class WasmTrainer implements Trainer {
       for (let start = rank * rows; start < dataset.count; start += workers * rows) {
         const end = Math.min(start + rows, dataset.count);
         const indices = Int32Array.from({ length: end - start }, (_, k) => start + k);
-        this.#population.loadBatch(dataset.inputs, dataset.targets, indices);
-        sum += this.#population.errorSum(i);
+        this.#population.loadBatch(dataset, indices);
+        sum += this.#population.lossSum(i);
       }
       if (this.#exchange) sum = this.#exchange.sum(NO_GRADIENTS, sum);
-      return sum / IMAGE_PIXELS / Math.max(dataset.count, 1);
+      return sum / Math.max(dataset.count, 1);
     }));
   }
 
@@ -209,15 +184,15 @@ export class WasmTrainer implements Trainer {
     const rows = indices.length;
     const [start, end] = this.#exchange?.slice(rows) ?? [0, rows];
     const masks = this.#dropoutUnits[i].map((units) => dropout.mask(rows, units, p, start, end));
-    let errorSum = 0;
+    let lossSum = 0;
     if (end > start) {
-      this.#population.loadBatch(train.inputs, train.targets, indices.subarray(start, end));
+      this.#population.loadBatch(train, indices.subarray(start, end));
       if (masks.length > 0) this.#population.loadMasks(i, masks);
-      errorSum = this.#population.gradient(i, rows);
+      lossSum = this.#population.gradient(i, rows);
     } else this.#population.gradients(i).fill(0);
-    if (this.#exchange) errorSum = this.#exchange.sum(this.#population.gradients(i), errorSum);
+    if (this.#exchange) lossSum = this.#exchange.sum(this.#population.gradients(i), lossSum);
     this.#population.update(i, lr, t);
-    return errorSum / (rows * IMAGE_PIXELS);
+    return lossSum / rows;
   }
 
   #model(index: number): Progress {

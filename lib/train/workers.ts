@@ -28,7 +28,7 @@ import {
   type Trainer,
   type TrainingJob,
 } from "./trainer.ts";
-import type { Pixels } from "../data/batches.ts";
+import { type Pixels, sharedPixels } from "../data/batches.ts";
 import { gradientCount } from "../wasm/population.ts";
 import { abortExchange, exchangeBuffer } from "./exchange.ts";
 import { WASM_NUMERICS } from "./wasm.ts";
@@ -354,12 +354,9 @@ async function describeEngine(
   return { computes: `aelab wasm (${kernels.name})`, numerics: WASM_NUMERICS };
 }
 
-/** Floats of the largest gradients among `jobs`' models (0 where none is an autoencoder). */
+/** Floats of the largest gradients among `jobs`' models. */
 function largestGradients(jobs: readonly TrainingJob[]): number {
-  return Math.max(
-    0,
-    ...jobs.map((job) => job.model.kind === "autoencoder" ? gradientCount(job.model.hidden) : 0),
-  );
+  return Math.max(0, ...jobs.map((job) => gradientCount(job.model)));
 }
 
 /**
@@ -369,14 +366,8 @@ function largestGradients(jobs: readonly TrainingJob[]): number {
 function sharedJobs(jobs: readonly TrainingJob[]): TrainingJob[] {
   const copies = new Map<Pixels, Pixels>();
   const share = (pixels: Pixels): Pixels => {
-    if (pixels.buffer instanceof SharedArrayBuffer) return pixels;
     let copy = copies.get(pixels);
-    if (!copy) {
-      const buffer = new SharedArrayBuffer(pixels.byteLength);
-      copy = pixels instanceof Uint8Array ? new Uint8Array(buffer) : new Float32Array(buffer);
-      copy.set(pixels);
-      copies.set(pixels, copy);
-    }
+    if (!copy) copies.set(pixels, copy = sharedPixels(pixels));
     return copy;
   };
   const dataset = (data: Dataset | undefined): Dataset | undefined =>

@@ -1,12 +1,13 @@
 /**
- * A population of the study's autoencoders on aelab's own WebAssembly kernels: one linear memory per
- * population, allocated once, holding every model's parameters, gradients and Adam moments (PyTorch's
- * layouts, flat, in the order of `parameterSpecs`) and the activations of one batch, which the models
- * share as they take their steps one after another.
+ * A population of models of one kind — the study's autoencoders, or digit classifiers — on aelab's own
+ * WebAssembly kernels: one linear memory per population, allocated once, holding every model's
+ * parameters, gradients and Adam moments (PyTorch's layouts, flat, in the order of `parametersOf`) and
+ * the activations of one batch, which the models share as they take their steps one after another.
  *
  * Activations lie batch-innermost (see `assembly/kernels.ts`): the batch, padded to a multiple of 16
  * lanes, is the SIMD vector, so every layer vectorises alike. Each layer's bias and activation are fused
- * into its kernel; the loss's sigmoid derivative into the loss.
+ * into its kernel; the sigmoid's derivative into an autoencoder's loss. A classifier's softmax
+ * cross-entropy, over its 10 logits per image, is computed here in JavaScript.
  *
  * A model fed the same batches and dropout masks as the tfjs trainer trains like it, up to the order of
  * float arithmetic: the caller gathers the batches (`epochOrder`) and draws the masks (`dropoutMask`).
@@ -15,28 +16,39 @@
  */
 import { type Pixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
-import { type LayerGeometry, layerGeometry, parameterLayout } from "../gpu/layout.ts";
+import { type LayerGeometry, networkGeometry, networkLayout } from "../gpu/layout.ts";
 import {
   type AdamMoments,
   elementCount,
-  initialWeights,
+  initialWeightsOf,
   KERNEL,
-  parameterSpecs,
+  parametersOf,
+  type ParameterSpec,
+  STRIDE,
   type Weights,
 } from "../model/architecture.ts";
+import { type ModelKind, modelLayers, type ModelSpec } from "../model/spec.ts";
 import { createRng } from "../random.ts";
 import { EPILOGUE, instantiate, type KernelExports, type Kernels } from "./kernels.ts";
 
 /** One model of a population. */
 export interface WasmModel {
-  /** Latent size d. */
-  hidden: number;
-  /** Dropout probability after the 64-wide layers, in [0, 1). */
-  dropout: number;
+  /** What it is: its kind, and its latent size and dropout probability. */
+  spec: ModelSpec;
   /** PyTorch's coupled L2 (`weight_decay`). */
   l2: number;
-  /** Seeds the initial weights, as `initialWeights(hidden, createRng(seed))`. */
+  /** Seeds the initial weights, as `initialWeightsOf(modelLayers(spec), createRng(seed))`. */
   seed: number;
+}
+
+/** Where a batch comes from: images, a denoiser's target images, a classifier's labels (a `Dataset`). */
+export interface BatchSource {
+  /** `count × 784` pixels: bytes 0–255 or floats in [0, 1]. */
+  inputs: Pixels;
+  /** The images an autoencoder's output should match (default: the inputs). */
+  targets?: Pixels;
+  /** The digit each image shows: what a classifier learns to name. */
+  labels?: Uint8Array;
 }
 
 /** Adam's constants, as torch.optim.Adam's defaults (the kernel holds them too). */
@@ -89,6 +101,8 @@ interface LayerPlan {
 /** Where one model's state lies: parameters, gradients and Adam's moments, each `count` floats. */
 interface ModelSlots {
   settings: WasmModel;
+  /** Its parameters, in the order their values lie in each slot. */
+  parameters: ParameterSpec[];
   layers: LayerPlan[];
   params: number;
   grads: number;
@@ -107,8 +121,9 @@ interface ModelSlots {
  * import { WasmPopulation } from "./population.ts";
  * const kernels = await loadKernels();
  * if (typeof kernels !== "string") {
- *   const population = new WasmPopulation(kernels, [{ hidden: 4, dropout: 0, l2: 0, seed: 1 }], 32);
- *   population.loadBatch(new Uint8Array(32 * 784).fill(200), undefined, [0, 1, 2]);
+ *   const spec = { kind: "autoencoder", hidden: 4, dropout: 0 } as const;
+ *   const population = new WasmPopulation(kernels, [{ spec, l2: 0, seed: 1 }], 32);
+ *   population.loadBatch({ inputs: new Uint8Array(32 * 784).fill(200) }, [0, 1, 2]);
  *   console.log(population.step(0, 1e-3, 1) > 0); // true
  * }
  * ```
@@ -122,17 +137,29 @@ export class WasmPopulation {
   readonly #rowBytes: number;
   readonly #images: MapView;
   readonly #targets: MapView;
+  /** What the models are: each kind has its loss. */
+  readonly #kind: ModelKind;
   /** Rows of the batch loaded, and the lanes the kernels run over. */
   #rows = 0;
   #lanes = 0;
   /** Whether the loaded batch has targets of its own. */
   #denoising = false;
+  /** The loaded batch's labels (a classifier's). */
+  #labels = new Uint8Array(0);
 
-  /** Lays out and allocates the memory of `models` at batch `batchSize`, each at its seed's weights. */
+  /**
+   * Lays out and allocates the memory of `models` (one or more, all of one kind) at batch `batchSize`,
+   * each at its seed's weights.
+   */
   constructor(kernels: Kernels, models: readonly WasmModel[], batchSize: number) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
     }
+    const kinds = new Set(models.map((model) => model.spec.kind));
+    if (kinds.size !== 1) {
+      throw new RangeError(`a population holds models of one kind, got ${[...kinds].join(", ")}`);
+    }
+    this.#kind = models[0].spec.kind;
     this.batchSize = batchSize;
     this.#memory = new WebAssembly.Memory({ initial: 1 });
     this.#kernels = instantiate(kernels, this.#memory);
@@ -150,10 +177,11 @@ export class WasmPopulation {
     };
     this.#images = map(1, IMAGE_PIXELS, true);
     this.#targets = map(1, IMAGE_PIXELS, false);
-    // The layers' maps, shared by all models: sized for the largest latent size.
-    const hiddenMax = Math.max(...models.map((model) => model.hidden));
-    const shared = layerGeometry(hiddenMax).map((layer, i, layers) => {
-      const [channels, area] = outputShape(layer, layers[i + 1]);
+    // The layers' maps, shared by all models: as wide as the widest (the largest latent size).
+    const geometries = models.map((model) => networkGeometry(modelLayers(model.spec)));
+    const shared = geometries[0].map((layer, i, layers) => {
+      const [, area] = outputShape(layer, layers[i + 1]);
+      const channels = Math.max(...geometries.map((g) => outputShape(g[i], g[i + 1])[0]));
       // The fine side of a convolution: a convolution's input, a transposed convolution's output.
       const padded = layers[i + 1]?.spec.kind === "conv" || layer.spec.kind === "convTranspose";
       return {
@@ -164,13 +192,13 @@ export class WasmPopulation {
     });
     const tapTables = new Map<string, { taps: Taps; values: Int32Array[] }>();
     const tapsOf = (layer: LayerGeometry): Taps => {
-      const { fine, coarse, padding } = sides(layer);
-      const key = `${fine} ${coarse} ${padding}`;
+      const convolution = sides(layer);
+      const key = JSON.stringify(convolution);
       if (!tapTables.has(key)) {
         const values = [
-          gatherTable(coarse, fine, padding, "toCoarse"),
-          gatherTable(fine, coarse, padding, "toFine"),
-          weightGradientTable(fine, coarse, padding),
+          gatherTable(convolution, "toCoarse"),
+          gatherTable(convolution, "toFine"),
+          weightGradientTable(convolution),
         ];
         const [toCoarse, toFine, weightGradient] = values.map((table) =>
           allocate(table.byteLength)
@@ -179,10 +207,10 @@ export class WasmPopulation {
       }
       return tapTables.get(key)!.taps;
     };
-    this.#models = models.map((settings) => {
-      const count = gradientCount(settings.hidden);
+    this.#models = models.map((settings, m) => {
+      const count = gradientCount(settings.spec);
       const [params, grads, first, second] = [0, 1, 2, 3].map(() => allocate(count * 4));
-      const geometry = layerGeometry(settings.hidden);
+      const geometry = geometries[m];
       // Each layer reads the map its predecessor wrote.
       const layers: LayerPlan[] = [];
       geometry.forEach((layer, i) => {
@@ -201,7 +229,8 @@ export class WasmPopulation {
           taps: layer.spec.kind === "linear" ? undefined : tapsOf(layer),
         });
       });
-      return { settings, layers, params, grads, first, second, count };
+      const parameters = parametersOf(modelLayers(settings.spec));
+      return { settings, parameters, layers, params, grads, first, second, count };
     });
     const pages = Math.ceil(top / PAGE);
     this.#memory.grow(pages - this.#memory.buffer.byteLength / PAGE);
@@ -210,8 +239,8 @@ export class WasmPopulation {
         new Int32Array(this.#memory.buffer, offset, values[k].length).set(values[k])
       );
     }
-    this.#models.forEach((model, i) => {
-      this.setWeights(i, initialWeights(model.settings.hidden, createRng(model.settings.seed)));
+    this.#models.forEach(({ settings }, i) => {
+      this.setWeights(i, initialWeightsOf(modelLayers(settings.spec), createRng(settings.seed)));
     });
   }
 
@@ -221,20 +250,22 @@ export class WasmPopulation {
   }
 
   /**
-   * Loads the batch of the images `indices` of `inputs` (`count × 784`, bytes or floats in [0, 1]) and,
-   * for a denoiser, of `targets` (else the inputs are the targets), as floats in [0, 1] exactly as
-   * `unitPixels` makes them.
+   * Loads the batch of the images `indices` of `source`: its inputs (`count × 784`, bytes or floats in
+   * [0, 1]) and, for a denoiser, its targets (else the inputs are the targets), as floats in [0, 1]
+   * exactly as `unitPixels` makes them; for classifiers, their labels, which a loss needs.
    */
-  loadBatch(inputs: Pixels, targets: Pixels | undefined, indices: ArrayLike<number>): void {
+  loadBatch(source: BatchSource, indices: ArrayLike<number>): void {
     const rows = indices.length;
     if (rows < 1 || rows > this.batchSize) {
       throw new RangeError(`a batch holds 1 to ${this.batchSize} images, got ${rows}`);
     }
+    const { inputs, targets, labels } = source;
     this.#rows = rows;
     this.#lanes = Math.ceil(rows / LANE_BLOCK) * LANE_BLOCK;
     this.#denoising = targets !== undefined;
     this.#writeImages(this.#images, inputs, indices);
     if (targets) this.#writeImages(this.#targets, targets, indices);
+    this.#labels = labels ? Uint8Array.from(indices, (i) => labels[i]) : new Uint8Array(0);
   }
 
   /**
@@ -267,29 +298,19 @@ export class WasmPopulation {
   step(model: number, lr: number, t: number): number {
     const sum = this.gradient(model);
     this.update(model, lr, t);
-    return sum / (this.#rows * IMAGE_PIXELS);
+    return sum / this.#rows;
   }
 
   /**
    * Model `model`'s gradients (see {@link gradients}) of the mean loss over `meanRows` images, of which
    * the loaded batch is a slice (default: the loaded batch alone), with the masks loaded for it where it
-   * has dropout; returns the loaded images' squared error, summed over them and their pixels. Slices of
-   * one batch, their gradients summed, give the whole batch's gradients.
+   * has dropout; returns the loaded images' losses, summed (see {@link lossSum}). Slices of one batch,
+   * their gradients summed, give the whole batch's gradients.
    */
   gradient(model: number, meanRows: number = this.#rows): number {
     const slots = this.#onBatch(model);
     this.#forward(slots, true);
-    const last = slots.layers.at(-1)!;
-    const sum = this.#kernels.squaredError(
-      last.output.offset,
-      this.#target.offset,
-      last.grad.offset,
-      IMAGE_PIXELS,
-      this.#rowBytes,
-      this.#lanes,
-      this.#rows,
-      meanRows,
-    );
+    const sum = this.#loss(slots.layers.at(-1)!, meanRows);
     this.#backward(slots);
     return sum;
   }
@@ -319,21 +340,47 @@ export class WasmPopulation {
     return new Float32Array(this.#memory.buffer, slots.grads, slots.count);
   }
 
-  /** The squared error of model `model` on the loaded batch, summed over its images and pixels; no dropout. */
-  errorSum(model: number): number {
+  /**
+   * Model `model`'s loss on each image of the loaded batch, without dropout, summed over them: an
+   * autoencoder's mean squared error over the image's pixels, a classifier's softmax cross-entropy.
+   */
+  lossSum(model: number): number {
     const slots = this.#onBatch(model);
     this.#forward(slots, false);
-    const last = slots.layers.at(-1)!;
-    return this.#kernels.squaredError(
-      last.output.offset,
-      this.#target.offset,
-      0,
-      IMAGE_PIXELS,
-      this.#rowBytes,
-      this.#lanes,
-      this.#rows,
-      this.#rows,
-    );
+    return this.#loss(slots.layers.at(-1)!, 0);
+  }
+
+  /**
+   * Model `model`'s outputs on the loaded batch, without dropout, image after image: an autoencoder's
+   * 784 pixels of each reconstruction, a classifier's 10 logits.
+   *
+   * @example
+   * ```ts
+   * import { loadKernels } from "./kernels.ts";
+   * import { WasmPopulation } from "./population.ts";
+   * const kernels = await loadKernels();
+   * if (typeof kernels !== "string") {
+   *   const spec = { kind: "classifier", dropout: 0 } as const;
+   *   const population = new WasmPopulation(kernels, [{ spec, l2: 0, seed: 1 }], 16);
+   *   population.loadBatch({ inputs: new Uint8Array(2 * 784) }, [0, 1]);
+   *   console.log(population.outputs(0).length); // 20
+   * }
+   * ```
+   */
+  outputs(model: number): Float32Array {
+    const slots = this.#onBatch(model);
+    this.#forward(slots, false);
+    const { output } = slots.layers.at(-1)!;
+    const units = output.channels * output.area;
+    const floats = new Float32Array(this.#memory.buffer);
+    const lanes = this.#rowBytes / 4;
+    const values = new Float32Array(this.#rows * units);
+    for (let u = 0; u < units; u++) {
+      const row = (output.offset + Math.floor(u / output.area) * output.stride) / 4 +
+        (u % output.area) * lanes;
+      for (let b = 0; b < this.#rows; b++) values[b * units + u] = floats[row + b];
+    }
+    return values;
   }
 
   /** Model `model`'s weights, in PyTorch's names and layouts. */
@@ -368,6 +415,64 @@ export class WasmPopulation {
     return this.#denoising ? this.#targets : this.#images;
   }
 
+  /**
+   * The loss of the loaded images, each image's summed, from the last layer's outputs; with `meanRows`
+   * (not 0), also its gradient of the mean loss over that many images, written into the layer's `grad`.
+   */
+  #loss(last: LayerPlan, meanRows: number): number {
+    if (this.#kind === "classifier") return this.#crossEntropy(last, meanRows);
+    const sum = this.#kernels.squaredError(
+      last.output.offset,
+      this.#target.offset,
+      meanRows > 0 ? last.grad.offset : 0,
+      IMAGE_PIXELS,
+      this.#rowBytes,
+      this.#lanes,
+      this.#rows,
+      meanRows || this.#rows,
+    );
+    return sum / IMAGE_PIXELS;
+  }
+
+  /**
+   * The softmax cross-entropy of the logits of `last` against the loaded labels, summed over the images;
+   * with `meanRows`, its gradient with respect to the logits, (softmax − one-hot) / meanRows, the lanes
+   * past the batch zero.
+   */
+  #crossEntropy(last: LayerPlan, meanRows: number): number {
+    const rows = this.#rows;
+    if (this.#labels.length !== rows) {
+      throw new Error("a classifier trains on labelled images; these have none");
+    }
+    const { output, grad } = last;
+    const classes = output.channels;
+    const floats = new Float32Array(this.#memory.buffer);
+    const [logits, gradient, stride] = [output.offset / 4, grad.offset / 4, output.stride / 4];
+    let total = 0;
+    for (let b = 0; b < rows; b++) {
+      const label = this.#labels[b];
+      if (label >= classes) throw new RangeError(`label ${label} names no class of ${classes}`);
+      let max = -Infinity;
+      for (let c = 0; c < classes; c++) max = Math.max(max, floats[logits + c * stride + b]);
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += Math.exp(floats[logits + c * stride + b] - max);
+      const logSum = max + Math.log(sum);
+      total += logSum - floats[logits + label * stride + b];
+      if (meanRows === 0) continue;
+      for (let c = 0; c < classes; c++) {
+        const p = Math.exp(floats[logits + c * stride + b] - logSum);
+        floats[gradient + c * stride + b] = (p - (c === label ? 1 : 0)) / meanRows;
+      }
+    }
+    if (meanRows > 0) {
+      const lanes = this.#rowBytes / 4;
+      for (let c = 0; c < classes; c++) {
+        floats.fill(0, gradient + c * stride + rows, gradient + c * stride + lanes);
+      }
+    }
+    return total;
+  }
+
   /** Model `model`'s slots, for a pass over the loaded batch. */
   #onBatch(model: number): ModelSlots {
     if (this.#rows === 0) throw new Error("no batch loaded");
@@ -385,14 +490,14 @@ export class WasmPopulation {
   /** Every layer forward, dropout (with the loaded masks) only in `training`. */
   #forward(slots: ModelSlots, training: boolean): void {
     const k = this.#kernels;
-    const dropout = training && slots.settings.dropout > 0;
+    const dropout = training && slots.settings.spec.dropout > 0;
     for (const layer of slots.layers) {
       const { geometry, input, output } = layer;
       const activation = geometry.activation;
       const masked = activation === "reluDropout" && dropout;
       const mode = masked
         ? EPILOGUE.reluMask
-        : activation === "code"
+        : activation === "code" || activation === "linear"
         ? EPILOGUE.none
         : activation === "sigmoid"
         ? EPILOGUE.sigmoid
@@ -423,7 +528,7 @@ export class WasmPopulation {
   /** Every layer's gradients, from the last layer's (the loss wrote it) back to the first. */
   #backward(slots: ModelSlots): void {
     const k = this.#kernels;
-    const p = slots.settings.dropout;
+    const p = slots.settings.spec.dropout;
     for (let i = slots.layers.length - 1; i >= 0; i--) {
       const layer = slots.layers[i];
       const { geometry, input, grad } = layer;
@@ -557,7 +662,7 @@ export class WasmPopulation {
   #read(model: number, offset: number): Weights {
     const values: Weights = {};
     let at = offset;
-    for (const spec of parameterSpecs(this.#models[model].settings.hidden)) {
+    for (const spec of this.#models[model].parameters) {
       const size = elementCount(spec.shape);
       values[spec.name] = new Float32Array(this.#memory.buffer, at, size).slice();
       at += size * 4;
@@ -570,7 +675,7 @@ export class WasmPopulation {
     const slots = this.#models[model];
     if (!slots) throw new RangeError(`no model ${model} among ${this.#models.length}`);
     let at = offset;
-    for (const spec of parameterSpecs(slots.settings.hidden)) {
+    for (const spec of slots.parameters) {
       const size = elementCount(spec.shape);
       const value = values[spec.name];
       if (!value || value.length !== size) {
@@ -585,17 +690,18 @@ export class WasmPopulation {
 }
 
 /**
- * Floats of the gradients (and of the parameters and each Adam moment) of a model of latent size `hidden`
- * in a population: its parameters, padded to a multiple of 4.
+ * Floats of the gradients (and of the parameters and each Adam moment) of the model `spec` describes in
+ * a population: its parameters, padded to a multiple of 4.
  *
  * @example
  * ```ts
  * import { gradientCount } from "./population.ts";
- * console.log(gradientCount(4)); // 49544
+ * console.log(gradientCount({ kind: "autoencoder", hidden: 4, dropout: 0 })); // 49544
+ * console.log(gradientCount({ kind: "classifier", dropout: 0 })); // 164108
  * ```
  */
-export function gradientCount(hidden: number): number {
-  return Math.ceil(parameterLayout(hidden).size / 4) * 4;
+export function gradientCount(spec: ModelSpec): number {
+  return Math.ceil(networkLayout(modelLayers(spec)).size / 4) * 4;
 }
 
 /** `bytes` rounded up to the alignment of every buffer. */
@@ -616,26 +722,35 @@ function outputShape(layer: LayerGeometry, next?: LayerGeometry): [number, numbe
   return [spec.outputs, 1];
 }
 
-/** A convolution's fine and coarse sides and its padding. */
-function sides(layer: LayerGeometry): { fine: number; coarse: number; padding: number } {
+/** A convolution's sides — fine (a convolution's input, a transposed one's output) and coarse — and steps. */
+interface Sides {
+  fine: number;
+  coarse: number;
+  padding: number;
+  stride: number;
+}
+
+/** The sides of `layer`, a convolution or a transposed one. */
+function sides(layer: LayerGeometry): Sides {
   const conv = layer.spec.kind === "conv";
   return {
     fine: conv ? layer.inputSide : layer.outputSide,
     coarse: conv ? layer.outputSide : layer.inputSide,
     padding: layer.spec.padding ?? 0,
+    stride: layer.spec.stride ?? STRIDE,
   };
 }
 
 /**
- * The gather table from a map of side `inSide` to one of side `outSide`: per output pixel, the count of
- * its taps, then (input pixel, tap) for each. Fine position 2·c − p + k relates coarse c to fine taps k.
+ * The gather table of a convolution of `sides` towards its coarse or its fine side: per output pixel,
+ * the count of its taps, then (input pixel, tap) for each. Fine position s·c − p + k relates coarse c to
+ * fine taps k, at stride s.
  */
-function gatherTable(
-  outSide: number,
-  inSide: number,
-  padding: number,
-  direction: "toCoarse" | "toFine",
-): Int32Array {
+function gatherTable(sides: Sides, direction: "toCoarse" | "toFine"): Int32Array {
+  const { padding, stride } = sides;
+  const [outSide, inSide] = direction === "toCoarse"
+    ? [sides.coarse, sides.fine]
+    : [sides.fine, sides.coarse];
   const table = new Int32Array(outSide * outSide * (GATHER_RECORD / 4));
   for (let y = 0; y < outSide; y++) {
     for (let x = 0; x < outSide; x++) {
@@ -644,8 +759,8 @@ function gatherTable(
       for (let ky = 0; ky < KERNEL; ky++) {
         for (let kx = 0; kx < KERNEL; kx++) {
           const [iy, ix] = direction === "toCoarse"
-            ? [2 * y - padding + ky, 2 * x - padding + kx]
-            : [(y + padding - ky) / 2, (x + padding - kx) / 2];
+            ? [stride * y - padding + ky, stride * x - padding + kx]
+            : [(y + padding - ky) / stride, (x + padding - kx) / stride];
           if (!inside(iy, inSide) || !inside(ix, inSide)) continue;
           table[record + 1 + 2 * n] = iy * inSide + ix;
           table[record + 2 + 2 * n] = ky * KERNEL + kx;
@@ -659,13 +774,13 @@ function gatherTable(
 }
 
 /** Per coarse pixel, the fine pixel each of the 9 taps reads, or the zero pixel past the map. */
-function weightGradientTable(fine: number, coarse: number, padding: number): Int32Array {
+function weightGradientTable({ fine, coarse, padding, stride }: Sides): Int32Array {
   const table = new Int32Array(coarse * coarse * 9);
   for (let y = 0; y < coarse; y++) {
     for (let x = 0; x < coarse; x++) {
       for (let ky = 0; ky < KERNEL; ky++) {
         for (let kx = 0; kx < KERNEL; kx++) {
-          const [fy, fx] = [2 * y - padding + ky, 2 * x - padding + kx];
+          const [fy, fx] = [stride * y - padding + ky, stride * x - padding + kx];
           const pixel = inside(fy, fine) && inside(fx, fine) ? fy * fine + fx : fine * fine;
           table[(y * coarse + x) * 9 + ky * KERNEL + kx] = pixel;
         }

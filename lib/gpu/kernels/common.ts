@@ -217,6 +217,9 @@ export function epilogueFunction(k: KernelBuilder, epilogue: Epilogue): void {
       case "sigmoid":
         body = `${value} return 1.0 / (1.0 + exp(-v));`;
         break;
+      case "linear":
+        body = `${value} return v;`;
+        break;
     }
   } else {
     const stored = () =>
@@ -231,6 +234,9 @@ export function epilogueFunction(k: KernelBuilder, epilogue: Epilogue): void {
         break;
       case "code":
         body = `return select(0.0, acc, channel < ${models()}[m].hidden);`;
+        break;
+      case "linear":
+        body = "return acc;";
         break;
       case "sigmoid":
         throw new Error("the sigmoid's derivative belongs to the loss kernel");
