@@ -83,10 +83,12 @@ export function gather(
   const wOutB = wOut << 2;
   const wInB = wIn << 2;
   const blocked = outChannels % 4 == 0;
-  for (let oc = 0; oc < outChannels; oc += blocked ? 4 : 1) {
-    for (let q = 0; q < outArea; q++) {
-      const record = taps + <usize>(q * 76);
-      const n = load<i32>(record);
+  // Pixel after pixel, and every output channel of a pixel before the next pixel: the input rows a
+  // pixel reads stay in cache while each block of output channels reads them again.
+  for (let q = 0; q < outArea; q++) {
+    const record = taps + <usize>(q * 76);
+    const n = load<i32>(record);
+    for (let oc = 0; oc < outChannels; oc += blocked ? 4 : 1) {
       const row = output + <usize>(oc * outStride + q * rowBytes);
       if (blocked) {
         const b0 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (oc << 2));
