@@ -51,6 +51,7 @@ export {
 export { type GpuAdapter, requestAdapter } from "./lib/gpu/adapter.ts";
 export {
   chooseEngine,
+  createInference,
   createTrainer,
   type Engine,
   ENGINE_CHOICES,
@@ -70,6 +71,8 @@ export { TfjsTrainer } from "./lib/train/tfjs.ts";
 export { type WorkerEngine, WorkerPool, type WorkerPoolOptions } from "./lib/train/workers.ts";
 export { FusedTrainer } from "./lib/train/fused.ts";
 export { WasmTrainer } from "./lib/train/wasm.ts";
+export { type Inference, TFJS_INFERENCE } from "./lib/train/inference.ts";
+export { WasmInference } from "./lib/wasm/inference.ts";
 export { type Kernels, loadKernels } from "./lib/wasm/kernels.ts";
 export { describeEpoch, fit, type FitOptions, formatRate } from "./lib/train/fit.ts";
 export { checkSameSettings, settingsDifference } from "./lib/train/checkpoint.ts";

@@ -23,7 +23,7 @@ import { CLASSIFIER_TRAINING, evaluateClassifier } from "../lib/experiments/clas
 import { writeClassifierResults } from "../lib/experiments/classify_files.ts";
 import { Classifier } from "../lib/model/classifier_model.ts";
 import { datasetOf } from "../lib/train/trainer.ts";
-import { createReader } from "../lib/train/engine.ts";
+import { createInference } from "../lib/train/engine.ts";
 import { readTrainingState, runTrainings } from "../lib/train/trainings.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
@@ -115,16 +115,18 @@ await runMain(async () => {
   const { weights } = await readTrainingState(folder, "classifier");
   const classifier = Classifier.fromWeights(model, weights);
   await classifier.save(join(out, "classifier.safetensors"));
-  const reader = await createReader(engine, classifier);
+  const inference = await createInference(engine);
   const results = await evaluateClassifier({
-    classifier: reader,
+    classifier,
+    inference,
     record: record!,
     training,
     seed: flags.seed,
     trainImages: train.count,
     test: data.test,
   });
-  reader.dispose();
+  inference.dispose();
+  classifier.dispose();
   const summary = await writeClassifierResults(out, results);
   console.error(`${summary}\nwrote ${out}/`);
 });

@@ -24,7 +24,7 @@ import {
 import { measureCorruption } from "../lib/experiments/corrupt.ts";
 import { writeCorruptResults } from "../lib/experiments/corrupt_files.ts";
 import { parseRobustnessFlags, robustnessFlags } from "../lib/experiments/robustness.ts";
-import { createReader } from "../lib/train/engine.ts";
+import { createInference } from "../lib/train/engine.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -49,7 +49,8 @@ await runMain(async () => {
     `--digits ${flags.digits} exceeds the ${data.test.count} test images`,
   );
   const model = await loadTrainedModel(settings.model);
-  const classifier = await createReader(engine, await loadClassifier(settings.classifier));
+  const classifier = await loadClassifier(settings.classifier);
+  const inference = await createInference(engine);
   const hidden = model.config.hidden;
   console.error(
     `corrupting ${data.test.count} test images for the d=${hidden} model ${settings.model}`,
@@ -65,7 +66,9 @@ await runMain(async () => {
     seed: flags.seed,
     digits: flags.digits,
     backend,
+    inference,
   });
+  inference.dispose();
   model.dispose();
   classifier.dispose();
 

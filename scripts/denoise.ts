@@ -39,7 +39,7 @@ import {
 } from "../lib/experiments/robustness.ts";
 import { describeParams } from "../lib/search_space.ts";
 import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
-import { createReader } from "../lib/train/engine.ts";
+import { createInference } from "../lib/train/engine.ts";
 import { type Dataset, datasetOf } from "../lib/train/trainer.ts";
 import { gatherTrainings, runTrainings, unfinishedTrainings } from "../lib/train/trainings.ts";
 
@@ -154,7 +154,7 @@ await runMain(async () => {
     wait: waitsForOthers(run),
     merge: run.kind === "merge",
   });
-  const reader = await createReader(engine, classifier);
+  const inference = await createInference(engine);
   const results = await measureDenoisers({
     standard,
     denoisers: kinds.map((kind, i) => ({
@@ -169,13 +169,15 @@ await runMain(async () => {
     trainImages: data.train.count,
     clean: digitPixels(data.test),
     labels: data.test.labels.subarray(0, data.test.count),
-    classifier: reader,
+    classifier,
+    inference,
     digits: flags.digits,
   });
   const summaries = await writeDenoiseResults(out, results);
   results.denoisers.forEach(({ model }) => model?.dispose());
   standard.dispose();
-  reader.dispose();
+  inference.dispose();
+  classifier.dispose();
   console.error(summaries.join("\n"));
   console.error(`wrote ${out}/`);
 });

@@ -247,6 +247,8 @@ function activate(activation: Activation, pre: tf.Tensor, m: number): tf.Tensor 
       return pre.relu();
     case "sigmoid":
       return pre.sigmoid();
+    case "linear":
+      return pre;
     case "code": {
       const units = pre.shape[1]!;
       const keep = tf.tensor1d(Array.from({ length: units }, (_, j) => (j < HIDDENS[m] ? 1 : 0)));

@@ -20,7 +20,8 @@ import { Classifier } from "../lib/model/classifier_model.ts";
 import { averageLoss, meanLoss, perImageLoss, reconstructPixels } from "../lib/predict.ts";
 import { createRng, shuffleInPlace } from "../lib/random.ts";
 import { setupBackend } from "../lib/tfjs.ts";
-import { chooseEngine, createReader } from "../lib/train/engine.ts";
+import { chooseEngine, createInference } from "../lib/train/engine.ts";
+import { TFJS_INFERENCE } from "../lib/train/inference.ts";
 import { type Dataset, datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
 import { WorkerPool } from "../lib/train/workers.ts";
 import { testDigits, trainDigits } from "./_fixtures.ts";
@@ -80,7 +81,7 @@ const trained = (async () => {
  */
 const scored = (async () => {
   const { standard, classifier } = await trained;
-  return await measureIdentity([standard], classifier, digits, settings, 3);
+  return await measureIdentity([standard], classifier, digits, settings, 3, TFJS_INFERENCE);
 })();
 
 Deno.test("identity shares and confusion matrices count what they should", () => {
@@ -113,36 +114,44 @@ Deno.test("at zero corruption, identity is the classifier's accuracy on plain re
   assert.ok(identity.ceiling.standard > 0.35, `ceiling ${identity.ceiling.standard}`);
 });
 
-Deno.test("the classifier on the wasm engine's workers reads digits as tfjs does, and scores the same identity", async () => {
+Deno.test("on the wasm engine's workers, the classifier reads digits and the model reconstructs them as on tfjs: the same identity and losses", async () => {
   const { classifier, standard } = await trained;
-  const copy = async () => Classifier.fromWeights({ dropout: 0 }, await classifier.getWeights());
-  // on tfjs, the reader is the classifier itself
-  const tfjs = await chooseEngine("tfjs", { backend, quiet: true });
-  const itself = await copy();
-  assert.equal(await createReader(tfjs, itself), itself);
-  itself.dispose();
+  const tfjs = await createInference(await chooseEngine("tfjs", { backend, quiet: true }));
+  assert.equal(tfjs.description, "tfjs wasm in this thread");
   const wasm = await chooseEngine("wasm", { backend, workers: 2, quiet: true });
-  const reader = await createReader(wasm, await copy());
+  const inference = await createInference(wasm);
   try {
+    assert.equal(inference.description, "aelab wasm on 2 workers");
     const noisy = corrupt(digits.pixels, { kind: "noise", std: 0.5 }, 3);
     const reconstructed = await reconstructPixels(standard.model, digits.pixels);
     for (const [what, pixels] of Object.entries({ test: test.images, noisy, reconstructed })) {
-      const [ours, theirs] = [await reader.predict(pixels), await classifier.predict(pixels)];
+      const ours = await inference.readDigits(classifier, pixels);
+      const theirs = await classifier.predict(pixels);
       assert.equal(ours.length, test.count);
       const differ = ours.filter((reading, i) => reading !== theirs[i]).length;
       assert.ok(differ <= 1, `${what}: ${differ} of ${test.count} readings differ`);
     }
-    const { identity } = await measureIdentity([standard], reader, digits, settings, 3);
-    const expected = (await scored).identity;
-    assert.equal(identity.classifierAccuracy, expected.classifierAccuracy);
-    identity.curves.forEach((curve, k) =>
+    const ours = await inference.reconstruct(standard.model, noisy);
+    const theirs = await reconstructPixels(standard.model, noisy);
+    const gap = ours.reduce((max, value, i) => Math.max(max, Math.abs(value - theirs[i])), 0);
+    assert.ok(gap < 1e-5, `reconstructions ${gap} apart`);
+    const measured = await measureIdentity([standard], classifier, digits, settings, 3, inference);
+    const expected = await scored;
+    assert.equal(measured.identity.classifierAccuracy, expected.identity.classifierAccuracy);
+    measured.identity.curves.forEach((curve, k) => {
+      const reference = expected.identity.curves[k];
       curve.identity.standard.forEach((share, level) => {
-        const gap = Math.abs(share - expected.curves[k].identity.standard[level]);
-        assert.ok(gap <= 0.004, `${curve.kind} level ${level}: ${share}`);
-      })
-    );
+        const gap = Math.abs(share - reference.identity.standard[level]);
+        assert.ok(gap <= 0.004, `${curve.kind} level ${level}: identity ${share}`);
+        const [loss, tfjsLoss] = [curve.losses.standard[level], reference.losses.standard[level]];
+        assert.ok(
+          Math.abs(loss - tfjsLoss) <= 1e-5 * tfjsLoss,
+          `${curve.kind} level ${level}: loss`,
+        );
+      });
+    });
   } finally {
-    reader.dispose();
+    inference.dispose();
   }
 });
 
@@ -203,6 +212,7 @@ Deno.test("the loss curves come from the same reconstructions: at each level, th
     digits,
     settings,
     3,
+    TFJS_INFERENCE,
   );
   both.curves.forEach((curve, i) => {
     assert.deepEqual(curve.losses.standard, identity.curves[i].losses.standard);
@@ -237,7 +247,14 @@ Deno.test("the clean loss and the figures' reconstructions come from the same re
 
 Deno.test("a classifier trained on shuffled labels scores reconstructions at chance", async () => {
   const { standard, mislabelled } = await trained;
-  const { identity } = await measureIdentity([standard], mislabelled, digits, settings, 3);
+  const { identity } = await measureIdentity(
+    [standard],
+    mislabelled,
+    digits,
+    settings,
+    3,
+    TFJS_INFERENCE,
+  );
   const scores = [
     identity.classifierAccuracy,
     identity.ceiling.standard,

@@ -6,10 +6,10 @@
  */
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
-import { classifierParameterCount } from "../model/classifier.ts";
-import type { DigitReader } from "../model/classifier_model.ts";
+import type { Classifier } from "../model/classifier_model.ts";
 import { overallRate } from "../train/fit.ts";
 import type { TrainingRecord } from "../train/trainings.ts";
+import type { Inference } from "../train/inference.ts";
 import { confusionMatrix, identityShare } from "./identity.ts";
 
 /**
@@ -30,7 +30,9 @@ export type ClassifierTraining = { -readonly [K in keyof typeof CLASSIFIER_TRAIN
 
 /** The classifier's training, as `classify` hands it over to be evaluated. */
 export interface ClassifierOutcome {
-  classifier: DigitReader;
+  classifier: Classifier;
+  /** What runs the classifier over the test digits. */
+  inference: Inference;
   record: TrainingRecord;
   training: ClassifierTraining;
   seed: number;
@@ -57,11 +59,14 @@ export interface ClassifierResults {
 
 /** Reads the test digits of `outcome` with its classifier: its accuracy and confusion, and its rate. */
 export async function evaluateClassifier(outcome: ClassifierOutcome): Promise<ClassifierResults> {
-  const { classifier, record, test } = outcome;
+  const { classifier, record, test, inference } = outcome;
   const labels = test.labels.subarray(0, test.count);
-  const readings = await classifier.predict(test.images.subarray(0, test.count * IMAGE_PIXELS));
+  const readings = await inference.readDigits(
+    classifier,
+    test.images.subarray(0, test.count * IMAGE_PIXELS),
+  );
   return {
-    parameters: classifierParameterCount(),
+    parameters: classifier.parameterCount,
     record,
     training: outcome.training,
     seed: outcome.seed,

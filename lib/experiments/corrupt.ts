@@ -10,9 +10,10 @@
 import type { Corruption } from "../corrupt.ts";
 import type { Pixels } from "../data/batches.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
-import type { DigitReader } from "../model/classifier_model.ts";
+import type { Classifier } from "../model/classifier_model.ts";
 import { averageLoss, bestAndWorst, pickImages } from "../predict.ts";
 import type { BackendSetup } from "../tfjs.ts";
+import type { Inference } from "../train/inference.ts";
 import {
   describeReadings,
   type IdentityResults,
@@ -25,14 +26,16 @@ import type { CorruptionCurve, RobustnessSettings } from "./robustness.ts";
 /** What `corrupt` measures with: the trained model, the classifier, the test digits and the settings. */
 export interface CorruptInputs {
   model: Autoencoder;
-  classifier: DigitReader;
+  classifier: Classifier;
   test: LabelledPixels;
   settings: RobustnessSettings;
   seed: number;
   /** Best and worst test digits shown per figure. */
   digits: number;
-  /** The tfjs backend the model ran on. */
+  /** The tfjs backend set up in this thread. */
   backend: BackendSetup;
+  /** What runs the model and the classifier. */
+  inference: Inference;
 }
 
 /** One test digit of a figure: its index, its reconstruction's loss, its label and the reading. */
@@ -63,6 +66,8 @@ export interface CorruptResults {
   settings: RobustnessSettings;
   hidden: number;
   backend: BackendSetup;
+  /** What ran the model and the classifier (`Inference.description`). */
+  inference: string;
   seed: number;
   testImages: number;
   digits: number;
@@ -78,7 +83,7 @@ export interface CorruptResults {
  * figure corruption's best and worst digits, from one reconstruction of each corrupted set.
  */
 export async function measureCorruption(inputs: CorruptInputs): Promise<CorruptResults> {
-  const { model, classifier, test, settings, seed, digits } = inputs;
+  const { model, classifier, test, settings, seed, digits, inference } = inputs;
   const { pixels: clean, labels } = test;
   const measured = await measureIdentity(
     [{ name: "standard", model }],
@@ -86,6 +91,7 @@ export async function measureCorruption(inputs: CorruptInputs): Promise<CorruptR
     test,
     settings,
     seed,
+    inference,
   );
   const examples = measured.at.map(({ corruption, inputs: corrupted, models }) => {
     const { pixels: reconstructed, losses, readings } = models.standard;
@@ -115,6 +121,7 @@ export async function measureCorruption(inputs: CorruptInputs): Promise<CorruptR
     settings,
     hidden: model.config.hidden,
     backend: inputs.backend,
+    inference: inference.description,
     seed,
     testImages: labels.length,
     digits,

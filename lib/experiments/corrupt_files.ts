@@ -35,6 +35,7 @@ export async function writeCorruptResults(out: string, results: CorruptResults):
     hidden,
     backend: backend.backend,
     adapter: backend.adapter,
+    inference: results.inference,
     seed: results.seed,
     testImages: results.testImages,
     cleanLoss: results.cleanLoss,
@@ -55,7 +56,7 @@ export async function writeCorruptResults(out: string, results: CorruptResults):
   const items: ReportItem[] = [{
     kind: "text",
     text:
-      `The trained d = ${hidden} model on ${results.testImages} test images (${backend.backend}): ` +
+      `The trained d = ${hidden} model on ${results.testImages} test images (${results.inference}): ` +
       `loss ${results.cleanLoss.toFixed(5)} on clean images, ${underEach.join(" and ")}, each ` +
       `against the clean image.`,
   }];

@@ -11,8 +11,8 @@ import type { Pixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { TrainingParams } from "../experiment.ts";
 import { Autoencoder } from "../model/autoencoder.ts";
-import type { DigitReader } from "../model/classifier_model.ts";
-import { averageLoss, pickImages, reconstructPixels } from "../predict.ts";
+import type { Classifier } from "../model/classifier_model.ts";
+import { averageLoss, pickImages } from "../predict.ts";
 import type { Finding } from "../report.ts";
 import { readTrainingState, type TrainingRecord } from "../train/trainings.ts";
 import { type Budget, closeTo, holdsWhen, TOLERANCE } from "./findings.ts";
@@ -24,6 +24,7 @@ import {
   type NamedModel,
   type RobustnessSettings,
 } from "./robustness.ts";
+import type { Inference } from "../train/inference.ts";
 import { describeReadings, type IdentityResults, lossCurves, measureIdentity } from "./identity.ts";
 
 /** One trained denoiser: what it undoes and its training's record. */
@@ -47,7 +48,9 @@ export interface DenoiseOutcome {
   clean: Float32Array;
   labels: Uint8Array;
   /** The digit classifier that scores whether a digit keeps its identity. */
-  classifier: DigitReader;
+  classifier: Classifier;
+  /** What runs the models and the classifier. */
+  inference: Inference;
   /** Test digits in each denoising figure. */
   digits: number;
 }
@@ -158,7 +161,7 @@ export interface DenoiseResults {
  * and draws each denoiser's figure; the caller disposes the denoisers' models.
  */
 export async function measureDenoisers(outcome: DenoiseOutcome): Promise<DenoiseResults> {
-  const { standard, settings, clean, labels, classifier, seed } = outcome;
+  const { standard, settings, clean, labels, classifier, seed, inference } = outcome;
   const hidden = standard.config.hidden;
   const testImages = clean.length / IMAGE_PIXELS;
   // Each denoiser's model, from its training's state (none where it diverged).
@@ -183,6 +186,7 @@ export async function measureDenoisers(outcome: DenoiseOutcome): Promise<Denoise
     { pixels: clean, labels },
     settings,
     seed,
+    inference,
   );
   /** A model's losses on the clean test images, then under each corruption of the figures. */
   const lossesOf = (name: string) => [
@@ -211,13 +215,15 @@ export async function measureDenoisers(outcome: DenoiseOutcome): Promise<Denoise
   for (const { kind, corruption, model } of trained) {
     const corrupted = corrupt(preview, corruption, seed);
     const outputs = [
-      await reconstructPixels(standard, corrupted),
-      await reconstructPixels(model, corrupted),
+      await inference.reconstruct(standard, corrupted),
+      await inference.reconstruct(model, corrupted),
     ];
     const rows = [preview, corrupted, ...outputs].map((pixels) => pickImages(pixels, indices));
     const readings: string[] = [];
     for (const output of outputs) {
-      readings.push(describeReadings(labels, await classifier.predict(output), indices));
+      readings.push(
+        describeReadings(labels, await inference.readDigits(classifier, output), indices),
+      );
     }
     figures.push({ kind, corruption, rows, readings: [readings[0], readings[1]] });
   }

@@ -14,10 +14,11 @@ import { ProgressBar } from "../cli.ts";
 import { corrupt, type Corruption, describeCorruption } from "../corrupt.ts";
 import { type Chart, heatmapChart, lineChart, writeChart } from "../figures/charts.ts";
 import { writeFileAtomic } from "../files/atomic.ts";
-import type { DigitReader } from "../model/classifier_model.ts";
+import type { Classifier } from "../model/classifier_model.ts";
 import { DIGIT_CLASSES } from "../model/classifier.ts";
-import { averageLoss, reconstructionLosses, reconstructPixels } from "../predict.ts";
+import { averageLoss, reconstructionLosses } from "../predict.ts";
 import { csvTable, type ReportItem } from "../report.ts";
+import type { Inference } from "../train/inference.ts";
 import {
   CORRUPTION_KINDS,
   corruptionAt,
@@ -139,7 +140,7 @@ export interface IdentityMeasurement {
 }
 
 /**
- * Scores `models` with `classifier` on `test` digits: the classifier's own accuracy, each model's
+ * Scores `models` with `classifier` on `test` digits, both run on `inference`: the classifier's own accuracy, each model's
  * ceiling, identity under each corruption of `settings` (with confusion matrices) and over each curve's
  * levels, with each model's loss against the clean digits there (with a progress bar). Every model and
  * the baseline see the same corrupted images, seeded by `seed` as `testLosses` seeds them, and
@@ -148,10 +149,11 @@ export interface IdentityMeasurement {
  */
 export async function measureIdentity(
   models: NamedModel[],
-  classifier: DigitReader,
+  classifier: Classifier,
   test: LabelledPixels,
   settings: RobustnessSettings,
   seed: number,
+  inference: Inference,
 ): Promise<IdentityMeasurement> {
   const { pixels, labels } = test;
   const keyOf = (corruption: Corruption | null) =>
@@ -166,13 +168,13 @@ export async function measureIdentity(
     const losses: Record<string, number> = {};
     const kept: Record<string, Reconstructions> = {};
     for (const { name, model } of models) {
-      const reconstructed = await reconstructPixels(model, inputs);
-      readings[name] = await classifier.predict(reconstructed);
+      const reconstructed = await inference.reconstruct(model, inputs);
+      readings[name] = await inference.readDigits(classifier, reconstructed);
       const each = await reconstructionLosses(reconstructed, pixels);
       losses[name] = averageLoss(each);
       if (keep) kept[name] = { pixels: reconstructed, losses: each, readings: readings[name] };
     }
-    const input = await classifier.predict(inputs);
+    const input = await inference.readDigits(classifier, inputs);
     return { input, readings, losses, kept: keep ? { inputs, models: kept } : undefined };
   };
   const share = (readings: Record<string, Uint8Array>) =>

@@ -12,7 +12,7 @@ import { IMAGE_PIXELS } from "../data/geometry.ts";
 import type { Digits } from "../data/mnist.ts";
 import { classCentroids, interpolate, projectTo2d } from "../latent.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
-import type { DigitReader } from "../model/classifier_model.ts";
+import type { Classifier } from "../model/classifier_model.ts";
 import { createRng, permutation } from "../random.ts";
 
 /** A decoded path: its frames (784 pixels each, in [0, 1]) and the digit each frame is read as. */
@@ -38,7 +38,7 @@ export interface PathSmoothness {
 /** `codes` decoded by `model`, each frame read by `classifier`: a path, or the class centroids. */
 export async function decodeCodes(
   model: Autoencoder,
-  classifier: DigitReader,
+  classifier: Classifier,
   codes: readonly Float32Array[],
 ): Promise<DecodedPath> {
   const frames: Float32Array[] = [];
@@ -197,7 +197,7 @@ const RANDOM_SEED_OFFSET = 7919;
 /** What `morph` measures with: the trained model, the classifier, the test digits and the flags. */
 export interface MorphInputs {
   model: Autoencoder;
-  classifier: DigitReader;
+  classifier: Classifier;
   /** The test digits, holding every digit (for the centroids). */
   test: Digits;
   /** The digit pairs to morph, from the first to the second. */

@@ -15,17 +15,6 @@ import { SavedModel } from "./saved_model.ts";
 import { checkSpec, type ClassifierSpec, readModelFile } from "./spec.ts";
 
 /**
- * What reads digits for the experiments: a trained classifier on tfjs ({@link Classifier}), or its
- * weights on the engine in use (`createReader`).
- */
-export interface DigitReader {
-  /** The digit each of `pixels` (`count × 784`, bytes or floats in [0, 1]) is read as. */
-  predict(pixels: Pixels): Promise<Uint8Array>;
-  /** Frees what the reader holds. */
-  dispose(): void;
-}
-
-/**
  * The digit classifier of `classifier.ts` on the current tfjs backend, without dropout: images in, one
  * logit per digit out.
  *
@@ -40,7 +29,7 @@ export interface DigitReader {
  * classifier.dispose();
  * ```
  */
-export class Classifier extends SavedModel<ClassifierSpec> implements DigitReader {
+export class Classifier extends SavedModel<ClassifierSpec> {
   readonly #spec: Readonly<ClassifierSpec>;
 
   private constructor(spec: ClassifierSpec, weights: Weights) {

@@ -20,8 +20,7 @@ import { WasmTrainer } from "./wasm.ts";
 import { WorkerPool } from "./workers.ts";
 import { loadKernels } from "../wasm/kernels.ts";
 import { WasmInference } from "../wasm/inference.ts";
-import type { Classifier, DigitReader } from "../model/classifier_model.ts";
-import { topDigits } from "../model/classifier.ts";
+import { type Inference, TFJS_INFERENCE } from "./inference.ts";
 
 /**
  * What trains: tfjs in this thread, a pool of tfjs workers, the fused WebGPU engine, or aelab's own
@@ -221,31 +220,23 @@ export async function createTrainer(
 }
 
 /**
- * What reads digits with `classifier` on the engine of `plan`: on the wasm engine, its weights on aelab's
- * kernels split over the plan's workers; on any other, the classifier itself on tfjs. The reader owns the
- * classifier: disposing it disposes both.
+ * The inference of the engine of `plan` (see `Inference`): on the wasm engine, aelab's kernels split over
+ * the plan's workers; on any other, tfjs in this thread. The caller disposes it.
  *
  * @example
  * ```ts
- * import { chooseEngine, createReader } from "./engine.ts";
- * import { Classifier } from "../model/classifier_model.ts";
+ * import { chooseEngine, createInference } from "./engine.ts";
  * import { setupBackend } from "../tfjs.ts";
  * const backend = await setupBackend("wasm", { quiet: true });
  * const plan = await chooseEngine("wasm", { backend, workers: 2, quiet: true });
- * const reader = await createReader(plan, Classifier.create({ dropout: 0 }, 1));
- * console.log((await reader.predict(new Uint8Array(3 * 784))).length); // 3
- * reader.dispose();
+ * const inference = await createInference(plan);
+ * console.log(inference.description); // aelab wasm on 2 workers
+ * inference.dispose();
  * ```
  */
-export async function createReader(plan: EnginePlan, classifier: Classifier): Promise<DigitReader> {
-  if (plan.engine !== "wasm" || typeof await loadKernels() === "string") return classifier;
-  const inference = await WasmInference.create(plan.workers);
-  const weights = await classifier.getWeights();
-  return {
-    predict: async (pixels) => topDigits(await inference.outputs(classifier.spec, weights, pixels)),
-    dispose: () => {
-      inference.dispose();
-      classifier.dispose();
-    },
-  };
+export async function createInference(plan: EnginePlan): Promise<Inference> {
+  if (plan.engine !== "wasm" || typeof await loadKernels() === "string") {
+    return { ...TFJS_INFERENCE, description: `tfjs ${plan.backend.backend} in this thread` };
+  }
+  return await WasmInference.create(plan.workers);
 }

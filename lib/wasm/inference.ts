@@ -2,7 +2,8 @@
  * Inference on aelab's WebAssembly kernels, split over a pool of workers: a trained model's outputs for
  * many images — an autoencoder's reconstructions, a classifier's logits — each worker computing a
  * contiguous share of the images in its own `WasmPopulation` and writing them into memory it shares with
- * this thread. The same forward pass as training's, without dropout (`WasmPopulation.outputs`).
+ * this thread. The same forward pass as training's, without dropout (`WasmPopulation.outputs`). It is
+ * the wasm engine's `Inference`.
  *
  * @module
  */
@@ -10,7 +11,11 @@ import { type Pixels, sharedPixels } from "../data/batches.ts";
 import { IMAGE_PIXELS } from "../data/geometry.ts";
 import { networkGeometry } from "../gpu/layout.ts";
 import type { Weights } from "../model/architecture.ts";
+import type { Autoencoder } from "../model/autoencoder.ts";
+import { topDigits } from "../model/classifier.ts";
+import type { Classifier } from "../model/classifier_model.ts";
 import { modelLayers, type ModelSpec } from "../model/spec.ts";
+import type { Inference } from "../train/inference.ts";
 
 /** What a worker of the pool is asked: to hold a model, or to run one over a share of the images. */
 export type InferenceRequest =
@@ -32,6 +37,12 @@ export type InferenceReply = { type: "done" } | { type: "failed"; message: strin
 /** The module each worker runs. */
 const WORKER_MODULE = new URL("./inference_worker.ts", import.meta.url);
 
+/** A trained model: what it is, and its weights. */
+interface TrainedModel {
+  readonly spec: ModelSpec;
+  getWeights(): Promise<Weights>;
+}
+
 /** One worker and the reply it owes. */
 interface InferenceWorker {
   worker: Worker;
@@ -45,23 +56,21 @@ interface InferenceWorker {
  * @example
  * ```ts
  * import { WasmInference } from "./inference.ts";
- * import { initialWeightsOf } from "../model/architecture.ts";
- * import { modelLayers } from "../model/spec.ts";
- * import { createRng } from "../random.ts";
+ * import { Classifier } from "../model/classifier_model.ts";
+ * import { setupBackend } from "../tfjs.ts";
+ * await setupBackend("wasm", { quiet: true });
  * const inference = await WasmInference.create(2);
- * const spec = { kind: "classifier", dropout: 0 } as const;
- * const weights = initialWeightsOf(modelLayers(spec), createRng(1));
- * const logits = await inference.outputs(spec, weights, new Uint8Array(3 * 784));
- * console.log(logits.length); // 30
+ * const classifier = Classifier.create({ dropout: 0 }, 1);
+ * console.log((await inference.readDigits(classifier, new Uint8Array(3 * 784))).length); // 3
  * inference.dispose();
+ * classifier.dispose();
  * ```
  */
-export class WasmInference {
-  /** What computes, for the log. */
+export class WasmInference implements Inference {
   readonly description: string;
   readonly #workers: InferenceWorker[];
-  /** The models the workers hold, by their weights. */
-  readonly #models = new WeakMap<Weights, number>();
+  /** The models the workers hold, by model: the number they know it by, and the weights they hold. */
+  readonly #models = new WeakMap<TrainedModel, { number: number; weights: Weights }>();
   #held = 0;
   /** The requests of one call run one after another. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -69,6 +78,14 @@ export class WasmInference {
   private constructor(workers: InferenceWorker[]) {
     this.#workers = workers;
     this.description = `aelab wasm on ${workers.length} worker${workers.length === 1 ? "" : "s"}`;
+  }
+
+  async readDigits(classifier: Classifier, pixels: Pixels): Promise<Uint8Array> {
+    return topDigits(await this.outputs(classifier, pixels));
+  }
+
+  reconstruct(model: Autoencoder, pixels: Pixels): Promise<Float32Array> {
+    return this.outputs(model, pixels);
   }
 
   /** Starts `workers` workers (one per core is what helps). */
@@ -91,12 +108,12 @@ export class WasmInference {
   }
 
   /**
-   * The outputs of the model `spec` with `weights` for each image of `pixels` (`count × 784`, bytes or
-   * floats in [0, 1]), image after image: 784 pixels of an autoencoder's reconstruction, or a
-   * classifier's 10 logits. The workers keep the model for later calls with the same `weights` object.
+   * The outputs of `model` for each image of `pixels` (`count × 784`, bytes or floats in [0, 1]), image
+   * after image: 784 pixels of an autoencoder's reconstruction, or a classifier's 10 logits. The
+   * workers keep the model for later calls, and take its weights again where they have changed.
    */
-  outputs(spec: ModelSpec, weights: Weights, pixels: Pixels): Promise<Float32Array> {
-    const run = this.#queue.then(() => this.#outputs(spec, weights, pixels));
+  outputs(model: TrainedModel, pixels: Pixels): Promise<Float32Array> {
+    const run = this.#queue.then(() => this.#outputs(model, pixels));
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -106,14 +123,17 @@ export class WasmInference {
     for (const { worker } of this.#workers) worker.terminate();
   }
 
-  async #outputs(spec: ModelSpec, weights: Weights, pixels: Pixels): Promise<Float32Array> {
-    let model = this.#models.get(weights);
-    if (model === undefined) {
-      model = this.#held++;
-      this.#models.set(weights, model);
-      const request: InferenceRequest = { type: "model", model, spec, weights };
+  async #outputs(trained: TrainedModel, pixels: Pixels): Promise<Float32Array> {
+    const { spec } = trained;
+    const weights = await trained.getWeights();
+    let held = this.#models.get(trained);
+    if (!held || !sameWeights(held.weights, weights)) {
+      held = { number: held?.number ?? this.#held++, weights };
+      this.#models.set(trained, held);
+      const request: InferenceRequest = { type: "model", model: held.number, spec, weights };
       await Promise.all(this.#workers.map((_, w) => this.#ask(w, request)));
     }
+    const model = held.number;
     const count = pixels.length / IMAGE_PIXELS;
     const units = networkGeometry(modelLayers(spec)).at(-1)!.outputSize;
     const outputs = new Float32Array(new SharedArrayBuffer(count * units * 4));
@@ -122,7 +142,7 @@ export class WasmInference {
     await Promise.all(this.#workers.map((_, w) =>
       this.#ask(w, {
         type: "outputs",
-        model: model!,
+        model,
         pixels: shared,
         start: share(w),
         end: share(w + 1),
@@ -150,4 +170,14 @@ export class WasmInference {
       entry.worker.postMessage(request);
     });
   }
+}
+
+/** Whether `a` and `b` hold the same tensors, value for value. */
+function sameWeights(a: Weights, b: Weights): boolean {
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length &&
+    names.every((name) => {
+      const [x, y] = [a[name], b[name]];
+      return y !== undefined && x.length === y.length && x.every((value, i) => value === y[i]);
+    });
 }
