@@ -1,13 +1,12 @@
 /**
- * A trained model applied to plain pixel arrays, for figures and per-image numbers: reconstructions and the
- * loss of each image, computed in batches in backend memory and read back once.
+ * A trained model applied to plain pixel arrays on tfjs, for figures and per-image numbers: reconstructions,
+ * computed in batches in backend memory and read back once, and the loss of each image.
  *
  * @module
  */
-import { tf } from "./deps.ts";
 import type { Pixels } from "./data/batches.ts";
 import type { Autoencoder } from "./model/autoencoder.ts";
-import { imagesTensor, mapImages } from "./model/images.ts";
+import { mapImages } from "./model/images.ts";
 import { IMAGE_PIXELS } from "./data/geometry.ts";
 
 /** The reconstructions (`count × 784` floats in [0, 1]) of `inputs` by `model`, in input order. */
@@ -27,19 +26,29 @@ export async function perImageLoss(
   return reconstructionLosses(await reconstructPixels(model, inputs), targets);
 }
 
-/** The mean squared error of each of the `reconstructed` images against its image of `targets`. */
-export async function reconstructionLosses(
-  reconstructed: Float32Array,
-  targets: Pixels,
-): Promise<Float32Array> {
-  const clean = imagesTensor(targets);
-  const losses = tf.tidy(() =>
-    tf.tensor4d(reconstructed, clean.shape).sub(clean).square().mean([1, 2, 3])
-  );
-  clean.dispose();
-  const values = await losses.data() as Float32Array;
-  losses.dispose();
-  return values;
+/**
+ * The mean squared error of each of the `reconstructed` images against its image of `targets` (bytes
+ * as `unitPixels` makes them floats), summed in double precision.
+ *
+ * @example
+ * ```ts
+ * import { reconstructionLosses } from "./predict.ts";
+ * const losses = reconstructionLosses(new Float32Array(784).fill(0.5), new Uint8Array(784));
+ * console.log(losses); // Float32Array(1) [ 0.25 ]
+ * ```
+ */
+export function reconstructionLosses(reconstructed: Float32Array, targets: Pixels): Float32Array {
+  const losses = new Float32Array(reconstructed.length / IMAGE_PIXELS);
+  const bytes = targets instanceof Uint8Array;
+  for (let i = 0; i < losses.length; i++) {
+    let sum = 0;
+    for (let p = i * IMAGE_PIXELS; p < (i + 1) * IMAGE_PIXELS; p++) {
+      const difference = reconstructed[p] - (bytes ? Math.fround(targets[p] / 255) : targets[p]);
+      sum += difference * difference;
+    }
+    losses[i] = sum / IMAGE_PIXELS;
+  }
+  return losses;
 }
 
 /** The mean squared error over every pixel of `inputs` reconstructed by `model`, against `targets`. */

@@ -170,7 +170,7 @@ export async function measureIdentity(
     for (const { name, model } of models) {
       const reconstructed = await inference.reconstruct(model, inputs);
       readings[name] = await inference.readDigits(classifier, reconstructed);
-      const each = await reconstructionLosses(reconstructed, pixels);
+      const each = reconstructionLosses(reconstructed, pixels);
       losses[name] = averageLoss(each);
       if (keep) kept[name] = { pixels: reconstructed, losses: each, readings: readings[name] };
     }
