@@ -48,6 +48,20 @@ export function autoencoderJob(
   };
 }
 
+/** A job of the digit classifier (no dropout, lr 1e-3, seed 1), `settings` over it. */
+export function classifierJob(
+  settings: Partial<TrainingJob> & Pick<TrainingJob, "train">,
+): TrainingJob {
+  return {
+    name: "classifier",
+    model: { kind: "classifier", dropout: 0 },
+    lr: 1e-3,
+    l2: 0,
+    seed: 1,
+    ...settings,
+  };
+}
+
 /** Runs `body` with a fresh temporary folder, removed afterwards. */
 export async function inTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "aelab_test_" });

@@ -9,25 +9,13 @@ import { loadSafetensors, saveSafetensors } from "../lib/model/weights.ts";
 import { setupBackend } from "../lib/tfjs.ts";
 import { createTrainer } from "../lib/train/engine.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
-import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
+import { datasetOf } from "../lib/train/trainer.ts";
 import { WorkerPool } from "../lib/train/workers.ts";
-import { testDigits, trainDigits } from "./_fixtures.ts";
+import { classifierJob, testDigits, trainDigits } from "./_fixtures.ts";
 
 const PYTHON = "/usr/bin/python3";
 const PEER = new URL("./classifier_peer.py", import.meta.url).pathname;
 const { backend } = await setupBackend("wasm", { quiet: true });
-
-/** A classifier's training job on `train`, with the given settings. */
-function job(settings: Partial<TrainingJob> & Pick<TrainingJob, "train">): TrainingJob {
-  return {
-    name: "classifier",
-    model: { kind: "classifier", dropout: 0 },
-    lr: 1e-3,
-    l2: 0,
-    seed: 1,
-    ...settings,
-  };
-}
 
 function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -101,7 +89,7 @@ Deno.test("a classifier's file is refused as an autoencoder, and an autoencoder'
 Deno.test("the forward pass and three epochs of Adam on cross-entropy, the learning rate decaying, equal PyTorch's", async () => {
   const digits = await testDigits(16);
   const trainer = new TfjsTrainer(
-    [job({ lr: 2e-3, lrDecay: 0.5, l2: 1e-2, seed: 11, train: datasetOf(digits) })],
+    [classifierJob({ lr: 2e-3, lrDecay: 0.5, l2: 1e-2, seed: 11, train: datasetOf(digits) })],
     { batchSize: 16, backend },
   );
   const dir = await Deno.makeTempDir({ prefix: "aelab_classifier_test_" });
@@ -129,7 +117,7 @@ Deno.test("the forward pass and three epochs of Adam on cross-entropy, the learn
     reference.dispose();
     // The trainer's evaluation is the mean cross-entropy, as PyTorch's CrossEntropyLoss.
     const evaluating = new TfjsTrainer(
-      [job({ train: datasetOf(digits), test: datasetOf(digits) })],
+      [classifierJob({ train: datasetOf(digits), test: datasetOf(digits) })],
       {
         batchSize: 16,
         backend,
@@ -168,7 +156,9 @@ Deno.test("the forward pass and three epochs of Adam on cross-entropy, the learn
 Deno.test("a short training reads held-out digits far above chance; a pool of workers trains it to the same bytes", async () => {
   const train = datasetOf(await trainDigits(1500));
   const test = datasetOf(await testDigits(500));
-  const jobs = [job({ model: { kind: "classifier", dropout: 0.25 }, lr: 2e-3, train, test })];
+  const jobs = [
+    classifierJob({ model: { kind: "classifier", dropout: 0.25 }, lr: 2e-3, train, test }),
+  ];
   const local = new TfjsTrainer(jobs, { batchSize: 32, backend });
   const pool = await WorkerPool.create(jobs, {
     batchSize: 32,
@@ -203,19 +193,25 @@ Deno.test("the fused engine refuses a classifier and a decaying learning rate; c
     auto: false,
   };
   await assert.rejects(
-    createTrainer(plan, [job({ name: "the classifier", train })], { batchSize: 32 }),
+    createTrainer(plan, [classifierJob({ name: "the classifier", train })], { batchSize: 32 }),
     (error) =>
       error instanceof UsageError &&
       /trains autoencoders only, not the classifier/.test(error.message),
   );
   const autoencoder = { kind: "autoencoder", hidden: 4, dropout: 0 } as const;
   await assert.rejects(
-    createTrainer(plan, [job({ name: "d = 4", model: autoencoder, lrDecay: 0.5, train })], {
-      batchSize: 32,
-    }),
+    createTrainer(
+      plan,
+      [classifierJob({ name: "d = 4", model: autoencoder, lrDecay: 0.5, train })],
+      {
+        batchSize: 32,
+      },
+    ),
     /the fused engine trains at a constant learning rate, not d = 4/,
   );
-  const trainer = await createTrainer({ ...plan, auto: true }, [job({ train })], { batchSize: 32 });
+  const trainer = await createTrainer({ ...plan, auto: true }, [classifierJob({ train })], {
+    batchSize: 32,
+  });
   assert.equal(trainer.description, "tfjs wasm in this thread");
   await trainer.dispose();
 });

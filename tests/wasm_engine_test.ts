@@ -21,9 +21,11 @@ import { datasetOf, type TrainingJob } from "../lib/train/trainer.ts";
 import { WasmTrainer } from "../lib/train/wasm.ts";
 import { WorkerPool } from "../lib/train/workers.ts";
 import { type Kernels, loadKernels } from "../lib/wasm/kernels.ts";
+import { WasmInference } from "../lib/wasm/inference.ts";
 import { type BatchSource, WasmPopulation } from "../lib/wasm/population.ts";
 import {
   autoencoderJob,
+  classifierJob,
   maxAbsDifference,
   testDigits,
   trainDigits,
@@ -215,21 +217,13 @@ Deno.test("state handed out and taken back trains on to the same numbers, also o
 });
 
 /** A classifier's training job on the labelled digits, as `classify` trains it. */
-function classifierJob(seed = 1): TrainingJob {
-  return {
-    name: "the classifier",
-    model: { kind: "classifier", dropout: 0.25 },
-    lr: 3e-3,
-    lrDecay: 0.5,
-    l2: 0,
-    seed,
-    train,
-    test,
-  };
+function classifyJob(seed = 1): TrainingJob {
+  const settings = { name: "the classifier", lr: 3e-3, lrDecay: 0.5, seed, train, test };
+  return classifierJob({ ...settings, model: { kind: "classifier", dropout: 0.25 } });
 }
 
 Deno.test("the classifier on MNIST: each epoch's losses within 2% of tfjs wasm's, and its logits and readings tfjs's", async () => {
-  const jobs = [classifierJob()];
+  const jobs = [classifyJob()];
   const ours = new WasmTrainer(kernels, jobs, { batchSize: 64 });
   const history = await fit(ours, { epochs: 3, label: "wasm" });
   const tfjs = new TfjsTrainer(jobs, { batchSize: 64, backend: wasm.backend });
@@ -281,7 +275,7 @@ Deno.test("an autoencoder's outputs are tfjs's reconstructions, pixel after pixe
 });
 
 Deno.test("under --engine wasm the classifier trains in this thread, or data-parallel on a pool; one population holds one kind", async () => {
-  const job = classifierJob(3);
+  const job = classifyJob(3);
   const asked = await chooseEngine("wasm", { backend: wasm, quiet: true });
   const local = await createTrainer(asked, [job], { batchSize: 64 });
   assert.ok(local instanceof WasmTrainer, local.description);
@@ -305,4 +299,23 @@ Deno.test("under --engine wasm the classifier trains in this thread, or data-par
     () => new WasmTrainer(kernels, [autoencoderJob({ train }), job], { batchSize: 32 }),
     /^RangeError: a population holds models of one kind, got autoencoder, classifier$/,
   );
+});
+
+Deno.test("inference on the wasm workers: a model the workers cannot hold fails in one line naming the worker, and the pool stays failed", async () => {
+  const inference = await WasmInference.create(2);
+  try {
+    const spec: ModelSpec = { kind: "autoencoder", hidden: 4, dropout: 0 };
+    const weights = initialWeightsOf(modelLayers(spec), createRng(1));
+    const broken = {
+      spec,
+      getWeights: () => Promise.resolve({ ...weights, "decoder_conv.4.bias": new Float32Array(3) }),
+    };
+    const message =
+      /^Error: inference worker [12] of 2 failed \(decoder_conv\.4\.bias: expected 1 values, got 3\)$/;
+    await assert.rejects(inference.outputs(broken, test.inputs), message);
+    const sound = { spec, getWeights: () => Promise.resolve(weights) };
+    await assert.rejects(inference.outputs(sound, test.inputs), message);
+  } finally {
+    inference.dispose();
+  }
 });

@@ -74,6 +74,8 @@ export class WasmInference implements Inference {
   #held = 0;
   /** The requests of one call run one after another. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Why the pool failed: a worker that failed leaves it unusable, its workers ended. */
+  #failure: Error | undefined;
 
   private constructor(workers: InferenceWorker[]) {
     this.#workers = workers;
@@ -124,6 +126,7 @@ export class WasmInference implements Inference {
   }
 
   async #outputs(trained: TrainedModel, pixels: Pixels): Promise<Float32Array> {
+    if (this.#failure) throw this.#failure;
     const { spec } = trained;
     const weights = await trained.getWeights();
     let held = this.#models.get(trained);
@@ -158,14 +161,12 @@ export class WasmInference implements Inference {
     return new Promise((resolve, reject) => {
       entry.settle = (reply) => {
         entry.settle = undefined;
-        if (reply.type === "done") resolve();
-        else {
-          reject(
-            new Error(
-              `inference worker ${w + 1} of ${this.#workers.length} failed (${reply.message})`,
-            ),
-          );
-        }
+        if (reply.type === "done") return resolve();
+        this.#failure ??= new Error(
+          `inference worker ${w + 1} of ${this.#workers.length} failed (${reply.message})`,
+        );
+        this.dispose();
+        reject(this.#failure);
       };
       entry.worker.postMessage(request);
     });
