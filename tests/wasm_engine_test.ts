@@ -302,7 +302,7 @@ Deno.test("under --engine wasm the classifier trains in this thread, or data-par
 });
 
 Deno.test("inference on the wasm workers: a model the workers cannot hold fails in one line naming the worker, and the pool stays failed", async () => {
-  const inference = await WasmInference.create(2);
+  const inference = WasmInference.create(2);
   try {
     const spec: ModelSpec = { kind: "autoencoder", hidden: 4, dropout: 0 };
     const weights = initialWeightsOf(modelLayers(spec), createRng(1));

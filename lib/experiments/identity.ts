@@ -140,12 +140,12 @@ export interface IdentityMeasurement {
 }
 
 /**
- * Scores `models` with `classifier` on `test` digits, both run on `inference`: the classifier's own accuracy, each model's
- * ceiling, identity under each corruption of `settings` (with confusion matrices) and over each curve's
- * levels, with each model's loss against the clean digits there (with a progress bar). Every model and
- * the baseline see the same corrupted images, seeded by `seed` as `testLosses` seeds them, and
- * each model reconstructs each corrupted set once: its losses on the clean digits and its reconstructions
- * under the figures' corruptions come back beside identity.
+ * Scores `models` with `classifier` on `test` digits, both run on `inference`: the classifier's own
+ * accuracy, each model's ceiling, identity under each corruption of `settings` (with confusion
+ * matrices) and over each curve's levels, with each model's loss against the clean digits there (with
+ * a progress bar). Every model and the baseline see the same corrupted images, seeded by `seed` as
+ * `testLosses` seeds them, and each model reconstructs each corrupted set once: its losses on the clean
+ * digits and its reconstructions under the figures' corruptions come back beside identity.
  */
 export async function measureIdentity(
   models: NamedModel[],

@@ -199,14 +199,13 @@ export async function createTrainer(
         dataParallel,
       });
     }
-    const why = kernels;
-    if (!plan.auto) throw new UsageError(why);
+    if (!plan.auto) throw new UsageError(kernels);
     const { backend } = plan.backend;
     if (plan.workers > 1 && WORKER_BACKENDS.includes(backend)) {
-      console.error(`engine: ${why}; a pool of tfjs ${backend} workers trains instead`);
+      console.error(`engine: ${kernels}; a pool of tfjs ${backend} workers trains instead`);
       return await createTrainer({ ...plan, engine: "workers" }, jobs, options);
     }
-    console.error(`engine: ${why}; tfjs ${backend} in this thread trains instead`);
+    console.error(`engine: ${kernels}; tfjs ${backend} in this thread trains instead`);
     return new TfjsTrainer(jobs, { ...options, backend });
   }
   if (plan.engine === "workers") {
@@ -235,8 +234,6 @@ export async function createTrainer(
  * ```
  */
 export async function createInference(plan: EnginePlan): Promise<Inference> {
-  if (plan.engine !== "wasm" || typeof await loadKernels() === "string") {
-    return { ...TFJS_INFERENCE, description: `tfjs ${plan.backend.backend} in this thread` };
-  }
-  return await WasmInference.create(plan.workers);
+  if (plan.engine !== "wasm" || typeof await loadKernels() === "string") return TFJS_INFERENCE;
+  return WasmInference.create(plan.workers);
 }

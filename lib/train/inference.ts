@@ -7,13 +7,14 @@
  * @module
  */
 import type { Pixels } from "../data/batches.ts";
+import { tf } from "../deps_tfjs.ts";
 import type { Autoencoder } from "../model/autoencoder.ts";
 import type { Classifier } from "../model/classifier_model.ts";
 import { reconstructPixels } from "../predict.ts";
 
 /** Trained models applied to images, on one engine. */
 export interface Inference {
-  /** What computes, for the log, e.g. `tfjs wasm in this thread`. */
+  /** What computes, for the log and the results, e.g. `tfjs wasm in this thread`. */
   readonly description: string;
   /** The digit `classifier` reads each of `pixels` (`count × 784`, bytes or floats in [0, 1]) as. */
   readDigits(classifier: Classifier, pixels: Pixels): Promise<Uint8Array>;
@@ -38,7 +39,9 @@ export interface Inference {
  * ```
  */
 export const TFJS_INFERENCE: Inference = {
-  description: "tfjs in this thread",
+  get description() {
+    return `tfjs ${tf.getBackend()} in this thread`;
+  },
   readDigits: (classifier, pixels) => classifier.predict(pixels),
   reconstruct: reconstructPixels,
   dispose: () => {},

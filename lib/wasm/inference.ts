@@ -59,7 +59,7 @@ interface InferenceWorker {
  * import { Classifier } from "../model/classifier_model.ts";
  * import { setupBackend } from "../tfjs.ts";
  * await setupBackend("wasm", { quiet: true });
- * const inference = await WasmInference.create(2);
+ * const inference = WasmInference.create(2);
  * const classifier = Classifier.create({ dropout: 0 }, 1);
  * console.log((await inference.readDigits(classifier, new Uint8Array(3 * 784))).length); // 3
  * inference.dispose();
@@ -91,7 +91,7 @@ export class WasmInference implements Inference {
   }
 
   /** Starts `workers` workers (one per core is what helps). */
-  static create(workers: number): Promise<WasmInference> {
+  static create(workers: number): WasmInference {
     if (!Number.isInteger(workers) || workers < 1) {
       throw new RangeError(`an inference pool needs 1 or more workers, got ${workers}`);
     }
@@ -106,13 +106,14 @@ export class WasmInference implements Inference {
       };
       return entry;
     });
-    return Promise.resolve(new WasmInference(pool));
+    return new WasmInference(pool);
   }
 
   /**
    * The outputs of `model` for each image of `pixels` (`count × 784`, bytes or floats in [0, 1]), image
-   * after image: 784 pixels of an autoencoder's reconstruction, or a classifier's 10 logits. The
-   * workers keep the model for later calls, and take its weights again where they have changed.
+   * after image: 784 pixels of an autoencoder's reconstruction, or a classifier's 10 logits, in memory
+   * shared with the workers (so that reading them again copies nothing). The workers keep the model for
+   * later calls, and take its weights again where they have changed.
    */
   outputs(model: TrainedModel, pixels: Pixels): Promise<Float32Array> {
     const run = this.#queue.then(() => this.#outputs(model, pixels));
@@ -152,7 +153,7 @@ export class WasmInference implements Inference {
         outputs,
       })
     ));
-    return outputs.slice();
+    return outputs;
   }
 
   /** Sends `request` to worker `w` and waits for its answer; a failure rejects, naming the worker. */
