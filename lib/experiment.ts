@@ -21,6 +21,7 @@ import {
   type EngineChoice,
   type EnginePlan,
 } from "./train/engine.ts";
+import { type Dataset, datasetOf } from "./train/trainer.ts";
 
 /** The root of all results, `results/` in the working directory unless a script's `--out` says else. */
 export const RESULTS_ROOT = "results";
@@ -156,11 +157,28 @@ export interface ExperimentData {
   test: Digits;
 }
 
+/**
+ * The splits of `data` as datasets (sharing their memory), and how many images each holds (what a
+ * training's settings record).
+ */
+export function experimentDatasets(data: ExperimentData): {
+  train: Dataset;
+  validation: Dataset;
+  test: Dataset;
+  images: { train: number; validation: number; test: number };
+} {
+  const [train, validation, test] = [data.train, data.validation, data.test].map(datasetOf);
+  const images = { train: train.count, validation: validation.count, test: test.count };
+  return { train, validation, test, images };
+}
+
 /** What {@link setupExperiment} hands a script. */
 export interface Experiment {
   data: ExperimentData;
   backend: BackendSetup;
   out: string;
+  /** MNIST whole, for data of other limits (another step's, see {@link setupTrainings}). */
+  mnist: Mnist;
 }
 
 /** What {@link setupTraining} hands a script that trains. */
@@ -175,7 +193,7 @@ export interface TrainingExperiment extends Experiment {
  * with the other shards: it holds each training it trains rather than the folder.
  */
 export async function setupTraining(
-  flags: CommonFlagValues & { engine: string; workers?: number },
+  flags: TrainingFlagValues,
   options: { share?: boolean } = {},
 ): Promise<TrainingExperiment> {
   checkChoice("engine", flags.engine, ENGINE_CHOICES);
@@ -183,6 +201,36 @@ export async function setupTraining(
   return await setupExperiment(flags, async (backend) => ({
     engine: await chooseEngine(flags.engine as EngineChoice, { backend, workers: flags.workers }),
   }), options);
+}
+
+/** The flags of a step that trains, as {@link setupTraining} takes them. */
+type TrainingFlagValues = CommonFlagValues & { engine: string; workers?: number };
+
+/**
+ * {@link setupTraining} for several steps that train together (`deno task together`): one backend and
+ * engine — their `--engine`, `--workers`, `--backend` and `--data-dir` must agree, else a usage error
+ * names the flag — MNIST loaded once, each step's folder held, and each step's data cut by its own seed
+ * and limits; in the order of `steps`.
+ */
+export async function setupTrainings(
+  steps: readonly TrainingFlagValues[],
+): Promise<{ engine: EnginePlan; data: ExperimentData[] }> {
+  for (const name of ["engine", "workers", "backend", "data-dir"] as const) {
+    const values = [...new Set(steps.map((flags) => flags[name]))];
+    check(
+      values.length === 1,
+      `the steps trained together must agree in --${name}; got ${values.join(" and ")}`,
+    );
+  }
+  const [first, ...others] = steps;
+  for (const flags of others) checkCommonFlags(flags);
+  const { engine, data, mnist } = await setupTraining(first);
+  const all = [data];
+  for (const flags of others) {
+    await holdFolder(flags.out);
+    all.push(experimentData(mnist, flags));
+  }
+  return { engine, data: all };
 }
 
 /**
@@ -197,10 +245,7 @@ export async function setupExperiment<T extends object = Record<never, never>>(
   more?: (backend: BackendSetup) => Promise<T>,
   options: { share?: boolean } = {},
 ): Promise<Experiment & T> {
-  checkSeed(flags.seed);
-  checkInteger("limit", flags.limit, 0);
-  checkInteger("test-limit", flags["test-limit"], 0);
-  checkChoice("backend", flags.backend, BACKEND_CHOICES);
+  checkCommonFlags(flags);
   const dataDir = flags["data-dir"] || undefined;
   if (dataDir) await checkDataDir(dataDir);
   const backend = await setupBackend(flags.backend as BackendChoice).catch((error) => {
@@ -209,7 +254,15 @@ export async function setupExperiment<T extends object = Record<never, never>>(
   const extra = more ? await more(backend) : {} as T;
   await (options.share ? prepareFolder : holdFolder)(flags.out);
   const mnist = await loadMnist({ dataDir });
-  return { data: experimentData(mnist, flags), backend, out: flags.out, ...extra };
+  return { data: experimentData(mnist, flags), backend, out: flags.out, mnist, ...extra };
+}
+
+/** Checks the values of {@link commonFlags} but the data folder; a bad one is a usage error. */
+function checkCommonFlags(flags: CommonFlagValues): void {
+  checkSeed(flags.seed);
+  checkInteger("limit", flags.limit, 0);
+  checkInteger("test-limit", flags["test-limit"], 0);
+  checkChoice("backend", flags.backend, BACKEND_CHOICES);
 }
 
 /**

@@ -17,12 +17,12 @@ import {
   checkRange,
   commonFlags,
   engineFlags,
+  experimentDatasets,
   setupTraining,
 } from "../lib/experiment.ts";
 import { CLASSIFIER_TRAINING, evaluateClassifier } from "../lib/experiments/classify.ts";
 import { writeClassifierResults } from "../lib/experiments/classify_files.ts";
 import { Classifier } from "../lib/model/classifier_model.ts";
-import { datasetOf } from "../lib/train/trainer.ts";
 import { createInference } from "../lib/train/engine.ts";
 import { readTrainingState, runTrainings } from "../lib/train/trainings.ts";
 
@@ -70,7 +70,7 @@ await runMain(async () => {
 
   // Data: the labelled training and validation split of the 60k, the test set for its accuracy.
   const { data, engine, out } = await setupTraining(flags);
-  const [train, validation, test] = [data.train, data.validation, data.test].map(datasetOf);
+  const { train, validation, test, images } = experimentDatasets(data);
 
   // Model: one classifier, kept as a training of its own.
   const model = { kind: "classifier", dropout: training.dropout } as const;
@@ -81,7 +81,6 @@ await runMain(async () => {
     l2: training.l2,
     seed: flags.seed,
   };
-  const images = { train: train.count, validation: validation.count, test: test.count };
   console.error(
     `training the digit classifier on ${train.count} images for ${training.epochs} epochs ` +
       `(batch ${training.batchSize}, lr ${training.lr} times ${training.lrDecay} each epoch, L2 ` +

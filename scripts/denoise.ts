@@ -15,39 +15,23 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { check, counted, parseFlags, runMain } from "../lib/cli.ts";
-import { corrupt, describeCorruption, digitPixels } from "../lib/corrupt.ts";
-import type { Digits } from "../lib/data/mnist.ts";
+import { describeCorruption, digitPixels } from "../lib/corrupt.ts";
 import {
   checkInteger,
-  commonFlags,
-  engineFlags,
   loadClassifier,
   loadTrainedModel,
   setupTraining,
-  trainingFlags,
   trainingParams,
 } from "../lib/experiment.ts";
 import { measureDenoisers } from "../lib/experiments/denoise.ts";
 import { writeDenoiseResults } from "../lib/experiments/denoise_files.ts";
-import {
-  CORRUPTION_KINDS,
-  parseKinds,
-  parseRobustnessFlags,
-  robustnessFlags,
-} from "../lib/experiments/robustness.ts";
+import { DENOISE_FLAGS, denoiserSet } from "../lib/experiments/denoise_plan.ts";
+import { parseKinds, parseRobustnessFlags } from "../lib/experiments/robustness.ts";
 import { describeParams } from "../lib/search_space.ts";
-import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
+import { owns, reportShardDone, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { createInference } from "../lib/train/engine.ts";
-import { type Dataset, datasetOf } from "../lib/train/trainer.ts";
 import { gatherTrainings, runTrainings, unfinishedTrainings } from "../lib/train/trainings.ts";
-
-/**
- * Offsets from `--seed` of the seeds that corrupt the training and the validation images; the test images
- * are corrupted with `--seed` itself, as `deno task corrupt` corrupts them.
- */
-const CORRUPTION_SEED_OFFSETS = { train: 1_000_003, validation: 2_000_003, test: 0 };
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -55,24 +39,7 @@ const SUMMARY =
 
 await runMain(async () => {
   // Flags: which denoisers, how to train them (best parameters unless given), what to compare.
-  const flags = parseFlags(Deno.args, "denoise", SUMMARY, {
-    kinds: {
-      type: "string",
-      default: CORRUPTION_KINDS.join(","),
-      help: "corruptions to train a denoiser on, comma-separated",
-    },
-    ...trainingFlags(100),
-    ...robustnessFlags(),
-    digits: { type: "number", default: 10, help: "test digits in each denoising figure" },
-    fresh: {
-      type: "boolean",
-      default: false,
-      help: "train again even where denoisers of the same settings exist",
-    },
-    ...shardFlags(),
-    ...engineFlags(),
-    ...commonFlags("denoise"),
-  });
+  const flags = parseFlags(Deno.args, "denoise", SUMMARY, DENOISE_FLAGS);
   const settings = parseRobustnessFlags(flags);
   const kinds = parseKinds("kinds", flags.kinds);
   const params = await trainingParams(flags);
@@ -91,36 +58,9 @@ await runMain(async () => {
   const hidden = standard.config.hidden;
 
   // Models: one denoiser per corruption, each on its (corrupted, clean) pairs of every split.
-  const trainings = kinds.map((kind) => {
-    const corruption = settings.corruptions[kind];
-    const pairs = (digits: Digits, split: keyof typeof CORRUPTION_SEED_OFFSETS): Dataset => ({
-      inputs: corrupt(digitPixels(digits), corruption, flags.seed + CORRUPTION_SEED_OFFSETS[split]),
-      targets: datasetOf(digits).inputs,
-      count: digits.count,
-    });
-    const model = { kind: "autoencoder", hidden, dropout: params.dropout } as const;
-    const job = { model, lr: params.lr, l2: params.l2, seed: flags.seed };
-    return {
-      id: kind,
-      job: {
-        name: `${kind} denoiser`,
-        ...job,
-        train: pairs(data.train, "train"),
-        validation: pairs(data.validation, "validation"),
-        test: pairs(data.test, "test"),
-      },
-      settings: {
-        corruption,
-        ...job,
-        batchSize: params.batchSize,
-        images: {
-          train: data.train.count,
-          validation: data.validation.count,
-          test: data.test.count,
-        },
-      },
-    };
-  });
+  const plan = { kinds, settings, hidden, params, seed: flags.seed, out };
+  const set = denoiserSet(plan, data);
+  const { trainings, folder } = set;
   console.error(
     `training the ${
       kinds.map((kind) => describeCorruption(settings.corruptions[kind])).join(" and ")
@@ -131,13 +71,9 @@ await runMain(async () => {
   );
 
   // Loop: the denoisers this run trains (all, or a shard's share) not done yet, as one population.
-  const folder = join(out, "trainings");
   const kept = await runTrainings(trainings, {
-    folder,
-    epochs: params.epochs,
+    ...set,
     engine,
-    batchSize: params.batchSize,
-    label: "denoisers",
     owns: owns(run),
     fresh: flags.fresh,
     wait: waitsForOthers(run),

@@ -153,6 +153,13 @@ const TRAINS = ["search", "train", "sweep", "classify", "denoise"];
 /** Steps that compute on the engine (train, or read digits on it), and take the engine flags. */
 const ON_ENGINE = [...TRAINS, "corrupt"];
 
+/**
+ * Steps whose trainings are independent once the search has its parameters: an unsharded study trains
+ * them as one population (`scripts/together.ts`) before the first of them runs, which then, like the
+ * others, finds its trainings done and writes its outputs.
+ */
+const TOGETHER = ["train", "sweep", "denoise"];
+
 /** Steps that shard: sets of independent trainings. */
 const SHARDS = ["search", "sweep", "denoise"];
 
@@ -217,8 +224,8 @@ await runMain(async () => {
    * Runs `step`'s script with `args`; its exit code. A signal that stops the study is passed on to it,
    * and the study waits for it to end (then shard 1, which keeps the record, records it as interrupted).
    */
-  const runStep = async (step: Step, args: string[]) => {
-    const script = new URL(`./${step.name}.ts`, import.meta.url).href;
+  const runStep = async (name: string, args: string[]) => {
+    const script = new URL(`./${name}.ts`, import.meta.url).href;
     const child = spawnChild(
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", script, ...args],
@@ -237,7 +244,7 @@ await runMain(async () => {
       await waitForLeader(studyPath, settings, steps.slice(0, index).map((s) => [s, stepArgs(s)]));
       const args = [...stepArgs(step), `--shard=${shard.index}/${shard.count}`];
       console.error(`study ${index + 1}/${steps.length}: ${step.name} ${args.join(" ")}`);
-      const code = await runStep(step, args);
+      const code = await runStep(step.name, args);
       if (code !== 0) failed(step, code);
     }
     console.error(`study shard ${shard.index}/${shard.count} done; shard 1 merges and reports`);
@@ -257,6 +264,9 @@ await runMain(async () => {
   const started = performance.now();
   // Once a step runs, every later one runs too: its inputs (best parameters, trained model) changed.
   let upstreamRan = false;
+  // The steps whose trainings trained together, before the first of them ran (not in a sharded study:
+  // its shards train their shares instead).
+  const together = new Set<string>();
   for (const [index, step] of steps.entries()) {
     const args = stepArgs(step);
     const label = `study ${index + 1}/${steps.length}: ${step.name}`;
@@ -271,17 +281,32 @@ await runMain(async () => {
     }
     upstreamRan = true;
     // A step resumes what it kept, by its own rule, unless the whole study starts over; sharded, it
-    // trains shard 1's share, then merges once the other shards' results are there.
-    const runs = shard && SHARDS.includes(step.name)
-      ? [[...args, `--shard=1/${shard.count}`], [...args, "--merge", "--wait"]]
-      : [[...args, ...(flags.fresh && TRAINS.includes(step.name) ? ["--fresh"] : [])]];
+    // trains shard 1's share, then merges once the other shards' results are there. The first of the
+    // steps that train together trains them all first.
+    const joint = shard || !TOGETHER.includes(step.name) || together.has(step.name)
+      ? []
+      : steps.slice(index).filter((later) => TOGETHER.includes(later.name));
+    joint.forEach((later) => together.add(later.name));
+    const fresh = flags.fresh && TRAINS.includes(step.name) && !together.has(step.name);
+    const runs: [string, string[]][] = shard && SHARDS.includes(step.name)
+      ? [[...args, `--shard=1/${shard.count}`], [...args, "--merge", "--wait"]].map((a) => [
+        step.name,
+        a,
+      ])
+      : [[step.name, [...args, ...(fresh ? ["--fresh"] : [])]]];
+    if (joint.length > 0) {
+      const jointArgs = joint.map((later) => `--${later.name}=${JSON.stringify(stepArgs(later))}`);
+      runs.unshift(["together", [...jointArgs, ...(flags.fresh ? ["--fresh"] : [])]]);
+    }
     record.steps[step.name] = { args, status: "running" };
     for (const later of steps.slice(index + 1)) delete record.steps[later.name];
     await writeJsonAtomic(studyPath, record);
     let code = 0;
-    for (const stepRunArgs of runs) {
-      console.error(`${label} ${stepRunArgs.join(" ")}`);
-      code = await runStep(step, stepRunArgs);
+    for (const [script, scriptArgs] of runs) {
+      console.error(
+        `${label} ${script === step.name ? "" : `(${script}) `}${scriptArgs.join(" ")}`,
+      );
+      code = await runStep(script, scriptArgs);
       if (code !== 0) break;
     }
     record.steps[step.name].status = stopSignal()

@@ -13,25 +13,14 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { check, counted, parseFlags, runMain } from "../lib/cli.ts";
-import { IMAGE_PIXELS } from "../lib/data/geometry.ts";
-import {
-  commonFlags,
-  engineFlags,
-  setupTraining,
-  trainingFlags,
-  trainingParams,
-} from "../lib/experiment.ts";
+import { counted, parseFlags, runMain } from "../lib/cli.ts";
+import { setupTraining, trainingParams } from "../lib/experiment.ts";
 import { summarizeSweep } from "../lib/experiments/sweep.ts";
 import { writeSweepResults } from "../lib/experiments/sweep_files.ts";
+import { parseSizes, SWEEP_FLAGS, sweepSet } from "../lib/experiments/sweep_plan.ts";
 import { describeParams } from "../lib/search_space.ts";
-import { owns, reportShardDone, shardFlags, stepRun, waitsForOthers } from "../lib/shards.ts";
-import { datasetOf } from "../lib/train/trainer.ts";
+import { owns, reportShardDone, stepRun, waitsForOthers } from "../lib/shards.ts";
 import { gatherTrainings, runTrainings, unfinishedTrainings } from "../lib/train/trainings.ts";
-
-/** The largest latent size a sweep takes: a code as long as the image it encodes. */
-const MAX_HIDDEN = IMAGE_PIXELS;
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -39,18 +28,7 @@ const SUMMARY =
 
 await runMain(async () => {
   // Flags: the search's best parameters (or the study's) unless given.
-  const flags = parseFlags(Deno.args, "sweep", SUMMARY, {
-    sizes: {
-      type: "string",
-      default: "1-10",
-      help: "latent sizes d: a range 1-10, a list 1,2,4,8",
-    },
-    ...trainingFlags(80),
-    fresh: { type: "boolean", default: false, help: "start over instead of resuming sizes done" },
-    ...shardFlags(),
-    ...engineFlags(),
-    ...commonFlags("sweep"),
-  });
+  const flags = parseFlags(Deno.args, "sweep", SUMMARY, SWEEP_FLAGS);
   const sizes = parseSizes(flags.sizes);
   const params = await trainingParams(flags);
   if (params.source !== "flags") console.error(`parameters: ${params.source}`);
@@ -58,34 +36,21 @@ await runMain(async () => {
 
   // Data: every size trains and is scored on the same images.
   const { data, engine, out } = await setupTraining(flags, { share: run.kind === "shard" });
-  const [train, validation, test] = [data.train, data.validation, data.test].map(datasetOf);
-  const images = { train: train.count, validation: validation.count, test: test.count };
 
   // Models: one per size, all with the same parameters and seed.
-  const trainings = sizes.map((hidden) => {
-    const model = { kind: "autoencoder", hidden, dropout: params.dropout } as const;
-    const job = { model, lr: params.lr, l2: params.l2, seed: flags.seed };
-    return {
-      id: `d-${String(hidden).padStart(3, "0")}`,
-      job: { name: `d = ${hidden}`, ...job, train, validation, test },
-      settings: { ...job, batchSize: params.batchSize, images },
-    };
-  });
+  const set = sweepSet(sizes, flags, params, data);
+  const { trainings, folder } = set;
   console.error(
     `sweeping d = ${sizes.join(", ")}: ${
       counted(params.epochs, "epoch")
-    } each on ${train.count} images, ` +
+    } each on ${data.train.count} images, ` +
       describeParams(params),
   );
 
   // Loop: the sizes this run trains (all, or a shard's share) not done yet, as one population.
-  const folder = join(out, "trainings");
   const kept = await runTrainings(trainings, {
-    folder,
-    epochs: params.epochs,
+    ...set,
     engine,
-    batchSize: params.batchSize,
-    label: "sweep",
     owns: owns(run),
     fresh: flags.fresh,
     wait: waitsForOthers(run),
@@ -108,7 +73,7 @@ await runMain(async () => {
     folder,
     params,
     seed: flags.seed,
-    trainImages: train.count,
+    trainImages: data.train.count,
     test: data.test,
   });
   const table = await writeSweepResults(out, sweep);
@@ -116,22 +81,3 @@ await runMain(async () => {
   console.log(table);
   console.error(`wrote ${out}/`);
 });
-
-/**
- * Parses `--sizes`: comma-separated sizes and ranges (`1-10`, `1,2,4,8`, `1-4,8`) of integers ≥ 1, into
- * sorted distinct sizes; anything else is a usage error.
- */
-function parseSizes(text: string): number[] {
-  const sizes = new Set<number>();
-  for (const part of text.split(",")) {
-    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    const [first, last] = match ? [Number(match[1]), Number(match[2] ?? match[1])] : [0, 0];
-    check(
-      first >= 1 && first <= last && last <= MAX_HIDDEN,
-      `--sizes must list sizes in 1…${MAX_HIDDEN} and ranges low-high, like 1-10 or 1,2,4,8; ` +
-        `got "${text}"`,
-    );
-    for (let hidden = first; hidden <= last; hidden++) sizes.add(hidden);
-  }
-  return [...sizes].sort((a, b) => a - b);
-}

@@ -528,7 +528,7 @@ const TRAIN = ["--limit=256", "--test-limit=100", "--batch-size=64", "--seed=1"]
 
 /** The epochs of the checkpoint in `out`, once there is one. */
 async function checkpointEpochs(out: string): Promise<number | undefined> {
-  const path = join(out, "checkpoint.safetensors");
+  const path = join(out, "trainings", "d-004.checkpoint.safetensors");
   const bytes = await Deno.readFile(path).catch(() => undefined);
   return bytes && Number(decodeSafetensors(bytes, path).metadata.epochs);
 }
@@ -542,7 +542,7 @@ Deno.test("train resumes to the epochs asked for, refuses fewer in one line, and
     [...flags, "--epochs=20"],
     async () => ((await checkpointEpochs(out)) ?? 0) >= 2 || undefined,
   );
-  const checkpoint = join(out, "checkpoint.safetensors");
+  const checkpoint = join(out, "trainings", "d-004.checkpoint.safetensors");
   const saved = await Deno.readFile(checkpoint);
   const epochs = (await checkpointEpochs(out))!;
 
@@ -554,7 +554,9 @@ Deno.test("train resumes to the epochs asked for, refuses fewer in one line, and
       2,
       new RegExp(`has trained ${epochs} epochs, past the 1 asked for; .*--fresh to start over$`),
     );
-    assert.deepEqual(await filesIn(folder), ["results/train/checkpoint.safetensors"]);
+    assert.deepEqual(await filesIn(folder), [
+      "results/train/trainings/d-004.checkpoint.safetensors",
+    ]);
     const now = await Deno.readFile(checkpoint);
     assert.ok(now.length === saved.length && now.every((byte, i) => byte === saved[i]), "changed");
   });
@@ -779,7 +781,11 @@ Deno.test("a full disk is one line naming the file, exit 1, and leaves no tempor
     signal: output.signal,
     stderr: new TextDecoder().decode(output.stderr),
   };
-  assertOneLineError(run, 1, /cannot write .*\/checkpoint\.safetensors: file too large$/);
+  assertOneLineError(
+    run,
+    1,
+    /cannot write .*\/trainings\/d-004\.checkpoint\.safetensors: file too large$/,
+  );
   assert.deepEqual(await temporaryFiles(folder), []);
   await assertFilesValid(folder);
 });

@@ -8,6 +8,14 @@ Deno.test("the study runs every step, its report shows figures that all decode, 
   const out = await Deno.makeTempDir();
   const run = await runScript("scripts/study.ts", ["--profile=tiny", `--out=${out}`]);
   assert.equal(run.code, 0, run.stderr);
+  // After the search, train's, the sweep's and the denoisers' models train as one population, before
+  // the train step; each of those steps then finds its trainings done and trains no epoch itself.
+  assert.match(
+    run.stderr,
+    /^study 2\/7: train \(together\) --train=\[.*\] --sweep=\[.*\] --denoise=\[/m,
+  );
+  assert.match(run.stderr, /^train \+ sweep \+ denoisers epoch 1\/1 .* 6 models/m);
+  assert.doesNotMatch(run.stderr, /^(train d = 4|sweep|denoisers) .*epoch/m);
   const report = await Deno.readTextFile(join(out, "REPORT.md"));
   const headings = report.match(/^## .*/gm) ?? [];
   // The reproduction table first, then one section per step.

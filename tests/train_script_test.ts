@@ -2,19 +2,20 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodePng } from "../lib/figures/png.ts";
 import { loadSafetensors } from "../lib/model/weights.ts";
-import { assertRefuses, runScript, runWholeAndKilled, serveDirectory } from "./_scripts.ts";
+import {
+  assertRefuses,
+  filesIn,
+  runScript,
+  runWholeAndKilled,
+  serveDirectory,
+} from "./_scripts.ts";
 import { exists } from "../lib/files/atomic.ts";
 import { STUDY } from "../lib/paper.ts";
 
 Deno.test("train writes weights, history, a loss curve and reconstructions", async () => {
   const out = await Deno.makeTempDir();
-  const run = await runScript("scripts/train.ts", [
-    "--epochs=2",
-    "--limit=600",
-    "--test-limit=200",
-    "--hidden=3",
-    `--out=${out}`,
-  ]);
+  const flags = ["--epochs=2", "--limit=600", "--test-limit=200", "--hidden=3", `--out=${out}`];
+  const run = await runScript("scripts/train.ts", flags);
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /samples\/s/);
   const history = JSON.parse(await Deno.readTextFile(join(out, "history.json")));
@@ -31,9 +32,9 @@ Deno.test("train writes weights, history, a loss curve and reconstructions", asy
   const chart = decodePng(await Deno.readFile(join(out, "loss.png")));
   assert.ok(chart.width > 400);
   assert.match(await Deno.readTextFile(join(out, "loss.svg")), /epoch/);
-  const names = [...Deno.readDirSync(out)].map((entry) => entry.name).sort();
-  // Its own report inside --out: a folder not named after the experiment is no results root's.
-  assert.deepEqual(names, [
+  // Its own report inside --out: a folder not named after the experiment is no results root's. Its
+  // training is kept, to train on from.
+  assert.deepEqual(await filesIn(out), [
     "REPORT.md",
     "history.json",
     "loss.png",
@@ -41,7 +42,17 @@ Deno.test("train writes weights, history, a loss curve and reconstructions", asy
     "model.safetensors",
     "reconstructions.png",
     "report.json",
+    "trainings/d-003.json",
+    "trainings/d-003.state.safetensors",
   ]);
+  // A rerun with the same flags keeps that training and writes the same files from it.
+  const again = await runScript("scripts/train.ts", flags);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /epoch \d\/2/);
+  assert.deepEqual(
+    JSON.parse(await Deno.readTextFile(join(out, "history.json"))).epochs,
+    history.epochs,
+  );
   await Deno.remove(out, { recursive: true });
 });
 
@@ -133,7 +144,7 @@ Deno.test("train runs by URL, served over loopback HTTP, where no deno.json appl
 
 // The fused engine runs on the software adapter here, slowly: it trains fewer images. Both train with the
 // best parameters' dropout, so a resumed run must also draw the masks an uninterrupted one draws.
-// With a search's pick, the study's parameters train beside it: the checkpoint holds both.
+// With a search's pick, the study's parameters train beside it, each with its own checkpoint.
 const engines = [
   ["tfjs", 3000, false],
   ["workers", 3000, false],
@@ -155,19 +166,22 @@ for (const [engine, limit, contender] of engines) {
         "--batch-size=64",
         `--engine=${engine}`,
       ];
+      // Each training keeps its own checkpoint, the study's parameters' written last.
+      const checkpoints = [
+        "trainings/d-004.checkpoint.safetensors",
+        ...(contender ? ["trainings/d-004-study-params.checkpoint.safetensors"] : []),
+      ];
       const { killed: out } = await runWholeAndKilled(
         "scripts/train.ts",
         flags,
         root,
-        /^checkpoint\.safetensors$/,
+        new RegExp(`^${checkpoints.at(-1)!.replaceAll(".", "\\.")}$`),
       );
-      const checkpoint = join(out, "checkpoint.safetensors");
       assert.equal(await exists(join(out, "history.json")), false, "killed after the run ended");
-      // The killed run's lock stays behind, and the rerun takes it over: its holder is gone.
-      assert.deepEqual([...Deno.readDirSync(out)].map((entry) => entry.name).sort(), [
-        ".aelab.lock",
-        "checkpoint.safetensors",
-      ]);
+      // The killed run's locks stay behind (the folder's, each training's), and the rerun takes them
+      // over: their holder is gone.
+      const locks = checkpoints.map((path) => path.replace(".checkpoint.safetensors", ".lock"));
+      assert.deepEqual(await filesIn(out), [".aelab.lock", ...checkpoints, ...locks].sort());
 
       const resumed = await runScript("scripts/train.ts", [...flags, `--out=${out}`]);
       assert.equal(resumed.code, 0, resumed.stderr);
@@ -190,8 +204,9 @@ for (const [engine, limit, contender] of engines) {
         await Deno.readFile(join(out, "model.safetensors")),
         await Deno.readFile(join(root, "whole", "model.safetensors")),
       );
-      assert.equal(await exists(checkpoint), false);
-      assert.equal(await exists(join(out, ".aelab.lock")), false);
+      for (const path of [".aelab.lock", ...checkpoints, ...locks]) {
+        assert.equal(await exists(join(out, path)), false, path);
+      }
       await Deno.remove(root, { recursive: true });
     },
   );

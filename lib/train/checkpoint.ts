@@ -1,8 +1,8 @@
 /**
- * Checkpoints and the one resume rule. A checkpoint holds a whole population after an epoch — each model's
- * weights and Adam's moments (PyTorch names and layouts, prefixed `model.<i>.`, the moments further
- * `adam.first.` and `adam.second.`), its steps and epochs, every model's history — with the settings of
- * the run, in one safetensors file written atomically.
+ * Checkpoints and the one resume rule. A checkpoint holds one training after an epoch — its model's
+ * weights and Adam's moments (PyTorch names and layouts, prefixed `model.0.`, the moments further
+ * `adam.first.` and `adam.second.`), its steps and epochs, its history — with its settings, in one
+ * safetensors file written atomically.
  *
  * The rule, for every script and every kind of saved progress: the same settings resume where the saved
  * progress ends and train on to the epochs now asked for; other settings stop with one line that names the
@@ -15,7 +15,7 @@ import { UsageError } from "../cli.ts";
 import type { AdamMoments, Weights } from "../model/architecture.ts";
 import { decodeSafetensors, encodeSafetensors, type TensorData } from "../model/weights.ts";
 import { writeFileAtomic } from "../files/atomic.ts";
-import type { FitResult, ModelState, Trainer } from "./trainer.ts";
+import type { FitResult, ModelState } from "./trainer.ts";
 
 /** Where a run keeps its checkpoint, the settings a resume must share, and whether to start over. */
 export interface CheckpointOptions {
@@ -115,38 +115,6 @@ export function tensorsState(
   return state;
 }
 
-/** Saves every model of `trainer` after `epochs` epochs, with `results` so far and `settings`. */
-export async function saveCheckpoint(
-  path: string,
-  trainer: Trainer,
-  saved: { settings: unknown; results: FitResult[]; epochs: number },
-): Promise<void> {
-  const states = [];
-  for (let i = 0; i < trainer.jobs.length; i++) states.push(await trainer.getState(i));
-  await writeCheckpoint(path, states, saved);
-}
-
-/**
- * Restores the checkpoint at `options.path` into `trainer` by the resume rule, for a run asking for
- * `epochs` epochs; returns the results so far and the epochs they cover, or undefined where there is no
- * checkpoint (or `fresh`). A checkpoint of other settings or past `epochs` is a {@link UsageError}; one
- * that cannot be read is an error that says `--fresh` starts over.
- */
-export async function restoreCheckpoint(
-  options: CheckpointOptions,
-  trainer: Trainer,
-  epochs: number,
-): Promise<{ results: FitResult[]; epochs: number } | undefined> {
-  const saved = await loadCheckpoint(options, epochs);
-  if (!saved) return undefined;
-  try {
-    for (const [i, state] of saved.states.entries()) await trainer.setState(i, state);
-  } catch (error) {
-    throw unreadableProgress(`the checkpoint ${options.path}`, options.path, error);
-  }
-  return { results: saved.results, epochs: saved.epochs };
-}
-
 /** One training's checkpoint: its state after `epochs` epochs, and its history so far. */
 export interface TrainingCheckpoint {
   state: ModelState;
@@ -154,7 +122,7 @@ export interface TrainingCheckpoint {
   epochs: number;
 }
 
-/** Saves one training's checkpoint at `path` (a checkpoint of a population of one) with `settings`. */
+/** Saves one training's checkpoint at `path` with `settings`. */
 export async function saveTrainingCheckpoint(
   path: string,
   settings: unknown,
@@ -165,8 +133,8 @@ export async function saveTrainingCheckpoint(
 
 /**
  * The checkpoint of one training at `options.path` by the resume rule, for a run asking for `epochs`
- * epochs; undefined where there is none (or `fresh`). Other settings, past `epochs` or unreadable: as
- * {@link restoreCheckpoint}.
+ * epochs; undefined where there is none (or `fresh`). A checkpoint of other settings or past `epochs` is
+ * a {@link UsageError}; one that cannot be read is an error that says `--fresh` starts over.
  */
 export async function loadTrainingCheckpoint(
   options: CheckpointOptions,
@@ -184,7 +152,10 @@ export async function loadTrainingCheckpoint(
   return { state: saved.states[0], result: saved.results[0], epochs: saved.epochs };
 }
 
-/** Writes the states of a population after `saved.epochs` epochs, with its results and settings. */
+/**
+ * Writes the states of models after `saved.epochs` epochs, with their results and settings (one
+ * training's: one model, as `model.0.`).
+ */
 async function writeCheckpoint(
   path: string,
   states: readonly ModelState[],

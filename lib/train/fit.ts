@@ -1,13 +1,12 @@
 /**
  * The one training loop, over any {@link Trainer}: epochs of the whole population with a progress bar
  * (steps, samples/s), each model's validation and test loss after each epoch, a model dropped as
- * diverged once a loss turns NaN or infinite, and a checkpoint after each epoch from which an interrupted
- * run resumes by the one rule of `checkpoint.ts`.
+ * diverged once a loss turns NaN or infinite, and a call after each epoch where the caller keeps its
+ * progress (each training's checkpoint, `trainings.ts`).
  *
  * @module
  */
 import { ProgressBar } from "../cli.ts";
-import { type CheckpointOptions, restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { EpochRecord, FitResult, Trainer } from "./trainer.ts";
 
 /** How {@link fit} trains. */
@@ -16,16 +15,14 @@ export interface FitOptions {
   epochs: number;
   /** Prefix of the progress bars, e.g. the experiment. */
   label?: string;
-  /** A checkpoint of the population after each epoch, resumed from where the settings match. */
-  checkpoint?: CheckpointOptions;
   /**
    * What the models trained before, when they start from saved states rather than from their seeds: each
    * model's history, all of the same length.
    */
   from?: FitResult[];
   /**
-   * Called after each epoch with the epoch and every model's results so far (after the checkpoint):
-   * where a caller keeps its own progress, such as each training's checkpoint.
+   * Called after each epoch with the epoch and every model's results so far: where a caller keeps its
+   * progress, such as each training's checkpoint.
    */
   afterEpoch?: (epoch: number, results: FitResult[]) => Promise<void>;
 }
@@ -57,21 +54,11 @@ export interface FitOptions {
  */
 export async function fit(trainer: Trainer, options: FitOptions): Promise<FitResult[]> {
   const { epochs, label = "train" } = options;
-  // What a resume must share besides the run's own settings: what decides the numbers.
-  const checkpoint = options.checkpoint && {
-    ...options.checkpoint,
-    settings: { run: options.checkpoint.settings, numerics: trainer.numerics },
-  };
-  let results: FitResult[] = options.from?.map(({ history, diverged }) => ({
+  const results: FitResult[] = options.from?.map(({ history, diverged }) => ({
     history: [...history],
     diverged,
   })) ?? trainer.jobs.map(() => ({ history: [], diverged: false }));
-  let done = results[0]?.history.length ?? 0;
-  const restored = checkpoint && await restoreCheckpoint(checkpoint, trainer, epochs);
-  if (restored) {
-    ({ results, epochs: done } = restored);
-    console.error(`${label}: resuming after epoch ${done} from ${checkpoint!.path}`);
-  }
+  const done = results[0]?.history.length ?? 0;
   const images = trainer.jobs.map((job) => job.train.count);
   for (let epoch = done + 1; epoch <= epochs; epoch++) {
     const active = results.map((result) => !result.diverged);
@@ -111,13 +98,6 @@ export async function fit(trainer: Trainer, options: FitOptions): Promise<FitRes
         : `${records.length} models (${results.filter((r) => !r.diverged).length} converging) · ` +
           `${total} samples/s in total`,
     );
-    if (checkpoint) {
-      await saveCheckpoint(checkpoint.path, trainer, {
-        settings: checkpoint.settings,
-        results,
-        epochs: epoch,
-      });
-    }
     await options.afterEpoch?.(epoch, results);
   }
   return results;

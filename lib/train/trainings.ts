@@ -119,6 +119,7 @@ export async function runTrainings(
   await removeEarlierCheckpoints(folder, options.label);
   const past = options.pastEpochs === "keep" ? Infinity : epochs;
   const owned = trainings.map((_, i) => options.owns?.(i) ?? true);
+  const placed: Placed[] = trainings.map((training) => ({ ...options, training }));
   // Kept results: those of the trainings this run starts over do not count.
   const records: (TrainingRecord | undefined)[] = [];
   for (const [i, training] of trainings.entries()) {
@@ -128,7 +129,8 @@ export async function runTrainings(
   const said = new Set<string>();
   while (true) {
     const held = await holdTrainings(left, trainings, folder, said);
-    await trainHeld(held, trainings, records, options);
+    const trained = await trainHeld(held.map((i) => placed[i]), options);
+    held.forEach((i, k) => records[i] = trained[k]);
     left = left.filter((i) => !held.includes(i));
     if (left.length === 0 || !options.wait) return records;
     // Other processes train these: wait for their results, taking over any whose holder dies.
@@ -139,58 +141,124 @@ export async function runTrainings(
   }
 }
 
+/** A step's trainings, and how far and where it trains them: what {@link trainTogether} takes. */
+export interface TrainingSet extends Pick<TrainingsOptions, "folder" | "epochs" | "batchSize"> {
+  trainings: readonly Training[];
+  /** Names the step in progress lines, e.g. `sweep`. */
+  label: string;
+}
+
 /**
- * Trains the trainings `held` (indices into `trainings`) that this process holds, on from their kept
- * results or checkpoints in `records`, where it writes their new ones; releases them.
+ * Trains the trainings of several steps — each set kept in its own folder, to its own epochs, by the
+ * rules of {@link runTrainings} — as one population: those furthest behind train together, each set's
+ * dropping out as it reaches its epochs, so that no worker waits for another step. A training a live
+ * process holds is skipped with a line, and left to it. What the step's own run then finds is a result
+ * of each training, as if it had trained it.
+ *
+ * @example
+ * ```ts ignore
+ * await trainTogether([trainSet, sweepSet, denoiseSet], { engine });
+ * ```
+ */
+export async function trainTogether(
+  sets: readonly TrainingSet[],
+  options: { engine: EnginePlan; fresh?: boolean },
+): Promise<void> {
+  const held: Placed[] = [];
+  for (const set of sets) {
+    const { trainings, folder, epochs } = set;
+    await removeEarlierCheckpoints(folder, set.label);
+    const left = [];
+    for (const [i, training] of trainings.entries()) {
+      const record = options.fresh ? undefined : await readRecord(training, folder, epochs);
+      if (!isDone(record, epochs)) left.push(i);
+    }
+    const taken = await holdTrainings(left, trainings, folder, new Set());
+    held.push(
+      ...taken.map((i) => ({
+        folder,
+        epochs,
+        batchSize: set.batchSize,
+        label: set.label,
+        training: trainings[i],
+      })),
+    );
+  }
+  await trainHeld(held, options);
+}
+
+/** A training with what its step asks of it: where its files are, how far and how it trains. */
+interface Placed extends Omit<TrainingSet, "trainings"> {
+  training: Training;
+}
+
+/** How {@link trainHeld} trains. */
+type HeldOptions = Pick<TrainingsOptions, "engine" | "dataParallel" | "fresh" | "pastEpochs">;
+
+/**
+ * Trains the trainings `held` that this process holds, on from their kept results or checkpoints, to the
+ * epochs each asks for: those furthest behind (and of one batch size) as one population, to the fewest
+ * epochs one of them asks for, then on with the rest; writes each one's result as it ends, releases
+ * them and returns their records in order.
  */
 async function trainHeld(
-  held: readonly number[],
-  trainings: readonly Training[],
-  records: (TrainingRecord | undefined)[],
-  options: TrainingsOptions,
-): Promise<void> {
-  const { folder, epochs } = options;
-  const past = options.pastEpochs === "keep" ? Infinity : epochs;
-  // The states of the trainings that resume from their checkpoints, by index.
+  held: readonly Placed[],
+  options: HeldOptions,
+): Promise<(TrainingRecord | undefined)[]> {
+  const records: (TrainingRecord | undefined)[] = [];
+  // The states of the trainings that go on from their checkpoints (or from an earlier group), by index.
   const resumed = new Map<number, ModelState>();
   try {
     // Once held, a training's result is read again: another process may have finished it meanwhile;
     // then its checkpoint, where one is ahead of its result.
-    for (const i of held) {
-      const { id, settings } = trainings[i];
+    for (const [k, { training, folder, epochs, label }] of held.entries()) {
+      const { id, settings } = training;
+      const past = options.pastEpochs === "keep" ? Infinity : epochs;
       if (options.fresh) await removeResult(folder, id);
-      else records[i] = await readRecord(trainings[i], folder, past);
+      records.push(options.fresh ? undefined : await readRecord(training, folder, past));
       const path = checkpointPath(folder, id);
       const saved = await loadTrainingCheckpoint({ path, settings, fresh: options.fresh }, past);
-      if (saved && saved.epochs > (records[i]?.history.length ?? 0)) {
-        console.error(`${options.label}: resuming after epoch ${saved.epochs} from ${path}`);
-        records[i] = { id, settings, engine: "", ...saved.result };
-        resumed.set(i, saved.state);
+      if (saved && saved.epochs > (records[k]?.history.length ?? 0)) {
+        console.error(`${label}: resuming after epoch ${saved.epochs} from ${path}`);
+        records[k] = { id, settings, engine: "", ...saved.result };
+        resumed.set(k, saved.state);
       } else await removeFile(path); // behind its result, or to start over
     }
-    // The trainings to train, grouped by the epochs they start from (one population each); one resumed
-    // at the epochs asked for trains none, and writes its result.
-    const groups = new Map<number, number[]>();
-    for (const i of held.filter((i) => resumed.has(i) || !isDone(records[i], epochs))) {
-      const start = records[i]?.history.length ?? 0;
-      groups.set(start, [...groups.get(start) ?? [], i]);
-    }
-    for (const [start, members] of [...groups].sort(([a], [b]) => a - b)) {
-      const trained = await trainGroup(members.map((i) => trainings[i]), {
+    // One resumed at the epochs asked for trains none, and writes its result.
+    let left = [...held.keys()].filter((k) =>
+      resumed.has(k) || !isDone(records[k], held[k].epochs)
+    );
+    while (left.length > 0) {
+      const startOf = (k: number) => records[k]?.history.length ?? 0;
+      const first = left.reduce((a, b) => (startOf(b) < startOf(a) ? b : a));
+      const members = left.filter((k) =>
+        startOf(k) === startOf(first) && held[k].batchSize === held[first].batchSize
+      );
+      const until = Math.min(...members.map((k) => held[k].epochs));
+      const trained = await trainGroup(members.map((k) => held[k]), {
         ...options,
-        from: members.map((i) => records[i]),
-        states: members.map((i) => resumed.get(i)),
-        start,
+        from: members.map((k) => records[k]),
+        states: members.map((k) => resumed.get(k)),
+        until,
       });
-      members.forEach((i, k) => records[i] = trained[k]);
+      members.forEach((k, m) => {
+        records[k] = trained[m].record;
+        const state = trained[m].state;
+        if (state) resumed.set(k, state);
+        else resumed.delete(k);
+      });
+      left = left.filter((k) => resumed.has(k));
     }
   } catch (error) {
-    for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
+    for (const { training, folder } of held) await releaseLock(lockPath(folder, training.id));
     // A run that failed before any result leaves no empty folder behind.
-    await Deno.remove(folder).catch(() => {});
+    for (const folder of new Set(held.map((placed) => placed.folder))) {
+      await Deno.remove(folder).catch(() => {});
+    }
     throw error;
   }
-  for (const i of held) await releaseLock(lockPath(folder, trainings[i].id));
+  for (const { training, folder } of held) await releaseLock(lockPath(folder, training.id));
+  return records;
 }
 
 /**
@@ -455,41 +523,47 @@ async function removeFile(path: string): Promise<void> {
 }
 
 /**
- * Trains `members` together from epoch `start` (from their checkpoints' `states`, else their saved
- * states where they have any) to the epochs asked for, with a checkpoint of each after each epoch;
- * writes and returns their records, and removes their checkpoints.
+ * Trains `members` together from the epoch their records `from` reached (from their `states`, else their
+ * saved states where they have any) to epoch `until`, with a checkpoint of each after each epoch; writes
+ * the result of each that is then done (at its epochs, or diverged) and removes its checkpoint, and
+ * returns each one's record — with its state, for one that trains on.
  */
 async function trainGroup(
-  members: readonly Training[],
-  options: TrainingsOptions & {
+  members: readonly Placed[],
+  options: HeldOptions & {
     from: (TrainingRecord | undefined)[];
     states: (ModelState | undefined)[];
-    start: number;
+    until: number;
   },
-): Promise<TrainingRecord[]> {
-  const { folder, epochs, label } = options;
-  const trainer = await createTrainer(options.engine, members.map(({ job }) => job), options);
+): Promise<{ record: TrainingRecord; state?: ModelState }[]> {
+  const { until } = options;
+  const batchSize = members[0].batchSize;
+  const trainer = await createTrainer(options.engine, members.map((m) => m.training.job), {
+    batchSize,
+    dataParallel: options.dataParallel,
+  });
   try {
-    for (const [k, member] of members.entries()) {
+    for (const [k, { training, folder }] of members.entries()) {
       const path = options.states[k]
-        ? checkpointPath(folder, member.id)
-        : statePath(folder, member.id);
+        ? checkpointPath(folder, training.id)
+        : statePath(folder, training.id);
       const state = options.states[k] ??
-        (options.from[k] ? await readTrainingState(folder, member.id) : undefined);
+        (options.from[k] ? await readTrainingState(folder, training.id) : undefined);
       if (!state) continue;
       await trainer.setState(k, state).catch((error) => {
         throw unreadableProgress(path, path, error);
       });
     }
-    await checkFreeSpace(folder, trainer, members.length);
+    await checkFreeSpace(members, trainer);
+    const labels = [...new Set(members.map((m) => m.label))].join(" + ");
     const results = await fit(trainer, {
-      epochs,
-      label: members.length === 1 ? `${label} ${members[0].job.name}` : label,
+      epochs: until,
+      label: members.length === 1 ? `${labels} ${members[0].training.job.name}` : labels,
       from: options.from.map((record) => record ?? { history: [], diverged: false }),
       afterEpoch: async (epoch, results) => {
-        for (const [k, { id, settings }] of members.entries()) {
+        for (const [k, { training, folder }] of members.entries()) {
           const state = await trainer.getState(k);
-          await saveTrainingCheckpoint(checkpointPath(folder, id), settings, {
+          await saveTrainingCheckpoint(checkpointPath(folder, training.id), training.settings, {
             state,
             result: results[k],
             epochs: epoch,
@@ -497,58 +571,67 @@ async function trainGroup(
         }
       },
     });
-    const records = [];
-    for (const [k, member] of members.entries()) {
+    const trained = [];
+    for (const [k, { training, folder, epochs }] of members.entries()) {
+      const { id, settings } = training;
       const record = {
-        id: member.id,
-        settings: member.settings,
+        id,
+        settings,
         engine: trainer.description,
         numerics: trainer.numerics,
         ...results[k],
       };
+      if (!isDone(record, epochs)) {
+        trained.push({ record, state: await trainer.getState(k) });
+        continue;
+      }
       // A diverged training keeps its record (it says so) but no state to train on or use.
-      if (!record.diverged) await writeState(folder, member.id, await trainer.getState(k));
-      await writeJsonAtomic(recordPath(folder, member.id), record);
-      await removeFile(checkpointPath(folder, member.id));
-      records.push(record);
+      if (!record.diverged) await writeState(folder, id, await trainer.getState(k));
+      await writeJsonAtomic(recordPath(folder, id), record);
+      await removeFile(checkpointPath(folder, id));
+      trained.push({ record });
     }
-    return records;
+    return trained;
   } finally {
     await trainer.dispose();
   }
 }
 
 /**
- * Throws an error naming `folder` unless its disk has room for what training the `count` models of
- * `trainer` writes there: a checkpoint of each after every epoch, written beside the one it replaces,
- * then its result — twice their states' bytes. So that a full disk stops a run before its first epoch,
- * not when the epoch's checkpoint is written.
+ * Throws an error naming a folder unless its disk has room for what training `members` on `trainer`
+ * writes there: a checkpoint of each after every epoch, written beside the one it replaces, then its
+ * result — twice their states' bytes. So that a full disk stops a run before its first epoch, not when
+ * the epoch's checkpoint is written.
  */
-async function checkFreeSpace(folder: string, trainer: Trainer, count: number): Promise<void> {
-  let bytes = 0;
-  for (let k = 0; k < count; k++) {
+async function checkFreeSpace(members: readonly Placed[], trainer: Trainer): Promise<void> {
+  const needed = new Map<string, number>();
+  for (const [k, { folder }] of members.entries()) {
     const { weights, moments } = await trainer.getState(k);
+    let bytes = 0;
     for (const part of [weights, moments.first, moments.second]) {
       for (const data of Object.values(part)) bytes += data.byteLength;
     }
+    needed.set(folder, (needed.get(folder) ?? 0) + 2 * bytes);
   }
-  const needed = 2 * bytes;
-  let free;
-  try {
-    const { bavail, bsize } = statfsSync(folder);
-    free = bavail * bsize;
-  } catch {
-    return; // a file system that does not say: the writes will tell
-  }
-  if (free < needed) {
-    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-    throw new Error(
-      `${folder}: ${mb(free)} free on its disk, and ${counted(count, "training")} need about ` +
-        `${
-          mb(needed)
-        } there for their checkpoints and results; free some space, or pass --out on ` +
-        "another disk",
-    );
+  for (const [folder, bytes] of needed) {
+    const count = members.filter((m) => m.folder === folder).length;
+    let free;
+    try {
+      const { bavail, bsize } = statfsSync(folder);
+      free = bavail * bsize;
+    } catch {
+      continue; // a file system that does not say: the writes will tell
+    }
+    if (free < bytes) {
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+      throw new Error(
+        `${folder}: ${mb(free)} free on its disk, and ${counted(count, "training")} need about ` +
+          `${
+            mb(bytes)
+          } there for their checkpoints and results; free some space, or pass --out on ` +
+          "another disk",
+      );
+    }
   }
 }
 

@@ -188,8 +188,13 @@ export class WorkerPool implements Trainer {
       models: [],
       pending: new Map(),
     }));
-    jobs.forEach((_, i) => {
-      for (const entry of dataParallel ? workers : [workers[i % count]]) entry.models.push(i);
+    // Each model to the worker with the fewest training images so far, so that each worker's share of
+    // an epoch's steps is even where the models train on sets of different sizes.
+    const images = workers.map(() => 0);
+    jobs.forEach((job, i) => {
+      const w = images.indexOf(Math.min(...images));
+      for (const entry of dataParallel ? workers : [workers[w]]) entry.models.push(i);
+      images[w] += job.train.count;
     });
     const pool = new WorkerPool(jobs, {
       ...options,
@@ -278,9 +283,8 @@ export class WorkerPool implements Trainer {
     if (!Number.isInteger(index) || index < 0 || index >= this.jobs.length) {
       throw new RangeError(`no model ${index} among ${this.jobs.length}`);
     }
-    if (this.#exchange) return [this.#workers[0], index];
-    const count = this.#workers.length;
-    return [this.#workers[index % count], Math.floor(index / count)];
+    const entry = this.#workers.find(({ models }) => models.includes(index))!;
+    return [entry, entry.models.indexOf(index)];
   }
 
   /**
