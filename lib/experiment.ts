@@ -187,6 +187,9 @@ export interface TrainingExperiment extends Experiment {
   engine: EnginePlan;
 }
 
+/** The flags of a step that trains, as {@link setupTraining} takes them. */
+export type TrainingFlagValues = CommonFlagValues & { engine: string; workers?: number };
+
 /**
  * {@link setupExperiment} for a script that trains: also checks `--engine` and `--workers` first and
  * chooses the engine once the backend is set up. A shard of a step (`share`) shares the results folder
@@ -202,9 +205,6 @@ export async function setupTraining(
     engine: await chooseEngine(flags.engine as EngineChoice, { backend, workers: flags.workers }),
   }), options);
 }
-
-/** The flags of a step that trains, as {@link setupTraining} takes them. */
-type TrainingFlagValues = CommonFlagValues & { engine: string; workers?: number };
 
 /**
  * {@link setupTraining} for several steps that train together (`deno task together`): one backend and

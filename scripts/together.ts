@@ -18,6 +18,7 @@ import {
   type ExperimentData,
   loadTrainedModel,
   setupTrainings,
+  type TrainingFlagValues,
   trainingParams,
 } from "../lib/experiment.ts";
 import { DENOISE_FLAGS, denoiserSet } from "../lib/experiments/denoise_plan.ts";
@@ -25,7 +26,7 @@ import { parseKinds, parseRobustnessFlags } from "../lib/experiments/robustness.
 import { parseSizes, SWEEP_FLAGS, sweepSet } from "../lib/experiments/sweep_plan.ts";
 import { TRAIN_FLAGS, trainPlan } from "../lib/experiments/train_plan.ts";
 import { stepRun } from "../lib/shards.ts";
-import { trainTogether } from "../lib/train/trainings.ts";
+import { type TrainingSet, trainTogether } from "../lib/train/trainings.ts";
 
 /** What the task does: the line its `--help` prints above its flags. */
 const SUMMARY =
@@ -46,62 +47,45 @@ await runMain(async () => {
       help: "start every training over (the steps' own --fresh is not taken)",
     },
   });
-  const train = flags.train === undefined
-    ? undefined
-    : parseFlags(stepArgs("train", flags.train), "train", "", TRAIN_FLAGS);
-  const sweep = flags.sweep === undefined
-    ? undefined
-    : parseFlags(stepArgs("sweep", flags.sweep), "sweep", "", SWEEP_FLAGS);
-  const denoise = flags.denoise === undefined
-    ? undefined
-    : parseFlags(stepArgs("denoise", flags.denoise), "denoise", "", DENOISE_FLAGS);
-  const steps = [train, sweep, denoise].filter((step) => step !== undefined);
+  // Each step given: its flags, checked (and its parameters found) before anything is set up, and the
+  // trainings they make once its data is there.
+  const steps: { flags: TrainingFlagValues; set: (data: ExperimentData) => TrainingSet }[] = [];
+  let hidden: number | undefined;
+  if (flags.train !== undefined) {
+    const train = parseFlags(stepArgs("train", flags.train), "train", "", TRAIN_FLAGS);
+    checkHidden(train.hidden);
+    const params = await trainingParams(train);
+    hidden = train.hidden;
+    steps.push({ flags: train, set: (data) => trainPlan(train, params, data).set });
+  }
+  if (flags.sweep !== undefined) {
+    const sweep = parseFlags(stepArgs("sweep", flags.sweep), "sweep", "", SWEEP_FLAGS);
+    checkWhole("sweep", sweep);
+    const sizes = parseSizes(sweep.sizes);
+    const params = await trainingParams(sweep);
+    steps.push({ flags: sweep, set: (data) => sweepSet(sizes, sweep, params, data) });
+  }
+  if (flags.denoise !== undefined) {
+    const denoise = parseFlags(stepArgs("denoise", flags.denoise), "denoise", "", DENOISE_FLAGS);
+    checkWhole("denoise", denoise);
+    const settings = parseRobustnessFlags(denoise);
+    const kinds = parseKinds("kinds", denoise.kinds);
+    const params = await trainingParams(denoise);
+    // The latent size of the model train trains beside them, else of the model they are compared with.
+    if (hidden === undefined) {
+      const standard = await loadTrainedModel(settings.model);
+      hidden = standard.config.hidden;
+      standard.dispose();
+    }
+    const plan = { kinds, settings, hidden, params, seed: denoise.seed, out: denoise.out };
+    steps.push({ flags: denoise, set: (data) => denoiserSet(plan, data) });
+  }
   check(
     steps.length > 0,
     "together: give the flags of one step or more (--train, --sweep, --denoise)",
   );
-  for (const [name, step] of [["sweep", sweep], ["denoise", denoise]] as const) {
-    check(
-      !step || stepRun(step).kind === "whole",
-      `together: ${name} trains whole here; run its shards (--shard) on their own`,
-    );
-  }
-
-  // What each step trains with, checked before anything is set up.
-  if (train) checkHidden(train.hidden);
-  const sizes = sweep && parseSizes(sweep.sizes);
-  const robustness = denoise && parseRobustnessFlags(denoise);
-  const kinds = denoise && parseKinds("kinds", denoise.kinds);
-  const params = {
-    train: train && await trainingParams(train),
-    sweep: sweep && await trainingParams(sweep),
-    denoise: denoise && await trainingParams(denoise),
-  };
-  const { engine, data } = await setupTrainings(steps);
-  const dataOf = new Map<object, ExperimentData>(steps.map((step, i) => [step, data[i]]));
-
-  // The trainings of each step; the denoisers take the latent size of the model train trains beside
-  // them, else of the model they are compared with.
-  const sets = [];
-  if (train) sets.push(trainPlan(train, params.train!, dataOf.get(train)!).set);
-  if (sweep) sets.push(sweepSet(sizes!, sweep, params.sweep!, dataOf.get(sweep)!));
-  if (denoise) {
-    let hidden = train?.hidden;
-    if (hidden === undefined) {
-      const standard = await loadTrainedModel(robustness!.model);
-      hidden = standard.config.hidden;
-      standard.dispose();
-    }
-    const plan = {
-      kinds: kinds!,
-      settings: robustness!,
-      hidden,
-      params: params.denoise!,
-      seed: denoise.seed,
-      out: denoise.out,
-    };
-    sets.push(denoiserSet(plan, dataOf.get(denoise)!));
-  }
+  const { engine, data } = await setupTrainings(steps.map((step) => step.flags));
+  const sets = steps.map((step, i) => step.set(data[i]));
   const count = sets.reduce((sum, set) => sum + set.trainings.length, 0);
   console.error(
     `training ${sets.map((set) => `${set.label} (${set.trainings.length})`).join(", ")} ` +
@@ -109,6 +93,14 @@ await runMain(async () => {
   );
   await trainTogether(sets, { engine, fresh: flags.fresh });
 });
+
+/** Stops with a usage error where the flags of `step` ask for a shard or a merge, not a whole run. */
+function checkWhole(step: string, flags: Parameters<typeof stepRun>[0]): void {
+  check(
+    stepRun(flags).kind === "whole",
+    `together: ${step} trains whole here; run its shards (--shard) on their own`,
+  );
+}
 
 /** The flags of `step` given as `json`, a JSON array of strings; anything else is a usage error. */
 function stepArgs(step: string, json: string): string[] {
