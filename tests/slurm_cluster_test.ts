@@ -9,10 +9,13 @@ import { exists } from "../lib/files/atomic.ts";
 import { checkpointPath } from "../lib/train/trainings.ts";
 import { assertSameResults, filesIn, lastLine, runScript } from "./_scripts.ts";
 
-/** A sweep of four sizes, 3 epochs each: two shards of two sizes, a few seconds an epoch. */
+/**
+ * A sweep of four sizes, 20 epochs each: two shards of two sizes, each a few seconds on aelab's wasm
+ * engine (a tenth of a second an epoch), long enough to be cancelled after its first epoch.
+ */
 const SWEEP = [
   "--sizes=1-4",
-  "--epochs=3",
+  "--epochs=20",
   "--limit=1000",
   "--test-limit=200",
   "--lr=0.003",
@@ -80,7 +83,7 @@ async function waitFor(what: string, condition: () => Promise<boolean>): Promise
   const deadline = Date.now() + PATIENCE_MS;
   while (!(await condition())) {
     assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -141,7 +144,7 @@ Deno.test({
     assert.equal(said.split("\n").filter((line) => line.startsWith("error")).length, 1, said);
     assert.equal(
       lastLine(said),
-      `error: 2 of 4 trainings (d-002, d-004) have no result at 3 epochs in ${out}/trainings: ` +
+      `error: 2 of 4 trainings (d-002, d-004) have no result at 20 epochs in ${out}/trainings: ` +
         "run the shards that train them, then merge again",
     );
     assert.ok(await exists(checkpoint), "the merge keeps the cancelled shard's checkpoint");
