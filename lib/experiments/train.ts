@@ -64,7 +64,10 @@ export interface TrainingResults {
   testImages: number;
   result: FitResult;
   contender?: Contender;
-  /** Training samples per second over every epoch. */
+  /**
+   * The model's own training samples per second over every epoch: trained in a population (`deno task
+   * together`), its share of the population's rate.
+   */
   samplesPerSecond: number;
   /** The first test digits (top row) and their reconstructions; none where the training diverged. */
   preview?: Pixels[][];

@@ -106,8 +106,8 @@ export async function writeTrainingResults(out: string, results: TrainingResults
     : `final test loss ${final.testLoss?.toFixed(5)}`;
   const rate = formatRate(samplesPerSecond);
   const summary = `${counted(history.length, "epoch")} on ${results.trainImages} images with ` +
-    `${describeParams(params)} (${params.source}), trained by ${results.engine} at ${rate} ` +
-    `samples/s; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
+    `${describeParams(params)} (${params.source}), trained by ${results.engine}, at ${rate} ` +
+    `samples/s of its own; ${outcomeText} (the study reports ${STUDY.testLoss.value} for d = 4 after ` +
     `${STUDY.testLoss.epochs} epochs).${contender ? ` ${describeContender(contender)}` : ""}`;
   await publishSection(out, {
     title: `Training: d = ${hidden}`,
