@@ -63,7 +63,7 @@ export async function writeClassifierResults(
     } parameters) trained ${record.history.length} epochs on ${results.trainImages} images (batch ` +
     `${training.batchSize}, lr ${training.lr} times ${training.lrDecay} each epoch, L2 ` +
     `${training.l2}, dropout ${training.dropout}) by ` +
-    `${record.engine} in ${Math.round(seconds)} s (${
+    `${record.engine}, in ${Math.round(seconds)} s (${
       formatRate(samplesPerSecond)
     } samples/s); it reads ${percent(accuracy)} of ${
       testImages.toLocaleString("en-US")
