@@ -84,26 +84,53 @@ Deno.test("the notebook is saved without outputs, and each cell asks for an earl
 });
 
 Deno.test({
-  name: "the executed notebook shows its figures, tables and progress, and no cell failed",
+  name: "the executed notebook shows each cell's figures, tables and progress, and no cell failed",
   ignore: Deno.env.get("AELAB_EXECUTED_NOTEBOOK") === undefined,
   async fn() {
-    const cells = (await cellsOf(Deno.env.get("AELAB_EXECUTED_NOTEBOOK")!))
-      .filter((cell) => cell.cell_type === "code");
-    const outputs = cells.flatMap((cell) => cell.outputs ?? []);
-    assert.ok(cells.every((cell) => cell.execution_count !== null), "every cell ran");
+    const cells = await cellsOf(Deno.env.get("AELAB_EXECUTED_NOTEBOOK")!);
+    const code = cells.filter((cell) => cell.cell_type === "code");
+    assert.ok(code.every((cell) => cell.execution_count !== null), "every cell ran");
+    // each code cell's outputs under the title of the section it is in, so that a missing figure
+    // names its cell
+    const sections = new Map<string, Output[]>();
+    let title = "";
+    for (const cell of cells) {
+      if (cell.cell_type === "markdown") {
+        title = text(cell.source).match(/^## (.+)$/m)?.[1] ?? title;
+      } else sections.set(title, [...(sections.get(title) ?? []), ...cell.outputs!]);
+    }
+    const outputs = [...sections.values()].flat();
     assert.deepEqual(outputs.filter((output) => output.output_type === "error"), []);
-    const shown = (type: string) =>
-      outputs.flatMap((output) => output.data?.[type] === undefined ? [] : [output.data[type]]);
-    const bytes = (data: string | string[]) =>
-      Uint8Array.from(atob(text(data).replace(/\s/g, "")), (c) => c.charCodeAt(0));
-    // digits, reconstructions, the sweep's fit, the denoised digits, the morph's frames
-    const pngs = shown("image/png").map((data) => decodePng(bytes(data)));
-    assert.equal(pngs.length, 5);
+    const kinds = (section: string) =>
+      sections.get(section)!.flatMap((output) => Object.keys(output.data ?? {}));
+    const expected: Record<string, string[]> = {
+      "Load MNIST": ["image/png"],
+      "Its loss": ["image/svg+xml"],
+      "Reconstructions": ["image/png"],
+      "Sweep the latent size": ["text/markdown", "image/svg+xml"],
+      "Corrupt and denoise": ["text/markdown", "image/png"],
+      "Morph two digits": ["image/png", "image/gif"],
+    };
+    for (const [section, types] of Object.entries(expected)) {
+      const shown = kinds(section);
+      assert.deepEqual(shown, types, `'${section}' shows ${shown.join(", ") || "nothing"}`);
+    }
+    const data = (type: string) =>
+      outputs.flatMap((output) =>
+        output.data?.[type] === undefined ? [] : [text(output.data[type])]
+      );
+    const bytes = (base64: string) =>
+      Uint8Array.from(atob(base64.replace(/\s/g, "")), (c) => c.charCodeAt(0));
+    // digits, reconstructions, the denoised digits, the morph's frames
+    const pngs = data("image/png").map((base64) => decodePng(bytes(base64)));
     assert.ok(pngs.every(({ width, height }) => width > 100 && height > 50));
-    assert.match(text(shown("image/svg+xml")[0]), /^<svg[^]*Loss per epoch, d = 4[^]*<\/svg>/);
-    const [morph] = shown("image/gif").map((data) => decodeGif(bytes(data)));
+    const [loss, fit] = data("image/svg+xml");
+    assert.match(loss, /^<svg[^]*Loss per epoch, d = 4[^]*<\/svg>/);
+    assert.match(fit, /^<svg[^]*Test loss against latent size[^]*<\/svg>/);
+    assert.match(fit, /exponential fit/);
+    const [morph] = data("image/gif").map((base64) => decodeGif(bytes(base64)));
     assert.equal(morph.frames.length, 12);
-    const tables = shown("text/markdown").map(text);
+    const tables = data("text/markdown");
     assert.match(tables[0], /^\| d \| test loss \|\n\| --- \| --- \|\n\| 1 \| 0\.\d{5} \|/);
     assert.match(tables[1], /^\| noisy test digits \| loss against the clean \|/);
     const stderr = outputs.filter((output) => output.name === "stderr").map((o) => text(o.text!));
