@@ -64,7 +64,9 @@ await runMain(async () => {
     epochs: { type: "number", default: 1, help: "timed epochs of the rows not capped" },
     "warmup-steps": {
       type: "number",
-      default: 2,
+      // A pool of wasm workers steps at its steady speed after 10–15 steps (each worker's V8 compiles
+      // the kernels again), one thread after 5–10.
+      default: 16,
       help: "untimed steps before each row's timing (at most 1 for the capped rows)",
     },
     "cpu-steps": {
