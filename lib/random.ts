@@ -64,16 +64,16 @@ export function permutation(n: number, rng: Rng): Int32Array {
  * follow from the seed and the epoch alone, so a run resumed from a checkpoint draws the masks an
  * uninterrupted one would, and every engine that draws through it draws the same ones. The numbers are
  * {@link createRng}'s, drawn in a loop of their own (the masks are a step's largest draw); the stream
- * can skip ahead: a worker of a data-parallel pool draws only its slices of a batch's masks, the values
+ * can skip ahead: a worker of a data-parallel pool draws only its slice of a batch's masks, the values
  * one thread draws for those rows.
  *
  * @example
  * ```ts
  * import { DropoutStream } from "./random.ts";
  * const whole = new DropoutStream(1, 0).mask(4, 3, 0.5);
- * const rows = new DropoutStream(1, 0).batchMasks(4, [3], 0.5);
+ * const rows2to4 = new DropoutStream(1, 0).mask(4, 3, 0.5, 2, 4);
  * console.log(whole.every((value) => value === 0 || value === 2)); // true
- * console.log(rows(2, 4)[0].join() === whole.subarray(6).join()); // true
+ * console.log(rows2to4.join() === whole.subarray(6).join()); // true
  * ```
  */
 export class DropoutStream {
@@ -84,39 +84,21 @@ export class DropoutStream {
   }
 
   /**
-   * The next mask of a batch of `rows × units` values (row after row): each 0 with probability `p`,
-   * else 1/(1−p), PyTorch's scaling.
+   * Rows `from` to `to` (default all) of the next mask of a batch of `rows × units` values (row after
+   * row): each 0 with probability `p`, else 1/(1−p), PyTorch's scaling. The stream moves past the whole
+   * batch's mask, whichever rows were asked for.
    */
-  mask(rows: number, units: number, p: number): Float32Array {
-    return this.batchMasks(rows, [units], p)(0, rows)[0];
-  }
-
-  /**
-   * The next masks of a batch of `rows` rows, one after another, of layers of `units` units each (as
-   * {@link mask} draws them, layer after layer): moves the stream past all of them, and returns what
-   * draws rows `from` to `to` of every layer's mask, as often as asked.
-   */
-  batchMasks(
-    rows: number,
-    units: readonly number[],
-    p: number,
-  ): (from: number, to: number) => Float32Array[] {
+  mask(rows: number, units: number, p: number, from = 0, to = rows): Float32Array {
+    const values = new Float32Array((to - from) * units);
     const kept = 1 / (1 - p);
-    const starts = units.map((layerUnits) => {
-      const start = this.#state;
-      this.#state = this.#skipped(rows * layerUnits);
-      return start;
-    });
-    return (from, to) =>
-      units.map((layerUnits, k) => {
-        const values = new Float32Array((to - from) * layerUnits);
-        let state = (starts[k] + Math.imul(from * layerUnits, MULBERRY_STEP)) >>> 0;
-        for (let i = 0; i < values.length; i++) {
-          state = (state + MULBERRY_STEP) >>> 0;
-          values[i] = mulberry32(state) < p ? 0 : kept;
-        }
-        return values;
-      });
+    let state = this.#skipped(from * units);
+    for (let i = 0; i < values.length; i++) {
+      state = (state + MULBERRY_STEP) >>> 0;
+      values[i] = mulberry32(state) < p ? 0 : kept;
+    }
+    this.#state = state;
+    this.#state = this.#skipped((rows - to) * units);
+    return values;
   }
 
   /** The state after `count` numbers more. */

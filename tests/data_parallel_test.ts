@@ -7,12 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setupBackend } from "../lib/tfjs.ts";
-import {
-  abortExchange,
-  exchangeBuffer,
-  exchangeLayout,
-  GradientExchange,
-} from "../lib/train/exchange.ts";
+import { abortExchange, exchangeBuffer, GradientExchange } from "../lib/train/exchange.ts";
 import { TfjsTrainer } from "../lib/train/tfjs.ts";
 import {
   datasetOf,
@@ -33,12 +28,10 @@ const kernels = loaded;
 
 /** Epochs each trainer trains. */
 const EPOCHS = 2;
-/** Images per step. */
-const BATCH = 128;
 
 /**
- * One model with dropout on 513 training digits in batches of 128 (four slices of 32 rows): the last
- * batch holds one image, so one of two workers has no rows of it.
+ * One model with dropout on 513 training digits in batches of 64: the last batch holds one image, so one
+ * of two workers has no rows of it.
  */
 async function oneModel(): Promise<TrainingJob[]> {
   return [{
@@ -72,17 +65,17 @@ function assertClose(actual: number, expected: number, relative: number, what: s
 Deno.test("one model on 2 wasm workers trains data-parallel as the wasm engine in this thread, and as tfjs", async () => {
   const jobs = await oneModel();
   const pool = await WorkerPool.create(jobs, {
-    batchSize: BATCH,
+    batchSize: 64,
     trainer: { engine: "wasm" },
     workers: 2,
     dataParallel: true,
   });
-  const local = new WasmTrainer(kernels, jobs, { batchSize: BATCH });
-  const tfjs = new TfjsTrainer(jobs, { batchSize: BATCH, backend });
+  const local = new WasmTrainer(kernels, jobs, { batchSize: 64 });
+  const tfjs = new TfjsTrainer(jobs, { batchSize: 64, backend });
   try {
     assert.equal(pool.description, `2 workers data-parallel, aelab wasm (${kernels.name}) each`);
     // Its sums run in another order than one thread's: a checkpoint of one does not resume on the other.
-    assert.equal(pool.numerics, "wasm, data-parallel in slices of 32");
+    assert.equal(pool.numerics, "wasm, data-parallel on 2");
     const progress: number[] = [];
     const [ours, theirs, tfjsHistory] = [
       await history(pool, { onProgress: (done) => progress.push(done) }),
@@ -90,14 +83,14 @@ Deno.test("one model on 2 wasm workers trains data-parallel as the wasm engine i
       await history(tfjs),
     ];
     // The steps of one epoch of one model, not of each worker added up.
-    assert.equal(progress.at(-1), 5);
+    assert.equal(progress.at(-1), 9);
     ours.forEach(([train, test], epoch) => {
       assertClose(train, theirs[epoch][0], 1e-5, `epoch ${epoch + 1} training loss`);
       assertClose(test, theirs[epoch][1], 1e-5, `epoch ${epoch + 1} test loss`);
       assertClose(test, tfjsHistory[epoch][1], 0.02, `epoch ${epoch + 1} test loss against tfjs`);
     });
     const [state, expected] = [await pool.getState(0), await local.getState(0)];
-    assert.deepEqual([state.steps, state.epochs], [5 * EPOCHS, EPOCHS]);
+    assert.deepEqual([state.steps, state.epochs], [9 * EPOCHS, EPOCHS]);
     for (const [name, values] of Object.entries(expected.weights)) {
       const largest = Math.max(...values.map(Math.abs));
       const gap = Math.max(...values.map((value, i) => Math.abs(value - state.weights[name][i])));
@@ -116,45 +109,17 @@ Deno.test("one model on 2 wasm workers trains data-parallel as the wasm engine i
   }
 });
 
-Deno.test("the exchange cuts a batch into slices that each worker claims once, and an aborted exchange throws", () => {
-  // Two slices per worker of a whole batch, of no fewer than 32 rows where the batch has them; the
-  // last slice of a smaller batch holds fewer rows.
-  assert.deepEqual(exchangeLayout(2, 64, 4), { workers: 2, sliceRows: 32, slices: 2, floats: 4 });
-  const layout = exchangeLayout(2, 256, 4);
-  assert.deepEqual(layout, { workers: 2, sliceRows: 64, slices: 4, floats: 4 });
-  const buffer = exchangeBuffer(layout);
-  const [first, second] = [0, 1].map((rank) => new GradientExchange(buffer, rank, layout));
-  assert.deepEqual([0, 1, 2, 3].map((slice) => first.slice(slice, 250)), [
-    [0, 64],
-    [64, 128],
-    [128, 192],
-    [192, 250],
-  ]);
-  // Whoever asks first gets the next slice; once every slice is out, each worker gets -1.
-  assert.deepEqual(
-    [first, first, second, first, second, first].map((exchange) => exchange.claim(250)),
-    [0, 1, 2, 3, -1, -1],
-  );
-  // A batch of one row is one slice.
-  assert.equal(second.slices(1), 1);
+Deno.test("the exchange slices a batch among its workers, and an aborted exchange throws", () => {
+  const buffer = exchangeBuffer(2, 4);
+  const [first, second] = [0, 1].map((rank) => new GradientExchange(buffer, rank, 2));
+  assert.deepEqual([first.slice(5), second.slice(5)], [[0, 2], [2, 5]]);
+  // A batch of one row: the first worker has none of it.
+  assert.deepEqual([first.slice(1), second.slice(1)], [[0, 0], [0, 1]]);
   abortExchange(buffer);
   assert.throws(
-    () => first.sum(new Float32Array(4), 250),
+    () => first.sum(new Float32Array(4), 0),
     /^Error: another worker of the data-parallel step failed$/,
   );
-});
-
-Deno.test("the summed gradients do not depend on which worker computed which slice", () => {
-  // Float sums depend on their order: in slice order, ((1e8 + 1) - 1e8) + 1 is 1 in float32.
-  const values = [1e8, 1, -1e8, 1];
-  const layout = { workers: 1, sliceRows: 2, slices: 4, floats: 1 };
-  const sums = [[0, 1, 2, 3], [3, 1, 0, 2]].map((order) => {
-    const exchange = new GradientExchange(exchangeBuffer(layout), 0, layout);
-    for (const slice of order) exchange.share(slice, Float32Array.of(values[slice]), slice);
-    const gradients = new Float32Array(1);
-    return [exchange.sum(gradients, 8), gradients[0]];
-  });
-  assert.deepEqual(sums, [[6, 1], [6, 1]]);
 });
 
 Deno.test("a worker that fails in a data-parallel step stops train in one line naming it; the rerun resumes", async () => {
@@ -164,7 +129,7 @@ Deno.test("a worker that fails in a data-parallel step stops train in one line n
       "--epochs=3",
       "--limit=600",
       "--test-limit=100",
-      "--batch-size=128",
+      "--batch-size=64",
       "--engine=wasm",
       "--workers=2",
     ];

@@ -25,6 +25,9 @@ import {
 /** The numerics of aelab's wasm engine, wherever it runs (see `Trainer.numerics`). */
 export const WASM_NUMERICS = "wasm";
 
+/** What a worker of a data-parallel pool shares of an evaluation besides its error: nothing. */
+const NO_GRADIENTS = new Float32Array(0);
+
 /** Steps taken and epochs trained by one model. */
 interface Progress {
   steps: number;
@@ -68,8 +71,7 @@ export class WasmTrainer implements Trainer {
   /**
    * Lays out the population of `jobs` (models of one kind) on `kernels`. With an
    * `exchange`, it is one of the workers that train the population data-parallel: each step it computes
-   * the gradients of the slices of the batch it claims only, and takes the Adam step of the whole
-   * batch's.
+   * the gradients of its slice of the batch only, and takes the Adam step of the whole batch's.
    */
   constructor(
     kernels: Kernels,
@@ -80,12 +82,12 @@ export class WasmTrainer implements Trainer {
     this.batchSize = options.batchSize;
     this.description = `aelab wasm (${kernels.name}) in this thread`;
     this.#exchange = options.exchange;
-    // A worker of a data-parallel pool holds no more than a slice of a batch: the rows its kernels
+    // A worker of a data-parallel pool holds no more than its slice of a batch: the rows its kernels
     // run over lie closer together (7–16% faster than in memory laid out for the whole batch).
     this.#population = new WasmPopulation(
       kernels,
       jobs.map((job) => ({ spec: job.model, l2: job.l2, seed: job.seed })),
-      options.exchange?.layout.sliceRows ?? options.batchSize,
+      Math.ceil(options.batchSize / (options.exchange?.workers ?? 1)),
     );
     this.#progress = jobs.map(() => ({ steps: 0, epochs: 0 }));
     this.#dropoutUnits = jobs.map(({ model }) =>
@@ -127,8 +129,7 @@ export class WasmTrainer implements Trainer {
   evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]> {
     // In a data-parallel pool, each worker evaluates every W-th batch of the rows it holds, and they
     // add up their errors.
-    const rank = this.#exchange?.rank ?? 0;
-    const workers = this.#exchange?.layout.workers ?? 1;
+    const { rank = 0, workers = 1 } = this.#exchange ?? {};
     const rows = this.#population.batchSize;
     return Promise.resolve(this.jobs.map((job, i) => {
       const dataset = job[split];
@@ -140,7 +141,7 @@ export class WasmTrainer implements Trainer {
         this.#population.loadBatch(dataset, indices);
         sum += this.#population.lossSum(i);
       }
-      if (this.#exchange) sum = this.#exchange.sumLosses(sum);
+      if (this.#exchange) sum = this.#exchange.sum(NO_GRADIENTS, sum);
       return sum / Math.max(dataset.count, 1);
     }));
   }
@@ -170,7 +171,7 @@ export class WasmTrainer implements Trainer {
   /**
    * Model `i`'s Adam step `t` at learning rate `lr` on the images `indices` of its training set, with
    * the next masks of its `dropout` stream; returns the batch's loss. In a data-parallel pool, this
-   * worker loads, draws the masks of and computes only the slices of the batch it claims.
+   * worker loads only its slice of the rows and draws only its slice of the masks.
    */
   #step(
     i: number,
@@ -181,21 +182,15 @@ export class WasmTrainer implements Trainer {
   ): number {
     const { train, model: { dropout: p } } = this.jobs[i];
     const rows = indices.length;
-    const masks = dropout.batchMasks(rows, this.#dropoutUnits[i], p);
-    const gradient = (start: number, end: number) => {
+    const [start, end] = this.#exchange?.slice(rows) ?? [0, rows];
+    const masks = this.#dropoutUnits[i].map((units) => dropout.mask(rows, units, p, start, end));
+    let lossSum = 0;
+    if (end > start) {
       this.#population.loadBatch(train, indices.subarray(start, end));
-      if (this.#dropoutUnits[i].length > 0) this.#population.loadMasks(i, masks(start, end));
-      return this.#population.gradient(i, rows);
-    };
-    let lossSum: number;
-    const exchange = this.#exchange;
-    if (exchange) {
-      const gradients = this.#population.gradients(i);
-      for (let slice; (slice = exchange.claim(rows)) >= 0;) {
-        exchange.share(slice, gradients, gradient(...exchange.slice(slice, rows)));
-      }
-      lossSum = exchange.sum(gradients, rows);
-    } else lossSum = gradient(0, rows);
+      if (masks.length > 0) this.#population.loadMasks(i, masks);
+      lossSum = this.#population.gradient(i, rows);
+    } else this.#population.gradients(i).fill(0);
+    if (this.#exchange) lossSum = this.#exchange.sum(this.#population.gradients(i), lossSum);
     this.#population.update(i, lr, t);
     return lossSum / rows;
   }

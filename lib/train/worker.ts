@@ -97,6 +97,6 @@ async function createTrainer(request: PoolRequest & { type: "init" }): Promise<T
   const { batchSize, exchange } = request;
   return new WasmTrainer(kernels, request.jobs, {
     batchSize,
-    exchange: exchange && new GradientExchange(exchange.buffer, exchange.rank, exchange.layout),
+    exchange: exchange && new GradientExchange(exchange.buffer, exchange.rank, exchange.workers),
   });
 }

@@ -7,8 +7,8 @@
  * byte-identical wherever it trains.
  *
  * Asked to, a population smaller than the pool on aelab's kernels trains data-parallel instead, on every
- * worker: each holds every model (the same weights from the same seeds), computes the gradients of the
- * slices of each batch it claims, and sums them with the others' in shared memory (`exchange.ts`) before every
+ * worker: each holds every model (the same weights from the same seeds), computes the gradients of its
+ * slice of each batch, and sums them with the others' in shared memory (`exchange.ts`) before every
  * worker takes the same Adam step — so `train`'s single model uses every core, still one request per
  * epoch. Its numbers then follow the engine in this thread to float rounding, not to the byte.
  *
@@ -30,7 +30,7 @@ import {
 } from "./trainer.ts";
 import { type Pixels, sharedPixels } from "../data/batches.ts";
 import { gradientCount } from "../wasm/population.ts";
-import { abortExchange, exchangeBuffer, type ExchangeLayout, exchangeLayout } from "./exchange.ts";
+import { abortExchange, exchangeBuffer } from "./exchange.ts";
 import { WASM_NUMERICS } from "./wasm.ts";
 
 /** What every worker of a pool trains with: tfjs on a backend, or aelab's WebAssembly kernels. */
@@ -51,11 +51,11 @@ type PoolCall =
   | { type: "getState"; index: number }
   | { type: "setState"; index: number; state: ModelState };
 
-/** A worker's place in a data-parallel pool: the exchange's shared buffer and layout, and its rank. */
+/** A worker's place in a data-parallel pool: the exchange's shared buffer, its rank, and the workers. */
 export interface ExchangePlace {
   buffer: SharedArrayBuffer;
-  layout: ExchangeLayout;
   rank: number;
+  workers: number;
 }
 
 /** A request to a worker: a {@link PoolCall} numbered by `id`. */
@@ -181,10 +181,7 @@ export class WorkerPool implements Trainer {
     const count = dataParallel
       ? options.workers
       : Math.max(1, Math.min(options.workers, jobs.length));
-    const layout = dataParallel
-      ? exchangeLayout(count, options.batchSize, largestGradients(jobs))
-      : undefined;
-    const exchange = layout && exchangeBuffer(layout);
+    const exchange = dataParallel ? exchangeBuffer(count, largestGradients(jobs)) : undefined;
     const shared = sharedJobs(jobs);
     const workers: PoolWorker[] = Array.from({ length: count }, (_, w) => ({
       worker: new Worker((options.workerModule?.(w) ?? WORKER_MODULE).href, { type: "module" }),
@@ -202,8 +199,8 @@ export class WorkerPool implements Trainer {
     const pool = new WorkerPool(jobs, {
       ...options,
       computes,
-      // Slices of the batch sum their gradients in another order: the numbers depend on their rows.
-      numerics: layout ? `${numerics}, data-parallel in slices of ${layout.sliceRows}` : numerics,
+      // Slices of the batch sum their gradients in another order: the numbers depend on how many.
+      numerics: exchange ? `${numerics}, data-parallel on ${count}` : numerics,
       workers,
       exchange,
     });
@@ -215,7 +212,7 @@ export class WorkerPool implements Trainer {
           trainer,
           batchSize: options.batchSize,
           jobs: entry.models.map((i) => shared[i]),
-          exchange: exchange && { buffer: exchange, layout: layout!, rank: w },
+          exchange: exchange && { buffer: exchange, rank: w, workers: count },
         })
       ));
     } catch (error) {
