@@ -53,13 +53,15 @@ Deno.test("a loss chart draws its title as text, its axis titles, its legend and
       { name: "train", x: epochs, y: epochs.map((e) => 0.05 / e) },
       { name: "validation", x: epochs, y: epochs.map((e) => 0.06 / e) },
       { name: "test", x: epochs, y: epochs.map((e) => (e === 3 ? NaN : 0.065 / e)) },
+      { name: "test, the study's parameters", x: epochs, y: epochs.map((e) => 0.07 / e) },
     ],
   });
   for (const text of ["Reconstruction loss per epoch", "epoch", "loss (MSE per pixel)", "split"]) {
     assert.ok(chart.svg.includes(`>${text}</text>`), `the SVG has the text "${text}"`);
   }
-  for (const name of ["train", "validation", "test"]) {
-    assert.ok(chart.svg.includes(`>${name}</text>`));
+  // Each series by its whole name, however long.
+  for (const name of ["train", "validation", "test", "test, the study's parameters"]) {
+    assert.ok(chart.svg.includes(`>${name}</text>`), name);
   }
   const png = checkedPng(chart);
   // The title is the only thing in the top band: ink there means the font was loaded and drawn.

@@ -341,6 +341,7 @@ export async function renderVegaLite(spec: Record<string, unknown>): Promise<Cha
       font: FONT_STACK,
       background: "white",
       mark: { aria: false }, // no label per point: an SVG of thousands of points stays small
+      legend: { labelLimit: 0 }, // a series' whole name ("test, the study's parameters"), never cut
       ...(spec.config as object | undefined),
     },
   } as vegaLite.TopLevelSpec;
