@@ -102,7 +102,7 @@ Deno.test({
     const outputs = [...sections.values()].flat();
     assert.deepEqual(outputs.filter((output) => output.output_type === "error"), []);
     const kinds = (section: string) =>
-      sections.get(section)!.flatMap((output) => Object.keys(output.data ?? {}));
+      (sections.get(section) ?? []).flatMap((output) => Object.keys(output.data ?? {}));
     const expected: Record<string, string[]> = {
       "Load MNIST": ["image/png"],
       "Its loss": ["image/svg+xml"],
