@@ -178,3 +178,39 @@ Deno.test("an earlier aelab's checkpoints are removed with a line, not resumed f
   await Deno.remove(clean, { recursive: true });
   await Deno.remove(folder, { recursive: true });
 });
+
+Deno.test("a lock a killed run left on a done training is removed by the next run; a live holder's stays", async () => {
+  const folder = await Deno.makeTempDir();
+  const trainings = [training("a", 1), training("b", 2), training("c", 3)];
+  await runTrainings(trainings, options(folder));
+  const trained = await files(folder);
+  // a killed after its result was written; b's holder still runs; c's on another machine, just touched.
+  const ended = new Deno.Command("true").spawn();
+  await ended.status;
+  const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  const since = "2025-01-01T00:00:00Z";
+  const holders = {
+    a: { pid: ended.pid, host: Deno.hostname(), since },
+    b: { pid: sleeper.pid, host: Deno.hostname(), since },
+    c: { pid: 1, host: "node-b", since },
+  };
+  for (const [id, holder] of Object.entries(holders)) {
+    await Deno.writeTextFile(`${folder}/${id}.lock`, JSON.stringify(holder) + "\n");
+  }
+  try {
+    const records = await runTrainings(trainings, options(folder));
+    assert.deepEqual(records.map((record) => record?.history.length), [2, 2, 2]);
+    assert.deepEqual(
+      Object.keys(await files(folder)),
+      [...Object.keys(trained), "b.lock", "c.lock"].sort(),
+    );
+    // A shard that owns none of them leaves a's lock alone too: only what a run owns is its to clear.
+    await Deno.writeTextFile(`${folder}/a.lock`, JSON.stringify(holders.a) + "\n");
+    await runTrainings(trainings, { ...options(folder), owns: () => false });
+    assert.ok((await files(folder))["a.lock"]);
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+  await Deno.remove(folder, { recursive: true });
+});

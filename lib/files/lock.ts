@@ -225,6 +225,16 @@ export async function releaseLock(lock: string): Promise<void> {
   await releaseFile(lock, text);
 }
 
+/**
+ * Removes the lock file `lock` where a dead holder left it — a run killed after the work it held was done,
+ * before it released it — as one taking it over would ({@link takeLock}); leaves a live holder's lock,
+ * and this process's own.
+ */
+export async function removeDeadLock(lock: string): Promise<void> {
+  if (locks.has(lock) || !(await existsAsLink(lock))) return;
+  if (!(await takeLock(lock))) await releaseLock(lock);
+}
+
 /** Removes the lock file `lock` if it holds `text` (this process's record). */
 async function releaseFile(lock: string, text: string): Promise<void> {
   if (await readText(lock) === text) await Deno.remove(lock).catch(() => {});

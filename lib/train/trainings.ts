@@ -25,7 +25,13 @@
 import { statfsSync } from "node:fs";
 import { counted, UsageError } from "../cli.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../files/atomic.ts";
-import { describeHolder, type LockHolder, releaseLock, takeLock } from "../files/lock.ts";
+import {
+  describeHolder,
+  type LockHolder,
+  releaseLock,
+  removeDeadLock,
+  takeLock,
+} from "../files/lock.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/weights.ts";
 import {
   checkSameSettings,
@@ -126,6 +132,7 @@ export async function runTrainings(
     records.push(options.fresh && owned[i] ? undefined : await readRecord(training, folder, past));
   }
   let left = [...trainings.keys()].filter((i) => owned[i] && !isDone(records[i], epochs));
+  await removeDeadLocks(trainings.filter((_, i) => owned[i] && !left.includes(i)), folder);
   const said = new Set<string>();
   while (true) {
     const held = await holdTrainings(left, trainings, folder, said);
@@ -137,6 +144,10 @@ export async function runTrainings(
     sayWaiting(missingList(left.map((i) => trainings[i].id), trainings.length), said);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     for (const i of left) records[i] = await readRecord(trainings[i], folder, past);
+    await removeDeadLocks(
+      left.filter((i) => isDone(records[i], epochs)).map((i) => trainings[i]),
+      folder,
+    );
     left = left.filter((i) => !isDone(records[i], epochs));
   }
 }
@@ -168,11 +179,12 @@ export async function trainTogether(
   for (const set of sets) {
     const { trainings, folder, epochs } = set;
     await removeEarlierCheckpoints(folder, set.label);
-    const left = [];
+    const left: number[] = [];
     for (const [i, training] of trainings.entries()) {
       const record = options.fresh ? undefined : await readRecord(training, folder, epochs);
       if (!isDone(record, epochs)) left.push(i);
     }
+    await removeDeadLocks(trainings.filter((_, i) => !left.includes(i)), folder);
     const taken = await holdTrainings(left, trainings, folder, new Set());
     held.push(
       ...taken.map((i) => ({
@@ -464,6 +476,14 @@ async function holdTrainings(
     say(`skipping ${ids.join(", ")}: held by ${describeHolder(holder)}`, said);
   }
   return held;
+}
+
+/**
+ * Removes the locks that dead runs left on `trainings` in `folder`, which are done: a run killed after a
+ * training's result was written, before it released the training.
+ */
+async function removeDeadLocks(trainings: readonly Training[], folder: string): Promise<void> {
+  for (const { id } of trainings) await removeDeadLock(lockPath(folder, id));
 }
 
 /** `2 of 5 trainings (d-002, d-004)`: the trainings of `ids` among `count`. */
