@@ -1,9 +1,10 @@
 /**
  * One worker of the pool (`workers.ts`): builds the trainer it is told — a {@link TfjsTrainer} on the
  * backend it names (wasm, single-threaded, in this worker's own thread) or a {@link WasmTrainer} on
- * aelab's kernels, on its own or as one of a data-parallel pool — of the models it holds on the datasets
- * it was handed (shared memory, not copies), and answers the pool's requests — train a whole epoch,
- * evaluate, get or set a model's state — one at a time, each with its request number.
+ * aelab's kernels, on its own or as one of a data-parallel pool — of the population's models on the
+ * datasets it was handed (shared memory, not copies), and answers the pool's requests — train models a
+ * whole epoch (from the states they move in with) and send back their states, evaluate, get or set a
+ * model's state — one at a time, each with its request number.
  *
  * @module
  */
@@ -13,7 +14,7 @@ import { GradientExchange } from "./exchange.ts";
 import { TfjsTrainer } from "./tfjs.ts";
 import type { Trainer } from "./trainer.ts";
 import { WasmTrainer } from "./wasm.ts";
-import type { PoolReply, PoolRequest } from "./workers.ts";
+import type { PoolReply, PoolRequest, TrainedEpoch } from "./workers.ts";
 
 /** How often the worker reports progress within an epoch, in milliseconds. */
 const PROGRESS_INTERVAL_MS = 200;
@@ -56,9 +57,13 @@ async function answer(request: PoolRequest): Promise<void> {
     }
     if (!trainer) throw new Error("the worker was asked to work before it was set up");
     if (request.type === "train") {
+      const { models, states } = request;
+      for (const [k, state] of states.entries()) {
+        if (state) await trainer.setState(models[k], state);
+      }
       let reported = 0;
       const losses = await trainer.trainEpoch({
-        active: request.active,
+        active: trainer.jobs.map((_, i) => models.includes(i)),
         steps: request.steps,
         onProgress: (done, total) => {
           const now = performance.now();
@@ -67,7 +72,9 @@ async function answer(request: PoolRequest): Promise<void> {
           scope.postMessage({ id, type: "progress", done });
         },
       });
-      scope.postMessage({ id, type: "done", value: losses });
+      const trained: TrainedEpoch = { losses: models.map((i) => losses[i]), states: [] };
+      for (const i of models) trained.states.push(await trainer.getState(i));
+      scope.postMessage({ id, type: "done", value: trained });
     } else if (request.type === "evaluate") {
       scope.postMessage({
         id,

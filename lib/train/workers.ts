@@ -1,16 +1,21 @@
 /**
  * The worker-pool engine: a population spread over Deno Workers, one per core, each running tfjs on wasm
- * (single-threaded) or aelab's own WebAssembly kernels in its own thread with the models it holds (model
- * i goes to worker i mod W). The training images and their labels go to every worker once, as shared
- * memory, never as a copy per worker, model or batch; each worker trains with the same code as the
- * engine in this thread (`TfjsTrainer`, `WasmTrainer`), a whole epoch per request, so a model ends
- * byte-identical wherever it trains.
+ * (single-threaded) or aelab's own WebAssembly kernels in its own thread. The training images and their
+ * labels go to every worker once, as shared memory, never as a copy per worker, model or batch; each
+ * worker trains with the same code as the engine in this thread (`TfjsTrainer`, `WasmTrainer`).
+ *
+ * Every worker builds every model (the same weights from the same seeds), and the pool hands the models
+ * out one epoch at a time: a worker that comes free takes the next of the models it trained last (at
+ * first, an even share of the training images each), else the last one waiting for a slower worker,
+ * with that model's state, which each worker sends back with its epoch's loss. So a worker that a busy
+ * machine slows down trains fewer models, and the other does not wait for it; a model's steps depend
+ * only on its seed and its state, so it ends byte-identical wherever it trains.
  *
  * Asked to, a population smaller than the pool on aelab's kernels trains data-parallel instead, on every
- * worker: each holds every model (the same weights from the same seeds), computes the gradients of its
- * slice of each batch, and sums them with the others' in shared memory (`exchange.ts`) before every
- * worker takes the same Adam step — so `train`'s single model uses every core, still one request per
- * epoch. Its numbers then follow the engine in this thread to float rounding, not to the byte.
+ * worker: each computes the gradients of its slice of each batch, and sums them with the others' in
+ * shared memory (`exchange.ts`) before every worker takes the same Adam step — so `train`'s single model
+ * uses every core, still one request per epoch. Its numbers then follow the engine in this thread to
+ * float rounding, not to the byte.
  *
  * A worker that fails — its wasm throws, or an error nothing catches ends it — stops the pool: every
  * request then rejects with one line that names the worker and the models it held.
@@ -46,7 +51,14 @@ type PoolCall =
     /** Where the pool trains data-parallel: the shared gradients, and this worker's place among them. */
     exchange?: ExchangePlace;
   }
-  | { type: "train"; active: boolean[]; steps?: number }
+  | {
+    type: "train";
+    /** The models to train one epoch, together: each alone, or all of them data-parallel. */
+    models: number[];
+    steps?: number;
+    /** The state each starts from where the worker's own copy is not its latest (it moves here). */
+    states: (ModelState | undefined)[];
+  }
   | { type: "evaluate"; split: Split; active: boolean[] }
   | { type: "getState"; index: number }
   | { type: "setState"; index: number; state: ModelState };
@@ -70,11 +82,15 @@ export type PoolReply =
     | { type: "failed"; message: string }
   );
 
-/** A worker of the pool, with the models it holds and the requests it has not answered yet. */
+/** What a worker answers a `train` request: the loss and the state each of its models ended at. */
+export interface TrainedEpoch {
+  losses: number[];
+  states: ModelState[];
+}
+
+/** A worker of the pool, with the requests it has not answered yet. */
 interface PoolWorker {
   worker: Worker;
-  /** The population's indices of the models it holds, in its own order. */
-  models: number[];
   pending: Map<number, Pending>;
 }
 
@@ -142,6 +158,13 @@ export class WorkerPool implements Trainer {
   readonly #workers: PoolWorker[];
   /** The shared buffer of the gradients, where the pool trains data-parallel. */
   readonly #exchange: SharedArrayBuffer | undefined;
+  /** The worker holding each model's latest state (data-parallel, every worker holds it). */
+  readonly #holders: number[];
+  /**
+   * Each model's latest state, as its worker sent it back or it was set: what it moves to another worker
+   * with. None for one that neither trained nor was set yet (every worker's copy is at its seed).
+   */
+  readonly #states: (ModelState | undefined)[];
   #nextId = 0;
   #failure: Error | undefined;
 
@@ -152,6 +175,7 @@ export class WorkerPool implements Trainer {
       computes: string;
       numerics: string;
       workers: PoolWorker[];
+      holders: number[];
       exchange?: SharedArrayBuffer;
     },
   ) {
@@ -162,13 +186,15 @@ export class WorkerPool implements Trainer {
     this.description = `${count} worker${count === 1 ? "" : "s"}${split}, ${options.computes} each`;
     this.numerics = options.numerics;
     this.#workers = options.workers;
+    this.#holders = options.holders;
+    this.#states = jobs.map(() => undefined);
     this.#exchange = options.exchange;
   }
 
   /**
    * Starts `workers` workers (fewer when there are fewer models, unless they train them data-parallel),
-   * hands each its models and the datasets as shared memory, and waits until each has set up its engine
-   * and built its models.
+   * hands each the models and the datasets as shared memory, and waits until each has set up its engine
+   * and built the models.
    */
   static async create(
     jobs: readonly TrainingJob[],
@@ -185,16 +211,15 @@ export class WorkerPool implements Trainer {
     const shared = sharedJobs(jobs);
     const workers: PoolWorker[] = Array.from({ length: count }, (_, w) => ({
       worker: new Worker((options.workerModule?.(w) ?? WORKER_MODULE).href, { type: "module" }),
-      models: [],
       pending: new Map(),
     }));
-    // Each model to the worker with the fewest training images so far, so that each worker's share of
-    // an epoch's steps is even where the models train on sets of different sizes.
+    // Each model first to the worker with the fewest training images so far, so that each worker's share
+    // of an epoch's steps is even where the models train on sets of different sizes.
     const images = workers.map(() => 0);
-    jobs.forEach((job, i) => {
+    const holders = jobs.map((job) => {
       const w = images.indexOf(Math.min(...images));
-      for (const entry of dataParallel ? workers : [workers[w]]) entry.models.push(i);
       images[w] += job.train.count;
+      return dataParallel ? 0 : w;
     });
     const pool = new WorkerPool(jobs, {
       ...options,
@@ -202,6 +227,7 @@ export class WorkerPool implements Trainer {
       // Slices of the batch sum their gradients in another order: the numbers depend on how many.
       numerics: exchange ? `${numerics}, data-parallel on ${count}` : numerics,
       workers,
+      holders,
       exchange,
     });
     workers.forEach((entry, w) => pool.#listen(entry, w));
@@ -211,7 +237,7 @@ export class WorkerPool implements Trainer {
           type: "init",
           trainer,
           batchSize: options.batchSize,
-          jobs: entry.models.map((i) => shared[i]),
+          jobs: shared,
           exchange: exchange && { buffer: exchange, rank: w, workers: count },
         })
       ));
@@ -222,6 +248,14 @@ export class WorkerPool implements Trainer {
     return pool;
   }
 
+  /**
+   * The worker (0, 1, …) that holds each model's latest state: the one that trained its last epoch, or
+   * where it starts; data-parallel, 0 (every worker holds every model).
+   */
+  get holders(): readonly number[] {
+    return [...this.#holders];
+  }
+
   async trainEpoch(options: EpochOptions = {}): Promise<number[]> {
     const active = this.jobs.map((_, i) => options.active?.[i] ?? true);
     const total = this.jobs.reduce(
@@ -229,43 +263,70 @@ export class WorkerPool implements Trainer {
         sum + (active[i] ? stepsPerEpoch(job.train.count, this.batchSize, options.steps) : 0),
       0,
     );
+    const losses = this.jobs.map(() => NaN);
+    if (this.#exchange) {
+      // Data-parallel workers take every step together: the first one's count is the pool's.
+      const models = [...this.jobs.keys()].filter((i) => active[i]);
+      const parts = await Promise.all(
+        this.#workers.map((entry) =>
+          this.#train(entry, models, options.steps, (done) => options.onProgress?.(done, total))
+        ),
+      );
+      models.forEach((i, k) => losses[i] = parts[0].losses[k]);
+      return losses;
+    }
+    // Each worker's models waiting for it, in the population's order.
+    const waiting = this.#workers.map((_, w) =>
+      [...this.jobs.keys()].filter((i) => active[i] && this.#holders[i] === w)
+    );
     const done = this.#workers.map(() => 0);
-    const parts = await Promise.all(this.#workers.map((entry, w) =>
-      this.#request(
-        entry,
-        { type: "train", active: entry.models.map((i) => active[i]), steps: options.steps },
-        (steps) => {
-          done[w] = steps;
-          // Data-parallel workers take every step together: the first one's count is the pool's.
-          options.onProgress?.(this.#exchange ? steps : done.reduce((a, b) => a + b, 0), total);
-        },
-      )
-    ));
-    return this.#gather(parts as number[][]);
+    await Promise.all(this.#workers.map(async (entry, w) => {
+      for (let i = this.#nextModel(waiting, w); i !== undefined; i = this.#nextModel(waiting, w)) {
+        const before = done[w];
+        const { losses: [loss], states: [state] } = await this.#train(
+          entry,
+          [i],
+          options.steps,
+          (steps) => {
+            done[w] = before + steps;
+            options.onProgress?.(done.reduce((a, b) => a + b, 0), total);
+          },
+        );
+        losses[i] = loss;
+        this.#states[i] = state;
+        this.#holders[i] = w;
+      }
+    }));
+    return losses;
   }
 
   async evaluate(split: Split, active?: readonly boolean[]): Promise<(number | null)[]> {
-    const parts = await Promise.all(this.#workers.map((entry) =>
+    // Each worker evaluates the models it holds; data-parallel, every worker every model (they add up
+    // their errors), the first one's answers the pool's.
+    const parts = await Promise.all(this.#workers.map((entry, w) =>
       this.#request(entry, {
         type: "evaluate",
         split,
-        active: entry.models.map((i) => active?.[i] ?? true),
-      })
+        active: this.jobs.map((_, i) =>
+          (active?.[i] ?? true) && (this.#exchange !== undefined || this.#holders[i] === w)
+        ),
+      }) as Promise<(number | null)[]>
     ));
-    return this.#gather(parts as (number | null)[][]);
+    return this.jobs.map((_, i) => parts[this.#holders[i]][i]);
   }
 
   async getState(index: number): Promise<ModelState> {
-    const [entry, local] = this.#holder(index);
-    return await this.#request(entry, { type: "getState", index: local }) as ModelState;
+    const entry = this.#workers[this.#holder(index)];
+    return await this.#request(entry, { type: "getState", index }) as ModelState;
   }
 
   async setState(index: number, state: ModelState): Promise<void> {
-    const [entry, local] = this.#holder(index);
-    const holders = this.#exchange ? this.#workers : [entry];
+    const w = this.#holder(index);
+    const holders = this.#exchange ? this.#workers : [this.#workers[w]];
     await Promise.all(
-      holders.map((holder) => this.#request(holder, { type: "setState", index: local, state })),
+      holders.map((holder) => this.#request(holder, { type: "setState", index, state })),
     );
+    this.#states[index] = state;
   }
 
   dispose(): Promise<void> {
@@ -278,25 +339,44 @@ export class WorkerPool implements Trainer {
     return Promise.resolve();
   }
 
-  /** The worker holding model `index` (the first, data-parallel), and the model's index there. */
-  #holder(index: number): [PoolWorker, number] {
+  /** The worker holding model `index`'s latest state (the first, data-parallel). */
+  #holder(index: number): number {
     if (!Number.isInteger(index) || index < 0 || index >= this.jobs.length) {
       throw new RangeError(`no model ${index} among ${this.jobs.length}`);
     }
-    const entry = this.#workers.find(({ models }) => models.includes(index))!;
-    return [entry, entry.models.indexOf(index)];
+    return this.#holders[index];
   }
 
   /**
-   * Each worker's answers, one per model it holds, back in the population's order; data-parallel, the
-   * first worker's (every worker answers the same).
+   * The model worker `w`, come free, trains next: the first of those `waiting` for it, else the last of
+   * those waiting for the worker with the most training images still to go (taken from it) — none once
+   * every model is trained or training.
    */
-  #gather<T>(parts: T[][]): T[] {
-    const all: T[] = new Array(this.jobs.length);
-    parts.slice(0, this.#exchange ? 1 : parts.length).forEach((values, w) =>
-      values.forEach((value, k) => all[this.#workers[w].models[k]] = value)
+  #nextModel(waiting: number[][], w: number): number | undefined {
+    if (waiting[w].length > 0) return waiting[w].shift();
+    const left = waiting.map((models) =>
+      models.reduce((sum, i) => sum + this.jobs[i].train.count, 0)
     );
-    return all;
+    return waiting[left.indexOf(Math.max(...left))].pop();
+  }
+
+  /**
+   * Asks worker `entry` to train `models` one epoch, each from its latest state where the worker's copy
+   * is not it (a model that moves there).
+   */
+  #train(
+    entry: PoolWorker,
+    models: number[],
+    steps: number | undefined,
+    onProgress: (done: number) => void,
+  ): Promise<TrainedEpoch> {
+    const w = this.#workers.indexOf(entry);
+    const states = models.map((i) =>
+      this.#exchange || this.#holders[i] === w ? undefined : this.#states[i]
+    );
+    return this.#request(entry, { type: "train", models, steps, states }, onProgress) as Promise<
+      TrainedEpoch
+    >;
   }
 
   #request(
@@ -329,10 +409,14 @@ export class WorkerPool implements Trainer {
     entry.worker.onmessageerror = () => this.#fail(w, "a message could not be read");
   }
 
-  /** Stops the pool: every request of every worker rejects with one line naming worker `w`'s models. */
+  /**
+   * Stops the pool: every request of every worker rejects with one line naming worker `w`'s models (the
+   * models whose latest state it held; data-parallel, all of them).
+   */
   #fail(w: number, message: string): void {
     if (this.#failure) return;
-    const names = this.#workers[w].models.map((i) => this.jobs[i].name);
+    const names = this.jobs.filter((_, i) => this.#exchange || this.#holders[i] === w)
+      .map((job) => job.name);
     this.#failure = new Error(
       `worker ${w + 1} of ${this.#workers.length} failed (${message}); it held ${names.join(", ")}`,
     );
