@@ -179,7 +179,7 @@ Deno.test("an earlier aelab's checkpoints are removed with a line, not resumed f
   await Deno.remove(folder, { recursive: true });
 });
 
-Deno.test("a lock a killed run left on a done training is removed by the next run; a live holder's stays", async () => {
+Deno.test("a lock a killed run left on a done training is removed by the next run or merge; a live holder's stays", async () => {
   const folder = await Deno.makeTempDir();
   const trainings = [training("a", 1), training("b", 2), training("c", 3)];
   await runTrainings(trainings, options(folder));
@@ -208,6 +208,12 @@ Deno.test("a lock a killed run left on a done training is removed by the next ru
     await Deno.writeTextFile(`${folder}/a.lock`, JSON.stringify(holders.a) + "\n");
     await runTrainings(trainings, { ...options(folder), owns: () => false });
     assert.ok((await files(folder))["a.lock"]);
+    // The merge after the shards, which reads every result, removes it, and leaves the live holders'.
+    await gatherTrainings(trainings, { folder, epochs: 2, wait: false });
+    assert.deepEqual(
+      Object.keys(await files(folder)),
+      [...Object.keys(trained), "b.lock", "c.lock"].sort(),
+    );
   } finally {
     sleeper.kill();
     await sleeper.status;

@@ -312,7 +312,8 @@ const RERUN_SHARD = "rerun the shard that trains it with --fresh, then merge aga
  * by the resume rule, its state read whole, and all of the same numerics — so that a run that writes
  * the step's outputs from them has read and checked every input before it writes anything. Where some
  * are missing, it stops with one line listing them — or, with `wait`, says once which it waits for and
- * reads again each second until they are all there.
+ * reads again each second until they are all there. Once all are there, it removes the locks that dead
+ * runs left on them.
  *
  * @example
  * ```ts ignore
@@ -338,6 +339,7 @@ export async function gatherTrainings(
       for (const record of records as TrainingRecord[]) {
         if (!record.diverged) await readTrainingState(folder, record.id, remedy);
       }
+      await removeDeadLocks(trainings, folder);
       return records as TrainingRecord[];
     }
     const list = missingList(missing, trainings.length);
