@@ -268,8 +268,8 @@ export class WorkerPool implements Trainer {
       // Data-parallel workers take every step together: the first one's count is the pool's.
       const models = [...this.jobs.keys()].filter((i) => active[i]);
       const parts = await Promise.all(
-        this.#workers.map((entry) =>
-          this.#train(entry, models, options.steps, (done) => options.onProgress?.(done, total))
+        this.#workers.map((_, w) =>
+          this.#train(w, models, options.steps, (done) => options.onProgress?.(done, total))
         ),
       );
       models.forEach((i, k) => losses[i] = parts[0].losses[k]);
@@ -277,14 +277,14 @@ export class WorkerPool implements Trainer {
     }
     // Each worker's models waiting for it, in the population's order.
     const waiting = this.#workers.map((_, w) =>
-      [...this.jobs.keys()].filter((i) => active[i] && this.#holders[i] === w)
+      [...this.jobs.keys()].filter((i) => active[i] && this.#holds(w, i))
     );
     const done = this.#workers.map(() => 0);
-    await Promise.all(this.#workers.map(async (entry, w) => {
+    await Promise.all(this.#workers.map(async (_, w) => {
       for (let i = this.#nextModel(waiting, w); i !== undefined; i = this.#nextModel(waiting, w)) {
         const before = done[w];
         const { losses: [loss], states: [state] } = await this.#train(
-          entry,
+          w,
           [i],
           options.steps,
           (steps) => {
@@ -307,9 +307,7 @@ export class WorkerPool implements Trainer {
       this.#request(entry, {
         type: "evaluate",
         split,
-        active: this.jobs.map((_, i) =>
-          (active?.[i] ?? true) && (this.#exchange !== undefined || this.#holders[i] === w)
-        ),
+        active: this.jobs.map((_, i) => (active?.[i] ?? true) && this.#holds(w, i)),
       }) as Promise<(number | null)[]>
     ));
     return this.jobs.map((_, i) => parts[this.#holders[i]][i]);
@@ -361,22 +359,23 @@ export class WorkerPool implements Trainer {
   }
 
   /**
-   * Asks worker `entry` to train `models` one epoch, each from its latest state where the worker's copy
-   * is not it (a model that moves there).
+   * Asks worker `w` to train `models` one epoch, each from its latest state where the worker's copy is
+   * not it (a model that moves there).
    */
   #train(
-    entry: PoolWorker,
+    w: number,
     models: number[],
     steps: number | undefined,
     onProgress: (done: number) => void,
   ): Promise<TrainedEpoch> {
-    const w = this.#workers.indexOf(entry);
-    const states = models.map((i) =>
-      this.#exchange || this.#holders[i] === w ? undefined : this.#states[i]
-    );
-    return this.#request(entry, { type: "train", models, steps, states }, onProgress) as Promise<
-      TrainedEpoch
-    >;
+    const states = models.map((i) => this.#holds(w, i) ? undefined : this.#states[i]);
+    const call: PoolCall = { type: "train", models, steps, states };
+    return this.#request(this.#workers[w], call, onProgress) as Promise<TrainedEpoch>;
+  }
+
+  /** Whether worker `w` holds model `i`'s latest state: data-parallel, every worker holds every model. */
+  #holds(w: number, i: number): boolean {
+    return this.#exchange !== undefined || this.#holders[i] === w;
   }
 
   #request(
@@ -415,8 +414,7 @@ export class WorkerPool implements Trainer {
    */
   #fail(w: number, message: string): void {
     if (this.#failure) return;
-    const names = this.jobs.filter((_, i) => this.#exchange || this.#holders[i] === w)
-      .map((job) => job.name);
+    const names = this.jobs.filter((_, i) => this.#holds(w, i)).map((job) => job.name);
     this.#failure = new Error(
       `worker ${w + 1} of ${this.#workers.length} failed (${message}); it held ${names.join(", ")}`,
     );
