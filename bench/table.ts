@@ -303,7 +303,8 @@ function total(measurement: Measurement): number {
  * one, aelab's wasm engine on 2 cores (one model data-parallel) ≥ 1.5× the fastest PyTorch on the CPU.
  * Wherever their rows ran: aelab's wasm on one core ≥ 2.5× tfjs wasm; one model data-parallel on 2 wasm
  * workers ≥ 1.7× it on one; a population of 10 on 2 wasm workers ≥ 1.8× it on one; tfjs's pool of 2
- * workers ≥ 1.8× the single model of tfjs wasm in total, and its pool of 1 within 5% of it.
+ * workers ≥ 1.8× the single model of tfjs wasm in total, and its pool of 1 ≥ 0.95× it (a worker costs
+ * at most 5%; a pool of 1 that runs faster, as a population of 10 can, is no cost).
  */
 function speedTargets(
   rows: BenchRow[],
@@ -385,9 +386,9 @@ function speedTargets(
       "",
     ),
     target(
-      "tfjs worker pool of 1 within 5% of the single-model tfjs wasm row",
+      "tfjs worker pool of 1 ≥ 0.95× the single-model tfjs wasm row (a worker costs at most 5%)",
       find("workers-1:10")?.ratioToWasm,
-      (r) => Math.abs(r - 1) <= 0.05,
+      (r) => r >= 0.95,
       "",
     ),
   ].filter(({ measured }) => measured !== null && measured !== undefined);
