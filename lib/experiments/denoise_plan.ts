@@ -74,11 +74,22 @@ export function denoiserSet(plan: DenoiserPlan, data: ExperimentData): TrainingS
   const { params, seed } = plan;
   const trainings = plan.kinds.map((kind) => {
     const corruption = plan.settings.corruptions[kind];
-    const pairs = (digits: Digits, split: keyof typeof CORRUPTION_SEED_OFFSETS): Dataset => ({
-      inputs: corrupt(digitPixels(digits), corruption, seed + CORRUPTION_SEED_OFFSETS[split]),
-      targets: datasetOf(digits).inputs,
-      count: digits.count,
-    });
+    // A split's corrupted images are drawn when a training first reads them: a run whose denoisers are
+    // done (as after `deno task together`) never draws them.
+    const pairs = (digits: Digits, split: keyof typeof CORRUPTION_SEED_OFFSETS): Dataset => {
+      let corrupted: Float32Array | undefined;
+      return {
+        get inputs() {
+          return corrupted ??= corrupt(
+            digitPixels(digits),
+            corruption,
+            seed + CORRUPTION_SEED_OFFSETS[split],
+          );
+        },
+        targets: datasetOf(digits).inputs,
+        count: digits.count,
+      };
+    };
     const model = { kind: "autoencoder", hidden: plan.hidden, dropout: params.dropout } as const;
     const job = { model, lr: params.lr, l2: params.l2, seed };
     return {
